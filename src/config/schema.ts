@@ -1,0 +1,154 @@
+/**
+ * The one schema: TypeScript types, runtime validation, defaults, help text
+ * (descriptions) and the generated nspawnrc.schema.json all come from here.
+ */
+import { z } from 'zod';
+
+/** Recipe and machine names: safe as a path component and as an argv word. */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const safeName = z
+  .string()
+  .regex(SAFE_NAME, { message: 'expected a safe name: letters, digits, ".", "_", "-", not starting with "-" or "."' })
+  .refine((s) => !s.includes('..'), { message: 'expected a safe name without ".."' });
+
+const codename = z.string().regex(/^[a-z][a-z0-9-]{1,31}$/, { message: 'expected a codename like "bookworm"' });
+const absPath = z.string().regex(/^\//, { message: 'expected an absolute path' });
+const url = z
+  .string()
+  .regex(/^(https?|file|copy):\/\/\S+$/, { message: 'expected a URL (http://, https://, file://)' });
+const debName = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { message: 'expected a Debian package name' });
+const component = z.string().regex(/^[a-z][a-z0-9/-]*$/, { message: 'expected a component name like "main"' });
+const arch = z.string().regex(/^[a-z0-9-]+$/, { message: 'expected a Debian architecture like "amd64"' });
+
+export const ArchiveSchema = z
+  .strictObject({
+    path: absPath.describe('Directory of .deb files to import (top level only), e.g. /var/cache/apt/archives.'),
+    codename: codename.describe('Suite the packages from this directory are filed under.'),
+  })
+  .describe('An apt archive directory the mirror imports from.');
+
+export const RepositorySchema = z
+  .strictObject({
+    name: safeName.describe('Name used for the .sources and key file names in the container.'),
+    uri: url.describe('Repository URI.'),
+    suite: z.string().min(1).describe('Suite (codename) of the repository.'),
+    components: z.array(component).min(1).default(['main']).describe('Components to use.'),
+    key: z.string().optional().describe('Path to the repository key (.asc or binary), relative to the recipe file; copied to /etc/apt/keyrings.'),
+    signedBy: z.string().optional().describe('Signed-By path inside the container, if the key is already there (e.g. from a keyring package).'),
+    enabled: z.boolean().default(true).describe('false: written to the container but disabled (Enabled: no).'),
+  })
+  .describe('An extra apt repository (deb822 .sources with Signed-By).');
+
+export const PasswordSchema = z
+  .discriminatedUnion('policy', [
+    z.strictObject({ policy: z.literal('locked') }),
+    z.strictObject({
+      policy: z.literal('hash'),
+      hash: z
+        .string()
+        .regex(/^\$(y|gy|7|2[abxy]|6|5)\$\S+$/, { message: 'expected a crypt(3) hash such as "$y$..." or "$6$..." (make one with `mkpasswd`)' }),
+    }),
+  ])
+  .default({ policy: 'locked' })
+  .describe('Password policy: locked (default) or a crypt(3) hash. Never a plain-text password.');
+
+export const UserSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { message: 'expected a user name like "user"' }),
+    uid: z.number().int().min(1000).max(60000).optional().describe('User id (1000-60000).'),
+    groups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/)).default([]).describe('Supplementary groups, e.g. ["sudo"].'),
+    shell: absPath.default('/bin/bash'),
+    sshKeys: z.array(z.string().regex(/^(ssh|ecdsa|sk)-\S+ \S+/, { message: 'expected an OpenSSH public key line' })).default([]),
+    password: PasswordSchema,
+  })
+  .describe('A user created in the container.');
+
+export const NspawnSettingsSchema = z
+  .strictObject({
+    network: z
+      .enum(['host', 'private', 'veth'])
+      .default('host')
+      .describe('host: share the host network; private: no network; veth: private network with a veth link.'),
+    binds: z.array(z.string().min(1)).default([]).describe('Bind= entries ("/host/path[:/container/path]").'),
+    bindsReadOnly: z.array(z.string().min(1)).default([]).describe('BindReadOnly= entries.'),
+    privateUsers: z
+      .union([z.boolean(), z.literal('pick')])
+      .default(false)
+      .describe('PrivateUsers=: false, true or "pick" (hardened).'),
+  })
+  .prefault({})
+  .describe('Settings for the .nspawn file.');
+
+/** A recipe as written (all fields optional so `extends` can fill them). */
+export const RecipeInputSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: safeName.optional().describe('Recipe name; defaults to the file name or the key under "recipes".'),
+    description: z.string().optional(),
+    extends: safeName.optional().describe('Name of a recipe this one builds on (its fields are defaults; arrays are replaced).'),
+    codename: codename.optional().describe('Distribution codename, e.g. "bookworm".'),
+    variant: z.enum(['minbase', 'buildd', 'fakechroot', 'default']).optional().describe('debootstrap --variant ("default": none).'),
+    upstream: url.optional().describe('Upstream mirror for this recipe; default: mirror.upstreams[codename].'),
+    components: z.array(component).min(1).optional().describe('Components of the upstream, e.g. ["main"].'),
+    packages: z.array(debName).optional().describe('Packages installed into the base root filesystem.'),
+    repositories: z.array(RepositorySchema).optional().describe('Extra apt repositories.'),
+    hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'expected a host name' }).optional(),
+    users: z.array(UserSchema).optional(),
+    steps: z.array(z.string()).optional().describe('Shell commands run by the first-boot script, in order.'),
+    firstboot: z.enum(['systemd', 'rc.local']).optional().describe('First-boot mechanism: a systemd oneshot unit (default) or /etc/rc.local (the original recipe).'),
+    bootstrap: z.enum(['debootstrap', 'mmdebstrap']).optional().describe('Bootstrap backend.'),
+    nspawn: NspawnSettingsSchema.optional(),
+    refresh: z.boolean().optional().describe('Warm this recipe in the nightly mirror refresh.'),
+  })
+  .describe('A container recipe.');
+
+export const ConfigSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    stateDir: absPath.default('/var/lib/nspawn-kit').describe('Keys, locks, caches, records.'),
+    mirror: z
+      .strictObject({
+        root: absPath.default('/var/local/mirrors').describe('The published apt repository.'),
+        archives: z.array(ArchiveSchema).optional().describe("Directories to import from; default: the host's /var/cache/apt/archives with the host's codename."),
+        upstreams: z.record(codename, url).default({}).describe("codename -> upstream mirror URL; default: the host's apt sources, else debootstrap's default."),
+        architectures: z.array(arch).min(1).optional().describe("Architectures; default: the host's."),
+        importer: z.enum(['native', 'apt-move']).default('native').describe('Pool importer.'),
+        validDays: z.number().int().min(1).max(365).default(14).describe('Valid-Until of the Release files, in days.'),
+        keep: z.number().int().min(1).default(3).describe('gc keeps this many newest versions of each package per suite.'),
+        graceHours: z.number().min(0).default(48).describe('Superseded by-hash and pool files stay this long.'),
+        origin: z.string().default('nspawn-kit').describe('Origin and Label of the Release files.'),
+      })
+      .prefault({}),
+    machines: z
+      .strictObject({ dir: absPath.default('/var/lib/machines').describe('Where container root filesystems live.') })
+      .prefault({}),
+    schedule: z
+      .strictObject({
+        refresh: z.string().default('17 3 * * *').describe('Cron expression of the nightly mirror refresh.'),
+        timezone: z.string().optional().describe('IANA time zone of the schedule; default: the host\'s.'),
+      })
+      .prefault({}),
+    watch: z
+      .strictObject({
+        settleMs: z.number().int().min(0).default(500).describe('A file counts once its size has not changed for this long.'),
+        batchMs: z.number().int().min(0).default(300).describe('Events within this window are imported together.'),
+      })
+      .prefault({}),
+    recipeDirs: z.array(z.string()).default([]).describe('Extra directories of recipe JSON files (the bundled recipes/ is always searched).'),
+    recipes: z.record(safeName, RecipeInputSchema).default({}).describe('Inline recipes, by name.'),
+  })
+  .describe('nspawn-kit configuration (.nspawnrc.json, nspawn.config.mjs, ... or --config FILE).');
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type ParsedConfig = z.output<typeof ConfigSchema>;
+export type RecipeInput = z.output<typeof RecipeInputSchema>;
+export type Repository = z.output<typeof RepositorySchema>;
+export type User = z.output<typeof UserSchema>;
+export type NspawnSettings = z.output<typeof NspawnSettingsSchema>;
+
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(ConfigSchema, { io: 'input', target: 'draft-2020-12' });
+}
+export function recipeJsonSchema(): unknown {
+  return z.toJSONSchema(RecipeInputSchema, { io: 'input', target: 'draft-2020-12' });
+}

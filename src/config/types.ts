@@ -1,0 +1,68 @@
+/** Resolved configuration and recipes: host defaults filled in, paths absolute. */
+import type { NspawnSettings, ParsedConfig, Repository, User } from './schema.js';
+
+export interface HostFacts {
+  /** VERSION_CODENAME of /etc/os-release, e.g. "bookworm". */
+  codename: string;
+  /** dpkg --print-architecture, e.g. "amd64". */
+  architecture: string;
+  /** systemd runs as PID 1 (machinectl, systemd units usable). */
+  systemdPid1: boolean;
+  /** Upstream URLs the host's own apt sources use, by suite. */
+  aptSources: Record<string, string>;
+}
+
+export interface Archive {
+  path: string;
+  codename: string;
+}
+
+export interface MirrorConfig {
+  root: string;
+  archives: Archive[];
+  upstreams: Record<string, string>;
+  architectures: string[];
+  importer: 'native' | 'apt-move';
+  validDays: number;
+  keep: number;
+  graceHours: number;
+  origin: string;
+}
+
+export interface Config {
+  /** File the configuration came from, or undefined for embedded defaults. */
+  file: string | undefined;
+  stateDir: string;
+  mirror: MirrorConfig;
+  machines: { dir: string };
+  schedule: ParsedConfig['schedule'];
+  watch: ParsedConfig['watch'];
+  recipeDirs: string[];
+  host: HostFacts;
+}
+
+export interface Recipe {
+  name: string;
+  description: string;
+  /** Where the recipe was defined (file path, or "<config>:recipes.NAME"). */
+  source: string;
+  /** Chain of recipe names this one extends, nearest first. */
+  parents: string[];
+  codename: string;
+  variant: 'minbase' | 'buildd' | 'fakechroot' | 'default';
+  /** Resolved upstream URL (recipe, then mirror.upstreams, then host apt sources, then debootstrap's default). */
+  upstream: string;
+  components: string[];
+  packages: string[];
+  /** Repositories with `key` resolved to an absolute path. */
+  repositories: Repository[];
+  hostname: string;
+  users: User[];
+  steps: string[];
+  firstboot: 'systemd' | 'rc.local';
+  bootstrap: 'debootstrap' | 'mmdebstrap';
+  nspawn: NspawnSettings;
+  refresh: boolean;
+  /** sha256 of the canonical JSON of the resolved recipe (provenance, base-cache key). */
+  hash: string;
+}

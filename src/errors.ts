@@ -1,0 +1,83 @@
+/**
+ * Small typed errors, mapped to exit codes in one place (exitCodeFor).
+ * Every error says what went wrong and, where we know it, what to do next.
+ */
+export class NspawnKitError extends Error {
+  /** Process exit code when this error ends the CLI. */
+  readonly exitCode: number = 1;
+  constructor(
+    message: string,
+    /** What the user can do about it, printed after the message. */
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad configuration or recipe: every problem at once, exit 2, nothing written. */
+export class ConfigError extends NspawnKitError {
+  override readonly exitCode = 2;
+  constructor(
+    readonly problems: string[],
+    hint = 'Fix the configuration and run again; `nspawn-kit config` shows the resolved result.',
+  ) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, hint);
+  }
+}
+
+/** Wrong command-line usage: exit 2. */
+export class UsageError extends NspawnKitError {
+  override readonly exitCode = 2;
+}
+
+/** A command that failed: carries the copy-pasteable command line and the tail of stderr. */
+export class CommandError extends NspawnKitError {
+  constructor(
+    readonly command: string,
+    readonly commandExitCode: number | null,
+    readonly stderrTail: string,
+    hint?: string,
+  ) {
+    const status = commandExitCode === null ? 'was killed by a signal' : `exited with ${commandExitCode}`;
+    const tail = stderrTail.trim() ? `\n${indent(stderrTail.trim())}` : '';
+    super(`command ${status}: ${command}${tail}`, hint);
+  }
+}
+
+/** Host tools are missing, or we are not root where root is needed. */
+export class PreflightError extends NspawnKitError {}
+
+/** Anything else that failed for a reason we understand (mirror, build, boot). */
+export class OperationError extends NspawnKitError {}
+
+export function requireRoot(what: string): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new PreflightError(`${what} needs root`, `Run it again as root, e.g. with sudo.`);
+  }
+}
+
+export function exitCodeFor(err: unknown): number {
+  return err instanceof NspawnKitError ? err.exitCode : 1;
+}
+
+export function formatError(err: unknown): string {
+  if (err instanceof NspawnKitError) {
+    return err.hint ? `${err.message}\n  → ${err.hint}` : err.message;
+  }
+  if (err instanceof Error) return err.stack ?? err.message;
+  return String(err);
+}
+
+export function indent(text: string, prefix = '    '): string {
+  return text
+    .split('\n')
+    .map((l) => prefix + l)
+    .join('\n');
+}
+
+/** Last `lines` lines of a text, for error messages. */
+export function tail(text: string, lines = 15): string {
+  const all = text.replace(/\s+$/, '').split('\n');
+  return all.slice(-lines).join('\n');
+}
