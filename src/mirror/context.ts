@@ -1,0 +1,21 @@
+/**
+ * What every mirror operation gets: the one Shell (dry-run, logging), the
+ * resolved configuration, an optional progress sink and an abort signal.
+ * Shared by the ingest side (import, gc, warm, apt-move) and the publishing
+ * side (ftparchive, release, publish, verify, status, serve).
+ */
+import type { Config } from '../config/types.js';
+import type { Shell } from '../shell.js';
+
+export interface MirrorContext {
+  sh: Shell;
+  config: Config;
+  /** Progress lines (a listr2 task's output, or stderr). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** ctx.log, or nothing. */
+export function progress(ctx: MirrorContext, line: string): void {
+  ctx.log?.(line);
+}
