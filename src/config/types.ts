@@ -1,5 +1,5 @@
 /** Resolved configuration and recipes: host defaults filled in, paths absolute. */
-import type { NspawnSettings, ParsedConfig, Repository, User } from './schema.js';
+import type { NspawnSettings, ParsedConfig, RecipeInput, Repository, User } from './schema.js';
 
 export interface HostFacts {
   /** VERSION_CODENAME of /etc/os-release, e.g. "bookworm". */
@@ -38,6 +38,8 @@ export interface Config {
   schedule: ParsedConfig['schedule'];
   watch: ParsedConfig['watch'];
   recipeDirs: string[];
+  /** Inline recipes from the configuration file, as written (validated). */
+  recipes?: Record<string, RecipeInput>;
   host: HostFacts;
 }
 
@@ -63,6 +65,16 @@ export interface Recipe {
   bootstrap: 'debootstrap' | 'mmdebstrap';
   nspawn: NspawnSettings;
   refresh: boolean;
-  /** sha256 of the canonical JSON of the resolved recipe (provenance, base-cache key). */
+  /**
+   * sha256 of the canonical JSON of the resolved recipe, for provenance.
+   * `upstream` is left out: it says where packages come from, not what the
+   * container is (the mirror's InRelease pins the package content).
+   */
   hash: string;
+  /**
+   * sha256 of only what shapes the base root filesystem (codename, variant,
+   * components, packages, bootstrap backend, architecture): the base-cache key
+   * together with the suite's InRelease. Users, steps, hostname do not change it.
+   */
+  baseHash: string;
 }

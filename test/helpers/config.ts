@@ -45,6 +45,7 @@ export function makeRecipe(overrides: Partial<Recipe> = {}): Recipe {
     nspawn: { network: 'host', binds: [], bindsReadOnly: [], privateUsers: false },
     refresh: false,
     hash: '0'.repeat(64),
+    baseHash: '1'.repeat(64),
     ...overrides,
   };
 }
