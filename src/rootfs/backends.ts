@@ -1,0 +1,177 @@
+/**
+ * Bootstrap backends as data: the exact argv of debootstrap and mmdebstrap
+ * for a recipe and a local signed mirror, and a parser that turns
+ * debootstrap's "I: Retrieving X" lines into counts for the progress display.
+ *
+ * Recipe packages are NOT passed as --include: they are installed afterwards
+ * with apt-get inside the new root (create.ts), so a missing package fails
+ * with apt's own "Unable to locate package X" and both backends behave alike.
+ */
+import type { Command } from '../shell.js';
+import type { Recipe } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+
+/** On bookworm mmdebstrap needs this hook to produce a merged-/usr system (DESIGN.md). */
+export const MMDEBSTRAP_MERGED_USR_HOOK = '/usr/share/mmdebstrap/hooks/merged-usr';
+
+export interface BootstrapSpec {
+  backend: Recipe['bootstrap'];
+  codename: string;
+  variant: Recipe['variant'];
+  components: string[];
+  architecture: string;
+  /** Empty directory the root file system is created in. */
+  target: string;
+  /** mirror.root: a local signed repository. */
+  mirrorRoot: string;
+  /** Binary keyring (`gpg --export`) that signs the mirror's InRelease. */
+  keyring: string;
+}
+
+export function bootstrapSpec(
+  recipe: Pick<Recipe, 'bootstrap' | 'codename' | 'variant' | 'components'>,
+  opts: { architecture: string; target: string; mirrorRoot: string; keyring: string },
+): BootstrapSpec {
+  return {
+    backend: recipe.bootstrap,
+    codename: recipe.codename,
+    variant: recipe.variant,
+    components: recipe.components,
+    ...opts,
+  };
+}
+
+export function debootstrapCommand(spec: BootstrapSpec): Command {
+  const args: string[] = [];
+  // debootstrap's own default variant has no flag at all.
+  if (spec.variant !== 'default') args.push(`--variant=${spec.variant}`);
+  args.push(
+    `--keyring=${spec.keyring}`,
+    `--components=${spec.components.join(',')}`,
+    `--arch=${spec.architecture}`,
+    // debootstrap has no "--" separator: the positional arguments are checked
+    // to be absolute paths / URLs by the caller (see assertPositional).
+    spec.codename,
+    spec.target,
+    `file://${spec.mirrorRoot}`,
+  );
+  return ['debootstrap', args];
+}
+
+/** mmdebstrap's variant names differ from debootstrap's. */
+function mmdebstrapVariant(variant: Recipe['variant']): string {
+  switch (variant) {
+    case 'minbase':
+    case 'buildd':
+      return variant;
+    case 'default':
+      // mmdebstrap's "debootstrap" variant is debootstrap's default set.
+      return 'debootstrap';
+    case 'fakechroot':
+      throw new ConfigError(
+        ['variant: "fakechroot" is a debootstrap variant; mmdebstrap has a fakechroot mode, not a variant'],
+        'Use "minbase" with bootstrap "mmdebstrap", or bootstrap "debootstrap" for fakechroot.',
+      );
+  }
+}
+
+export function mmdebstrapCommand(spec: BootstrapSpec): Command {
+  return [
+    'mmdebstrap',
+    [
+      `--variant=${mmdebstrapVariant(spec.variant)}`,
+      '--mode=root',
+      `--keyring=${spec.keyring}`,
+      `--components=${spec.components.join(',')}`,
+      `--architectures=${spec.architecture}`,
+      `--hook-dir=${MMDEBSTRAP_MERGED_USR_HOOK}`,
+      spec.codename,
+      spec.target,
+      // file:// would make mmdebstrap expect the mirror inside the chroot; copy:// copies from the host.
+      `copy://${spec.mirrorRoot}`,
+    ],
+  ];
+}
+
+/** Positional arguments cannot be preceded by "--": make sure none can be read as an option. */
+function assertPositional(spec: BootstrapSpec): void {
+  for (const [what, value] of [
+    ['target', spec.target],
+    ['mirror root', spec.mirrorRoot],
+    ['keyring', spec.keyring],
+  ] as const) {
+    if (!value.startsWith('/')) throw new ConfigError([`${what}: expected an absolute path, got ${JSON.stringify(value)}`]);
+  }
+  if (!/^[a-z][a-z0-9-]+$/.test(spec.codename)) throw new ConfigError([`codename: ${JSON.stringify(spec.codename)} is not a codename`]);
+}
+
+export function bootstrapCommand(spec: BootstrapSpec): Command {
+  assertPositional(spec);
+  return spec.backend === 'mmdebstrap' ? mmdebstrapCommand(spec) : debootstrapCommand(spec);
+}
+
+// ---- progress ----
+
+export interface BootstrapProgress {
+  /** Last stage seen, e.g. "retrieving", "unpacking". */
+  stage: 'starting' | 'retrieving' | 'validating' | 'extracting' | 'unpacking' | 'configuring' | 'done';
+  retrieved: number;
+  validated: number;
+  extracted: number;
+  unpacked: number;
+  configured: number;
+  /** Package the last line was about. */
+  current?: string;
+}
+
+export function emptyProgress(): BootstrapProgress {
+  return { stage: 'starting', retrieved: 0, validated: 0, extracted: 0, unpacked: 0, configured: 0 };
+}
+
+// "I: Retrieving adduser 3.134" / "I: Validating adduser 3.134": a package name, then its version.
+const FETCH_LINE = /^I: (Retrieving|Validating) ([a-z0-9][a-z0-9+.-]+) \S/;
+// "I: Unpacking libc6:amd64..." (but not "I: Unpacking required packages...").
+const INSTALL_LINE = /^I: (Extracting|Unpacking|Configuring) ([a-z0-9][a-z0-9+.-]+)(?::[a-z0-9-]+)?\.\.\.$/;
+// mmdebstrap --verbose passes dpkg's own lines through.
+const DPKG_LINE = /^(Unpacking|Setting up) ([a-z0-9][a-z0-9+.-]+)/;
+
+const STAGE_OF = {
+  Retrieving: 'retrieving',
+  Validating: 'validating',
+  Extracting: 'extracting',
+  Unpacking: 'unpacking',
+  Configuring: 'configuring',
+  'Setting up': 'configuring',
+} as const;
+const COUNTER_OF = {
+  retrieving: 'retrieved',
+  validating: 'validated',
+  extracting: 'extracted',
+  unpacking: 'unpacked',
+  configuring: 'configured',
+} as const;
+
+/**
+ * Folds one output line into the progress counts; returns true when the line
+ * changed them. Index downloads ("I: Retrieving InRelease") and stage headers
+ * ("I: Unpacking required packages...") are not packages and are not counted.
+ */
+export function parseProgressLine(progress: BootstrapProgress, line: string): boolean {
+  if (line.startsWith('I: Base system installed successfully')) {
+    progress.stage = 'done';
+    return true;
+  }
+  const m = FETCH_LINE.exec(line) ?? INSTALL_LINE.exec(line) ?? DPKG_LINE.exec(line);
+  if (!m) return false;
+  const stage = STAGE_OF[m[1] as keyof typeof STAGE_OF];
+  progress.stage = stage;
+  progress[COUNTER_OF[stage]]++;
+  progress.current = m[2] as string;
+  return true;
+}
+
+/** One line for the progress display: "unpacking libc6 (retrieved 88, unpacked 40, configured 0)". */
+export function formatProgress(p: BootstrapProgress): string {
+  const what = p.current ? ` ${p.current}` : '';
+  return `${p.stage}${what} (retrieved ${p.retrieved}, unpacked ${p.unpacked}, configured ${p.configured})`;
+}
