@@ -1,0 +1,105 @@
+/**
+ * Loads the configuration (cosmiconfig, module name `nspawn`, or --config FILE),
+ * validates it against the one schema, fills host defaults. Any problem becomes
+ * a ConfigError listing every problem with its file and key path. Reads only.
+ */
+import { cosmiconfig } from 'cosmiconfig';
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { hostFacts } from './host.js';
+import { formatIssues } from './issues.js';
+import { ConfigSchema } from './schema.js';
+import type { Config, HostFacts } from './types.js';
+
+export interface LoadOptions {
+  /** --config FILE: skip the search and load this file. */
+  configFile?: string;
+  /** Where the search starts (default: process.cwd()). */
+  cwd?: string;
+  /** Host facts (tests pass their own). */
+  host?: HostFacts;
+}
+
+const explorer = () =>
+  cosmiconfig('nspawn', {
+    searchStrategy: 'global',
+    searchPlaces: [
+      'package.json',
+      '.nspawnrc',
+      '.nspawnrc.json',
+      '.nspawnrc.yaml',
+      '.nspawnrc.yml',
+      '.nspawnrc.js',
+      '.nspawnrc.mjs',
+      '.nspawnrc.cjs',
+      'nspawn.config.js',
+      'nspawn.config.mjs',
+      'nspawn.config.cjs',
+      'nspawn.config.json',
+    ],
+    cache: false,
+  });
+
+function display(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+async function readRaw(opts: LoadOptions, cwd: string): Promise<{ file: string | undefined; data: unknown }> {
+  try {
+    if (opts.configFile) {
+      const file = resolve(cwd, opts.configFile);
+      if (!existsSync(file) || !statSync(file).isFile()) {
+        throw new ConfigError([`${opts.configFile}: no such configuration file`], 'Check the path given to --config.');
+      }
+      const res = await explorer().load(file);
+      return { file, data: res?.config ?? {} };
+    }
+    const res = await explorer().search(cwd);
+    return { file: res?.filepath, data: res?.isEmpty ? {} : (res?.config ?? {}) };
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const e = err as Error & { filepath?: string };
+    const where = e.filepath ?? opts.configFile ?? 'configuration';
+    throw new ConfigError([`${display(where, cwd)}: cannot be parsed: ${e.message.split('\n')[0]}`], 'Fix the syntax error and run again.');
+  }
+}
+
+export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
+  const cwd = opts.cwd ?? process.cwd();
+  const { file, data } = await readRaw(opts, cwd);
+  const where = file ? display(file, cwd) : '<embedded defaults>';
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError([`${where}: expected an object at the top level`]);
+  }
+  const parsed = ConfigSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new ConfigError(formatIssues(where, ConfigSchema, data, parsed.error.issues));
+  }
+  const c = parsed.data;
+  const host = opts.host ?? hostFacts();
+  // Relative recipe directories are relative to the configuration file.
+  const base = file ? resolve(file, '..') : cwd;
+  return {
+    file,
+    stateDir: c.stateDir,
+    mirror: {
+      root: c.mirror.root,
+      archives: c.mirror.archives ?? [{ path: '/var/cache/apt/archives', codename: host.codename }],
+      upstreams: c.mirror.upstreams,
+      architectures: c.mirror.architectures ?? [host.architecture],
+      importer: c.mirror.importer,
+      validDays: c.mirror.validDays,
+      keep: c.mirror.keep,
+      graceHours: c.mirror.graceHours,
+      origin: c.mirror.origin,
+    },
+    machines: c.machines,
+    schedule: c.schedule,
+    watch: c.watch,
+    recipeDirs: c.recipeDirs.map((d) => resolve(base, d)),
+    recipes: c.recipes,
+    host,
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * Recipes: one JSON file each (bundled recipes/, then config.recipeDirs,
+ * then inline `recipes` of the configuration, later ones overriding), resolved
+ * through `extends`, with defaults and the upstream filled in.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+import { debootstrapDefaultMirror } from './host.js';
+import { didYouMean, formatIssues } from './issues.js';
+import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
+import type { Config, Recipe } from './types.js';
+
+/** The recipes/ directory shipped with the package. */
+export const BUNDLED_RECIPES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'recipes');
+
+export interface RecipeDef {
+  name: string;
+  source: string;
+  /** Directory relative key paths are resolved against. */
+  baseDir: string;
+  input: RecipeInput;
+}
+
+function readRecipeFile(file: string, problems: string[]): RecipeDef | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push(`${file}: cannot be parsed: ${(err as Error).message}`);
+    return undefined;
+  }
+  const parsed = RecipeInputSchema.safeParse(data);
+  if (!parsed.success) {
+    problems.push(...formatIssues(file, RecipeInputSchema, data, parsed.error.issues));
+    return undefined;
+  }
+  const name = parsed.data.name ?? basename(file, '.json');
+  if (!SAFE_NAME.test(name) || name.includes('..')) {
+    problems.push(`${file}: name: expected a safe name, got "${name}"`);
+    return undefined;
+  }
+  return { name, source: file, baseDir: dirname(file), input: parsed.data };
+}
+
+/** Every recipe definition visible with this configuration, by name. */
+export function loadRecipeDefs(config: Config): Map<string, RecipeDef> {
+  const defs = new Map<string, RecipeDef>();
+  const problems: string[] = [];
+  for (const dir of [BUNDLED_RECIPES, ...config.recipeDirs]) {
+    if (!existsSync(dir)) {
+      if (dir !== BUNDLED_RECIPES) problems.push(`${config.file ?? 'configuration'}: recipeDirs: directory ${dir} does not exist`);
+      continue;
+    }
+    for (const f of readdirSync(dir).sort()) {
+      if (!f.endsWith('.json')) continue;
+      const def = readRecipeFile(join(dir, f), problems);
+      if (def) defs.set(def.name, def);
+    }
+  }
+  const where = config.file ?? '<embedded defaults>';
+  for (const [key, input] of Object.entries(config.recipes ?? {})) {
+    const name = input.name ?? key;
+    defs.set(name, { name, source: `${where}: recipes.${key}`, baseDir: config.file ? dirname(config.file) : process.cwd(), input });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return defs;
+}
+
+function unknownRecipe(name: string, defs: Map<string, RecipeDef>, what = 'recipe'): ConfigError {
+  const known = [...defs.keys()].sort();
+  const hint = didYouMean(name, known);
+  return new ConfigError(
+    [`unknown ${what} "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; known recipes: ${known.join(', ') || '(none)'}`],
+    'Use one of the known recipe names, or add a recipe file to recipes/ or a recipeDirs directory.',
+  );
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** JSON with sorted keys: the same recipe always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function resolveRecipe(config: Config, name: string, defs = loadRecipeDefs(config)): Recipe {
+  if (!SAFE_NAME.test(name) || name.includes('..')) {
+    throw new ConfigError([`recipe name "${name}": expected a safe name (letters, digits, ".", "_", "-"; no "/", no "..", not starting with "-")`]);
+  }
+  const chain: RecipeDef[] = [];
+  let cur: string | undefined = name;
+  while (cur !== undefined) {
+    const def = defs.get(cur);
+    if (!def) throw unknownRecipe(cur, defs, chain.length ? `recipe "${chain.at(-1)?.name}" extends` : 'recipe');
+    if (chain.some((d) => d.name === cur)) {
+      throw new ConfigError([`${def.source}: extends: cycle ${[...chain.map((d) => d.name), cur].join(' -> ')}`]);
+    }
+    chain.push(def);
+    cur = def.input.extends;
+  }
+  // Parent first, child last: later fields win; arrays are replaced, nspawn merged.
+  const merged: RecipeInput = {};
+  for (const def of [...chain].reverse()) {
+    const input = {
+      ...def.input,
+      repositories: def.input.repositories?.map((r) => ({ ...r, key: r.key === undefined ? undefined : resolve(def.baseDir, r.key) })),
+    };
+    for (const [k, v] of Object.entries(input)) {
+      if (v === undefined || k === 'name' || k === 'extends' || k === '$schema') continue;
+      if (k === 'nspawn') merged.nspawn = { ...merged.nspawn, ...(v as RecipeInput['nspawn']) } as RecipeInput['nspawn'];
+      else (merged as Record<string, unknown>)[k] = v;
+    }
+  }
+  const top = chain[0] as RecipeDef;
+  const codename = merged.codename ?? config.host.codename;
+  const arch = config.mirror.architectures[0] ?? config.host.architecture;
+  const upstream =
+    merged.upstream ?? config.mirror.upstreams[codename] ?? config.host.aptSources[codename] ?? debootstrapDefaultMirror(codename, arch);
+  if (!upstream) {
+    throw new ConfigError(
+      [`${top.source}: no upstream mirror known for codename "${codename}"`],
+      `Set "upstream" in the recipe or mirror.upstreams.${codename} in the configuration.`,
+    );
+  }
+  const body = {
+    name,
+    codename,
+    variant: merged.variant ?? 'minbase',
+    components: merged.components ?? ['main'],
+    packages: merged.packages ?? [],
+    repositories: merged.repositories ?? [],
+    hostname: merged.hostname ?? name.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63),
+    users: merged.users ?? [],
+    steps: merged.steps ?? [],
+    firstboot: merged.firstboot ?? 'systemd',
+    bootstrap: merged.bootstrap ?? 'debootstrap',
+    nspawn: { network: 'host', binds: [], bindsReadOnly: [], privateUsers: false, ...merged.nspawn } as Recipe['nspawn'],
+    refresh: merged.refresh ?? false,
+  } satisfies Omit<Recipe, 'description' | 'source' | 'parents' | 'upstream' | 'hash' | 'baseHash'>;
+  const baseHash = sha256(
+    canonicalJson({ codename, variant: body.variant, components: body.components, packages: body.packages, bootstrap: body.bootstrap, arch }),
+  );
+  return {
+    ...body,
+    description: merged.description ?? '',
+    source: top.source,
+    parents: chain.slice(1).map((d) => d.name),
+    upstream,
+    hash: sha256(canonicalJson(body)),
+    baseHash,
+  };
+}
+
+/** Resolves every visible recipe; collects all problems into one ConfigError. */
+export function resolveAllRecipes(config: Config): Recipe[] {
+  const defs = loadRecipeDefs(config);
+  const out: Recipe[] = [];
+  const problems: string[] = [];
+  for (const name of [...defs.keys()].sort()) {
+    try {
+      out.push(resolveRecipe(config, name, defs));
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
