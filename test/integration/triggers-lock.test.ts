@@ -1,0 +1,99 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MirrorBusyError, withMirrorLock } from '../../src/triggers/lock.js';
+
+const repo = resolve(import.meta.dirname, '../..');
+let dir = '';
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'nk-lock-'));
+});
+test.after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Another process that takes the lock, says "held", and then holds it forever. */
+async function startHolder(lockPath: string): Promise<ChildProcess> {
+  const script = join(dir, 'holder.mts');
+  await writeFile(
+    script,
+    `import { withMirrorLock } from ${JSON.stringify(join(repo, 'src/triggers/lock.ts'))};
+await withMirrorLock(process.argv[2], async () => { process.stdout.write('held\\n'); await new Promise(() => setInterval(() => {}, 1000)); }, { wait: true });\n`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script, lockPath], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((ok, fail) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && ok());
+    child.on('exit', (code) => fail(new Error(`holder exited with ${code}`)));
+  });
+  return child;
+}
+
+test('a live holder in another process makes wait:false fail with the holder pid', async () => {
+  const lock = join(dir, 'state', 'mirror', 'lock');
+  const holder = await startHolder(lock);
+  try {
+    let ran = false;
+    try {
+      await withMirrorLock(lock, async () => void (ran = true), { wait: false });
+      assert.unreachable('must not get the lock');
+    } catch (err) {
+      assert.instance(err, MirrorBusyError);
+      assert.is((err as MirrorBusyError).holderPid, holder.pid);
+    }
+    assert.not.ok(ran);
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
+test('kill -9 of the holder: the next acquirer gets the lock without clean-up', async () => {
+  const lock = join(dir, 'lock-kill');
+  const holder = await startHolder(lock);
+  let waited = false;
+  const acquired = withMirrorLock(lock, async () => 'mine', { wait: true, onWait: () => (waited = true) });
+  await sleep(200);
+  holder.kill('SIGKILL');
+  assert.is(await acquired, 'mine');
+  assert.ok(waited, 'it had to wait for the holder');
+  // The lock file is still there (nobody cleaned up) and is free for wait:false too.
+  assert.is(await withMirrorLock(lock, async () => 42, { wait: false }), 42);
+});
+
+test('two writers in one process never overlap; the lock is re-entrant in one call chain', async () => {
+  const lock = join(dir, 'lock-inproc');
+  let active = 0;
+  let maxActive = 0;
+  const work = async () => {
+    active += 1;
+    maxActive = Math.max(maxActive, active);
+    // Nested: import and publish each take the lock inside a refresh.
+    await withMirrorLock(lock, () => sleep(30), { wait: false });
+    active -= 1;
+  };
+  await Promise.all([1, 2, 3].map(() => withMirrorLock(lock, work, { wait: true })));
+  assert.is(maxActive, 1);
+});
+
+test('an error inside fn releases the lock', async () => {
+  const lock = join(dir, 'lock-err');
+  const failed = await withMirrorLock(lock, async () => Promise.reject(new Error('x')), { wait: false }).then(
+    () => 'ok',
+    (err: Error) => err.message,
+  );
+  assert.is(failed, 'x');
+  assert.is(await withMirrorLock(lock, async () => 'again', { wait: false }), 'again');
+});
+
+test('a hostile lock path is only a path', async () => {
+  const lock = join(dir, '--version $(touch pwned)');
+  assert.is(await withMirrorLock(lock, async () => 'ok', { wait: false }), 'ok');
+  const { readdir } = await import('node:fs/promises');
+  assert.not.ok((await readdir(dir)).includes('pwned'));
+});
+
+test.run();
