@@ -1,0 +1,121 @@
+/**
+ * The mirror's signing key: ed25519, generated on first use in a private
+ * GNUPGHOME (<stateDir>/gnupg, mode 0700), no passphrase (the nightly job
+ * signs unattended; the key's protection is the directory's mode).
+ * Published as <root>/mirror.asc (armored, for apt's Signed-By) and
+ * <root>/mirror.gpg (binary, because debootstrap --keyring reads no armor).
+ */
+import { promises as fsp } from 'node:fs';
+import { exists } from '../shell.js';
+import { OperationError } from '../errors.js';
+import { progress, type MirrorContext } from './context.js';
+import { mirrorLayout } from './layout.js';
+
+/** Placeholder fingerprint returned by a dry run that would create the key. */
+export const DRY_RUN_FINGERPRINT = '(new key, created on first real publish)';
+
+/** gpg options every call shares: own homedir, never a prompt, empty passphrase. */
+function gpgBase(gnupgHome: string): string[] {
+  return ['--homedir', gnupgHome, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', ''];
+}
+
+/** The fingerprint of the signing key, or undefined when none exists yet. Changes nothing. */
+export async function signingKeyFingerprint(ctx: MirrorContext): Promise<string | undefined> {
+  const home = mirrorLayout(ctx.config).gnupgHome;
+  // gpg would create a missing homedir: look before asking it.
+  if (!(await exists(home))) return undefined;
+  const res = await ctx.sh.read(['gpg', ['--homedir', home, '--batch', '--no-tty', '--with-colons', '--list-secret-keys']], {
+    nothrow: true,
+  });
+  if (res.exitCode !== 0) return undefined;
+  return firstSecretFingerprint(res.stdout);
+}
+
+/** First fingerprint that follows a `sec` record in `gpg --with-colons` output. */
+export function firstSecretFingerprint(colons: string): string | undefined {
+  let inSec = false;
+  for (const line of colons.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === 'sec') inSec = true;
+    else if (f[0] === 'ssb' || f[0] === 'sub') inSec = false;
+    else if (f[0] === 'fpr' && inSec && f[9]) return f[9];
+  }
+  return undefined;
+}
+
+/**
+ * Returns the signing key's fingerprint, generating the key on first use,
+ * and makes sure mirror.asc and mirror.gpg exist. Idempotent.
+ */
+export async function ensureSigningKey(ctx: MirrorContext): Promise<string> {
+  const { sh, config } = ctx;
+  const layout = mirrorLayout(config);
+  let fpr = await signingKeyFingerprint(ctx);
+  let created = false;
+  if (!fpr) {
+    await sh.mkdir(layout.gnupgHome, 0o700);
+    progress(ctx, `generating the mirror signing key (ed25519) in ${layout.gnupgHome}`);
+    const uid = `${config.mirror.origin.replace(/[\r\n<>]/g, ' ')} mirror signing key`;
+    const res = await sh.write(['gpg', [...gpgBase(layout.gnupgHome), '--quick-gen-key', uid, 'ed25519', 'sign', 'never']], {
+      hint: `Check that ${layout.gnupgHome} is writable and that gpg (gnupg) is installed.`,
+    });
+    if (res.skipped) return DRY_RUN_FINGERPRINT;
+    fpr = await signingKeyFingerprint(ctx);
+    if (!fpr) {
+      throw new OperationError(`gpg generated no secret key in ${layout.gnupgHome}`, 'Remove that directory and run again.');
+    }
+    created = true;
+  } else if (!sh.dryRun) {
+    // gpg warns about unsafe homedir permissions; keep them tight even if someone changed them.
+    const st = await fsp.stat(layout.gnupgHome);
+    if ((st.mode & 0o077) !== 0) await fsp.chmod(layout.gnupgHome, 0o700);
+  }
+  if (created || !(await exists(layout.publicKeyAsc)) || !(await exists(layout.publicKeyring))) {
+    await exportPublicKey(ctx, fpr);
+  }
+  return fpr;
+}
+
+/** Writes mirror.asc and mirror.gpg: gpg writes a temp file, which is renamed into place. */
+async function exportPublicKey(ctx: MirrorContext, fpr: string): Promise<void> {
+  const { sh } = ctx;
+  const layout = mirrorLayout(ctx.config);
+  await sh.mkdir(layout.root);
+  for (const [target, armor] of [
+    [layout.publicKeyAsc, true],
+    [layout.publicKeyring, false],
+  ] as const) {
+    const tmp = `${target}.${process.pid}.tmp`;
+    const args = [...gpgBase(layout.gnupgHome), '--yes', ...(armor ? ['--armor'] : []), '--output', tmp, '--export', fpr];
+    await sh.write(['gpg', args]);
+    if (!sh.dryRun) {
+      const st = await fsp.stat(tmp);
+      if (st.size === 0) throw new OperationError(`gpg exported an empty public key for ${fpr}`, `Check the key in ${layout.gnupgHome}.`);
+      await fsp.chmod(tmp, 0o644);
+    }
+    await sh.rename(tmp, target);
+  }
+}
+
+/**
+ * Signs a Release file: InRelease (clearsigned) and Release.gpg (detached,
+ * armored), both with SHA512, written to the given paths (outside the suite
+ * directory; the publisher moves them into place).
+ */
+export async function signRelease(
+  ctx: MirrorContext,
+  fpr: string,
+  release: string,
+  out: { inRelease: string; releaseGpg: string },
+): Promise<void> {
+  const base = [...gpgBase(mirrorLayout(ctx.config).gnupgHome), '--yes', '--local-user', fpr, '--digest-algo', 'SHA512'];
+  const hint = 'Check the signing key with `gpg --homedir <stateDir>/gnupg --list-secret-keys`.';
+  await ctx.sh.write(['gpg', [...base, '--clearsign', '--output', out.inRelease, '--', release]], { hint });
+  await ctx.sh.write(['gpg', [...base, '--armor', '--detach-sign', '--output', out.releaseGpg, '--', release]], { hint });
+}
+
+/** Stops the gpg-agent of the mirror's GNUPGHOME (tests, and callers that want no lingering process). */
+export async function stopGpgAgent(ctx: MirrorContext): Promise<void> {
+  const home = mirrorLayout(ctx.config).gnupgHome;
+  if (await exists(home)) await ctx.sh.read(['gpgconf', ['--homedir', home, '--kill', 'all']], { nothrow: true });
+}

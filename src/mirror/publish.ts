@@ -1,0 +1,256 @@
+/**
+ * Staged publish of every suite, in the order that keeps readers consistent
+ * at every instant (the order Debian mirrors use):
+ *   1. index files generated and checked in a staging dir (<root>/.staging,
+ *      same file system, outside dists/<codename>);
+ *   2. Release built and signed there (InRelease, Release.gpg);
+ *   3. by-hash copies of the new indices written into the suite;
+ *   4. the index files renamed into place;
+ *   5. the publication recorded (gc keeps the pool files it references);
+ *   6. Release and Release.gpg renamed into place, InRelease LAST.
+ * A client that fetched the old InRelease still finds its by-hash files (kept
+ * for graceHours and for the last few publications); a crash at any point
+ * leaves the previous InRelease live and consistent.
+ */
+import { randomBytes, createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { OperationError } from '../errors.js';
+import { exists, fsyncDir } from '../shell.js';
+import { progress, type MirrorContext } from './context.js';
+import { CODENAME, PACKAGES_FILES, generatePackages, listSuites, membersForArch, readSuiteList } from './ftparchive.js';
+import { ensureSigningKey, signRelease } from './keys.js';
+import { mirrorLayout, type MirrorLayout } from './layout.js';
+import { buildRelease, byHashPaths, clearsignedText, hashBuffer, parseRelease, releaseFieldsFor, type IndexFile } from './release.js';
+
+export interface PublishOptions {
+  /** Only these suites (default: every suite with a membership list). */
+  codenames?: string[];
+  /** false skips the free-space estimate (the real writes are still checked). */
+  spaceCheck?: boolean;
+}
+
+export interface SuitePublication {
+  codename: string;
+  architectures: string[];
+  /** Entries over all Packages indices (an `all` package counts once per architecture). */
+  packages: number;
+  /** Sum of the listed .debs' sizes. */
+  bytes: number;
+  /** sha256 of the published InRelease ('' in a dry run). */
+  inReleaseSha256: string;
+  durationMs: number;
+  /** Members whose architecture is not configured: not indexed, listed so nothing vanishes silently. */
+  otherArchitectures: string[];
+}
+
+export interface PublishReport {
+  fingerprint: string;
+  dryRun: boolean;
+  suites: SuitePublication[];
+}
+
+export async function publishMirror(ctx: MirrorContext, opts: PublishOptions = {}): Promise<PublishReport> {
+  const layout = mirrorLayout(ctx.config);
+  const codenames = opts.codenames ?? (await listSuites(ctx));
+  for (const c of codenames) {
+    if (!CODENAME.test(c)) throw new OperationError(`not a codename: ${JSON.stringify(c)}`, 'Use a codename like "bookworm".');
+  }
+  const suites = new Map<string, string[]>();
+  for (const c of codenames) suites.set(c, await readSuiteList(ctx, c));
+  if (opts.spaceCheck !== false) {
+    const members = [...suites.values()].reduce((n, m) => n + m.length, 0);
+    await checkFreeSpace(layout.root, members * 4096 * ctx.config.mirror.architectures.length + 4 * 1024 * 1024);
+  }
+  await ctx.sh.mkdir(layout.root);
+  const fingerprint = await ensureSigningKey(ctx);
+  const report: PublishReport = { fingerprint, dryRun: ctx.sh.dryRun, suites: [] };
+  for (const [codename, members] of suites) {
+    ctx.signal?.throwIfAborted();
+    report.suites.push(await publishSuite(ctx, layout, fingerprint, codename, members));
+  }
+  return report;
+}
+
+/** Free bytes for an unprivileged writer on the file system holding `path` (or its nearest existing parent). */
+export async function freeBytes(path: string): Promise<number> {
+  let p = path;
+  while (!(await exists(p)) && dirname(p) !== p) p = dirname(p);
+  const st = await fsp.statfs(p);
+  return st.bavail * st.bsize;
+}
+
+async function checkFreeSpace(root: string, need: number): Promise<void> {
+  const free = await freeBytes(root);
+  if (free < need) {
+    const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+    throw new OperationError(
+      `not enough free space to publish under ${root}: about ${mib(need)} needed, ${mib(free)} free; nothing was changed`,
+      'Free space on that file system (or run `nspawn-kit mirror gc`), then publish again.',
+    );
+  }
+}
+
+async function publishSuite(
+  ctx: MirrorContext,
+  layout: MirrorLayout,
+  fingerprint: string,
+  codename: string,
+  members: string[],
+): Promise<SuitePublication> {
+  const started = performance.now();
+  const { sh, config } = ctx;
+  const archs = config.mirror.architectures;
+  const otherArchitectures = members.filter((m) => !archs.some((a) => membersForArch([m], a).length));
+  if (otherArchitectures.length) progress(ctx, `${codename}: ${otherArchitectures.length} .debs of unconfigured architectures are not indexed`);
+  const stagingRoot = join(layout.root, '.staging');
+  await removeStaleStaging(ctx, stagingRoot, codename);
+  const staging = join(stagingRoot, `${codename}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await sh.mkdir(staging);
+  try {
+    const indices = await generatePackages(ctx, { members, architectures: archs, outDir: staging });
+    const packages = indices.reduce((n, i) => n + i.files.length, 0);
+    const bytes = indices.reduce((n, i) => n + i.bytes, 0);
+    if (sh.dryRun) {
+      progress(ctx, `[dry-run] would sign and publish ${codename}: ${packages} packages into ${join(layout.dists, codename)}`);
+      return { codename, architectures: archs, packages, bytes, inReleaseSha256: '', durationMs: performance.now() - started, otherArchitectures };
+    }
+    // Hash what was checked, from memory: the bytes hashed are the bytes published.
+    const files: Array<{ index: IndexFile; data: Buffer; staged: string }> = [];
+    for (const i of indices) {
+      for (const name of PACKAGES_FILES) {
+        const staged = join(i.dir, name);
+        const data = await fsp.readFile(staged);
+        files.push({ index: hashBuffer(`main/binary-${i.arch}/${name}`, data), data, staged });
+      }
+    }
+    const release = buildRelease(releaseFieldsFor(config.mirror, codename, files.map((f) => f.index), new Date()));
+    const signed = { release: join(staging, 'Release'), inRelease: join(staging, 'InRelease'), releaseGpg: join(staging, 'Release.gpg') };
+    await sh.writeFile(signed.release, release);
+    await signRelease(ctx, fingerprint, signed.release, signed);
+    const inReleaseText = await fsp.readFile(signed.inRelease);
+    ctx.signal?.throwIfAborted();
+
+    const suiteDir = join(layout.dists, codename);
+    for (const f of files) {
+      for (const rel of byHashPaths(f.index)) {
+        const target = join(suiteDir, rel);
+        // Content-addressed: an existing file of the right size is the same file.
+        const st = await fsp.stat(target).catch(() => undefined);
+        if (st?.size !== f.index.size) await sh.writeFile(target, f.data);
+      }
+    }
+    for (const f of files) {
+      await fsyncFile(f.staged);
+      const target = join(suiteDir, f.index.path);
+      await sh.mkdir(dirname(target));
+      await sh.rename(f.staged, target);
+    }
+    for (const i of indices) await fsyncDir(join(suiteDir, 'main', `binary-${i.arch}`));
+    await recordPublication(ctx, codename, inReleaseText, indices.flatMap((i) => i.files));
+    for (const name of ['Release', 'Release.gpg', 'InRelease'] as const) {
+      const from = join(staging, name);
+      await fsyncFile(from);
+      await fsp.chmod(from, 0o644);
+      await sh.rename(from, join(suiteDir, name));
+    }
+    await fsyncDir(suiteDir);
+    await pruneSuite(ctx, codename, suiteDir, archs);
+    const inReleaseSha256 = createHash('sha256').update(inReleaseText).digest('hex');
+    const durationMs = performance.now() - started;
+    progress(ctx, `published ${codename}: ${packages} packages, InRelease sha256 ${inReleaseSha256.slice(0, 16)}…`);
+    return { codename, architectures: archs, packages, bytes, inReleaseSha256, durationMs, otherArchitectures };
+  } finally {
+    await sh.remove(staging);
+  }
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Staging dirs of this suite left by a killed publisher (its pid is gone). */
+async function removeStaleStaging(ctx: MirrorContext, stagingRoot: string, codename: string): Promise<void> {
+  if (!(await exists(stagingRoot))) return;
+  for (const name of await fsp.readdir(stagingRoot)) {
+    const m = new RegExp(`^${codename}-(\\d+)-[0-9a-f]+$`).exec(name);
+    if (m && !pidAlive(Number(m[1]))) await ctx.sh.remove(join(stagingRoot, name));
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Publications always kept, whatever their age: a client may still be reading one. */
+const KEEP_RECENT = 5;
+
+/** Sortable record name for a time, without colons: 2026-11-29T015254.123Z */
+export function recordStamp(d: Date): string {
+  return d.toISOString().replace(/:/g, '');
+}
+
+/** The time of a record file name, or undefined if it is not one of ours. */
+export function recordTime(name: string): number | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2}T)(\d{2})(\d{2})(\d{2}\.\d{3}Z)(-\d+)?\.(InRelease|files)$/.exec(name);
+  return m ? Date.parse(`${m[1]}${m[2]}:${m[3]}:${m[4]}`) : undefined;
+}
+
+/**
+ * <stateDir>/mirror/publications/<codename>/<stamp>.files (the pool paths
+ * the publication references; gc keeps them for graceHours) and
+ * <stamp>.InRelease (its by-hash references; pruneSuite keeps those).
+ * Written before InRelease goes live: a record of a publication that never
+ * went live is harmless, a live one without a record is not.
+ */
+async function recordPublication(ctx: MirrorContext, codename: string, inRelease: Buffer, files: string[]): Promise<void> {
+  const dir = join(mirrorLayout(ctx.config).publications, codename);
+  const base = recordStamp(new Date());
+  let stamp = base;
+  for (let n = 1; await exists(join(dir, `${stamp}.InRelease`)); n++) stamp = `${base}-${n}`;
+  const unique = [...new Set(files)].sort();
+  await ctx.sh.writeFile(join(dir, `${stamp}.files`), unique.length ? `${unique.join('\n')}\n` : '');
+  await ctx.sh.writeFile(join(dir, `${stamp}.InRelease`), inRelease);
+}
+
+/**
+ * Drops publication records older than graceHours (keeping the newest
+ * KEEP_RECENT), then every by-hash file no kept record references.
+ */
+async function pruneSuite(ctx: MirrorContext, codename: string, suiteDir: string, archs: string[]): Promise<void> {
+  const dir = join(mirrorLayout(ctx.config).publications, codename);
+  const cutoff = Date.now() - ctx.config.mirror.graceHours * 3_600_000;
+  const records = (await fsp.readdir(dir)).filter((n) => n.endsWith('.InRelease') && recordTime(n) !== undefined).sort();
+  const referenced = new Set<string>();
+  for (const [i, name] of records.entries()) {
+    const stamp = name.slice(0, -'.InRelease'.length);
+    if (i < records.length - KEEP_RECENT && (recordTime(name) ?? 0) < cutoff) {
+      await ctx.sh.remove(join(dir, `${stamp}.files`));
+      await ctx.sh.remove(join(dir, name));
+      continue;
+    }
+    const rel = parseRelease(clearsignedText(await fsp.readFile(join(dir, name), 'utf8')));
+    for (const e of [...rel.sha256, ...rel.sha512]) referenced.add(e.hash);
+  }
+  for (const arch of archs) {
+    for (const algo of ['SHA256', 'SHA512']) {
+      const hashDir = join(suiteDir, 'main', `binary-${arch}`, 'by-hash', algo);
+      if (!(await exists(hashDir))) continue;
+      for (const name of await fsp.readdir(hashDir)) {
+        if (!referenced.has(name)) await ctx.sh.remove(join(hashDir, name));
+      }
+    }
+  }
+}
