@@ -110,6 +110,11 @@ export function formatIssues(where: string, schema: AnySchema, data: unknown, is
       case 'invalid_value':
         lines.push(`${at}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(got)}`);
         break;
+      case 'invalid_key': {
+        const inner = issue.issues[0]?.message ?? issue.message;
+        lines.push(`${at}: invalid name: ${inner}`);
+        break;
+      }
       case 'invalid_union': {
         const disc = (issue as { note?: string }).note;
         lines.push(`${at}: ${disc ?? 'does not match any allowed form'} (got ${describeValue(got)})`);

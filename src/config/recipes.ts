@@ -69,11 +69,11 @@ export function loadRecipeDefs(config: Config): Map<string, RecipeDef> {
   return defs;
 }
 
-function unknownRecipe(name: string, defs: Map<string, RecipeDef>, what = 'recipe'): ConfigError {
+function unknownRecipe(name: string, defs: Map<string, RecipeDef>, where = ''): ConfigError {
   const known = [...defs.keys()].sort();
   const hint = didYouMean(name, known);
   return new ConfigError(
-    [`unknown ${what} "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; known recipes: ${known.join(', ') || '(none)'}`],
+    [`${where}unknown recipe "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; known recipes: ${known.join(', ') || '(none)'}`],
     'Use one of the known recipe names, or add a recipe file to recipes/ or a recipeDirs directory.',
   );
 }
@@ -102,7 +102,7 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
   let cur: string | undefined = name;
   while (cur !== undefined) {
     const def = defs.get(cur);
-    if (!def) throw unknownRecipe(cur, defs, chain.length ? `recipe "${chain.at(-1)?.name}" extends` : 'recipe');
+    if (!def) throw unknownRecipe(cur, defs, chain.length ? `${chain.at(-1)?.source}: extends: ` : '');
     if (chain.some((d) => d.name === cur)) {
       throw new ConfigError([`${def.source}: extends: cycle ${[...chain.map((d) => d.name), cur].join(' -> ')}`]);
     }

@@ -1,0 +1,126 @@
+/**
+ * Host preflight: which tools are here, which features need them, and how
+ * to get them (the original recipe's "install necessary packages" step).
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { PreflightError, requireRoot } from '../errors.js';
+import type { Shell } from '../shell.js';
+import { systemdIsPid1 } from '../config/host.js';
+
+export interface ToolSpec {
+  tool: string;
+  /** Debian package that ships it. */
+  pkg: string;
+  /** Features that need it. */
+  neededBy: string[];
+  /** Missing optional tools only disable the features listed. */
+  optional: boolean;
+}
+
+export const TOOLS: readonly ToolSpec[] = [
+  { tool: 'debootstrap', pkg: 'debootstrap', neededBy: ['create (debootstrap backend)', 'mirror warm'], optional: false },
+  { tool: 'systemd-nspawn', pkg: 'systemd-container', neededBy: ['create', 'provision', 'boot', 'run'], optional: false },
+  { tool: 'apt-ftparchive', pkg: 'apt-utils', neededBy: ['mirror publish'], optional: false },
+  { tool: 'gpg', pkg: 'gnupg', neededBy: ['mirror publish (signing)', 'mirror verify'], optional: false },
+  { tool: 'dpkg-deb', pkg: 'dpkg', neededBy: ['mirror import (validation)'], optional: false },
+  { tool: 'xz', pkg: 'xz-utils', neededBy: ['mirror publish (Packages.xz)'], optional: false },
+  { tool: 'mmdebstrap', pkg: 'mmdebstrap', neededBy: ['create (mmdebstrap backend)'], optional: true },
+  { tool: 'apt-move', pkg: 'apt-move', neededBy: ['mirror import (importer "apt-move")'], optional: true },
+  { tool: 'lz4', pkg: 'lz4', neededBy: ['mirror import (importer "apt-move", lz4-compressed apt lists)'], optional: true },
+];
+
+export interface ToolStatus extends ToolSpec {
+  found: boolean;
+  path: string | undefined;
+  version: string | undefined;
+}
+
+export interface DoctorReport {
+  root: boolean;
+  systemdPid1: boolean;
+  machinectl: 'usable' | 'unusable: systemd is not PID 1' | 'missing';
+  tools: ToolStatus[];
+  missingRequired: string[];
+  missingOptional: string[];
+}
+
+export function which(tool: string, path = process.env.PATH ?? ''): string | undefined {
+  const dirs = [...path.split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, tool);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+async function packageVersion(sh: Shell, pkg: string): Promise<string | undefined> {
+  const r = await sh.read(['dpkg-query', ['-W', '-f=${Version}', '--', pkg]], { nothrow: true });
+  return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+}
+
+export async function runDoctor(sh: Shell): Promise<DoctorReport> {
+  const tools: ToolStatus[] = [];
+  for (const spec of TOOLS) {
+    const path = which(spec.tool);
+    tools.push({ ...spec, found: Boolean(path), path, version: path ? await packageVersion(sh, spec.pkg) : undefined });
+  }
+  const pid1 = systemdIsPid1();
+  const machinectl = which('machinectl');
+  return {
+    root: process.getuid?.() === 0,
+    systemdPid1: pid1,
+    machinectl: !machinectl ? 'missing' : pid1 ? 'usable' : 'unusable: systemd is not PID 1',
+    tools,
+    missingRequired: tools.filter((t) => !t.found && !t.optional).map((t) => t.tool),
+    missingOptional: tools.filter((t) => !t.found && t.optional).map((t) => t.tool),
+  };
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const lines = r.tools.map((t) => {
+    const state = t.found ? `ok       ${t.version ?? ''}`.trimEnd() : t.optional ? 'missing  (optional)' : 'MISSING';
+    return `  ${t.tool.padEnd(15)} ${state.padEnd(28)} ${t.pkg.padEnd(18)} for ${t.neededBy.join('; ')}`;
+  });
+  return [
+    `running as root: ${r.root ? 'yes' : 'no (create, provision, mirror publish need root)'}`,
+    `systemd as PID 1: ${r.systemdPid1 ? 'yes' : 'no'} (machinectl ${r.machinectl}; nspawn-kit runs systemd-nspawn --register=no --keep-unit instead)`,
+    'tools:',
+    ...lines,
+    r.missingRequired.length || r.missingOptional.length
+      ? `fix: nspawn-kit doctor --fix  (apt-get install ${missingPackages(r).join(' ')})`
+      : 'all tools present',
+  ].join('\n');
+}
+
+export function missingPackages(r: DoctorReport, includeOptional = true): string[] {
+  return [...new Set(r.tools.filter((t) => !t.found && (includeOptional || !t.optional)).map((t) => t.pkg))];
+}
+
+/** Installs what is missing with apt-get (root). Returns the packages installed. */
+export async function fixHost(sh: Shell, report: DoctorReport, includeOptional = true): Promise<string[]> {
+  const pkgs = missingPackages(report, includeOptional);
+  if (!pkgs.length) return [];
+  if (!sh.dryRun) requireRoot('installing host tools (doctor --fix)');
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  await sh.write(['apt-get', ['update', '-q']], { env, hint: 'Check the host apt sources and network.' });
+  await sh.write(['apt-get', ['install', '-y', '-q', '--no-install-recommends', '--', ...pkgs]], { env });
+  return pkgs;
+}
+
+/** Throws a PreflightError naming what is missing for `feature` and how to get it. */
+export function requireTools(report: DoctorReport, tools: string[], feature: string): void {
+  const missing = report.tools.filter((t) => tools.includes(t.tool) && !t.found);
+  if (missing.length) {
+    throw new PreflightError(
+      `${feature} needs ${missing.map((t) => `${t.tool} (package ${t.pkg})`).join(', ')}`,
+      `Run \`nspawn-kit doctor --fix\` or \`apt-get install ${missing.map((t) => t.pkg).join(' ')}\`.`,
+    );
+  }
+}
