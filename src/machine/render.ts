@@ -1,0 +1,65 @@
+/**
+ * Pure renderers for small files of a container root and the quoting helpers
+ * the other renderers share. No I/O here: strings in, strings out.
+ */
+import { OperationError } from '../errors.js';
+
+/** /etc/hostname: the name alone, one line. */
+export function renderHostname(hostname: string): string {
+  return `${hostname}\n`;
+}
+
+/**
+ * /etc/hosts as Debian's installer writes it: the host name on 127.0.1.1 so
+ * it resolves without DNS (sudo, hostname -f) on a machine with no network.
+ */
+export function renderHosts(hostname: string): string {
+  return [
+    '127.0.0.1\tlocalhost',
+    `127.0.1.1\t${hostname}`,
+    '',
+    '# The following lines are desirable for IPv6 capable hosts',
+    '::1\t\tlocalhost ip6-localhost ip6-loopback',
+    'ff02::1\t\tip6-allnodes',
+    'ff02::2\t\tip6-allrouters',
+    '',
+  ].join('\n');
+}
+
+/** One word for bash: single-quoted, so nothing inside is expanded. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Values written into line-based settings files (deb822, .nspawn, unit files)
+ * must not carry a line break or control character: one would start a new,
+ * attacker-chosen setting.
+ */
+export function assertSingleLine(value: string, what: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new OperationError(
+      `${what} contains a line break or control character: ${JSON.stringify(value)}`,
+      'Remove it from the recipe or configuration.',
+    );
+  }
+  return value;
+}
+
+/** A deb822 stanza: one "Field: value" line each, optional comment lines first. */
+export function renderStanza(fields: ReadonlyArray<readonly [string, string]>, comments: string[] = []): string {
+  const lines = comments.map((c) => `# ${assertSingleLine(c, 'comment')}`);
+  for (const [key, value] of fields) lines.push(`${key}: ${assertSingleLine(value, key)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A word for a systemd unit's ExecStart=: "%" doubled so systemd does not
+ * expand it as a specifier (then `specifiers`, e.g. "%i", appended as they
+ * are), quoted when it holds a space, quote or backslash.
+ */
+export function systemdWord(value: string, specifiers = ''): string {
+  const word = assertSingleLine(value, 'unit argument').replace(/%/g, '%%') + specifiers;
+  return /[\s"'\\;]/.test(word) ? `"${word.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : word;
+}
