@@ -27,8 +27,8 @@ export interface ArchIndex {
   dir: string;
   /** Pool-relative paths indexed, sorted. */
   files: string[];
-  /** Sum of the Size: fields. */
-  bytes: number;
+  /** Size: of every indexed file, by pool path. */
+  sizes: Map<string, number>;
 }
 
 /** A suite-list line we are willing to hand to apt-ftparchive (and later to gc). */
@@ -86,7 +86,7 @@ export async function generatePackages(ctx: MirrorContext, req: GenerateRequest)
       `  BinCacheDB ${confString('packages.db')};`,
       '};',
     );
-    indices.push({ arch, dir, files, bytes: 0 });
+    indices.push({ arch, dir, files, sizes: new Map() });
   }
   const conf = [
     `Dir { ArchiveDir ${confString(layout.root)}; CacheDir ${confString(layout.cache)}; };`,
@@ -110,7 +110,7 @@ export async function generatePackages(ctx: MirrorContext, req: GenerateRequest)
     );
   }
   for (const index of indices) {
-    index.bytes = await checkIndex(ctx, index);
+    index.sizes = await checkIndex(ctx, index);
     progress(ctx, `indexed ${index.files.length} packages for binary-${index.arch}`);
   }
   return indices;
@@ -120,7 +120,7 @@ export async function generatePackages(ctx: MirrorContext, req: GenerateRequest)
  * The index lists exactly the requested files, and the compressed forms hold
  * the same text: a full disk or a dying compressor must not pass as success.
  */
-async function checkIndex(ctx: MirrorContext, index: ArchIndex): Promise<number> {
+async function checkIndex(ctx: MirrorContext, index: ArchIndex): Promise<Map<string, number>> {
   const fail = (what: string) =>
     new OperationError(`bad Packages index for binary-${index.arch}: ${what}; nothing was published`, 'Check free space and the .debs under mirror.root, then publish again.');
   const text = await fsp.readFile(join(index.dir, 'Packages'));
@@ -140,7 +140,7 @@ async function checkIndex(ctx: MirrorContext, index: ArchIndex): Promise<number>
   const xz = await unxz(ctx, join(index.dir, 'Packages.xz'));
   if (xz === undefined) throw fail('Packages.xz is unreadable');
   if (xz !== text.toString('utf8')) throw fail('Packages.xz differs from Packages');
-  return stanzas.reduce((sum, s) => sum + Number(s['Size'] ?? 0), 0);
+  return new Map(stanzas.map((s) => [s['Filename'] ?? '', Number(s['Size'] ?? 0)]));
 }
 
 /** xz -dc through the Shell (a read); compared as text, decoded the same way as Packages. */

@@ -34,7 +34,7 @@ export interface PublishOptions {
 export interface SuitePublication {
   codename: string;
   architectures: string[];
-  /** Entries over all Packages indices (an `all` package counts once per architecture). */
+  /** .debs indexed (an `all` package listed for several architectures counts once). */
   packages: number;
   /** Sum of the listed .debs' sizes. */
   bytes: number;
@@ -110,8 +110,9 @@ async function publishSuite(
   await sh.mkdir(staging);
   try {
     const indices = await generatePackages(ctx, { members, architectures: archs, outDir: staging });
-    const packages = indices.reduce((n, i) => n + i.files.length, 0);
-    const bytes = indices.reduce((n, i) => n + i.bytes, 0);
+    const sizes = new Map(indices.flatMap((i) => [...i.sizes]));
+    const packages = sh.dryRun ? new Set(indices.flatMap((i) => i.files)).size : sizes.size;
+    const bytes = [...sizes.values()].reduce((n, b) => n + b, 0);
     if (sh.dryRun) {
       progress(ctx, `[dry-run] would sign and publish ${codename}: ${packages} packages into ${join(layout.dists, codename)}`);
       return { codename, architectures: archs, packages, bytes, inReleaseSha256: '', durationMs: performance.now() - started, otherArchitectures };

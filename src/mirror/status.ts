@@ -1,0 +1,106 @@
+/**
+ * `nspawn-kit status`: per suite what is published (packages, bytes, when,
+ * until when), the signing key and the quarantine. Reads only, never checks
+ * signatures (that is `mirror verify`), so it is fast and never fails on a
+ * damaged mirror: what it cannot read it reports as missing.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { exists } from '../shell.js';
+import type { MirrorContext } from './context.js';
+import { CODENAME, listSuites, readSuiteList } from './ftparchive.js';
+import { signingKeyFingerprint } from './keys.js';
+import { mirrorLayout } from './layout.js';
+import { clearsignedText, parseRelease, parseStanzas } from './release.js';
+
+export interface QuarantineEntry {
+  file: string;
+  reason: string;
+  time: string;
+}
+
+export interface SuiteStatus {
+  codename: string;
+  /** Members in the suite list (what the next publish indexes). */
+  members: number;
+  /** Distinct .debs in the published indices. */
+  packages: number;
+  bytes: number;
+  architectures: string[];
+  /** Date of the published Release (ISO-8601), undefined when never published. */
+  lastPublish: string | undefined;
+  validUntil: string | undefined;
+  expired: boolean;
+}
+
+export interface MirrorStatus {
+  root: string;
+  fingerprint: string | undefined;
+  suites: SuiteStatus[];
+  quarantined: QuarantineEntry[];
+  /** Set when quarantine.json exists but cannot be read. */
+  quarantineError?: string;
+}
+
+export async function mirrorStatus(ctx: MirrorContext, now = new Date()): Promise<MirrorStatus> {
+  const layout = mirrorLayout(ctx.config);
+  const published = (await exists(layout.dists)) ? (await fsp.readdir(layout.dists)).filter((d) => CODENAME.test(d)) : [];
+  const codenames = [...new Set([...published, ...(await listSuites(ctx))])].sort();
+  const suites: SuiteStatus[] = [];
+  for (const codename of codenames) {
+    const suiteDir = join(layout.dists, codename);
+    const members = await readSuiteList(ctx, codename).then((m) => m.length, () => 0);
+    const text = await fsp.readFile(join(suiteDir, 'InRelease'), 'utf8').catch(() => undefined);
+    const rel = text === undefined ? undefined : parseRelease(clearsignedText(text));
+    const sizes = new Map<string, number>();
+    for (const entry of rel?.sha256 ?? []) {
+      if (!entry.path.endsWith('/Packages')) continue;
+      const packages = await fsp.readFile(join(suiteDir, entry.path), 'utf8').catch(() => '');
+      for (const s of parseStanzas(packages)) sizes.set(s['Filename'] ?? '', Number(s['Size'] ?? 0));
+    }
+    suites.push({
+      codename,
+      members,
+      packages: sizes.size,
+      bytes: [...sizes.values()].reduce((a, b) => a + b, 0),
+      architectures: (rel?.fields['Architectures'] ?? '').split(/\s+/).filter(Boolean),
+      lastPublish: rel?.date?.toISOString(),
+      validUntil: rel?.validUntil?.toISOString(),
+      expired: rel?.validUntil !== undefined && rel.validUntil.getTime() <= now.getTime(),
+    });
+  }
+  const status: MirrorStatus = { root: layout.root, fingerprint: await signingKeyFingerprint(ctx), suites, quarantined: [] };
+  if (await exists(layout.quarantine)) {
+    try {
+      const data: unknown = JSON.parse(await fsp.readFile(layout.quarantine, 'utf8'));
+      status.quarantined = Array.isArray(data) ? data.filter(isQuarantineEntry) : [];
+    } catch (err) {
+      status.quarantineError = `${layout.quarantine}: ${(err as Error).message}`;
+    }
+  }
+  return status;
+}
+
+function isQuarantineEntry(x: unknown): x is QuarantineEntry {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  return typeof r['file'] === 'string' && typeof r['reason'] === 'string' && typeof r['time'] === 'string';
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+/** Human-readable status (the CLI prints JSON.stringify(status) for --json). */
+export function formatStatus(s: MirrorStatus): string {
+  const lines = [`mirror ${s.root}`, `signing key ${s.fingerprint ?? '(none yet: created by the first publish)'}`];
+  if (!s.suites.length) lines.push('no suites yet: run `nspawn-kit mirror import` and `nspawn-kit mirror publish`');
+  for (const x of s.suites) {
+    const when = x.lastPublish ? `published ${x.lastPublish}, valid until ${x.validUntil ?? '?'}${x.expired ? ' (EXPIRED: publish again)' : ''}` : 'never published';
+    lines.push(`  ${x.codename}: ${x.packages} packages, ${mib(x.bytes)} [${x.architectures.join(' ')}], ${x.members} in the suite list; ${when}`);
+  }
+  if (s.quarantineError) lines.push(`quarantine unreadable: ${s.quarantineError}`);
+  if (s.quarantined.length) {
+    lines.push(`quarantined (${s.quarantined.length}):`);
+    for (const q of s.quarantined) lines.push(`  ${q.file}: ${q.reason} (${q.time})`);
+  }
+  return lines.join('\n');
+}

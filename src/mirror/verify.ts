@@ -1,0 +1,145 @@
+/**
+ * `mirror verify`: what a careful apt client would check, for every suite,
+ * plus the pool behind it: the InRelease signature (gpgv against the
+ * published binary keyring, so the check uses what clients use), Release.gpg,
+ * expiry, every index file and by-hash copy against the Release hashes, and
+ * every Packages entry against its pool file (size, SHA256). Reads only.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { exists } from '../shell.js';
+import type { MirrorContext } from './context.js';
+import { CODENAME, isValidMember, listSuites } from './ftparchive.js';
+import { mirrorLayout, type MirrorLayout } from './layout.js';
+import { byHashPaths, hashFile, parseRelease, parseStanzas, type IndexFile } from './release.js';
+
+export interface SuiteVerification {
+  codename: string;
+  /** Packages entries checked (over all architectures). */
+  packages: number;
+  validUntil: string | undefined;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  suites: SuiteVerification[];
+  /** "<codename>: <path>: <what is wrong>", one per problem. */
+  problems: string[];
+}
+
+export interface VerifyOptions {
+  codenames?: string[];
+  /** The time expiry is judged against (default: now). */
+  now?: Date;
+}
+
+/** Codenames published under dists/ or listed under suites/. */
+async function suitesToCheck(layout: MirrorLayout, ctx: MirrorContext): Promise<string[]> {
+  const published = (await exists(layout.dists)) ? (await fsp.readdir(layout.dists)).filter((d) => CODENAME.test(d)) : [];
+  return [...new Set([...published, ...(await listSuites(ctx))])].sort();
+}
+
+export async function verifyMirror(ctx: MirrorContext, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const layout = mirrorLayout(ctx.config);
+  const now = opts.now ?? new Date();
+  const problems: string[] = [];
+  const suites: SuiteVerification[] = [];
+  // A pool file listed by several suites or architectures is hashed once.
+  const poolHashes = new Map<string, Promise<IndexFile | undefined>>();
+  if (!(await exists(layout.publicKeyring))) problems.push(`${layout.publicKeyring}: missing public keyring (publish creates it)`);
+  for (const codename of opts.codenames ?? (await suitesToCheck(layout, ctx))) {
+    const found: string[] = [];
+    suites.push(await verifySuite(ctx, layout, codename, now, found, poolHashes));
+    problems.push(...found.map((p) => `${codename}: ${p}`));
+  }
+  return { ok: problems.length === 0, suites, problems };
+}
+
+async function verifySuite(
+  ctx: MirrorContext,
+  layout: MirrorLayout,
+  codename: string,
+  now: Date,
+  problems: string[],
+  poolHashes: Map<string, Promise<IndexFile | undefined>>,
+): Promise<SuiteVerification> {
+  const result: SuiteVerification = { codename, packages: 0, validUntil: undefined };
+  const suiteDir = join(layout.dists, codename);
+  const inRelease = join(suiteDir, 'InRelease');
+  if (!(await exists(inRelease))) {
+    problems.push('InRelease: missing (run `nspawn-kit mirror publish`)');
+    return result;
+  }
+  const gpgv = (args: string[]) =>
+    ctx.sh.read(['gpgv', ['--keyring', layout.publicKeyring, ...args]], { nothrow: true, signal: ctx.signal });
+  const signed = await gpgv(['--output', '-', '--', inRelease]);
+  if (signed.exitCode !== 0) {
+    problems.push(`InRelease: bad or missing signature: ${lastLine(signed.stderr)}`);
+    return result; // nothing in an unauthenticated Release is worth checking against
+  }
+  if (await exists(join(suiteDir, 'Release.gpg'))) {
+    const detached = await gpgv(['--', join(suiteDir, 'Release.gpg'), join(suiteDir, 'Release')]);
+    if (detached.exitCode !== 0) problems.push(`Release.gpg: does not verify Release: ${lastLine(detached.stderr)}`);
+  } else {
+    problems.push('Release.gpg: missing');
+  }
+  const rel = parseRelease(signed.stdout);
+  result.validUntil = rel.validUntil?.toISOString();
+  if (!rel.validUntil) problems.push('InRelease: no Valid-Until');
+  else if (rel.validUntil.getTime() <= now.getTime()) problems.push(`InRelease: expired on ${rel.validUntil.toISOString()} (publish again)`);
+  if (!rel.sha256.length) problems.push('InRelease: no SHA256 entries');
+
+  const sha512 = new Map(rel.sha512.map((e) => [e.path, e.hash]));
+  for (const entry of rel.sha256) {
+    if (!/^main\/binary-[a-z0-9-]+\/Packages(\.gz|\.xz)?$/.test(entry.path)) {
+      problems.push(`InRelease: unexpected entry ${entry.path}`);
+      continue;
+    }
+    const expected = { path: entry.path, size: entry.size, sha256: entry.hash, sha512: sha512.get(entry.path) ?? '' };
+    if (!expected.sha512) problems.push(`${entry.path}: no SHA512 in InRelease`);
+    for (const rel of [entry.path, ...byHashPaths(expected)]) {
+      const actual = await hashFile(join(suiteDir, rel), rel).catch(() => undefined);
+      if (!actual) problems.push(`${rel}: missing`);
+      else if (actual.size !== expected.size || actual.sha256 !== expected.sha256 || (expected.sha512 && actual.sha512 !== expected.sha512)) {
+        problems.push(`${rel}: does not match InRelease (size ${actual.size}, expected ${expected.size})`);
+      }
+    }
+    if (entry.path.endsWith('/Packages')) {
+      const text = await fsp.readFile(join(suiteDir, entry.path), 'utf8').catch(() => '');
+      result.packages += await verifyPackages(layout, parseStanzas(text), entry.path, problems, poolHashes);
+    }
+  }
+  return result;
+}
+
+/** Every entry's pool file exists with the listed size and SHA256. Returns the number of entries. */
+async function verifyPackages(
+  layout: MirrorLayout,
+  stanzas: ReturnType<typeof parseStanzas>,
+  index: string,
+  problems: string[],
+  poolHashes: Map<string, Promise<IndexFile | undefined>>,
+): Promise<number> {
+  for (const s of stanzas) {
+    const file = s['Filename'] ?? '';
+    const where = `${index}: ${s['Package'] ?? '?'} ${s['Version'] ?? '?'}`;
+    if (!isValidMember(file)) {
+      problems.push(`${where}: bad Filename ${JSON.stringify(file)}`);
+      continue;
+    }
+    let pending = poolHashes.get(file);
+    if (!pending) {
+      pending = hashFile(join(layout.root, file), file).catch(() => undefined);
+      poolHashes.set(file, pending);
+    }
+    const actual = await pending;
+    if (!actual) problems.push(`${file}: missing from the pool (listed in ${index})`);
+    else if (String(actual.size) !== s['Size']) problems.push(`${file}: size ${actual.size}, ${index} says ${s['Size'] ?? 'nothing'}`);
+    else if (actual.sha256 !== (s['SHA256'] ?? '').toLowerCase()) problems.push(`${file}: SHA256 differs from ${index}`);
+  }
+  return stanzas.length;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? 'gpgv failed';
+}
