@@ -1,0 +1,145 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeRecipe } from '../helpers/config.js';
+import { OperationError } from '../../src/errors.js';
+import {
+  DISTRO_KEYRINGS,
+  MIRROR_KEYRING,
+  keyFormat,
+  loadRepositoryKeys,
+  pickUpstreamKeyring,
+  planSources,
+  renderMirrorSources,
+  renderUpstreamSources,
+} from '../../src/machine/sources.js';
+
+const ARMORED = Buffer.from('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ...\n-----END PGP PUBLIC KEY BLOCK-----\n');
+const BINARY = Buffer.from([0x99, 0x01, 0x0d, 0x04, 0x5a]);
+const fields = (text: string) => Object.fromEntries(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/: (.*)/s).slice(0, 2)));
+const repo = (over: Record<string, unknown>) => ({ name: 'extra', uri: 'https://example.org/apt', suite: 'stable', components: ['main'], enabled: true, ...over });
+
+test('mirror source: bind mount as file:, Signed-By the mirror key, suite = codename, component main', () => {
+  const f = fields(renderMirrorSources('bookworm', { kind: 'bind' }));
+  assert.equal(f, {
+    Types: 'deb',
+    URIs: 'file:/var/local/nspawn-kit-mirror',
+    Suites: 'bookworm',
+    Components: 'main',
+    'Signed-By': '/etc/apt/keyrings/nspawn-kit-mirror.asc',
+  });
+  const http = fields(renderMirrorSources('trixie', { kind: 'http', url: 'http://10.0.0.1:8080/' }));
+  assert.is(http.URIs, 'http://10.0.0.1:8080/');
+  assert.is(http['Signed-By'], MIRROR_KEYRING);
+});
+
+test('upstream: the distribution keyring found in the root; none -> disabled, never unsigned', () => {
+  const recipe = makeRecipe({ components: ['main', 'contrib'] });
+  const on = fields(renderUpstreamSources(recipe, DISTRO_KEYRINGS.debian));
+  assert.is(on.URIs, 'http://deb.debian.org/debian');
+  assert.is(on.Components, 'main contrib');
+  assert.is(on['Signed-By'], '/usr/share/keyrings/debian-archive-keyring.gpg');
+  assert.is(on.Enabled, undefined);
+  const off = fields(renderUpstreamSources(recipe, undefined));
+  assert.is(off.Enabled, 'no');
+  assert.ok(off['Signed-By']);
+});
+
+test('pickUpstreamKeyring prefers the os-release ID, falls back to what is present', () => {
+  const both = [DISTRO_KEYRINGS.debian!, DISTRO_KEYRINGS.ubuntu!];
+  assert.is(pickUpstreamKeyring('ubuntu', both), DISTRO_KEYRINGS.ubuntu);
+  assert.is(pickUpstreamKeyring('debian', both), DISTRO_KEYRINGS.debian);
+  assert.is(pickUpstreamKeyring('ubuntu', [DISTRO_KEYRINGS.debian!]), DISTRO_KEYRINGS.debian);
+  assert.is(pickUpstreamKeyring(undefined, []), undefined);
+});
+
+test('keyFormat decides by content', () => {
+  assert.is(keyFormat(ARMORED), 'asc');
+  assert.is(keyFormat(BINARY), 'gpg');
+  assert.is(keyFormat(Buffer.from([0xc6, 0x33])), 'gpg');
+  assert.is(keyFormat(Buffer.from('hello')), undefined);
+  assert.is(keyFormat(Buffer.from('-----BEGIN PGP SIGNATURE-----')), undefined);
+});
+
+test('planSources: keys copied by format, Enabled: no, signedBy as given, sources.list removed, no trusted anywhere', () => {
+  const recipe = makeRecipe({
+    repositories: [
+      repo({ name: 'qgis', key: '/keys/qgis.asc' }),
+      repo({ name: 'bin', key: '/keys/bin.key', enabled: false }),
+      repo({ name: 'pre', signedBy: '/usr/share/keyrings/pre.gpg' }),
+    ],
+  });
+  const plan = planSources({
+    recipe,
+    mirrorAccess: { kind: 'bind' },
+    mirrorKey: ARMORED,
+    repositoryKeys: new Map([
+      ['qgis', { source: '/keys/qgis.asc', content: ARMORED, format: 'asc' as const }],
+      ['bin', { source: '/keys/bin.key', content: BINARY, format: 'gpg' as const }],
+    ]),
+    upstreamKeyring: DISTRO_KEYRINGS.debian,
+  });
+  const byPath = new Map(plan.files.map((f) => [f.path, f.content.toString()]));
+  assert.equal([...byPath.keys()].sort(), [
+    '/etc/apt/keyrings/bin.gpg',
+    '/etc/apt/keyrings/nspawn-kit-mirror.asc',
+    '/etc/apt/keyrings/qgis.asc',
+    '/etc/apt/sources.list.d/bin.sources',
+    '/etc/apt/sources.list.d/nspawn-kit-mirror.sources',
+    '/etc/apt/sources.list.d/nspawn-kit-upstream.sources',
+    '/etc/apt/sources.list.d/pre.sources',
+    '/etc/apt/sources.list.d/qgis.sources',
+  ]);
+  assert.is(fields(byPath.get('/etc/apt/sources.list.d/qgis.sources')!)['Signed-By'], '/etc/apt/keyrings/qgis.asc');
+  const bin = fields(byPath.get('/etc/apt/sources.list.d/bin.sources')!);
+  assert.is(bin['Signed-By'], '/etc/apt/keyrings/bin.gpg');
+  assert.is(bin.Enabled, 'no');
+  assert.is(fields(byPath.get('/etc/apt/sources.list.d/pre.sources')!)['Signed-By'], '/usr/share/keyrings/pre.gpg');
+  assert.equal(plan.remove, ['/etc/apt/sources.list']);
+  for (const f of plan.files.filter((x) => x.path.endsWith('.sources'))) {
+    const text = f.content.toString();
+    assert.match(text, /^Signed-By: \//m);
+    assert.not.match(text, /trusted|allow-insecure/i);
+  }
+});
+
+test('planSources refuses a repository without key or signedBy, and reserved or duplicate names', () => {
+  const base = { mirrorAccess: { kind: 'bind' as const }, mirrorKey: ARMORED, repositoryKeys: new Map(), upstreamKeyring: undefined };
+  assert.throws(() => planSources({ ...base, recipe: makeRecipe({ name: 'r1', repositories: [repo({ name: 'nokey' })] }) }), /r1: repository nokey has neither/);
+  assert.throws(() => planSources({ ...base, recipe: makeRecipe({ repositories: [repo({ name: 'nspawn-kit-mirror', signedBy: '/k' })] }) }), /reserved/);
+  assert.throws(
+    () => planSources({ ...base, recipe: makeRecipe({ repositories: [repo({ name: 'a', signedBy: '/k' }), repo({ name: 'a', signedBy: '/k' })] }) }),
+    /used twice/,
+  );
+});
+
+test('loadRepositoryKeys: a missing key names recipe, repository and path; a non-key is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nk-keys-'));
+  try {
+    const missing = join(dir, 'nope.asc');
+    try {
+      await loadRepositoryKeys(makeRecipe({ name: 'qgis-box', repositories: [repo({ name: 'qgis', key: missing })] }));
+      assert.unreachable('should throw');
+    } catch (err) {
+      assert.instance(err, OperationError);
+      const msg = (err as Error).message;
+      assert.ok(msg.includes('qgis-box') && msg.includes('qgis') && msg.includes(missing), msg);
+    }
+    await writeFile(join(dir, 'junk.asc'), 'not a key');
+    await writeFile(join(dir, 'good.key'), BINARY);
+    try {
+      await loadRepositoryKeys(makeRecipe({ repositories: [repo({ name: 'junk', key: join(dir, 'junk.asc') })] }));
+      assert.unreachable('should throw');
+    } catch (err) {
+      assert.match((err as Error).message, /not an OpenPGP public key/);
+    }
+    const keys = await loadRepositoryKeys(makeRecipe({ repositories: [repo({ name: 'good', key: join(dir, 'good.key') })] }));
+    assert.is(keys.get('good')?.format, 'gpg');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
