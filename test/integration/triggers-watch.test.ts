@@ -1,0 +1,197 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { inspectDeb } from '../../src/mirror/deb.js';
+import { PROVENANCE } from '../../src/machine/paths.js';
+import { Shell } from '../../src/shell.js';
+import { startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from '../../src/triggers/watch.js';
+import { makeDeb, makeDebs } from '../helpers/debs.js';
+
+const sh = new Shell();
+const validate = async (path: string) => {
+  const r = await inspectDeb(sh, path);
+  return r.ok ? (true as const) : r.reason;
+};
+let base = '';
+let fixtures = '';
+
+test.before(async () => {
+  base = await mkdtemp(join(tmpdir(), 'nk-watch-'));
+  fixtures = join(base, 'fixtures');
+  makeDebs(fixtures, 20);
+});
+test.after(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+interface Harness {
+  watcher: ArchiveWatcher;
+  batches: WatchedFile[][];
+  events: WatchEvent[];
+  handed: () => WatchedFile[];
+}
+
+async function start(dirs: { path: string; codename: string }[], machinesDir?: string): Promise<Harness> {
+  const batches: WatchedFile[][] = [];
+  const events: WatchEvent[] = [];
+  const watcher = await startArchiveWatcher({
+    archives: dirs,
+    machinesDir,
+    settleMs: 300,
+    batchMs: 200,
+    machineRescanMs: 300,
+    validate,
+    onBatch: (files) => batches.push(files),
+    onEvent: (e) => events.push(e),
+  });
+  return { watcher, batches, events, handed: () => batches.flat() };
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 15000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+test('20 .debs copied into a watched directory are handed over; partial/, lock and other files are not', async () => {
+  const dir = join(base, 'archives-20');
+  await mkdir(join(dir, 'partial'), { recursive: true });
+  await writeFile(join(dir, 'lock'), '');
+  const h = await start([{ path: dir, codename: 'bookworm' }]);
+  try {
+    const names = (await readdir(fixtures)).filter((n) => n.endsWith('.deb'));
+    assert.is(names.length, 20);
+    await copyFile(join(fixtures, names[0]!), join(dir, 'partial', names[0]!));
+    await writeFile(join(dir, 'notes.txt'), 'not a package');
+    for (const n of names) await copyFile(join(fixtures, n), join(dir, n));
+    await waitFor('20 files', () => h.handed().length >= 20);
+    await sleep(800);
+    const handed = h.handed();
+    assert.is(handed.length, 20, 'each file once');
+    assert.equal(new Set(handed.map((f) => f.path)), new Set(names.map((n) => join(dir, n))));
+    assert.ok(handed.every((f) => f.codename === 'bookworm'));
+    assert.ok(h.batches.length < 20, 'events are batched');
+  } finally {
+    await h.watcher.close();
+  }
+});
+
+test('a .deb written slowly (pauses over more than 5 s) is not handed over before it is complete, and is after', async () => {
+  const dir = join(base, 'archives-slow');
+  await mkdir(dir, { recursive: true });
+  const src = makeDeb(join(base, 'slow-src'), { name: 'slowpkg', payloadBytes: 4096, salt: 'slow' });
+  const bytes = await readFile(src);
+  const h = await start([{ path: dir, codename: 'bookworm' }]);
+  try {
+    const target = join(dir, 'slowpkg_1.0-1_amd64.deb');
+    const fh = await open(target, 'w');
+    const chunks = 6;
+    const step = Math.ceil(bytes.length / chunks);
+    for (let i = 0; i < chunks; i++) {
+      await fh.write(bytes.subarray(i * step, Math.min(bytes.length, (i + 1) * step)));
+      await fh.sync();
+      if (i < chunks - 1) {
+        await sleep(1100);
+        assert.is(h.handed().length, 0, `not handed over after chunk ${i + 1}/${chunks}`);
+      }
+    }
+    await fh.close();
+    await waitFor('the complete file', () => h.handed().length > 0);
+    assert.equal(h.handed(), [{ path: target, codename: 'bookworm' }]);
+    assert.ok(h.events.some((e) => e.event === 'invalid' && e.path === target), 'the incomplete file was seen and rejected');
+  } finally {
+    await h.watcher.close();
+  }
+});
+
+test('files added while the watcher was down are picked up at start; garbage is reported, never handed over', async () => {
+  const dir = join(base, 'archives-down');
+  await mkdir(dir, { recursive: true });
+  const names = (await readdir(fixtures)).filter((n) => n.endsWith('.deb')).slice(0, 3);
+  await copyFile(join(fixtures, names[0]!), join(dir, names[0]!));
+  let h = await start([{ path: dir, codename: 'bookworm' }]);
+  await waitFor('the first file', () => h.handed().length === 1);
+  await h.watcher.close();
+  // Down: two packages and a garbage file arrive.
+  for (const n of names.slice(1)) await copyFile(join(fixtures, n), join(dir, n));
+  await writeFile(join(dir, 'garbage_1_amd64.deb'), 'this is not an ar archive');
+  h = await start([{ path: dir, codename: 'bookworm' }]);
+  try {
+    await waitFor('reconcile', () => h.handed().length >= 3 && h.events.some((e) => e.event === 'invalid'));
+    assert.equal(new Set(h.handed().map((f) => f.path)), new Set(names.map((n) => join(dir, n))));
+    const bad = h.events.find((e) => e.event === 'invalid');
+    assert.is(bad && bad.event === 'invalid' ? bad.path : '', join(dir, 'garbage_1_amd64.deb'));
+  } finally {
+    await h.watcher.close();
+  }
+});
+
+test('hostile file names are handed over as plain paths and run nothing', async () => {
+  const dir = join(base, 'archives-hostile');
+  await mkdir(dir, { recursive: true });
+  const src = join(fixtures, (await readdir(fixtures)).find((n) => n.endsWith('.deb'))!);
+  const hostile = ['--version.deb', '$(touch pwned).deb', 'a b.deb'];
+  const h = await start([{ path: dir, codename: 'bookworm' }]);
+  try {
+    for (const n of hostile) await copyFile(src, join(dir, n));
+    await waitFor('hostile files', () => h.handed().length >= 3);
+    assert.equal(new Set(h.handed().map((f) => f.path)), new Set(hostile.map((n) => join(dir, n))));
+    assert.not.ok((await readdir(dir)).includes('pwned'));
+    assert.not.ok((await readdir(process.cwd())).includes('pwned'));
+  } finally {
+    await h.watcher.close();
+  }
+});
+
+async function makeMachine(machines: string, name: string, codename: string | undefined, debs: string[]): Promise<string> {
+  const archives = join(machines, name, 'var', 'cache', 'apt', 'archives');
+  await mkdir(join(archives, 'partial'), { recursive: true });
+  for (const d of debs) await copyFile(d, join(archives, d.split('/').pop()!));
+  if (codename) {
+    const file = join(machines, name, PROVENANCE);
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(file, JSON.stringify({ machine: name, codename }));
+  }
+  return archives;
+}
+
+test('machine archives are watched under the machine codename, including machines created or removed later', async () => {
+  const machines = join(base, 'machines');
+  const host = join(base, 'archives-host');
+  await mkdir(host, { recursive: true });
+  const debs = makeDebs(join(base, 'machine-debs'), 3, 'mpkg');
+  const oldArchives = await makeMachine(machines, 'old', 'trixie', [debs[0]!]);
+  // A directory without provenance is not a machine nspawn-kit built.
+  const foreign = await makeMachine(machines, 'foreign', undefined, [debs[1]!]);
+  const h = await start([{ path: host, codename: 'bookworm' }], machines);
+  try {
+    await waitFor('the existing machine', () => h.handed().length >= 1);
+    assert.equal(h.handed(), [{ path: join(oldArchives, 'mpkg0_1.0-1_amd64.deb'), codename: 'trixie' }]);
+    // A machine appears: directory first, provenance written at the end of its build.
+    const newArchives = await makeMachine(machines, 'fresh', undefined, []);
+    await sleep(400);
+    await mkdir(join(machines, 'fresh', PROVENANCE, '..'), { recursive: true });
+    await writeFile(join(machines, 'fresh', PROVENANCE), JSON.stringify({ machine: 'fresh', codename: 'bookworm' }));
+    await waitFor('the new machine', () => h.events.some((e) => e.event === 'machine-added' && e.machine === 'fresh'));
+    // apt inside the container: download into partial/, rename when verified.
+    await copyFile(debs[2]!, join(newArchives, 'partial', 'mpkg2_1.0-1_amd64.deb'));
+    const { rename } = await import('node:fs/promises');
+    await rename(join(newArchives, 'partial', 'mpkg2_1.0-1_amd64.deb'), join(newArchives, 'mpkg2_1.0-1_amd64.deb'));
+    await waitFor('the new machine file', () => h.handed().length >= 2);
+    assert.equal(h.handed()[1], { path: join(newArchives, 'mpkg2_1.0-1_amd64.deb'), codename: 'bookworm' });
+    assert.not.ok(h.handed().some((f) => f.path.startsWith(foreign)));
+    await rm(join(machines, 'old'), { recursive: true });
+    await waitFor('the removed machine', () => h.events.some((e) => e.event === 'machine-removed' && e.machine === 'old'));
+    assert.not.ok(h.watcher.dirs().some((d) => d.path === oldArchives));
+    assert.ok(h.watcher.dirs().some((d) => d.path === newArchives && d.codename === 'bookworm'));
+  } finally {
+    await h.watcher.close();
+  }
+});
+
+test.run();
