@@ -1,0 +1,81 @@
+/**
+ * The importer's private state: the quarantine list (bad files by name,
+ * read by `status`) and the cache of files already processed, keyed by
+ * path and codename, valid while size, mtime and inode are unchanged.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Shell } from '../shell.js';
+import type { MirrorLayout } from './layout.js';
+
+export interface QuarantineEntry {
+  file: string;
+  reason: string;
+  /** ISO time the file was found bad. */
+  time: string;
+}
+
+export async function loadQuarantine(layout: MirrorLayout): Promise<QuarantineEntry[]> {
+  try {
+    const data: unknown = JSON.parse(await fsp.readFile(layout.quarantine, 'utf8'));
+    return Array.isArray(data) ? (data as QuarantineEntry[]).filter((q) => q && typeof q.file === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Writes the list (sorted by file) when it differs from what was loaded. */
+export async function saveQuarantine(sh: Shell, layout: MirrorLayout, before: QuarantineEntry[], after: QuarantineEntry[]): Promise<void> {
+  const sorted = [...after].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const text = `${JSON.stringify(sorted, null, 2)}\n`;
+  const old = `${JSON.stringify([...before].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)), null, 2)}\n`;
+  if (text === old) return;
+  await sh.writeFile(layout.quarantine, text);
+}
+
+export interface ImportCacheEntry {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  /** Pool-relative path the file was imported as. */
+  pool?: string;
+  /** Why the file was rejected. */
+  rejected?: string;
+}
+
+export interface ImportCache {
+  version: 1;
+  entries: Record<string, ImportCacheEntry>;
+}
+
+export function cacheKey(path: string, codename: string): string {
+  return `${codename}\t${path}`;
+}
+
+function cachePath(layout: MirrorLayout): string {
+  return join(layout.cache, 'import.json');
+}
+
+export async function loadImportCache(layout: MirrorLayout): Promise<ImportCache & { loaded: string }> {
+  try {
+    const text = await fsp.readFile(cachePath(layout), 'utf8');
+    const data = JSON.parse(text) as ImportCache;
+    if (data && data.version === 1 && typeof data.entries === 'object') return { ...data, loaded: text };
+  } catch {
+    // missing or unreadable: start empty
+  }
+  return { version: 1, entries: {}, loaded: '' };
+}
+
+/** Drops entries of files that no longer exist, then writes if anything changed. */
+export async function saveImportCache(sh: Shell, layout: MirrorLayout, cache: ImportCache & { loaded: string }): Promise<void> {
+  const entries: Record<string, ImportCacheEntry> = {};
+  for (const key of Object.keys(cache.entries).sort()) {
+    const path = key.slice(key.indexOf('\t') + 1);
+    const entry = cache.entries[key];
+    if (entry && (await fsp.lstat(path).then(() => true, () => false))) entries[key] = entry;
+  }
+  const text = `${JSON.stringify({ version: 1, entries })}\n`;
+  if (text === cache.loaded) return;
+  await sh.writeFile(cachePath(layout), text);
+}

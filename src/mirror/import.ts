@@ -1,0 +1,305 @@
+/**
+ * Native importer: top-level *.deb files of apt archive directories are
+ * validated, copied atomically into the pool under their canonical name
+ * and recorded in their codename's suite list. Source directories are only
+ * read (COPYONLY). Bad files are reported by name, quarantined, never listed.
+ */
+import { availableParallelism } from 'node:os';
+import { promises as fsp } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import type { Archive } from '../config/types.js';
+import type { MirrorContext } from './context.js';
+import { inspectDeb, type DebPackage } from './deb.js';
+import { mirrorLayout } from './layout.js';
+import { cleanStaleTemps, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
+import { addToSuite, assertCodename, readSuite } from './suites.js';
+import { cacheKey, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, type QuarantineEntry } from './import-state.js';
+
+export interface ImportFile {
+  path: string;
+  codename: string;
+}
+
+export interface ImportOptions {
+  /** Ignore the cache of already-processed files (re-validate everything). */
+  force?: boolean;
+  /** Parallel validations; default 2-4 by CPU count. */
+  concurrency?: number;
+}
+
+export interface ImportedFile {
+  file: string;
+  codename: string;
+  pool: string;
+  package: string;
+  version: string;
+  architecture: string;
+}
+
+export interface ImportReport {
+  dryRun: boolean;
+  /** Newly copied into the pool. */
+  imported: ImportedFile[];
+  /** Identical bytes already in the pool (still recorded in the suite). */
+  alreadyPresent: ImportedFile[];
+  /** Same name/version/arch, different bytes: the pool copy was kept. */
+  conflicts: { file: string; codename: string; pool: string; reason: string }[];
+  /** Bad files, by name, with the reason; quarantined, never in a suite. */
+  rejected: { file: string; reason: string }[];
+  /** Files skipped because they were processed before with the same size and mtime. */
+  unchanged: number;
+  /** New suite entries per codename. */
+  addedToSuites: Record<string, number>;
+  /** Temp files of killed imports that were cleaned up. */
+  cleanedTemps: string[];
+  /** Things worth saying that are not about one bad file (missing directories, vanished files). */
+  warnings: string[];
+}
+
+function emptyReport(dryRun: boolean): ImportReport {
+  return { dryRun, imported: [], alreadyPresent: [], conflicts: [], rejected: [], unchanged: 0, addedToSuites: {}, cleanedTemps: [], warnings: [] };
+}
+
+export function defaultConcurrency(): number {
+  return Math.min(4, Math.max(2, availableParallelism()));
+}
+
+/** Top-level regular *.deb files of one directory (no recursion, no partial/, no lock). */
+export async function listArchive(dir: string): Promise<{ files: string[]; escaping: string[] }> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  const escaping: string[] = [];
+  const realDir = await fsp.realpath(dir);
+  for (const entry of entries) {
+    if (!entry.name.endsWith('.deb')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isFile()) files.push(path);
+    else if (entry.isSymbolicLink()) {
+      if (await symlinkStaysInside(path, realDir)) files.push(path);
+      else escaping.push(path);
+    }
+  }
+  files.sort();
+  return { files, escaping };
+}
+
+async function symlinkStaysInside(path: string, realDir: string): Promise<boolean> {
+  try {
+    const target = await fsp.realpath(path);
+    const st = await fsp.stat(target);
+    return st.isFile() && dirname(target) === realDir;
+  } catch {
+    return false;
+  }
+}
+
+export async function importArchives(ctx: MirrorContext, archives: Archive[], opts: ImportOptions = {}): Promise<ImportReport> {
+  const files: ImportFile[] = [];
+  const pre: ImportReport = emptyReport(ctx.sh.dryRun);
+  const scanned: string[] = [];
+  for (const archive of archives) {
+    assertCodename(archive.codename);
+    const dir = resolve(archive.path);
+    try {
+      const { files: found, escaping } = await listArchive(dir);
+      files.push(...found.map((path) => ({ path, codename: archive.codename })));
+      for (const path of escaping) pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
+      scanned.push(dir);
+      ctx.log?.(`${dir}: ${found.length} .deb file(s) for ${archive.codename}`);
+    } catch (err) {
+      pre.warnings.push(`${dir}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)}); skipped`);
+    }
+  }
+  return runImport(ctx, files, opts, pre, scanned);
+}
+
+/** Imports specific files (the watcher's entry point); each must be a .deb regular file or a symlink inside its directory. */
+export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions = {}): Promise<ImportReport> {
+  const pre = emptyReport(ctx.sh.dryRun);
+  const accepted: ImportFile[] = [];
+  for (const f of files) {
+    assertCodename(f.codename);
+    const path = resolve(f.path);
+    if (!basename(path).endsWith('.deb')) {
+      pre.rejected.push({ file: path, reason: 'not a .deb file name' });
+      continue;
+    }
+    let st;
+    try {
+      st = await fsp.lstat(path);
+    } catch {
+      pre.warnings.push(`${path}: vanished before it could be read`);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      if (!(await symlinkStaysInside(path, await fsp.realpath(dirname(path))))) {
+        pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
+        continue;
+      }
+    } else if (!st.isFile()) {
+      pre.rejected.push({ file: path, reason: 'not a regular file' });
+      continue;
+    }
+    accepted.push({ path, codename: f.codename });
+  }
+  return runImport(ctx, accepted, opts, pre, []);
+}
+
+/** Runs `fn` over items with at most `limit` at once, results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+interface Candidate extends ImportFile {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport, scannedDirs: string[]): Promise<ImportReport> {
+  const { sh, config } = ctx;
+  const layout = mirrorLayout(config);
+  const now = new Date().toISOString();
+  const cache = await loadImportCache(layout);
+  const index = await loadPoolIndex(layout);
+  const quarantine = await loadQuarantine(layout);
+  const suites = new Map<string, Set<string>>();
+  const suiteOf = async (codename: string): Promise<Set<string>> => {
+    let s = suites.get(codename);
+    if (!s) suites.set(codename, (s = new Set(await readSuite(layout, codename))));
+    return s;
+  };
+  const toAdd = new Map<string, Set<string>>();
+  const add = (codename: string, rel: string): void => {
+    let s = toAdd.get(codename);
+    if (!s) toAdd.set(codename, (s = new Set()));
+    s.add(rel);
+  };
+  const quarantined = new Map<string, QuarantineEntry>(quarantine.map((q) => [q.file, q]));
+  const released = new Set<string>();
+
+  report.cleanedTemps = await cleanStaleTemps(sh, layout);
+  for (const r of report.rejected) quarantined.set(r.file, { file: r.file, reason: r.reason, time: now });
+
+  // 1. Skip what was processed before with the same size, mtime and inode.
+  const work: Candidate[] = [];
+  for (const f of files) {
+    let st;
+    try {
+      st = await fsp.stat(f.path);
+    } catch {
+      report.warnings.push(`${f.path}: vanished before it could be read`);
+      continue;
+    }
+    const c: Candidate = { ...f, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    const hit = opts.force ? undefined : cache.entries[cacheKey(f.path, f.codename)];
+    if (hit && hit.size === c.size && hit.mtimeMs === c.mtimeMs && hit.ino === c.ino) {
+      if (hit.rejected !== undefined) {
+        report.rejected.push({ file: f.path, reason: hit.rejected });
+        report.unchanged++;
+        continue;
+      }
+      // Listed but missing from the pool: repair. Not listed: gc trimmed it; leave it out.
+      const listed = hit.pool ? (await suiteOf(f.codename)).has(hit.pool) : false;
+      const inPool = hit.pool ? await fsp.stat(join(layout.root, hit.pool)).then(() => true, () => false) : false;
+      if (!listed || inPool) {
+        report.unchanged++;
+        continue;
+      }
+    }
+    work.push(c);
+  }
+  if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
+
+  // 2. Validate in parallel (dpkg-deb reads every byte), bounded.
+  const architectures = config.mirror.architectures;
+  let done = 0;
+  const inspections = await mapLimit(work, opts.concurrency ?? defaultConcurrency(), async (c) => {
+    const res = await inspectDeb(sh, c.path, { architectures, signal: ctx.signal });
+    done++;
+    if (done % 200 === 0) ctx.log?.(`validated ${done}/${work.length}`);
+    return res;
+  });
+
+  // 3. Ingest one at a time, in order: two files naming the same pool path meet deterministically.
+  for (const [i, c] of work.entries()) {
+    ctx.signal?.throwIfAborted();
+    const inspection = inspections[i];
+    if (!inspection) continue;
+    const key = cacheKey(c.path, c.codename);
+    if (!inspection.ok) {
+      report.rejected.push({ file: c.path, reason: inspection.reason });
+      quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
+      cache.entries[key] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
+      ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
+      continue;
+    }
+    const pkg: DebPackage = inspection.pkg;
+    const result = await ingestDeb(sh, layout, c.path, pkg, index, ctx.signal);
+    const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
+    switch (result.status) {
+      case 'imported':
+      case 'present':
+        (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
+        if (result.status === 'imported') await recordInIndex(index, layout, result.pool, pkg);
+        else if (!index.files[result.pool]) await recordInIndex(index, layout, result.pool, pkg);
+        add(c.codename, result.pool);
+        released.add(c.path);
+        cache.entries[key] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
+        break;
+      case 'conflict':
+        report.conflicts.push({ file: c.path, codename: c.codename, pool: result.pool, reason: result.reason });
+        ctx.log?.(`conflict ${c.path}: ${result.reason}`);
+        break;
+      case 'changed':
+        report.warnings.push(`${c.path}: ${result.reason}`);
+        break;
+    }
+  }
+
+  // 4. Record: pool index, suites, quarantine, cache (last: a crash before it only repeats work).
+  if (report.imported.length) await savePoolIndex(sh, layout, index);
+  for (const [codename, rels] of toAdd) {
+    const added = await addToSuite(sh, layout, codename, rels);
+    if (added.length) report.addedToSuites[codename] = added.length;
+  }
+  for (const file of released) quarantined.delete(file);
+  const inScanned = (file: string): boolean => scannedDirs.some((d) => file.startsWith(d + sep));
+  for (const file of [...quarantined.keys()]) {
+    if (inScanned(file) && !(await fsp.lstat(file).then(() => true, () => false))) quarantined.delete(file);
+  }
+  await saveQuarantine(sh, layout, quarantine, [...quarantined.values()]);
+  await saveImportCache(sh, layout, cache);
+  ctx.log?.(summarizeImport(report));
+  return report;
+}
+
+export function summarizeImport(r: ImportReport): string {
+  const parts = [
+    `${r.imported.length} imported`,
+    `${r.alreadyPresent.length} already present`,
+    `${r.unchanged} unchanged`,
+    `${r.conflicts.length} conflict(s)`,
+    `${r.rejected.length} rejected`,
+  ];
+  return `${r.dryRun ? '[dry-run] ' : ''}import: ${parts.join(', ')}`;
+}
+
+/** Human lines for the CLI: the summary, then every problem by file name. */
+export function formatImportReport(r: ImportReport): string[] {
+  return [
+    summarizeImport(r),
+    ...r.conflicts.map((c) => `  conflict: ${c.file} -> ${c.pool}: ${c.reason}`),
+    ...r.rejected.map((x) => `  rejected: ${x.file}: ${x.reason}`),
+    ...r.warnings.map((w) => `  warning: ${w}`),
+  ];
+}
