@@ -1,0 +1,78 @@
+/**
+ * listr2 plumbing shared by every task graph: a stage helper that gives each
+ * task its own Shell logging into task.output and records its duration, and
+ * a runner that falls back to line output on a non-TTY, in --verbose and in
+ * --dry-run (so every planned command is printed, not just the last one).
+ */
+import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from 'listr2';
+import type { AppContext } from '../context.js';
+import type { Shell } from '../shell.js';
+
+export interface StageCtx {
+  app: AppContext;
+  /** Duration of every stage that ran, in order. */
+  timings: { stage: string; ms: number }[];
+}
+
+export type StageTask<C extends StageCtx> = ListrTaskWrapper<C, ListrDefaultRenderer, ListrSimpleRenderer>;
+
+export interface StageOptions<C extends StageCtx> {
+  enabled?: boolean | ((ctx: C) => boolean);
+  /** Return a reason string to skip (shown to the user). */
+  skip?: (ctx: C) => string | false | Promise<string | false>;
+}
+
+/**
+ * One stage: `fn` gets the context, the listr2 task and a Shell whose log lines
+ * land in this task's output. A string returned by `fn` is appended to the title.
+ */
+export function stage<C extends StageCtx>(
+  title: string,
+  fn: (ctx: C, task: StageTask<C>, sh: Shell) => Promise<string | void>,
+  opts: StageOptions<C> = {},
+): ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer> {
+  return {
+    title,
+    enabled: opts.enabled,
+    skip: opts.skip,
+    rendererOptions: { persistentOutput: false, bottomBar: 3 },
+    task: async (ctx, task) => {
+      const started = Date.now();
+      const sh = ctx.app.sh.withLog((line) => {
+        task.output = line;
+      });
+      try {
+        const note = await fn(ctx, task, sh);
+        if (note) task.title = `${title}: ${note}`;
+      } finally {
+        ctx.timings.push({ stage: title, ms: Date.now() - started });
+      }
+    },
+  };
+}
+
+export function lineMode(app: AppContext): boolean {
+  return !process.stdout.isTTY || Boolean(app.opts.verbose) || Boolean(app.opts.dryRun) || process.env.CI === 'true';
+}
+
+export async function runGraph<C extends StageCtx>(ctx: C, tasks: ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>[]): Promise<C> {
+  const list = new Listr<C, 'default', 'simple'>(tasks, {
+    ctx,
+    concurrent: false,
+    exitOnError: true,
+    // Our own handlers (build dirs, the mirror lock) clean up on SIGINT/SIGTERM.
+    registerSignalListeners: false,
+    renderer: 'default',
+    rendererOptions: { collapseSubtasks: false, showErrorMessage: true },
+    fallbackRenderer: 'simple',
+    fallbackRendererOptions: { timestamp: undefined },
+    fallbackRendererCondition: lineMode(ctx.app),
+  });
+  await list.run();
+  return ctx;
+}
+
+export function formatTimings(timings: StageCtx['timings']): string[] {
+  const total = timings.reduce((a, t) => a + t.ms, 0);
+  return [...timings.map((t) => `  ${t.stage.padEnd(44)} ${(t.ms / 1000).toFixed(1).padStart(7)} s`), `  ${'total'.padEnd(44)} ${(total / 1000).toFixed(1).padStart(7)} s`];
+}
