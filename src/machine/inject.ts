@@ -24,7 +24,8 @@ const MAX_SYMLINK_HOPS = 40;
  * Host path of `inner` (an absolute path inside the container) with symlinks
  * resolved as inside a chroot: absolute targets restart at the root, ".."
  * stops at the root. With followFinal false a symlink in the last component
- * is returned as is (writers replace it by rename, they never write through it).
+ * is returned as is (writers replace it by rename, they never write through it);
+ * directories we write into are resolved with followFinal true.
  */
 export async function resolveInRoot(root: string, inner: string, followFinal = true): Promise<string> {
   const realRoot = await fsp.realpath(root);
@@ -132,7 +133,7 @@ async function accountFiles(root: string): Promise<AccountFiles> {
 async function writeHome(sh: Shell, root: string, home: PlannedHome): Promise<string[]> {
   const written: string[] = [];
   const owned: string[] = [];
-  const homePath = await resolveInRoot(root, home.home, false);
+  const homePath = await resolveInRoot(root, home.home);
   const fresh = !(await existsInRoot(root, home.home));
   await sh.mkdir(homePath, 0o700);
   owned.push(homePath);
@@ -149,7 +150,7 @@ async function writeHome(sh: Shell, root: string, home: PlannedHome): Promise<st
   }
   if (home.sshKeys.length > 0) {
     const sshDir = posix.join(home.home, '.ssh');
-    const sshPath = await resolveInRoot(root, sshDir, false);
+    const sshPath = await resolveInRoot(root, sshDir);
     await sh.mkdir(sshPath, 0o700);
     const keysInner = posix.join(sshDir, 'authorized_keys');
     owned.push(sshPath, await writeInRoot(sh, root, keysInner, renderAuthorizedKeys(home.sshKeys), 0o600));
@@ -195,7 +196,7 @@ export async function injectFirstBoot(
     repositoryKeys: await loadRepositoryKeys(recipe),
     upstreamKeyring,
   });
-  await sh.mkdir(await resolveInRoot(root, KEYRINGS_DIR, false), 0o755);
+  await sh.mkdir(await resolveInRoot(root, KEYRINGS_DIR), 0o755);
   for (const file of sources.files) await put(file.path, file.content, file.mode);
   for (const inner of sources.remove) {
     const path = await resolveInRoot(root, inner, false);
