@@ -1,0 +1,257 @@
+/**
+ * `nspawn-kit create`: a machine root under machines.dir from the signed
+ * local mirror. Reads like its stages:
+ *   sweep -> base (cache hit: reuse; miss: bootstrap + apt-get install + store)
+ *   -> clone -> inject first boot -> provenance -> rename into place -> .nspawn file
+ * Everything is built in a transactional dir (rootfs/builddir.ts): a failure,
+ * SIGINT or SIGTERM leaves no half machine and no mount.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Config, Recipe } from '../config/types.js';
+import { SAFE_NAME } from '../config/schema.js';
+import { OperationError, UsageError, tail } from '../errors.js';
+import { mirrorLayout } from '../mirror/layout.js';
+import { exists, type Command, type Shell } from '../shell.js';
+import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine, type BootstrapProgress } from '../rootfs/backends.js';
+import { checkFreeSpace, cloneBase, resolveBase, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
+import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
+import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
+import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
+import { MIRROR_MOUNT, type Provenance } from './paths.js';
+import { writeProvenance } from './provenance.js';
+import { MIRROR_KEYRING, MIRROR_SOURCES, LEGACY_SOURCES_LIST, renderMirrorSources, type MirrorAccess } from './sources.js';
+
+export interface MachineContext {
+  sh: Shell;
+  config: Config;
+}
+
+export type CreateStage = 'sweep' | 'base' | 'bootstrap' | 'packages' | 'store' | 'clone' | 'inject' | 'commit';
+
+export interface CreateProgress {
+  stage: CreateStage;
+  message: string;
+  /** debootstrap/dpkg package counts, during bootstrap and packages. */
+  counts?: BootstrapProgress;
+}
+
+export interface CreateOptions {
+  onProgress?: (p: CreateProgress) => void;
+  /** How the container reaches the mirror after creation (default: bind mount). */
+  mirrorAccess?: MirrorAccess;
+  /** Where the .nspawn file goes (default /etc/systemd/nspawn; tests use a temp dir). */
+  settingsDir?: string;
+  /** Where unit drop-ins go on systemd hosts (default /etc/systemd/system). */
+  unitDir?: string;
+}
+
+export interface CreateReport {
+  name: string;
+  root: string;
+  recipe: string;
+  fromBaseCache: boolean;
+  base: string;
+  baseKey: string;
+  inReleaseSha256: string;
+  backend: Recipe['bootstrap'];
+  injected: InjectReport | undefined;
+  nspawnFiles: NspawnFilesReport;
+  provenance: Provenance;
+}
+
+/** Escapes ":" for nspawn's --bind/--bind-ro SRC:DST syntax. */
+export function bindArg(src: string, dst: string): string {
+  const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  return `${esc(src)}:${esc(dst)}`;
+}
+
+/**
+ * Flags of every direct (non-machinectl) systemd-nspawn call: never register
+ * with machined; without systemd as PID 1 there is no unit to create either.
+ */
+export function directNspawnFlags(config: Pick<Config, 'host'>): string[] {
+  return config.host.systemdPid1 ? ['--register=no'] : ['--register=no', '--keep-unit'];
+}
+
+// set -e: any failing step fails the whole install; packages come in as "$@", never inside the script text.
+const INSTALL_SCRIPT = [
+  'set -e',
+  'apt-get -q -o Dpkg::Use-Pty=0 update --error-on=any',
+  'if [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi',
+  'apt-get clean',
+].join('\n');
+
+/** Non-boot container, no network at all, the mirror read-only: apt can only use the local mirror. */
+export function installPackagesCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, packages: readonly string[], unitName: string): Command {
+  return [
+    'systemd-nspawn',
+    [
+      ...directNspawnFlags(config),
+      '--quiet',
+      '--private-network',
+      `--machine=${unitName}`,
+      `--directory=${root}`,
+      `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`,
+      '--setenv=DEBIAN_FRONTEND=noninteractive',
+      '--',
+      '/bin/sh',
+      '-c',
+      INSTALL_SCRIPT,
+      'nspawn-kit-install',
+      ...packages,
+    ],
+  ];
+}
+
+/** apt's own error lines ("E: Unable to locate package foo"), for the error message. */
+export function aptErrors(output: string): string[] {
+  return output.split('\n').filter((l) => /^(E|Err):? /.test(l.trim()));
+}
+
+async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
+  const layout = mirrorLayout(ctx.config);
+  if (!(await exists(layout.publicKeyring))) {
+    throw new OperationError(`the mirror keyring ${layout.publicKeyring} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
+  }
+  const spec = bootstrapSpec(recipe, { architecture: ctx.config.host.architecture, target: root, mirrorRoot: layout.root, keyring: layout.publicKeyring });
+  const counts = emptyProgress();
+  emit({ stage: 'bootstrap', message: `${recipe.bootstrap} ${recipe.codename} from ${layout.root}`, counts });
+  try {
+    await ctx.sh.write(bootstrapCommand(spec), {
+      signal,
+      onLine: (line) => {
+        if (parseProgressLine(counts, line)) emit({ stage: 'bootstrap', message: line, counts });
+      },
+      hint: `The local mirror may lack packages of ${recipe.codename}: warm the recipe (\`nspawn-kit mirror warm ${recipe.name}\`) and try again.`,
+    });
+  } catch (err) {
+    // debootstrap says why in its own log, which is about to be removed with the build dir.
+    const log = await fsp.readFile(join(root, 'debootstrap', 'debootstrap.log'), 'utf8').catch(() => '');
+    if (log && err instanceof Error) err.message += `\n  debootstrap.log (last lines):\n${tail(log, 10).replace(/^/gm, '    ')}`;
+    throw err;
+  }
+}
+
+/** Installs recipe.packages from the bind-mounted mirror, then leaves no source, key, list or .deb behind. */
+async function installPackages(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
+  const { sh, config } = ctx;
+  const layout = mirrorLayout(config);
+  // The bootstrap's sources.list names the host path of the mirror (file:// or copy://), useless inside.
+  const legacy = join(root, LEGACY_SOURCES_LIST);
+  if ((await fsp.lstat(legacy).catch(() => undefined)) !== undefined) await sh.remove(legacy);
+  const key = await fsp.readFile(layout.publicKeyAsc).catch(() => {
+    throw new OperationError(`the mirror's public key ${layout.publicKeyAsc} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
+  });
+  await writeInRoot(sh, root, MIRROR_KEYRING, key, 0o644);
+  await writeInRoot(sh, root, MIRROR_SOURCES, renderMirrorSources(recipe.codename, { kind: 'bind' }), 0o644);
+  const counts = emptyProgress();
+  emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}`, counts });
+  const unit = `nk-build-${randomBytes(4).toString('hex')}`;
+  const res = await sh.write(installPackagesCommand(config, root, recipe.packages, unit), {
+    signal,
+    nothrow: true,
+    onLine: (line) => {
+      if (parseProgressLine(counts, line)) emit({ stage: 'packages', message: line, counts });
+    },
+  });
+  if (res.exitCode !== 0) {
+    const errors = aptErrors(`${res.stdout}\n${res.stderr}`);
+    const why = errors.length ? errors.join('\n  ') : tail(res.stderr || res.stdout, 10);
+    throw new OperationError(
+      `installing the packages of recipe ${recipe.name} failed (exit ${res.exitCode}):\n  ${why}`,
+      `Check the package names in recipe ${recipe.name}, and warm it (\`nspawn-kit mirror warm ${recipe.name}\`) so the mirror holds them.`,
+    );
+  }
+  // The base stays neutral: injection writes the final sources; lists name the build-time source.
+  for (const inner of [MIRROR_SOURCES, MIRROR_KEYRING]) await sh.remove(join(root, inner));
+  const lists = join(root, 'var', 'lib', 'apt', 'lists');
+  for (const entry of await fsp.readdir(lists).catch(() => [] as string[])) {
+    if (entry !== 'lock' && entry !== 'partial' && entry !== 'auxfiles') await sh.remove(join(lists, entry));
+  }
+}
+
+/** The cached base for recipe + current mirror publication, built and stored when missing. */
+export async function ensureBase(
+  ctx: MachineContext,
+  recipe: Recipe,
+  emit: (p: CreateProgress) => void = () => {},
+): Promise<{ ref: BaseRef; hit: boolean }> {
+  const ref = await resolveBase(ctx.config, recipe);
+  if (await exists(ref.dir)) {
+    emit({ stage: 'base', message: `base cache hit: ${ref.dir}` });
+    return { ref, hit: true };
+  }
+  emit({ stage: 'base', message: `base cache miss: building ${ref.dir}` });
+  await storeBase(ctx, recipe.name, ref, async (b) => {
+    await bootstrap(ctx, recipe, b.root, b.signal, emit);
+    await installPackages(ctx, recipe, b.root, b.signal, emit);
+    emit({ stage: 'store', message: `storing base ${ref.dir}` });
+  });
+  return { ref, hit: false };
+}
+
+export function assertMachineName(name: string): void {
+  if (!SAFE_NAME.test(name) || name.includes('..')) {
+    throw new UsageError(`invalid machine name ${JSON.stringify(name)}`, 'Use letters, digits, ".", "_" and "-", not starting with "-" or ".".');
+  }
+}
+
+export async function createMachine(ctx: MachineContext, recipe: Recipe, name: string, opts: CreateOptions = {}): Promise<CreateReport> {
+  const { sh, config } = ctx;
+  const emit = opts.onProgress ?? (() => {});
+  assertMachineName(name);
+  emit({ stage: 'sweep', message: 'removing leftovers of interrupted builds' });
+  await sweepStaleBuilds(ctx);
+  const target = join(config.machines.dir, name);
+  if (await exists(target)) {
+    throw new OperationError(`machine ${name} already exists at ${target}`, `Remove it first with \`nspawn-kit rm ${name}\`, or pick another --name.`);
+  }
+  const { ref, hit } = await ensureBase(ctx, recipe, emit);
+  await sh.mkdir(config.machines.dir, 0o700);
+  if (!sh.dryRun) await checkFreeSpace(config.machines.dir, (await treeBytes(sh, ref.dir)) + 64 * 1024 * 1024, `machine ${name}`);
+  const provenance: Provenance = {
+    machine: name,
+    recipe: recipe.name,
+    recipeHash: recipe.hash,
+    codename: recipe.codename,
+    inReleaseSha256: ref.inReleaseSha256,
+    builtAt: new Date().toISOString(),
+    backend: recipe.bootstrap,
+    fromBaseCache: hit,
+  };
+  let injected: InjectReport | undefined;
+  await withBuildDir(sh, { parent: config.machines.dir, label: name, target }, async (b) => {
+    emit({ stage: 'clone', message: `cp -a --reflink=auto ${ref.dir} -> ${target}` });
+    await cloneBase(sh, ref.dir, b.root, b.signal);
+    emit({ stage: 'inject', message: `first boot (${recipe.firstboot}), sources, hostname, users` });
+    if (!sh.dryRun) {
+      injected = await injectFirstBoot(ctx, b.root, recipe, name, { mirrorAccess: opts.mirrorAccess ?? { kind: 'bind' } });
+      await writeProvenance(sh, b.root, provenance);
+    }
+    emit({ stage: 'commit', message: `rename into ${target}` });
+    await b.commit();
+  });
+  let nspawnFiles: NspawnFilesReport;
+  try {
+    nspawnFiles = await writeNspawnFiles(ctx, name, recipe, { settingsDir: opts.settingsDir, unitDir: opts.unitDir });
+  } catch (err) {
+    // No machine without its settings: roll the rename back.
+    await sh.remove(target);
+    throw err;
+  }
+  return {
+    name,
+    root: target,
+    recipe: recipe.name,
+    fromBaseCache: hit,
+    base: ref.dir,
+    baseKey: ref.key,
+    inReleaseSha256: ref.inReleaseSha256,
+    backend: recipe.bootstrap,
+    injected,
+    nspawnFiles,
+    provenance,
+  };
+}
