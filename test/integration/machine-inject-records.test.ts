@@ -1,0 +1,106 @@
+/** Provenance and first-boot marker round trips, sha256 of a file, and the host-side .nspawn files. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeConfig, makeRecipe } from '../helpers/config.js';
+import { Shell } from '../../src/shell.js';
+import { OperationError } from '../../src/errors.js';
+import { FIRSTBOOT, PROVENANCE, type Provenance } from '../../src/machine/paths.js';
+import { readFirstBootResult, readProvenance, sha256File, writeProvenance } from '../../src/machine/provenance.js';
+import { writeNspawnFiles } from '../../src/machine/nspawn-file.js';
+
+const base = mkdtempSync(join(tmpdir(), 'nk-records-'));
+const sh = new Shell({ log: () => undefined });
+const PROV: Provenance = {
+  machine: 'box',
+  recipe: 'bookworm-minimal',
+  recipeHash: 'a'.repeat(64),
+  codename: 'bookworm',
+  inReleaseSha256: 'b'.repeat(64),
+  builtAt: '2026-01-02T03:04:05.000Z',
+  backend: 'debootstrap',
+  fromBaseCache: true,
+};
+
+test('sha256File matches sha256sum', async () => {
+  const file = join(base, 'InRelease');
+  writeFileSync(file, 'x'.repeat(200_000));
+  const expected = execFileSync('sha256sum', ['--', file], { encoding: 'utf8' }).split(' ')[0];
+  assert.is(await sha256File(file), expected);
+});
+
+test('provenance: written inside the root, read back; absent -> undefined; garbage -> OperationError', async () => {
+  const root = join(base, 'root1');
+  mkdirSync(root);
+  assert.is(await readProvenance(root), undefined);
+  await writeProvenance(sh, root, PROV);
+  assert.ok(existsSync(join(root, PROVENANCE)));
+  assert.equal(await readProvenance(root), PROV);
+  writeFileSync(join(root, PROVENANCE), '{"machine":1}');
+  try {
+    await readProvenance(root);
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, OperationError);
+  }
+});
+
+test('first-boot marker: undefined until written, parsed, validated; a symlinked marker cannot read host files', async () => {
+  const root = join(base, 'root2');
+  mkdirSync(join(root, 'var/lib/nspawn-kit'), { recursive: true });
+  assert.is(await readFirstBootResult(root), undefined);
+  writeFileSync(join(root, FIRSTBOOT.marker), '{"status":"failure","exitCode":7,"time":"2026-01-02T03:04:05Z"}\n');
+  assert.equal(await readFirstBootResult(root), { status: 'failure', exitCode: 7, time: '2026-01-02T03:04:05Z' });
+  writeFileSync(join(root, FIRSTBOOT.marker), '{"status":"ok"}');
+  await readFirstBootResult(root).then(
+    () => assert.unreachable(),
+    (err) => assert.instance(err, OperationError),
+  );
+  // A link to a host file resolves inside the root, where nothing is.
+  const host = join(base, 'host-marker.json');
+  writeFileSync(host, '{"status":"success","exitCode":0,"time":"x"}');
+  rmSync(join(root, FIRSTBOOT.marker));
+  symlinkSync(host, join(root, FIRSTBOOT.marker));
+  assert.is(await readFirstBootResult(root), undefined);
+});
+
+test('writeNspawnFiles: settings file where asked; override skipped without systemd as PID 1', async () => {
+  const config = makeConfig(base);
+  const settingsDir = join(base, 'machines');
+  const report = await writeNspawnFiles({ sh, config }, 'box', makeRecipe({ nspawn: { network: 'veth', binds: [], bindsReadOnly: [], privateUsers: 'pick' } }), {
+    settingsDir,
+    unitDir: join(base, 'units'),
+  });
+  assert.is(report.settingsFile, join(settingsDir, 'box.nspawn'));
+  const text = readFileSync(report.settingsFile, 'utf8');
+  assert.match(text, /^VirtualEthernet=yes$/m);
+  assert.match(text, new RegExp(`^BindReadOnly=${config.mirror.root}:/var/local/nspawn-kit-mirror$`, 'm'));
+  assert.equal(report.serviceOverride, { skipped: 'skipped: systemd is not PID 1' });
+  assert.not.ok(existsSync(join(base, 'units')));
+});
+
+test('writeNspawnFiles with systemd as PID 1: drop-in written, daemon-reload run', async () => {
+  const config = makeConfig(base, { machines: { dir: '/srv/machines' } });
+  config.host = { ...config.host, systemdPid1: true };
+  const stubs = join(base, 'stubs');
+  mkdirSync(stubs, { recursive: true });
+  writeFileSync(join(stubs, 'systemctl'), `#!/bin/sh\necho "$*" >>${join(base, 'systemctl.log')}\n`);
+  chmodSync(join(stubs, 'systemctl'), 0o755);
+  const path = process.env.PATH;
+  process.env.PATH = `${stubs}:${path}`;
+  try {
+    const report = await writeNspawnFiles({ sh, config }, 'box', makeRecipe(), { settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units') });
+    const dropIn = join(base, 'units', 'systemd-nspawn@box.service.d', 'nspawn-kit.conf');
+    assert.equal(report.serviceOverride, { written: dropIn });
+    assert.match(readFileSync(dropIn, 'utf8'), /^ExecStart=\nExecStart=systemd-nspawn --quiet --keep-unit --boot --link-journal=try-guest --machine=%i --directory=\/srv\/machines\/%i$/m);
+    assert.is(readFileSync(join(base, 'systemctl.log'), 'utf8'), 'daemon-reload\n');
+  } finally {
+    process.env.PATH = path;
+  }
+});
+
+test.after(() => rmSync(base, { recursive: true, force: true }));
+test.run();
