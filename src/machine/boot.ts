@@ -1,0 +1,173 @@
+/**
+ * `nspawn-kit boot` and `nspawn-kit run`, plus finding and stopping a running
+ * container. Without systemd as PID 1 there is no machined: containers are
+ * run with systemd-nspawn directly (--register=no --keep-unit) and found
+ * again through /proc, by the --directory they were started with.
+ */
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { promises as fsp } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Config } from '../config/types.js';
+import { OperationError } from '../errors.js';
+import { exists, formatCommand, type Command, type Shell } from '../shell.js';
+import { assertMachineName, bindArg, directNspawnFlags, type MachineContext } from './create.js';
+import { MIRROR_MOUNT } from './paths.js';
+
+export function machineRoot(config: Pick<Config, 'machines'>, name: string): string {
+  assertMachineName(name);
+  return join(config.machines.dir, name);
+}
+
+/** The machine's root, which must exist. */
+export async function existingMachineRoot(config: Pick<Config, 'machines'>, name: string): Promise<string> {
+  const root = machineRoot(config, name);
+  if (!(await exists(join(root, 'etc')))) {
+    throw new OperationError(`no machine ${name} under ${config.machines.dir}`, '`nspawn-kit list` shows the machines; `nspawn-kit create <recipe> --name NAME` makes one.');
+  }
+  return root;
+}
+
+/** systemd-nspawn --boot of a machine (no console option: nspawn picks interactive on a TTY, read-only otherwise). */
+export function bootCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, name: string, extra: readonly string[] = []): Command {
+  return [
+    'systemd-nspawn',
+    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`, ...extra],
+  ];
+}
+
+/** One command in the machine, not booted; argv after "--" is never parsed by nspawn. */
+export function runCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, name: string, argv: readonly string[]): Command {
+  if (argv.length === 0) throw new OperationError('nothing to run', 'Give the command after "--": `nspawn-kit run NAME -- CMD...`.');
+  return [
+    'systemd-nspawn',
+    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`, '--', ...argv],
+  ];
+}
+
+/** True when the argv of a process is a systemd-nspawn on root. */
+export function isNspawnOn(argv: readonly string[], root: string): boolean {
+  if (argv.length === 0 || basename(argv[0] ?? '') !== 'systemd-nspawn') return false;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') break;
+    if (a === `--directory=${root}` || a === `-D${root}`) return true;
+    if ((a === '-D' || a === '--directory') && argv[i + 1] === root) return true;
+  }
+  return false;
+}
+
+/** PIDs of systemd-nspawn processes running on root (outermost first). */
+export async function nspawnPids(root: string): Promise<number[]> {
+  const found: Array<{ pid: number; ppid: number }> = [];
+  for (const entry of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = (await fsp.readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+      if (!isNspawnOn(argv, root)) continue;
+      const status = await fsp.readFile(`/proc/${entry}/status`, 'utf8');
+      found.push({ pid: Number(entry), ppid: Number(status.match(/^PPid:\s+(\d+)/m)?.[1] ?? 0) });
+    } catch {
+      // gone while we looked
+    }
+  }
+  const pids = new Set(found.map((f) => f.pid));
+  // nspawn forks; the outer process is the one to signal.
+  return found.sort((a, b) => Number(pids.has(a.ppid)) - Number(pids.has(b.ppid)) || a.pid - b.pid).map((f) => f.pid);
+}
+
+export async function isRunning(config: Pick<Config, 'machines'>, name: string): Promise<boolean> {
+  return (await nspawnPids(machineRoot(config, name))).length > 0;
+}
+
+/**
+ * Orderly stop: SIGTERM to systemd-nspawn makes it send SIGRTMIN+3 to the
+ * container's systemd (its default --kill-signal with --boot), which halts
+ * the container; nspawn then exits 0. Measured here: a few seconds. After
+ * graceMs the processes are killed.
+ */
+export async function stopContainer(sh: Shell, root: string, graceMs = 60_000): Promise<boolean> {
+  const pids = await nspawnPids(root);
+  if (pids.length === 0) return false;
+  await sh.write(['kill', ['-s', 'TERM', '--', String(pids[0])]], { nothrow: true });
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if ((await nspawnPids(root)).length === 0) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const left = await nspawnPids(root);
+  if (left.length) await sh.write(['kill', ['-s', 'KILL', '--', ...left.map(String)]], { nothrow: true });
+  return true;
+}
+
+/** machinectl works only with systemd as PID 1 and machined reachable. */
+export async function machinedAvailable(sh: Shell, config: Pick<Config, 'host'>): Promise<boolean> {
+  if (!config.host.systemdPid1) return false;
+  const probe = await sh.read(['machinectl', ['list', '--no-legend', '--no-pager']], { nothrow: true }).catch(() => undefined);
+  return probe?.exitCode === 0;
+}
+
+/**
+ * Runs a command with the terminal attached (an interactive console needs
+ * the TTY, which Shell.run does not hand over). Same dry-run and verbose
+ * rules as the Shell; argv goes to the kernel as is, no shell involved.
+ */
+export async function runAttached(sh: Shell, cmd: Command): Promise<number> {
+  const text = formatCommand(cmd);
+  if (sh.dryRun) {
+    sh.planned.push(text);
+    sh.log(`[dry-run] ${text}`);
+    return 0;
+  }
+  if (sh.verbose) sh.log(`$ ${text}`);
+  const [cli, args] = cmd;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cli, [...args], { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
+  });
+}
+
+export interface BootReport {
+  how: 'machinectl' | 'systemd-nspawn';
+  /** Exit code of the foreground systemd-nspawn (0 after a clean poweroff), or machinectl's. */
+  exitCode: number;
+}
+
+/** `nspawn-kit boot NAME`: machinectl start where machined runs, else systemd-nspawn --boot in the foreground. */
+export async function bootMachine(ctx: MachineContext, name: string): Promise<BootReport> {
+  const root = await existingMachineRoot(ctx.config, name);
+  if (await isRunning(ctx.config, name)) {
+    throw new OperationError(`machine ${name} is already running`, `Attach to its console, or stop it (\`kill -TERM <pid of systemd-nspawn>\`) first.`);
+  }
+  if (await machinedAvailable(ctx.sh, ctx.config)) {
+    await ctx.sh.write(['machinectl', ['start', '--', name]], { hint: `\`journalctl -u systemd-nspawn@${name}\` says why.` });
+    return { how: 'machinectl', exitCode: 0 };
+  }
+  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name)) };
+}
+
+export interface RunOptions {
+  /** 'inherit' (default): the terminal is attached; 'pipe': output captured (scripts, tests). */
+  stdio?: 'inherit' | 'pipe';
+}
+
+export interface RunReport {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `nspawn-kit run NAME -- CMD...`: the command's exit code is passed through. */
+export async function runInMachine(ctx: MachineContext, name: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunReport> {
+  const root = await existingMachineRoot(ctx.config, name);
+  if (await isRunning(ctx.config, name)) {
+    throw new OperationError(`machine ${name} is running`, 'A booted machine cannot also run a non-boot command on the same root; stop it first.');
+  }
+  const cmd = runCommand(ctx.config, root, name, argv);
+  if (opts.stdio === 'pipe') {
+    const res = await ctx.sh.write(cmd, { nothrow: true });
+    return { exitCode: res.exitCode ?? 1, stdout: res.stdout, stderr: res.stderr };
+  }
+  return { exitCode: await runAttached(ctx.sh, cmd), stdout: '', stderr: '' };
+}
