@@ -1,0 +1,178 @@
+/**
+ * The embedded HTTP server: HEAD, Range, 404, traversal; and the staged
+ * publish seen through it by a real apt client updating in a loop while the
+ * mirror is republished 100+ times with changes between publishes.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Shell } from '../../src/shell.js';
+import type { MirrorContext } from '../../src/mirror/context.js';
+import { mirrorLayout, poolRelativePath, suiteListPath } from '../../src/mirror/layout.js';
+import { stopGpgAgent } from '../../src/mirror/keys.js';
+import { publishMirror } from '../../src/mirror/publish.js';
+import { serveMirror, type MirrorServer } from '../../src/mirror/serve.js';
+import { verifyMirror } from '../../src/mirror/verify.js';
+import { makeConfig } from '../helpers/config.js';
+import { makeDeb } from '../helpers/debs.js';
+
+const base = mkdtempSync(join(tmpdir(), 'nk-serve-'));
+const config = makeConfig(base);
+const ctx: MirrorContext = { sh: new Shell({ log: () => {} }), config };
+const layout = mirrorLayout(config);
+let server: MirrorServer;
+
+/** Pool files for N packages; the suite list is chosen per round. */
+const pool: string[] = [];
+function buildPool(n: number): void {
+  for (let i = 0; i < n; i++) {
+    const rel = poolRelativePath({ name: `pkg${i}`, version: '1.0-1', architecture: 'amd64' });
+    mkdirSync(dirname(join(layout.root, rel)), { recursive: true });
+    copyFileSync(makeDeb(join(base, 'debs'), { name: `pkg${i}`, payloadBytes: 200 + i }), join(layout.root, rel));
+    pool.push(rel);
+  }
+}
+function setMembers(members: string[]): void {
+  mkdirSync(layout.suites, { recursive: true });
+  writeFileSync(suiteListPath(layout, 'bookworm'), [...members].sort().join('\n') + '\n');
+}
+
+function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
+  const url = new URL(server.url);
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test.before(async () => {
+  buildPool(12);
+  setMembers(pool.slice(0, 4));
+  await publishMirror(ctx);
+  server = await serveMirror(layout.root);
+});
+
+test('serve: GET, HEAD, content types, ranges, 404s and no way out of the root', async () => {
+  assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const deb = pool[0]!;
+  const bytes = readFileSync(join(layout.root, deb));
+  const full = await get(`/${deb}`);
+  assert.is(full.status, 200);
+  assert.ok(full.body.equals(bytes));
+  assert.is(full.headers['content-type'], 'application/vnd.debian.binary-package');
+  assert.is(full.headers['accept-ranges'], 'bytes');
+  const head = await get(`/${deb}`, {}, 'HEAD');
+  assert.is(head.status, 200);
+  assert.is(Number(head.headers['content-length']), bytes.length);
+  assert.is(head.body.length, 0);
+  assert.match(String((await get('/dists/bookworm/InRelease')).headers['content-type']), /^text\/plain/);
+  assert.is((await get('/dists/bookworm/main/binary-amd64/Packages.xz')).headers['content-type'], 'application/x-xz');
+
+  const part = await get(`/${deb}`, { Range: 'bytes=10-19' });
+  assert.is(part.status, 206);
+  assert.is(part.headers['content-range'], `bytes 10-19/${bytes.length}`);
+  assert.ok(part.body.equals(bytes.subarray(10, 20)));
+  const suffix = await get(`/${deb}`, { Range: 'bytes=-5' });
+  assert.ok(suffix.body.equals(bytes.subarray(bytes.length - 5)));
+  const open = await get(`/${deb}`, { Range: `bytes=${bytes.length - 3}-` });
+  assert.is(open.status, 206);
+  assert.is(open.body.length, 3);
+  const unsatisfiable = await get(`/${deb}`, { Range: `bytes=${bytes.length}-` });
+  assert.is(unsatisfiable.status, 416);
+  assert.is(unsatisfiable.headers['content-range'], `bytes */${bytes.length}`);
+
+  assert.is((await get('/pool/main/n/nothing.deb')).status, 404);
+  assert.is((await get('/dists')).status, 404, 'directories are not listed');
+  const secret = join(base, 'secret.txt');
+  writeFileSync(secret, 'outside the root');
+  for (const path of ['/../secret.txt', '/pool/../../secret.txt', '/%2e%2e/secret.txt', '/pool/%2E%2E/%2E%2E/secret.txt', '/..%2fsecret.txt', '/.staging', '/%00']) {
+    const res = await get(path);
+    assert.is(res.status, 404, path);
+    assert.not.match(res.body.toString(), 'outside the root');
+  }
+  symlinkSync(secret, join(layout.root, 'escape.txt'));
+  assert.is((await get('/escape.txt')).status, 404, 'symlink out of the root');
+  symlinkSync(join(layout.root, deb), join(layout.root, 'inside.deb'));
+  assert.ok((await get('/inside.deb')).body.equals(bytes), 'symlink inside the root');
+  assert.is((await get(`/${deb}`, {}, 'POST')).status, 405);
+});
+
+/** Runs apt-get without blocking the event loop (the server lives in this process). */
+function aptGet(dir: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  const opts = [
+    'Dir::Etc::sourcelist=/dev/null',
+    `Dir::Etc::sourceparts=${dir}/parts`,
+    `Dir::Etc::trustedparts=${dir}/empty`,
+    `Dir::Etc::preferencesparts=${dir}/empty`,
+    `Dir::State=${dir}/state`,
+    `Dir::State::status=${dir}/status`,
+    `Dir::Cache=${dir}/cache`,
+    'Debug::NoLocking=1',
+    'APT::Architecture=amd64',
+    'APT::Sandbox::User=root',
+    'Acquire::http::Proxy=false',
+  ].flatMap((o) => ['-o', o]);
+  return new Promise((resolve) => {
+    const child = spawn('apt-get', [...opts, ...args], { env: { ...process.env, LC_ALL: 'C' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test('apt-get update in a loop over HTTP never sees a mismatch while the mirror is republished 105 times', async () => {
+  const dir = mkdtempSync(join(base, 'apt-'));
+  for (const d of ['parts', 'state/lists/partial', 'cache/archives/partial', 'empty']) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'status'), '');
+  writeFileSync(
+    join(dir, 'parts', 'mirror.sources'),
+    ['Types: deb', `URIs: ${server.url}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''].join('\n'),
+  );
+  const PUBLISHES = 105;
+  let publishing = true;
+  let updates = 0;
+  let fetchedIndices = 0;
+  const failures: string[] = [];
+  const client = (async () => {
+    while (publishing) {
+      const r = await aptGet(dir, ['update']);
+      updates++;
+      fetchedIndices += (r.out.match(/^Get:\d+ \S+ bookworm\/main amd64 Packages/gm) ?? []).length;
+      if (r.code !== 0 || /^(E|W|Err):/m.test(r.out) || /Hash Sum mismatch|BADSIG|signatures were invalid/.test(r.out)) failures.push(r.out);
+    }
+  })();
+  try {
+    for (let i = 0; i < PUBLISHES; i++) {
+      // A different member set every round: new Packages, new by-hash files, new InRelease.
+      setMembers(pool.filter((_, k) => k < 2 || ((i + 1) >> (k % 6)) % 2 === 1 || k === 2 + (i % 10)));
+      await publishMirror(ctx);
+    }
+  } finally {
+    publishing = false;
+    await client;
+  }
+  assert.equal(failures.slice(0, 2), [], `${failures.length} of ${updates} updates failed`);
+  assert.ok(updates >= 10, `the client ran ${updates} updates`);
+  assert.ok(fetchedIndices >= 5, `the client fetched changed indices ${fetchedIndices} times`);
+  const final = await aptGet(dir, ['update']);
+  assert.is(final.code, 0, final.out);
+  assert.equal((await verifyMirror(ctx)).problems, []);
+});
+
+test.after(async () => {
+  await server?.close();
+  await stopGpgAgent(ctx);
+  rmSync(base, { recursive: true, force: true });
+});
+
+test.run();
