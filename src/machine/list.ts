@@ -1,0 +1,174 @@
+/**
+ * `nspawn-kit list` and `nspawn-kit rm`. A machine is a directory under
+ * machines.dir with a provenance record; build dirs (dot names) and other
+ * directories are not machines and are never touched.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { OperationError } from '../errors.js';
+import { exists } from '../shell.js';
+import { treeBytes } from '../rootfs/base-cache.js';
+import { sweepStaleBuilds, unmountAll } from '../rootfs/builddir.js';
+import { existingMachineRoot, machineRoot, nspawnPids } from './boot.js';
+import { assertMachineName, type MachineContext } from './create.js';
+import { DEFAULT_SETTINGS_DIR, DEFAULT_UNIT_DIR } from './nspawn-file.js';
+import { readFirstBootResult, readProvenance } from './provenance.js';
+import { existsInRoot } from './inject.js';
+import { FIRSTBOOT } from './paths.js';
+
+export type FirstBootState = 'pending' | 'success' | 'failure' | 'unknown';
+
+export interface MachineInfo {
+  name: string;
+  root: string;
+  recipe: string;
+  codename: string;
+  /** sha256 of the InRelease of the mirror publication it was built from. */
+  inReleaseSha256: string;
+  builtAt: string;
+  backend: string;
+  fromBaseCache: boolean;
+  /** Bytes on disk (du -sb, one file system). */
+  sizeBytes: number;
+  firstBoot: FirstBootState;
+  firstBootExitCode?: number;
+  running: boolean;
+  /** A record that could not be read (hand-edited, half-written). */
+  problem?: string;
+}
+
+export interface ListOptions {
+  /** Skip du (a fast list for scripts); sizeBytes is then 0. */
+  sizes?: boolean;
+}
+
+async function firstBootState(root: string): Promise<{ state: FirstBootState; exitCode?: number }> {
+  const result = await readFirstBootResult(root);
+  if (result) return { state: result.status, exitCode: result.exitCode };
+  return { state: (await existsInRoot(root, FIRSTBOOT.script)) ? 'pending' : 'unknown' };
+}
+
+export async function listMachines(ctx: MachineContext, opts: ListOptions = {}): Promise<MachineInfo[]> {
+  const dir = ctx.config.machines.dir;
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const machines: MachineInfo[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const root = join(dir, entry.name);
+    let info: MachineInfo;
+    try {
+      const prov = await readProvenance(root);
+      if (!prov) continue;
+      const fb = await firstBootState(root);
+      info = {
+        name: entry.name,
+        root,
+        recipe: prov.recipe,
+        codename: prov.codename,
+        inReleaseSha256: prov.inReleaseSha256,
+        builtAt: prov.builtAt,
+        backend: prov.backend,
+        fromBaseCache: prov.fromBaseCache,
+        sizeBytes: 0,
+        firstBoot: fb.state,
+        running: (await nspawnPids(root)).length > 0,
+      };
+      if (fb.exitCode !== undefined) info.firstBootExitCode = fb.exitCode;
+    } catch (err) {
+      info = {
+        name: entry.name,
+        root,
+        recipe: '?',
+        codename: '?',
+        inReleaseSha256: '',
+        builtAt: '',
+        backend: '?',
+        fromBaseCache: false,
+        sizeBytes: 0,
+        firstBoot: 'unknown',
+        running: (await nspawnPids(root)).length > 0,
+        problem: err instanceof Error ? err.message : String(err),
+      };
+    }
+    if (opts.sizes !== false) info.sizeBytes = await treeBytes(ctx.sh, root);
+    machines.push(info);
+  }
+  return machines;
+}
+
+/** A table for the terminal; `list --json` prints the MachineInfo[] instead. */
+export function formatMachineTable(machines: MachineInfo[]): string {
+  if (machines.length === 0) return 'no machines';
+  const rows = [
+    ['NAME', 'RECIPE', 'CODENAME', 'PUBLICATION', 'SIZE', 'FIRST BOOT', 'STATE'],
+    ...machines.map((m) => [
+      m.name,
+      m.recipe,
+      m.codename,
+      m.inReleaseSha256 ? m.inReleaseSha256.slice(0, 12) : '-',
+      `${(m.sizeBytes / 1048576).toFixed(0)} MiB`,
+      m.firstBoot + (m.firstBoot === 'failure' ? ` (${m.firstBootExitCode})` : ''),
+      m.problem ? `broken: ${m.problem.split('\n')[0]}` : m.running ? 'running' : 'stopped',
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+export interface RemoveOptions {
+  /** Where the .nspawn file was written (default /etc/systemd/nspawn). */
+  settingsDir?: string;
+  unitDir?: string;
+}
+
+export interface RemoveReport {
+  name: string;
+  removed: string[];
+  unmounted: string[];
+}
+
+/** `nspawn-kit rm NAME`: refuses a running machine; unmounts leftovers; never crosses file systems. */
+export async function removeMachine(ctx: MachineContext, name: string, opts: RemoveOptions = {}): Promise<RemoveReport> {
+  const { sh, config } = ctx;
+  assertMachineName(name);
+  await sweepStaleBuilds(ctx);
+  const root = machineRoot(config, name);
+  const removed: string[] = [];
+  let unmounted: string[] = [];
+  if (await exists(root)) {
+    await existingMachineRoot(config, name);
+    const pids = await nspawnPids(root);
+    if (pids.length > 0) {
+      throw new OperationError(
+        `machine ${name} is running (systemd-nspawn pid ${pids.join(', ')})`,
+        `Power it off first (\`kill -TERM ${pids[0]}\` halts it cleanly, or \`poweroff\` inside), then run \`nspawn-kit rm ${name}\` again.`,
+      );
+    }
+    unmounted = await unmountAll(sh, root);
+    await sh.remove(root);
+    removed.push(root);
+  }
+  const settingsFiles = [join(opts.settingsDir ?? DEFAULT_SETTINGS_DIR, `${name}.nspawn`), join(config.machines.dir, `${name}.nspawn`)];
+  for (const file of [...new Set(settingsFiles)]) {
+    if (await exists(file)) {
+      await sh.remove(file);
+      removed.push(file);
+    }
+  }
+  if (config.host.systemdPid1) {
+    const dropIn = join(opts.unitDir ?? DEFAULT_UNIT_DIR, `systemd-nspawn@${name}.service.d`);
+    if (await exists(dropIn)) {
+      await sh.remove(dropIn);
+      removed.push(dropIn);
+    }
+  }
+  if (removed.length === 0) {
+    throw new OperationError(`no machine ${name} under ${config.machines.dir}`, '`nspawn-kit list` shows the machines.');
+  }
+  return { name, removed, unmounted };
+}
