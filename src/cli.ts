@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBasic } from './commands/basic.js';
+import { registerMirror } from './commands/mirror.js';
 import type { GlobalOptions } from './context.js';
 import { exitCodeFor, formatError } from './errors.js';
 
@@ -23,7 +24,12 @@ export function buildProgram(): Command {
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   registerBasic(program, globals);
-  for (const cmd of program.commands) cmd.exitOverride();
+  registerMirror(program, globals);
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(override);
+  };
+  override(program);
   return program;
 }
 

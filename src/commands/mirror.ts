@@ -1,0 +1,134 @@
+/** `mirror import|publish|warm|refresh|gc|verify|serve` and `status`. */
+import type { Command } from 'commander';
+import { resolveRecipe } from '../config/recipes.js';
+import { createContext, type AppContext, type GlobalOptions } from '../context.js';
+import { OperationError, UsageError, requireRoot } from '../errors.js';
+import type { MirrorContext } from '../mirror/context.js';
+import { gcMirror, summarizeGc } from '../mirror/gc.js';
+import { formatImportReport, importArchives } from '../mirror/import.js';
+import { mirrorLayout } from '../mirror/layout.js';
+import { publishMirror } from '../mirror/publish.js';
+import { refreshMirror } from '../mirror/refresh.js';
+import { serveMirror } from '../mirror/serve.js';
+import { formatStatus, mirrorStatus } from '../mirror/status.js';
+import { verifyMirror } from '../mirror/verify.js';
+import { summarizeWarm, warmRecipes } from '../mirror/warm.js';
+import { CODENAME } from '../mirror/suites.js';
+import { withMirrorLock } from '../triggers/lock.js';
+
+export function mirrorContext(app: AppContext): MirrorContext {
+  return { sh: app.sh, config: app.config, log: app.log };
+}
+
+/** Runs fn under the one mirror lock (not in dry-run: a dry run writes nothing, not even the lock file). */
+export async function underLock<T>(app: AppContext, fn: () => Promise<T>, wait = true): Promise<T> {
+  if (app.sh.dryRun) return fn();
+  requireRoot('writing the mirror');
+  const lock = mirrorLayout(app.config).lock;
+  return withMirrorLock(lock, fn, { wait, onWait: (pid) => app.log(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`) });
+}
+
+function print(app: AppContext, json: unknown, text: string | string[]): void {
+  if (app.opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  else process.stdout.write(`${Array.isArray(text) ? text.join('\n') : text}\n`);
+}
+
+export function registerMirror(program: Command, globals: () => GlobalOptions): void {
+  const mirror = program.command('mirror').description('the local signed apt mirror');
+  const noWait = (c: Command) => c.option('--no-wait', 'fail at once if another process writes the mirror');
+
+  noWait(
+    mirror
+      .command('import')
+      .description('validate .debs from the archive directories and copy them atomically into the pool (sources are never changed)')
+      .option('--from <dir>', 'import from this directory only (needs --codename)')
+      .option('--codename <name>', 'suite the --from packages are filed under'),
+  ).action(async (o: { from?: string; codename?: string; wait: boolean }) => {
+    const app = await createContext(globals());
+    if (Boolean(o.from) !== Boolean(o.codename)) throw new UsageError('--from and --codename go together');
+    if (o.codename && !CODENAME.test(o.codename)) throw new UsageError(`--codename: "${o.codename}" is not a codename like "bookworm"`);
+    const archives = o.from && o.codename ? [{ path: o.from, codename: o.codename }] : app.config.mirror.archives;
+    const report = await underLock(app, () => importArchives(mirrorContext(app), archives), o.wait);
+    print(app, report, formatImportReport(report));
+    if (report.rejected.length || report.conflicts.length) process.exitCode = 1;
+  });
+
+  noWait(mirror.command('publish').description('index, sign and publish every suite (staged; InRelease last)').option('--codename <name...>', 'only these suites')).action(
+    async (o: { codename?: string[]; wait: boolean }) => {
+      const app = await createContext(globals());
+      const report = await underLock(app, () => publishMirror(mirrorContext(app), { codenames: o.codename }), o.wait);
+      print(
+        app,
+        report,
+        report.suites.length === 0
+          ? 'nothing to publish: no suite has packages yet (run `nspawn-kit mirror import` or `mirror warm RECIPE` first)'
+          : report.suites.map((s) => `${s.codename}: ${s.packages} packages, ${s.bytes} bytes, InRelease sha256 ${s.inReleaseSha256.slice(0, 16)}… (${Math.round(s.durationMs)} ms)`),
+      );
+    },
+  );
+
+  noWait(mirror.command('warm').description('download everything the recipes need into the mirror, then publish').argument('<recipe...>')).action(
+    async (names: string[], o: { wait: boolean }) => {
+      const app = await createContext(globals());
+      const recipes = names.map((n) => resolveRecipe(app.config, n));
+      const report = await underLock(app, () => warmRecipes(mirrorContext(app), recipes), o.wait);
+      print(app, report, summarizeWarm(report));
+    },
+  );
+
+  noWait(mirror.command('refresh').description('import from all archives, warm the recipes marked "refresh", gc, publish (the nightly job)')).action(
+    async (o: { wait: boolean }) => {
+      const app = await createContext(globals());
+      const report = await refreshMirror(mirrorContext(app), { wait: o.wait });
+      print(app, report, report.summary);
+      if (report.problems.length) process.exitCode = 1;
+    },
+  );
+
+  noWait(mirror.command('gc').description('keep the newest `mirror.keep` versions per package and suite; pool files go after the grace period')).action(
+    async (o: { wait: boolean }) => {
+      const app = await createContext(globals());
+      const report = await underLock(app, () => gcMirror(mirrorContext(app), { dryRun: app.sh.dryRun }), o.wait);
+      print(app, report, summarizeGc(report));
+    },
+  );
+
+  mirror
+    .command('verify')
+    .description('check signatures, expiry and every pool file against the published indices')
+    .action(async () => {
+      const app = await createContext(globals());
+      const report = await verifyMirror(mirrorContext(app));
+      print(app, report, report.ok ? `mirror verified: ${report.suites.length} suite(s), no problems` : ['mirror verify found problems:', ...report.problems.map((p) => `  - ${p}`)]);
+      if (!report.ok) process.exitCode = 1;
+    });
+
+  mirror
+    .command('serve')
+    .description('serve the mirror over HTTP (GET, HEAD, Range); loopback by default')
+    .option('--port <n>', 'port (default 8080; 0 picks a free one)', '8080')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .action(async (o: { port: string; host: string }) => {
+      const app = await createContext(globals());
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: "${o.port}" is not a port number`);
+      const server = await serveMirror(app.config.mirror.root, { host: o.host, port, log: app.opts.verbose ? app.log : undefined }).catch((err: Error) => {
+        throw new OperationError(`cannot listen on ${o.host}:${port}: ${err.message}`, 'Pick another --port or stop what listens there.');
+      });
+      app.log(`serving ${app.config.mirror.root} at ${server.url} (Ctrl-C to stop)`);
+      await new Promise<void>((resolveStop) => {
+        const stop = () => void server.close().then(resolveStop);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  program
+    .command('status')
+    .description('per suite: packages, bytes, last publish, key fingerprint, Valid-Until, quarantined files')
+    .action(async () => {
+      const app = await createContext(globals());
+      const status = await mirrorStatus(mirrorContext(app));
+      print(app, status, formatStatus(status));
+    });
+}

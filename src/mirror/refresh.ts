@@ -1,0 +1,73 @@
+/**
+ * `mirror refresh`, the nightly job: import from every archive, warm the
+ * recipes marked `refresh`, gc, publish (which also renews Valid-Until).
+ * Runs under the one mirror lock; each step's problems are collected so a
+ * broken recipe does not stop the rest of the refresh.
+ */
+import { resolveAllRecipes } from '../config/recipes.js';
+import { NspawnKitError, formatError, requireRoot } from '../errors.js';
+import { withMirrorLock } from '../triggers/lock.js';
+import type { MirrorContext } from './context.js';
+import { gcMirror } from './gc.js';
+import { importArchives, summarizeImport, type ImportReport } from './import.js';
+import { mirrorLayout } from './layout.js';
+import { publishMirror, type PublishReport } from './publish.js';
+import { warmRecipes } from './warm.js';
+
+export interface RefreshOptions {
+  /** Wait for the mirror lock (default) or fail at once. */
+  wait?: boolean;
+  /** Skip warming (the watcher's quick path: import + publish only). */
+  warm?: boolean;
+}
+
+export interface RefreshReport {
+  imported: ImportReport;
+  warmed: string[];
+  published: PublishReport | undefined;
+  problems: string[];
+  summary: string;
+  durationMs: number;
+}
+
+export async function refreshMirror(ctx: MirrorContext, opts: RefreshOptions = {}): Promise<RefreshReport> {
+  const started = Date.now();
+  const run = async (): Promise<RefreshReport> => {
+    const problems: string[] = [];
+    const log = (line: string) => ctx.log?.(line);
+    log(`refresh: importing from ${ctx.config.mirror.archives.map((a) => a.path).join(', ')}`);
+    const imported = await importArchives(ctx, ctx.config.mirror.archives);
+    log(`refresh: ${summarizeImport(imported)}`);
+    for (const r of imported.rejected) problems.push(`rejected ${r.file}: ${r.reason}`);
+    const warmed: string[] = [];
+    if (opts.warm !== false) {
+      const recipes = resolveAllRecipes(ctx.config).filter((r) => r.refresh);
+      for (const recipe of recipes) {
+        try {
+          log(`refresh: warming ${recipe.name}`);
+          await warmRecipes(ctx, [recipe]);
+          warmed.push(recipe.name);
+        } catch (err) {
+          if (!(err instanceof NspawnKitError)) throw err;
+          problems.push(`warm ${recipe.name}: ${formatError(err)}`);
+        }
+      }
+    }
+    await gcMirror(ctx, { dryRun: ctx.sh.dryRun });
+    const published = await publishMirror(ctx);
+    const summary = [
+      `imported ${imported.imported.length} new, ${imported.rejected.length} rejected`,
+      `warmed ${warmed.length ? warmed.join(', ') : 'nothing'}`,
+      `published ${published.suites.map((s) => `${s.codename} (${s.packages} packages)`).join(', ') || 'no suites'}`,
+      ...(problems.length ? [`${problems.length} problem(s):`, ...problems.map((p) => `  - ${p}`)] : []),
+    ].join('\n');
+    return { imported, warmed, published, problems, summary, durationMs: Date.now() - started };
+  };
+  if (ctx.sh.dryRun) return run();
+  requireRoot('mirror refresh');
+  return withMirrorLock(mirrorLayout(ctx.config).lock, run, {
+    wait: opts.wait ?? true,
+    onWait: (pid) => ctx.log?.(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`),
+    signal: ctx.signal,
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * Stage factories: each returns listr2 tasks built from the library pieces.
+ * The task scripts in tasks/ and the CLI compose them; a stage that does not
+ * apply says why in its skip reason rather than being left out of the list.
+ */
+import type { ListrTask, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr2';
+import type { Recipe } from '../config/types.js';
+import { fixHost, missingPackages, runDoctor, type DoctorReport } from '../host/doctor.js';
+import { mirrorContext, underLock } from '../commands/mirror.js';
+import { importArchives, summarizeImport } from '../mirror/import.js';
+import { mirrorLayout } from '../mirror/layout.js';
+import { publishMirror, type PublishReport } from '../mirror/publish.js';
+import { summarizeWarm, warmRecipes } from '../mirror/warm.js';
+import { ensureSigningKey } from '../mirror/keys.js';
+import { stage, type StageCtx } from './runner.js';
+
+type Task<C extends StageCtx> = ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>;
+
+export interface MirrorStageCtx extends StageCtx {
+  recipes: Recipe[];
+  doctor?: DoctorReport;
+  published?: PublishReport;
+}
+
+/** Tools a set of recipes needs beyond the always-required ones. */
+function optionalToolsNeeded(ctx: MirrorStageCtx): string[] {
+  const pkgs: string[] = [];
+  if (ctx.recipes.some((r) => r.bootstrap === 'mmdebstrap')) pkgs.push('mmdebstrap');
+  if (ctx.app.config.mirror.importer === 'apt-move') pkgs.push('apt-move', 'lz4');
+  return pkgs;
+}
+
+/** The original "install necessary packages": doctor, then apt-get what is missing. */
+export function installToolsStage<C extends MirrorStageCtx>(): Task<C> {
+  return stage<C>('Host tools (debootstrap, systemd-nspawn, apt-ftparchive, gpg…)', async (ctx, task, sh) => {
+    const report = await runDoctor(sh);
+    const wanted = new Set(optionalToolsNeeded(ctx));
+    const needed = report.tools.filter((t) => !t.found && (!t.optional || wanted.has(t.pkg)));
+    if (!needed.length) {
+      ctx.doctor = report;
+      return `all present${report.systemdPid1 ? '' : ' (systemd is not PID 1: direct systemd-nspawn, no machinectl)'}`;
+    }
+    task.output = `installing ${needed.map((t) => t.pkg).join(' ')}`;
+    const narrowed = { ...report, tools: report.tools.filter((t) => t.found || needed.includes(t)) };
+    const installed = await fixHost(sh, narrowed, true);
+    ctx.doctor = sh.dryRun ? report : await runDoctor(sh);
+    const still = missingPackages(ctx.doctor, false);
+    if (still.length && !sh.dryRun) throw new Error(`still missing after apt-get install: ${still.join(', ')}`);
+    return `installed ${installed.join(' ')}`;
+  });
+}
+
+/** The original "create folder and helper files": mirror, state, machines dirs and the signing key. */
+export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
+  return stage<C>('Mirror directories and signing key', async (ctx, _task, sh) => {
+    const { config } = ctx.app;
+    const layout = mirrorLayout(config);
+    await sh.mkdir(config.stateDir, 0o755);
+    await sh.mkdir(layout.state, 0o755);
+    await sh.mkdir(layout.pool, 0o755);
+    await sh.mkdir(layout.dists, 0o755);
+    await sh.mkdir(config.machines.dir, 0o700);
+    const fpr = await ensureSigningKey({ ...mirrorContext(ctx.app), sh });
+    return `${layout.root}, key ${fpr.slice(-16)}`;
+  });
+}
+
+/** Cache warming: everything the recipes need, downloaded once into the mirror. */
+export function warmStage<C extends MirrorStageCtx>(): Task<C> {
+  return stage<C>('Cache warming', async (ctx, task, sh) => {
+    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
+    const report = await underLock(ctx.app, () => warmRecipes(mctx, ctx.recipes));
+    return summarizeWarm(report);
+  });
+}
+
+/** Index generation, signing, publishing (import from the archives first). */
+export function indexStage<C extends MirrorStageCtx>(): Task<C> {
+  return stage<C>('Index, sign, publish', async (ctx, task, sh) => {
+    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
+    const { imported, published } = await underLock(ctx.app, async () => {
+      const imp = await importArchives(mctx, ctx.app.config.mirror.archives);
+      task.output = summarizeImport(imp);
+      return { imported: imp, published: await publishMirror(mctx) };
+    });
+    ctx.published = published;
+    const suites = published.suites.map((s) => `${s.codename} ${s.packages} pkgs`).join(', ');
+    return `${suites || 'no suites'}${imported.rejected.length ? `; ${imported.rejected.length} file(s) rejected` : ''}`;
+  });
+}
