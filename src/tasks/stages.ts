@@ -52,7 +52,7 @@ export function installToolsStage<C extends MirrorStageCtx>(): Task<C> {
 
 /** The original "create folder and helper files": mirror, state, machines dirs and the signing key. */
 export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
-  return stage<C>('Mirror directories and signing key', async (ctx, _task, sh) => {
+  return stage<C>('Mirror directories and signing key', async (ctx, task, sh) => {
     const { config } = ctx.app;
     const layout = mirrorLayout(config);
     await sh.mkdir(config.stateDir, 0o755);
@@ -60,8 +60,8 @@ export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
     await sh.mkdir(layout.pool, 0o755);
     await sh.mkdir(layout.dists, 0o755);
     await sh.mkdir(config.machines.dir, 0o700);
-    const fpr = await ensureSigningKey({ ...mirrorContext(ctx.app), sh });
-    return `${layout.root}, key ${fpr.slice(-16)}`;
+    const fpr = await ensureSigningKey({ ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) });
+    return `${layout.root}, key ${/^[0-9A-F]{40}$/.test(fpr) ? fpr.slice(-16) : fpr}`;
   });
 }
 
@@ -87,4 +87,26 @@ export function indexStage<C extends MirrorStageCtx>(): Task<C> {
     const suites = published.suites.map((s) => `${s.codename} ${s.packages} pkgs`).join(', ');
     return `${suites || 'no suites'}${imported.rejected.length ? `; ${imported.rejected.length} file(s) rejected` : ''}`;
   });
+}
+
+/**
+ * The original "helper files": apt-move.conf and the Release primer. Our
+ * publisher builds Release from the configuration (mirror.origin, codename,
+ * architectures) and the apt-move importer renders apt-move.conf afresh on
+ * every import, so this stage only checks that what apt-move needs is there.
+ */
+export function configFilesStage<C extends MirrorStageCtx>(): Task<C> {
+  return stage<C>(
+    'Configuration files (apt-move.conf, Release fields)',
+    async (ctx) => {
+      const { mirror } = ctx.app.config;
+      return `apt-move.conf is rendered by each import; Release: Origin ${mirror.origin}, ${mirror.architectures.join(' ')}, Valid-Until +${mirror.validDays} days`;
+    },
+    {
+      skip: (ctx) =>
+        ctx.app.config.mirror.importer === 'apt-move'
+          ? false
+          : 'mirror.importer is "native": no apt-move.conf; Release fields come from the configuration at publish',
+    },
+  );
 }

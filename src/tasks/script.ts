@@ -1,0 +1,81 @@
+/**
+ * The entry point every zx task script calls: parses the common flags, loads
+ * the configuration, runs the stages as one listr2 graph, prints a summary,
+ * and maps errors to exit codes exactly like the CLI.
+ */
+import { ConfigError, UsageError, exitCodeFor, formatError } from '../errors.js';
+import { loadConfig } from '../config/load.js';
+import { resolveRecipe } from '../config/recipes.js';
+import type { Recipe } from '../config/types.js';
+import type { AppContext } from '../context.js';
+import { Shell } from '../shell.js';
+import { formatTimings, runGraph, type StageCtx } from './runner.js';
+import type { ListrTask, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr2';
+
+/** What zx's `argv` (minimist) gives a script. */
+export type ScriptArgv = Record<string, unknown> & { _: unknown[] };
+
+export interface ScriptFlags {
+  config?: string;
+  dryRun: boolean;
+  verbose: boolean;
+  recipe?: string;
+  name?: string;
+}
+
+const KNOWN = new Set(['_', 'config', 'c', 'dry-run', 'dryRun', 'n', 'verbose', 'v', 'recipe', 'name', 'help', 'h']);
+
+export function parseScriptArgv(argv: ScriptArgv, extra: string[] = []): ScriptFlags {
+  const unknown = Object.keys(argv).filter((k) => !KNOWN.has(k) && !extra.includes(k));
+  if (unknown.length) throw new UsageError(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`, 'Known: --config FILE, --dry-run, --verbose, --recipe NAME, --name NAME.');
+  const str = (k: string): string | undefined => {
+    const v = argv[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') throw new UsageError(`--${k} needs a value`);
+    return v;
+  };
+  return {
+    config: str('config') ?? str('c'),
+    dryRun: Boolean(argv['dry-run'] ?? argv.dryRun ?? argv.n),
+    verbose: Boolean(argv.verbose ?? argv.v),
+    recipe: str('recipe'),
+    name: str('name'),
+  };
+}
+
+export interface ScriptSpec<C extends StageCtx> {
+  title: string;
+  /** Recipe used when --recipe is not given (undefined: recipes are not used). */
+  defaultRecipe?: string;
+  extraFlags?: string[];
+  usage: string;
+  makeCtx: (app: AppContext, flags: ScriptFlags, recipe: Recipe | undefined) => C | Promise<C>;
+  tasks: (flags: ScriptFlags) => ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>[];
+  /** Lines printed after a successful run. */
+  summary?: (ctx: C) => string[];
+}
+
+export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: ScriptArgv): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    if (argv.help || argv.h) {
+      process.stdout.write(`${spec.usage}\n`);
+      return 0;
+    }
+    const flags = parseScriptArgv(argv, spec.extraFlags);
+    const config = await loadConfig({ configFile: flags.config });
+    const recipeName = flags.recipe ?? spec.defaultRecipe;
+    const recipe = recipeName ? resolveRecipe(config, recipeName) : undefined;
+    const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
+    const app: AppContext = { config, sh, opts: { config: flags.config, dryRun: flags.dryRun, verbose: flags.verbose }, log };
+    const ctx = await spec.makeCtx(app, flags, recipe);
+    await runGraph(ctx, spec.tasks(flags));
+    const lines = [...(spec.summary?.(ctx) ?? []), 'time per stage:', ...formatTimings(ctx.timings)];
+    if (flags.dryRun) lines.unshift(`dry run: ${sh.planned.length} command(s) printed above; nothing was changed`);
+    process.stdout.write(`\n${lines.join('\n')}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`\n${spec.title}: ${formatError(err)}\n`);
+    return err instanceof ConfigError || err instanceof UsageError ? 2 : exitCodeFor(err);
+  }
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env zx
+// Stage "cache-dir" of the original recipe, alone. `npx zx tasks/cache-dir.mjs --help`
+import { argv } from 'zx';
+import { runScript } from '../dist/tasks/script.js';
+import { cacheDir } from '../dist/tasks/mirror-scripts.js';
+
+process.exitCode = await runScript(cacheDir, argv);

@@ -1,0 +1,7 @@
+#!/usr/bin/env zx
+// Stage "cache-warming" of the original recipe, alone. `npx zx tasks/cache-warming.mjs --help`
+import { argv } from 'zx';
+import { runScript } from '../dist/tasks/script.js';
+import { cacheWarming } from '../dist/tasks/mirror-scripts.js';
+
+process.exitCode = await runScript(cacheWarming, argv);

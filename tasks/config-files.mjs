@@ -1,0 +1,7 @@
+#!/usr/bin/env zx
+// Stage "config-files" of the original recipe, alone. `npx zx tasks/config-files.mjs --help`
+import { argv } from 'zx';
+import { runScript } from '../dist/tasks/script.js';
+import { configFiles } from '../dist/tasks/mirror-scripts.js';
+
+process.exitCode = await runScript(configFiles, argv);

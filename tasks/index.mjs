@@ -1,0 +1,7 @@
+#!/usr/bin/env zx
+// Stage "index" of the original recipe, alone. `npx zx tasks/index.mjs --help`
+import { argv } from 'zx';
+import { runScript } from '../dist/tasks/script.js';
+import { index } from '../dist/tasks/mirror-scripts.js';
+
+process.exitCode = await runScript(index, argv);
