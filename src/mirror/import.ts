@@ -13,6 +13,7 @@ import { inspectDeb, type DebPackage } from './deb.js';
 import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
 import { addToSuite, assertCodename, readSuite } from './suites.js';
+import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
 import { cacheKey, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, type QuarantineEntry } from './import-state.js';
 
 export interface ImportFile {
@@ -25,6 +26,12 @@ export interface ImportOptions {
   force?: boolean;
   /** Parallel validations; default 2-4 by CPU count. */
   concurrency?: number;
+  /** Neither read nor record the cache (files in a temp dir, e.g. warm's downloads). */
+  noCache?: boolean;
+  /** Override mirror.importer (warm always ingests natively: its downloads are not in the host's lists). */
+  importer?: 'native' | 'apt-move';
+  /** apt-move: the host's apt lists (default /var/lib/apt/lists). */
+  hostLists?: string;
 }
 
 export interface ImportedFile {
@@ -46,6 +53,8 @@ export interface ImportReport {
   conflicts: { file: string; codename: string; pool: string; reason: string }[];
   /** Bad files, by name, with the reason; quarantined, never in a suite. */
   rejected: { file: string; reason: string }[];
+  /** Valid files the apt-move backend did not take (not in the host's package lists). */
+  skipped: { file: string; reason: string }[];
   /** Files skipped because they were processed before with the same size and mtime. */
   unchanged: number;
   /** New suite entries per codename. */
@@ -57,7 +66,7 @@ export interface ImportReport {
 }
 
 function emptyReport(dryRun: boolean): ImportReport {
-  return { dryRun, imported: [], alreadyPresent: [], conflicts: [], rejected: [], unchanged: 0, addedToSuites: {}, cleanedTemps: [], warnings: [] };
+  return { dryRun, imported: [], alreadyPresent: [], conflicts: [], rejected: [], skipped: [], unchanged: 0, addedToSuites: {}, cleanedTemps: [], warnings: [] };
 }
 
 export function defaultConcurrency(): number {
@@ -201,7 +210,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       continue;
     }
     const c: Candidate = { ...f, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-    const hit = opts.force ? undefined : cache.entries[cacheKey(f.path, f.codename)];
+    const hit = opts.force || opts.noCache ? undefined : cache.entries[cacheKey(f.path, f.codename)];
     if (hit && hit.size === c.size && hit.mtimeMs === c.mtimeMs && hit.ino === c.ino) {
       if (hit.rejected !== undefined) {
         report.rejected.push({ file: f.path, reason: hit.rejected });
@@ -230,35 +239,56 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     return res;
   });
 
-  // 3. Ingest one at a time, in order: two files naming the same pool path meet deterministically.
+  // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
+  //    deterministically), or through apt-move per codename.
+  const valid: { c: Candidate; pkg: DebPackage }[] = [];
   for (const [i, c] of work.entries()) {
-    ctx.signal?.throwIfAborted();
     const inspection = inspections[i];
     if (!inspection) continue;
-    const key = cacheKey(c.path, c.codename);
-    if (!inspection.ok) {
-      report.rejected.push({ file: c.path, reason: inspection.reason });
-      quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
-      cache.entries[key] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
-      ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
+    if (inspection.ok) {
+      valid.push({ c, pkg: inspection.pkg });
       continue;
     }
-    const pkg: DebPackage = inspection.pkg;
-    const result = await ingestDeb(sh, layout, c.path, pkg, index, ctx.signal);
+    report.rejected.push({ file: c.path, reason: inspection.reason });
+    quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
+    cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
+    ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
+  }
+  const outcomes = new Map<Candidate, AptMoveOutcome>();
+  if ((opts.importer ?? config.mirror.importer) === 'apt-move') {
+    for (const codename of new Set(valid.map((v) => v.c.codename))) {
+      const group = valid.filter((v) => v.c.codename === codename);
+      const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
+      for (const v of group) {
+        const o = res.get(v.c.path);
+        if (o) outcomes.set(v.c, o);
+      }
+    }
+  } else {
+    for (const { c, pkg } of valid) {
+      ctx.signal?.throwIfAborted();
+      outcomes.set(c, await ingestDeb(sh, layout, c.path, pkg, index, ctx.signal));
+    }
+  }
+  for (const { c, pkg } of valid) {
+    const result = outcomes.get(c);
+    if (!result) continue;
     const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
     switch (result.status) {
       case 'imported':
       case 'present':
         (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
-        if (result.status === 'imported') await recordInIndex(index, layout, result.pool, pkg);
-        else if (!index.files[result.pool]) await recordInIndex(index, layout, result.pool, pkg);
+        if (result.status === 'imported' || !index.files[result.pool]) await recordInIndex(index, layout, result.pool, pkg);
         add(c.codename, result.pool);
         released.add(c.path);
-        cache.entries[key] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
+        cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
         break;
       case 'conflict':
         report.conflicts.push({ file: c.path, codename: c.codename, pool: result.pool, reason: result.reason });
         ctx.log?.(`conflict ${c.path}: ${result.reason}`);
+        break;
+      case 'skipped':
+        report.skipped.push({ file: c.path, reason: result.reason });
         break;
       case 'changed':
         report.warnings.push(`${c.path}: ${result.reason}`);
@@ -278,7 +308,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     if (inScanned(file) && !(await fsp.lstat(file).then(() => true, () => false))) quarantined.delete(file);
   }
   await saveQuarantine(sh, layout, quarantine, [...quarantined.values()]);
-  await saveImportCache(sh, layout, cache);
+  if (!opts.noCache) await saveImportCache(sh, layout, cache);
   ctx.log?.(summarizeImport(report));
   return report;
 }
@@ -290,6 +320,7 @@ export function summarizeImport(r: ImportReport): string {
     `${r.unchanged} unchanged`,
     `${r.conflicts.length} conflict(s)`,
     `${r.rejected.length} rejected`,
+    ...(r.skipped.length ? [`${r.skipped.length} skipped by apt-move`] : []),
   ];
   return `${r.dryRun ? '[dry-run] ' : ''}import: ${parts.join(', ')}`;
 }
@@ -300,6 +331,7 @@ export function formatImportReport(r: ImportReport): string[] {
     summarizeImport(r),
     ...r.conflicts.map((c) => `  conflict: ${c.file} -> ${c.pool}: ${c.reason}`),
     ...r.rejected.map((x) => `  rejected: ${x.file}: ${x.reason}`),
+    ...r.skipped.map((x) => `  skipped: ${x.file}: ${x.reason}`),
     ...r.warnings.map((w) => `  warning: ${w}`),
   ];
 }

@@ -1,0 +1,138 @@
+/**
+ * A private apt root for cache warming: its own sources (deb822 with
+ * Signed-By), lists, cache and an empty dpkg status, isolated from the
+ * host's /etc/apt by APT_CONFIG (so the host's apt.conf.d is not read) and
+ * spelled out again with -o on every command line. No trusted flags.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Repository } from '../config/schema.js';
+import type { Command, RunOptions, RunResult, Shell } from '../shell.js';
+
+export interface AptSource {
+  uri: string;
+  suite: string;
+  components: string[];
+  /** Absolute path of the key that signs the repository (binary or armored). */
+  signedBy: string;
+}
+
+export interface AptRoot {
+  dir: string;
+  architecture: string;
+  /** -o options naming the private directories (same values as the APT_CONFIG file). */
+  options: string[];
+  env: Record<string, string>;
+}
+
+/** apt cannot read copy:// (an mmdebstrap scheme); the same directory is file:// to apt. */
+export function aptUri(uri: string): string {
+  return uri.replace(/^copy:\/\//, 'file://');
+}
+
+export function renderSources(sources: AptSource[]): string {
+  return sources
+    .map((s) =>
+      [`Types: deb`, `URIs: ${aptUri(s.uri)}`, `Suites: ${s.suite}`, `Components: ${s.components.join(' ')}`, `Signed-By: ${s.signedBy}`].join('\n'),
+    )
+    .join('\n\n')
+    .concat('\n');
+}
+
+export function aptRootOptions(dir: string, architecture: string, installRecommends: boolean): string[] {
+  const settings: Array<[string, string]> = [
+    ['Dir::Etc', join(dir, 'etc')],
+    ['Dir::State', join(dir, 'state')],
+    ['Dir::State::status', join(dir, 'state', 'status')],
+    ['Dir::Cache', join(dir, 'cache')],
+    ['Dir::Log', join(dir, 'log')],
+    ['APT::Architecture', architecture],
+    ['APT::Architectures', architecture],
+    ['APT::Install-Recommends', installRecommends ? 'true' : 'false'],
+    ['APT::Install-Suggests', 'false'],
+    ['Acquire::Languages', 'none'],
+  ];
+  return settings.flatMap(([k, v]) => ['-o', `${k}=${v}`]);
+}
+
+/** Creates (or refreshes) the private root; the sources file is rewritten every time. */
+export async function prepareAptRoot(
+  sh: Shell,
+  dir: string,
+  architecture: string,
+  sources: AptSource[],
+  installRecommends = false,
+): Promise<AptRoot> {
+  for (const sub of ['etc/apt.conf.d', 'etc/preferences.d', 'etc/sources.list.d', 'etc/trusted.gpg.d', 'state/lists/partial', 'cache/archives/partial', 'log']) {
+    await sh.mkdir(join(dir, sub));
+  }
+  const options = aptRootOptions(dir, architecture, installRecommends);
+  const conf: string[] = [];
+  for (let i = 0; i < options.length; i += 2) {
+    const [k, v] = (options[i + 1] ?? '').split(/=(.*)/s);
+    conf.push(`${k} "${v}";`);
+  }
+  await sh.writeFile(join(dir, 'etc', 'apt.conf'), `${conf.join('\n')}\n`);
+  await sh.writeFile(join(dir, 'etc', 'sources.list'), '');
+  await sh.writeFile(join(dir, 'etc', 'sources.list.d', 'warm.sources'), renderSources(sources));
+  const status = join(dir, 'state', 'status');
+  if (!(await fsp.stat(status).catch(() => undefined))) await sh.writeFile(status, '');
+  return { dir, architecture, options, env: { APT_CONFIG: join(dir, 'etc', 'apt.conf') } };
+}
+
+export async function aptGet(sh: Shell, root: AptRoot, args: string[], opts: RunOptions): Promise<RunResult> {
+  const cmd: Command = ['apt-get', [...root.options, ...args]];
+  return sh.run(cmd, { ...opts, env: { ...opts.env, ...root.env, LC_ALL: 'C' } });
+}
+
+export interface NeededDeb {
+  uri: string;
+  name: string;
+  version: string;
+  architecture: string;
+  /** Source package, from the upstream pool directory of the URI. */
+  source: string;
+  size: number;
+  sha256: string;
+}
+
+/** Parses `apt-get --print-uris` lines: 'URI' name_version_arch.deb SIZE SHA256:hex */
+export function parsePrintUris(text: string): NeededDeb[] {
+  const out: NeededDeb[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^'([^']+)' (\S+)_(\S+)_(\S+)\.deb (\d+) SHA256:([0-9a-f]{64})$/.exec(line.trim());
+    if (!m) continue;
+    const [, uri = '', name = '', version = '', architecture = '', size = '0', sha256 = ''] = m;
+    const parts = decodeURIComponent(new URL(uri).pathname).split('/');
+    out.push({
+      uri,
+      name: decodeURIComponent(name),
+      version: decodeURIComponent(version),
+      architecture: decodeURIComponent(architecture),
+      source: parts[parts.length - 2] ?? decodeURIComponent(name),
+      size: Number(size),
+      sha256,
+    });
+  }
+  return out;
+}
+
+/** Private sources for a recipe: its upstream, plus each enabled extra repository whose key the host has. */
+export function recipeSources(
+  recipe: { codename: string; upstream: string; components: string[]; repositories: Repository[] },
+  keyring: string,
+  hostHas: (path: string) => boolean,
+): { sources: AptSource[]; skipped: string[] } {
+  const sources: AptSource[] = [{ uri: recipe.upstream, suite: recipe.codename, components: recipe.components, signedBy: keyring }];
+  const skipped: string[] = [];
+  for (const repo of recipe.repositories) {
+    if (!repo.enabled) continue;
+    const key = repo.key ?? (repo.signedBy && hostHas(repo.signedBy) ? repo.signedBy : undefined);
+    if (!key) {
+      skipped.push(`${repo.name}: its key is only inside the container (${repo.signedBy ?? 'no key'}); not warmed`);
+      continue;
+    }
+    sources.push({ uri: repo.uri, suite: repo.suite, components: repo.components, signedBy: key });
+  }
+  return { sources, skipped };
+}
