@@ -181,7 +181,7 @@ export async function injectFirstBoot(
     written.push(inner);
   };
 
-  // 1. apt: mirror key, .sources files, repository keys; the bootstrap's sources.list goes.
+  // Plan everything first: a bad key or a uid clash fails before anything is written.
   const mirrorKeyPath = mirrorLayout(config).publicKeyAsc;
   const mirrorKey = await fsp.readFile(mirrorKeyPath).catch(() => {
     throw new OperationError(`the mirror's public key ${mirrorKeyPath} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
@@ -196,6 +196,14 @@ export async function injectFirstBoot(
     repositoryKeys: await loadRepositoryKeys(recipe),
     upstreamKeyring,
   });
+  const users = planUsers(await accountFiles(root), recipe.users, opts.now ?? new Date());
+  const hostname = opts.hostname ?? recipe.hostname;
+  const warnings = [...sources.warnings];
+  for (const user of recipe.users) {
+    if (!(await existsInRoot(root, user.shell))) warnings.push(`shell ${user.shell} of user ${user.name} is not installed in the root`);
+  }
+
+  // 1. apt: mirror key, .sources files, repository keys; the bootstrap's sources.list goes.
   await sh.mkdir(await resolveInRoot(root, KEYRINGS_DIR), 0o755);
   for (const file of sources.files) await put(file.path, file.content, file.mode);
   for (const inner of sources.remove) {
@@ -206,12 +214,10 @@ export async function injectFirstBoot(
   }
 
   // 2. hostname.
-  const hostname = opts.hostname ?? recipe.hostname;
   await put('/etc/hostname', renderHostname(hostname));
   await put('/etc/hosts', renderHosts(hostname));
 
   // 3. accounts.
-  const users = planUsers(await accountFiles(root), recipe.users, opts.now ?? new Date());
   await put('/etc/passwd', users.files.passwd, 0o644);
   await put('/etc/group', users.files.group, 0o644);
   await put('/etc/shadow', users.files.shadow, 0o640);
@@ -224,10 +230,6 @@ export async function injectFirstBoot(
     await sh.write(['chown', ['-h', '--', `0:${shadowGid}`, ...paths]]);
   }
   for (const home of users.homes) written.push(...(await writeHome(sh, root, home)));
-  const warnings = [...sources.warnings];
-  for (const user of recipe.users) {
-    if (!(await existsInRoot(root, user.shell))) warnings.push(`shell ${user.shell} of user ${user.name} is not installed in the root`);
-  }
 
   // 4. the run-once script and its mechanism.
   await put(FIRSTBOOT.script, renderFirstBootScript({ machine, recipe }), 0o755);

@@ -211,6 +211,17 @@ test('a missing repository key names recipe, repository and path, and writes not
   assert.equal(snapshot(root), before);
 });
 
+test('a uid clash fails before anything is written', async () => {
+  const root = fakeRoot();
+  writeFileSync(join(root, 'etc/passwd'), read(root, 'etc/passwd') + 'carol:x:1000:1000::/home/carol:/bin/sh\n');
+  const before = snapshot(root);
+  await injectFirstBoot(ctx(), root, recipe(), 'web', { mirrorAccess: { kind: 'bind' } }).then(
+    () => assert.unreachable('should throw'),
+    (err: unknown) => assert.match((err as Error).message, /uid 1000 of user alice already belongs to carol/),
+  );
+  assert.equal(snapshot(root), before);
+});
+
 test('no distribution keyring in the root: upstream written disabled, with a warning', async () => {
   if (!isRoot) return;
   const root = fakeRoot();
