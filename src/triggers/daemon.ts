@@ -1,0 +1,199 @@
+/**
+ * `nspawn-kit daemon` (and `watch`, `schedule` alone): the archive watcher
+ * and the nightly schedule in one process, sharing one coalescing runner and
+ * the mirror lock, so a file event during a refresh never starts a parallel
+ * run. SIGTERM/SIGINT stop it cleanly: no new runs, the run in progress
+ * finishes (a second signal aborts it; the staged publish then leaves the
+ * previous publication intact). One log line per event and run.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../config/types.js';
+import type { MirrorContext } from '../mirror/context.js';
+import { inspectDeb } from '../mirror/deb.js';
+import { importFiles, type ImportReport } from '../mirror/import.js';
+import { mirrorLayout, suiteListPath } from '../mirror/layout.js';
+import { publishMirror, type PublishReport } from '../mirror/publish.js';
+import type { Shell } from '../shell.js';
+import { createCoalescer } from './coalesce.js';
+import { withMirrorLock } from './lock.js';
+import { startSchedule, type Schedule } from './schedule.js';
+import { startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
+
+export type EventLog = (event: string, fields?: Record<string, unknown>) => void;
+
+/** One line per event: "TIME event key=value ..." or, with json, a JSON object. */
+export function createEventLog(write: (line: string) => void, json: boolean): EventLog {
+  return (event, fields = {}) => {
+    const time = new Date().toISOString();
+    if (json) return write(JSON.stringify({ time, event, ...fields }));
+    const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"]/.test(v) ? v : JSON.stringify(v)}`);
+    write([time, event, ...parts].join(' '));
+  };
+}
+
+export interface DaemonOptions {
+  config: Config;
+  sh: Shell;
+  /** `mirror refresh`: import every archive, publish, re-sign. */
+  refresh: (signal: AbortSignal) => Promise<unknown>;
+  /** Import these files and publish the suites that changed (see importAndPublish). */
+  importAndPublish: (files: WatchedFile[], signal: AbortSignal) => Promise<unknown>;
+  /** Default: full validation with dpkg-deb (the importer's own check). */
+  validate?: (path: string) => Promise<true | string>;
+  /** Where log lines go (default: stderr). */
+  log?: (line: string) => void;
+  json?: boolean;
+  /** Which parts run (default: both). */
+  watch?: boolean;
+  schedule?: boolean;
+  /** Install SIGTERM/SIGINT handlers (default true; tests call stop()). */
+  handleSignals?: boolean;
+}
+
+export interface Daemon {
+  /** Ends the daemon; with abort, the run in progress is aborted instead of awaited. */
+  stop(opts?: { abort?: boolean; reason?: string }): Promise<void>;
+  /** Settles when the daemon has stopped. */
+  readonly done: Promise<void>;
+  /** Asks for a run (the CLI's "reindex now"); settles when a run including it ends. */
+  trigger(payload: { refresh?: boolean; files?: WatchedFile[] }): Promise<void>;
+  /** Resolves when no run is in progress or pending. */
+  idle(): Promise<void>;
+  readonly watcher: ArchiveWatcher | undefined;
+}
+
+interface Payload {
+  refresh: boolean;
+  files: Map<string, WatchedFile>;
+}
+
+const keyOf = (f: WatchedFile) => `${f.codename}\0${f.path}`;
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const write = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = createEventLog(write, opts.json ?? false);
+  const { config, sh } = opts;
+  const lockPath = mirrorLayout(config).lock;
+  const validate =
+    opts.validate ??
+    (async (path: string) => {
+      const r = await inspectDeb(sh, path, { architectures: config.mirror.architectures });
+      return r.ok ? (true as const) : r.reason;
+    });
+
+  const runner = createCoalescer<Payload>({
+    merge: (a, b) => ({ refresh: a.refresh || b.refresh, files: new Map([...a.files, ...b.files]) }),
+    onRunStart: ({ payload, run }) => log('run-start', { run, refresh: payload.refresh, files: payload.files.size }),
+    onRunEnd: ({ error, run }) =>
+      error === undefined ? log('run-end', { run }) : log('run-failed', { run, error: error instanceof Error ? error.message : String(error) }),
+    run: (payload, signal) =>
+      withMirrorLock(
+        lockPath,
+        async () => {
+          if (payload.refresh) await opts.refresh(signal);
+          signal.throwIfAborted();
+          if (payload.files.size) await opts.importAndPublish([...payload.files.values()], signal);
+        },
+        { wait: true, signal, onWait: (pid) => log('lock-wait', { holder: pid ?? null }) },
+      ),
+  });
+  const trigger = (p: { refresh?: boolean; files?: WatchedFile[] }) =>
+    runner.trigger({ refresh: p.refresh ?? false, files: new Map((p.files ?? []).map((f) => [keyOf(f), f])) });
+
+  let watcher: ArchiveWatcher | undefined;
+  let schedule: Schedule | undefined;
+  let stopping: Promise<void> | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    // First signal: finish the run in progress. Second: abort it.
+    void stop({ abort: stopping !== undefined, reason: sig });
+  };
+  const removeSignals = () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+
+  const stop = (o: { abort?: boolean; reason?: string } = {}): Promise<void> => {
+    if (stopping) {
+      if (o.abort) void runner.close({ abort: true });
+      return stopping;
+    }
+    log('stopping', { reason: o.reason ?? 'stop', running: runner.running });
+    stopping = (async () => {
+      await watcher?.close();
+      await schedule?.stop();
+      await runner.close({ abort: o.abort ?? false });
+      removeSignals();
+      log('stopped');
+      resolveDone();
+    })();
+    return stopping;
+  };
+
+  if (opts.handleSignals !== false) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  try {
+    if (opts.watch !== false) {
+      watcher = await startArchiveWatcher({
+        archives: config.mirror.archives,
+        machinesDir: config.machines.dir,
+        settleMs: config.watch.settleMs,
+        batchMs: config.watch.batchMs,
+        validate,
+        onEvent: (e) => logWatchEvent(log, e),
+        // Failures are logged by onRunEnd; the files come back at the next start's reconcile.
+        onBatch: (files) => void trigger({ files }).catch(() => undefined),
+      });
+    }
+    if (opts.schedule !== false) {
+      schedule = await startSchedule({ config, sh, log, run: () => trigger({ refresh: true }) });
+    }
+  } catch (err) {
+    await stop({ reason: 'start failed' });
+    throw err;
+  }
+  log('daemon-ready', { watch: watcher !== undefined, schedule: schedule !== undefined, dirs: watcher?.dirs().length ?? 0 });
+  return { stop, done, trigger, idle: () => runner.idle(), watcher };
+}
+
+/** Runs until SIGTERM/SIGINT (or stop()). */
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const daemon = await startDaemon(opts);
+  await daemon.done;
+}
+
+/**
+ * The watcher's production work: import the files, then publish every suite
+ * whose membership changed since its last publication. "Changed" also
+ * covers an import whose publish was killed (the suite list is newer than
+ * InRelease), so a restart after kill -9 republishes without clean-up.
+ * The caller holds the mirror lock (the daemon's runner, the reindex hook).
+ */
+export async function importAndPublish(ctx: MirrorContext, files: WatchedFile[]): Promise<{ import: ImportReport; publish?: PublishReport }> {
+  const imported = await importFiles(ctx, files);
+  const codenames = [...new Set(files.map((f) => f.codename))];
+  const changed: string[] = [];
+  for (const c of codenames) if ((imported.addedToSuites[c] ?? 0) > 0 || (await suiteNewerThanPublication(ctx.config, c))) changed.push(c);
+  ctx.signal?.throwIfAborted();
+  if (!changed.length) return { import: imported };
+  return { import: imported, publish: await publishMirror(ctx, { codenames: changed }) };
+}
+
+async function suiteNewerThanPublication(config: Config, codename: string): Promise<boolean> {
+  const layout = mirrorLayout(config);
+  const list = await stat(suiteListPath(layout, codename)).catch(() => undefined);
+  if (!list) return false;
+  const published = await stat(join(layout.dists, codename, 'InRelease')).catch(() => undefined);
+  return !published || list.mtimeMs > published.mtimeMs;
+}
+
+function logWatchEvent(log: EventLog, e: WatchEvent): void {
+  const { event, ...fields } = e;
+  log(event === 'settled' ? 'file' : event, fields);
+}

@@ -1,0 +1,235 @@
+/**
+ * The daemon with the real importer and publisher: files landing in a
+ * watched archive become downloadable by a real apt client (private root,
+ * Signed-By), file events during a refresh coalesce into one follow-up run,
+ * and kill -9 in the middle of a publish needs no clean-up.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../../src/config/types.js';
+import type { MirrorContext } from '../../src/mirror/context.js';
+import { importArchives } from '../../src/mirror/import.js';
+import { stopGpgAgent } from '../../src/mirror/keys.js';
+import { mirrorLayout } from '../../src/mirror/layout.js';
+import { publishMirror } from '../../src/mirror/publish.js';
+import { verifyMirror } from '../../src/mirror/verify.js';
+import { Shell } from '../../src/shell.js';
+import { importAndPublish, startDaemon, type DaemonOptions } from '../../src/triggers/daemon.js';
+import { makeConfig } from '../helpers/config.js';
+import { makeDebs } from '../helpers/debs.js';
+
+const repo = resolve(import.meta.dirname, '../..');
+const sh = new Shell({ log: () => undefined });
+const contexts: MirrorContext[] = [];
+let base = '';
+/** 50 real .debs (pkg0..pkg49), built once and shared: each test has its own mirror. */
+let pool: string[] = [];
+
+test.before(async () => {
+  base = await mkdtemp(join(tmpdir(), 'nk-daemon-'));
+  pool = makeDebs(join(base, 'pool-src'), 50);
+});
+let t0 = 0;
+test.before.each(() => void (t0 = Date.now()));
+test.after.each(() => void (process.env.NK_TIMING && console.error(`test took ${Date.now() - t0} ms`)));
+test.after(async () => {
+  for (const ctx of contexts) await stopGpgAgent(ctx);
+  await rm(base, { recursive: true, force: true });
+});
+
+async function setup(name: string): Promise<{ config: Config; ctx: MirrorContext; archive: string }> {
+  const dir = join(base, name);
+  const config = makeConfig(dir, { schedule: { refresh: '17 3 1 1 *' } });
+  const archive = config.mirror.archives[0]!.path;
+  await mkdir(archive, { recursive: true });
+  const ctx: MirrorContext = { sh, config };
+  contexts.push(ctx);
+  return { config, ctx, archive };
+}
+
+function daemonOptions(config: Config, lines: string[], over: Partial<DaemonOptions> = {}): DaemonOptions {
+  return {
+    config,
+    sh,
+    json: true,
+    handleSignals: false,
+    log: (line) => lines.push(line),
+    refresh: async (signal) => {
+      const ctx = { sh, config, signal };
+      await importArchives(ctx, config.mirror.archives);
+      await publishMirror(ctx);
+    },
+    importAndPublish: (files, signal) => importAndPublish({ sh, config, signal }, files),
+    ...over,
+  };
+}
+
+async function publishedPackages(config: Config, codename = 'bookworm'): Promise<string[]> {
+  const text = await readFile(join(mirrorLayout(config).dists, codename, 'main/binary-amd64/Packages'), 'utf8').catch(() => '');
+  return [...text.matchAll(/^Package: (.+)$/gm)].map((m) => m[1]!).sort();
+}
+
+async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 60000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const events = (lines: string[]) => lines.map((l) => JSON.parse(l) as { event: string; [k: string]: unknown });
+
+function aptDownload(config: Config, packages: string[]): { code: number | null; out: string; files: string[] } {
+  const layout = mirrorLayout(config);
+  const dir = join(base, `apt-${Math.random().toString(36).slice(2)}`);
+  for (const d of ['parts', 'state/lists/partial', 'cache/archives/partial', 'empty', 'out']) spawnSync('mkdir', ['-p', '--', join(dir, d)]);
+  spawnSync('touch', ['--', join(dir, 'status')]);
+  const sources = ['Types: deb', `URIs: file://${layout.root}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''];
+  spawnSync('sh', ['-c', 'cat > "$1"', 'sh', join(dir, 'parts', 'mirror.sources')], { input: sources.join('\n') });
+  const opts = [
+    'Dir::Etc::sourcelist=/dev/null',
+    `Dir::Etc::sourceparts=${dir}/parts`,
+    `Dir::Etc::trustedparts=${dir}/empty`,
+    `Dir::Etc::preferencesparts=${dir}/empty`,
+    `Dir::State=${dir}/state`,
+    `Dir::State::status=${dir}/status`,
+    `Dir::Cache=${dir}/cache`,
+    'Debug::NoLocking=1',
+    'APT::Architecture=amd64',
+    'APT::Sandbox::User=root',
+  ].flatMap((o) => ['-o', o]);
+  const run = (...args: string[]) => spawnSync('apt-get', [...opts, ...args], { cwd: join(dir, 'out'), encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  const update = run('update');
+  if (update.status !== 0) return { code: update.status, out: update.stdout + update.stderr, files: [] };
+  const dl = run('download', ...packages);
+  const files = spawnSync('ls', ['--', join(dir, 'out')], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  return { code: dl.status, out: dl.stdout + dl.stderr, files };
+}
+
+test('20 .debs copied into a watched archive are in the signed index and a real apt client downloads them', async () => {
+  const { config, archive } = await setup('twenty');
+  const lines: string[] = [];
+  const debs = pool.slice(0, 20);
+  const daemon = await startDaemon(daemonOptions(config, lines, { schedule: false }));
+  try {
+    for (const d of debs) await copyFile(d, join(archive, d.split('/').pop()!));
+    const want = debs.map((_, i) => `pkg${i}`).sort();
+    await waitFor('20 packages in the index', async () => (await publishedPackages(config)).length === 20);
+    // Packages is written before InRelease is renamed into place: wait for the run to end.
+    await daemon.idle();
+    assert.equal(await publishedPackages(config), want);
+    const apt = aptDownload(config, want);
+    assert.is(apt.code, 0, apt.out);
+    assert.is(apt.files.length, 20);
+  } finally {
+    await daemon.stop();
+  }
+  const ev = events(lines);
+  assert.ok(ev.some((e) => e.event === 'file'), 'one line per file event');
+  assert.ok(ev.some((e) => e.event === 'run-end'));
+  assert.is(ev.at(-1)!.event, 'stopped');
+});
+
+test('50 file events during a running refresh: no overlap, at most two runs, the final index lists every valid .deb', async () => {
+  const { config, archive } = await setup('fifty');
+  const lines: string[] = [];
+  const debs = pool;
+  await writeFile(join(archive, 'broken_1_amd64.deb'), 'garbage');
+  let active = 0;
+  let maxActive = 0;
+  const batchedFiles = () => events(lines).reduce((n, e) => n + (e.event === 'batch' ? Number(e.files) : 0), 0);
+  const track = async <T>(fn: () => Promise<T>) => {
+    active += 1;
+    maxActive = Math.max(maxActive, active);
+    try {
+      return await fn();
+    } finally {
+      active -= 1;
+    }
+  };
+  const opts = daemonOptions(config, lines, { schedule: false });
+  const realRefresh = opts.refresh;
+  const realImport = opts.importAndPublish;
+  const daemon = await startDaemon({
+    ...opts,
+    // The refresh lasts until every one of the 50 files has been handed over by the watcher.
+    refresh: (signal) => track(async () => {
+      await waitFor('50 batched files', () => batchedFiles() >= 50);
+      return realRefresh(signal);
+    }),
+    importAndPublish: (files, signal) => track(() => realImport(files, signal)),
+  });
+  try {
+    const refresh = daemon.trigger({ refresh: true });
+    for (const d of debs) await copyFile(d, join(archive, d.split('/').pop()!));
+    await refresh;
+    await waitFor('every valid .deb in the index', async () => (await publishedPackages(config)).length === 50);
+    await daemon.idle();
+    assert.is(maxActive, 1, 'runs never overlap');
+    const runs = events(lines).filter((e) => e.event === 'run-start');
+    assert.ok(runs.length <= 2, `at most two runs, saw ${runs.length}`);
+    assert.equal(await publishedPackages(config), debs.map((_, i) => `pkg${i}`).sort());
+    assert.ok(events(lines).some((e) => e.event === 'invalid' && String(e.path).endsWith('broken_1_amd64.deb')));
+  } finally {
+    await daemon.stop();
+  }
+});
+
+test('kill -9 of the daemon in the middle of a publish: the next start needs no clean-up and mirror verify passes', async () => {
+  const { config, ctx, archive } = await setup('kill');
+  // A previous publication exists.
+  const first = pool.slice(0, 3);
+  for (const d of first) await copyFile(d, join(archive, d.split('/').pop()!));
+  await importArchives(ctx, config.mirror.archives);
+  await publishMirror(ctx);
+  const more = pool.slice(3, 30);
+  const script = join(base, 'daemon-child.mts');
+  await writeFile(
+    script,
+    `import { startDaemon, importAndPublish } from ${JSON.stringify(join(repo, 'src/triggers/daemon.ts'))};
+import { Shell } from ${JSON.stringify(join(repo, 'src/shell.ts'))};
+const config = JSON.parse(process.argv[2]);
+const sh = new Shell({ log: () => {} });
+// Progress lines of the publisher go to stdout, so the test can kill in the middle of it.
+const log = (line) => process.stdout.write('progress ' + line + '\\n');
+await startDaemon({ config, sh, json: true, schedule: false, handleSignals: false, log: (l) => process.stdout.write(l + '\\n'),
+  refresh: async () => {}, importAndPublish: (files, signal) => importAndPublish({ sh, config, signal, log }, files) });
+`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(config)], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const killed = new Promise<void>((done) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/progress indexed/.test(out) && child.exitCode === null && !child.killed) {
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('exit', () => done());
+  });
+  await waitFor('the child daemon', () => /daemon-ready/.test(out), 30000);
+  for (const d of more) await copyFile(d, join(archive, d.split('/').pop()!));
+  await killed;
+  const count = (re: RegExp) => (out.match(re) ?? []).length;
+  assert.ok(count(/"run-start"/g) > count(/"run-end"/g), 'killed before its run ended');
+  // No manual clean-up: a new daemon takes the lock and publishes everything.
+  const lines: string[] = [];
+  const daemon = await startDaemon(daemonOptions(config, lines, { schedule: false }));
+  try {
+    await waitFor('all 30 packages', async () => (await publishedPackages(config)).length === 30);
+    await waitFor('the run to end', () => events(lines).some((e) => e.event === 'run-end'));
+  } finally {
+    await daemon.stop();
+  }
+  assert.not.ok(events(lines).some((e) => e.event === 'lock-wait'), 'no stale lock');
+  const report = await verifyMirror(ctx);
+  assert.ok(report.ok, report.problems.join('\n'));
+  assert.is((await readdir(mirrorLayout(config).dists)).includes('bookworm'), true);
+});
+
+test.run();
