@@ -42,8 +42,9 @@ export interface BuildDir {
 
 interface Active {
   dir: string;
-  sh: Shell;
   controller: AbortController;
+  /** The build's own (memoized) discard, so the signal handler and a failing task never race. */
+  discard: () => Promise<void>;
 }
 
 const active = new Set<Active>();
@@ -58,7 +59,7 @@ async function cleanupAndExit(signal: string, code: number): Promise<never> {
   for (const b of builds) b.controller.abort(new OperationError(`interrupted by ${signal}`));
   for (const b of builds) {
     try {
-      await destroyBuildDir(b.sh, b.dir);
+      await b.discard();
     } catch (err) {
       process.stderr.write(`nspawn-kit: could not remove ${b.dir}: ${String(err)}\n`);
     }
@@ -100,7 +101,15 @@ export async function openBuildDir(sh: Shell, opts: { parent: string; label: str
   const dir = join(opts.parent, `${BUILD_PREFIX}${opts.label}-${randomBytes(6).toString('hex')}`);
   const root = join(dir, 'root');
   const controller = new AbortController();
-  const entry: Active = { dir, sh, controller };
+  let finished = false;
+  let discarding: Promise<void> | undefined;
+  const discard = (): Promise<void> => {
+    if (finished && !discarding) return Promise.resolve();
+    finished = true;
+    discarding ??= destroyBuildDir(sh, dir).finally(() => untrack(entry));
+    return discarding;
+  };
+  const entry: Active = { dir, controller, discard };
   await sh.mkdir(opts.parent);
   await sh.mkdir(dir, 0o700);
   track(entry);
@@ -109,11 +118,9 @@ export async function openBuildDir(sh: Shell, opts: { parent: string; label: str
     await sh.writeFile(join(dir, OWNER_FILE), `${JSON.stringify(owner)}\n`, 0o600);
     await sh.mkdir(root, 0o755);
   } catch (err) {
-    untrack(entry);
-    await destroyBuildDir(sh, dir);
+    await discard();
     throw err;
   }
-  let finished = false;
   return {
     dir,
     root,
@@ -133,15 +140,7 @@ export async function openBuildDir(sh: Shell, opts: { parent: string; label: str
       untrack(entry);
       await destroyBuildDir(sh, dir);
     },
-    async discard() {
-      if (finished) return;
-      finished = true;
-      try {
-        await destroyBuildDir(sh, dir);
-      } finally {
-        untrack(entry);
-      }
-    },
+    discard,
   };
 }
 
