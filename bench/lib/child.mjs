@@ -1,0 +1,169 @@
+/**
+ * One measured nspawn-kit operation in its own process, so its peak memory is
+ * its own: `node bench/lib/child.mjs OP JOB.json`. Imports the built library
+ * (dist/). The last stdout line is a JSON result with timings and
+ * process.resourceUsage().maxRSS; `watch` streams JSON event lines instead.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+const DIST = new URL('../../dist/', import.meta.url);
+const load = (p) => import(new URL(p, DIST).href);
+
+const [op, jobFile] = process.argv.slice(2);
+const job = JSON.parse(readFileSync(jobFile, 'utf8'));
+const { Shell } = await load('shell.js');
+const { hostFacts } = await load('config/host.js');
+const sh = new Shell({ log: () => {} });
+const config = { ...job.config, host: hostFacts() };
+const ctx = { sh, config, log: () => {} };
+
+const emit = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
+const finish = (result) => {
+  emit({ ok: true, ...result, maxRssKb: process.resourceUsage().maxRSS });
+  process.exit(0);
+};
+
+async function timed(fn) {
+  const t = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - t };
+}
+
+const ops = {
+  /** Import (files, or every archive) then publish, as `mirror import && mirror publish` would. */
+  async 'import-publish'() {
+    const { importFiles, importArchives } = await load('mirror/import.js');
+    const { publishMirror } = await load('mirror/publish.js');
+    const t0 = performance.now();
+    let importMs = 0;
+    let imported;
+    if (job.files || job.archives) {
+      const r = await timed(() =>
+        job.files ? importFiles(ctx, job.files.map((path) => ({ path, codename: job.codename }))) : importArchives(ctx, config.mirror.archives),
+      );
+      importMs = r.ms;
+      imported = { imported: r.value.imported.length, rejected: r.value.rejected.length, unchanged: r.value.unchanged };
+      if (r.value.rejected.length) throw new Error(`rejected: ${JSON.stringify(r.value.rejected.slice(0, 3))}`);
+    }
+    let publishMs = 0;
+    let packages;
+    if (job.publish !== false) {
+      const r = await timed(() => publishMirror(ctx, { codenames: [job.codename] }));
+      publishMs = r.ms;
+      packages = r.value.suites[0]?.packages;
+    }
+    finish({ importMs, publishMs, totalMs: performance.now() - t0, imported, packages });
+  },
+
+  /** `mirror warm <recipe>` (network: downloads what is missing). */
+  async warm() {
+    const { warmRecipes } = await load('mirror/warm.js');
+    const { resolveRecipe } = await load('config/recipes.js');
+    const recipe = resolveRecipe(config, job.recipe);
+    const r = await timed(() => warmRecipes(ctx, [recipe]));
+    finish({ totalMs: r.ms, downloaded: r.value.downloaded, summary: r.value.summary });
+  },
+
+  /** `nspawn-kit create <recipe> --name NAME` (settings files into temp dirs). */
+  async create() {
+    const { createMachine } = await load('machine/create.js');
+    const { resolveRecipe } = await load('config/recipes.js');
+    const recipe = resolveRecipe(config, job.recipe);
+    const r = await timed(() => createMachine({ sh, config }, recipe, job.name, { settingsDir: job.settingsDir, unitDir: job.unitDir }));
+    finish({ totalMs: r.ms, fromBaseCache: r.value.fromBaseCache, root: r.value.root });
+  },
+
+  /**
+   * The daemon's watch half (or the bare watcher with job.watchOnly): JSON
+   * lines on stdout; runs until SIGTERM.
+   */
+  async watch() {
+    const stopAll = [];
+    process.on('SIGTERM', async () => {
+      for (const s of stopAll) await s().catch(() => undefined);
+      emit({ event: 'exit', maxRssKb: process.resourceUsage().maxRSS });
+      process.exit(0);
+    });
+    if (job.watchOnly) {
+      const { startArchiveWatcher } = await load('triggers/watch.js');
+      const { inspectDeb } = await load('mirror/deb.js');
+      let decided = 0;
+      const w = await startArchiveWatcher({
+        archives: config.mirror.archives,
+        settleMs: config.watch.settleMs,
+        batchMs: config.watch.batchMs,
+        validate: async (p) => {
+          const r = await inspectDeb(sh, p, { architectures: config.mirror.architectures });
+          return r.ok ? true : r.reason;
+        },
+        onBatch: () => {},
+        onEvent: (e) => {
+          if (e.event === 'ready') emit({ event: 'ready', files: e.files });
+          if (e.event === 'settled' || e.event === 'invalid') {
+            decided++;
+            if (decided % 500 === 0) emit({ event: 'decided', n: decided });
+          }
+        },
+      });
+      stopAll.push(() => w.close());
+      emit({ event: 'started' });
+      return;
+    }
+    const daemonMod = await load('triggers/daemon.js').catch(() => undefined);
+    if (daemonMod?.startDaemon) {
+      const d = await daemonMod.startDaemon({
+        config,
+        sh,
+        refresh: async () => undefined,
+        importAndPublish: async (files, signal) => {
+          const r = await daemonMod.importAndPublish({ ...ctx, signal }, files);
+          emit({ event: 'published', files: files.length, at: Date.now() });
+          return r;
+        },
+        log: () => {},
+        schedule: false,
+        handleSignals: false,
+      });
+      stopAll.push(() => d.stop());
+      emit({ event: 'started', via: 'startDaemon' });
+      return;
+    }
+    // Before the daemon landed: the same pieces by hand.
+    const { startArchiveWatcher } = await load('triggers/watch.js');
+    const { importFiles } = await load('mirror/import.js');
+    const { publishMirror } = await load('mirror/publish.js');
+    const { inspectDeb } = await load('mirror/deb.js');
+    let chain = Promise.resolve();
+    const w = await startArchiveWatcher({
+      archives: config.mirror.archives,
+      settleMs: config.watch.settleMs,
+      batchMs: config.watch.batchMs,
+      validate: async (p) => {
+        const r = await inspectDeb(sh, p, { architectures: config.mirror.architectures });
+        return r.ok ? true : r.reason;
+      },
+      onBatch: (files) => {
+        chain = chain.then(async () => {
+          await importFiles(ctx, files);
+          await publishMirror(ctx, { codenames: [...new Set(files.map((f) => f.codename))] });
+          emit({ event: 'published', files: files.length, at: Date.now() });
+        });
+      },
+    });
+    stopAll.push(() => w.close());
+    emit({ event: 'started', via: 'startArchiveWatcher' });
+  },
+};
+
+const fn = ops[op];
+if (!fn) {
+  process.stderr.write(`unknown op ${op}\n`);
+  process.exit(2);
+}
+try {
+  await fn();
+} catch (err) {
+  emit({ ok: false, error: err instanceof Error ? `${err.message}${err.hint ? ` (${err.hint})` : ''}` : String(err), maxRssKb: process.resourceUsage().maxRSS });
+  process.exit(1);
+}

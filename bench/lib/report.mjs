@@ -1,0 +1,76 @@
+/** The Markdown table and the hand-written SVG chart of a results object. */
+
+function fmt(v, unit) {
+  if (v === undefined || Number.isNaN(v)) return '';
+  if (unit === 'MB') return `${(v / 1024).toFixed(1)} MB`;
+  const s = v / 1000;
+  return s >= 100 ? `${s.toFixed(0)} s` : s >= 10 ? `${s.toFixed(1)} s` : s >= 0.1 ? `${s.toFixed(2)} s` : `${s.toFixed(3)} s`;
+}
+
+const esc = (s) => String(s ?? '').replace(/\|/g, '\\|');
+
+export function markdownTable(results) {
+  const lines = [
+    `# nspawn-kit benchmarks, ${results.date}${results.quick ? ' (--quick)' : ''}`,
+    '',
+    `Machine: ${results.env.nproc} CPUs, ${results.env.memMB} MB RAM, ${results.env.kernel}; ${results.env.os}. Node ${results.env.node}.`,
+    `Tools: ${Object.entries(results.env.tools).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Run took ${(results.durationMs / 60000).toFixed(1)} min. Times are wall-clock; median, min and max over n runs. Ratio = median / the reference's median.`,
+    '',
+    '| group | case | n | median | min | max | reference | ratio | target | met? | notes |',
+    '|---|---|---:|---:|---:|---:|---|---:|---|---|---|',
+  ];
+  for (const r of results.rows) {
+    const med = r.p95 !== undefined ? `${fmt(r.median, r.unit)} (p95 ${fmt(r.p95, r.unit)})` : fmt(r.median, r.unit);
+    const ref = r.reference ? `${r.reference}${r.referenceMedian !== undefined ? ` (${fmt(r.referenceMedian, r.unit)})` : ''}` : '';
+    const ratio = r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '';
+    const met = r.met === undefined ? (r.target ? 'n/a' : '') : r.met ? 'met' : '**NOT met**';
+    lines.push(
+      `| ${esc(r.group)} | ${esc(r.case)} | ${r.samples.length || ''} | ${med} | ${fmt(r.min, r.unit)} | ${fmt(r.max, r.unit)} | ${esc(ref)} | ${ratio} | ${esc(r.target ?? '')} | ${met} | ${esc(r.note)} |`,
+    );
+  }
+  lines.push('', 'Reproduce: `sudo npm run bench -- --quick` (or without `--quick`; `--full` adds the QGIS main job). Raw samples and environment: the .json beside this file.', '');
+  return lines.join('\n');
+}
+
+const xmlEsc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Horizontal bars (median, with a min-max whisker) per group, one scale per group. */
+export function svgChart(results, groups = ['bootstrap', 'publish']) {
+  const width = 960;
+  const labelW = 430;
+  const barMax = width - labelW - 110;
+  const rowH = 22;
+  let y = 40;
+  const parts = [];
+  for (const g of groups) {
+    const rows = results.rows.filter((r) => r.group === g && r.unit === 's' && r.median !== undefined);
+    if (!rows.length) continue;
+    const max = Math.max(...rows.map((r) => r.max ?? r.median));
+    parts.push(`<text x="10" y="${y}" font-size="15" font-weight="bold">${xmlEsc(g)} (seconds, median; whisker min-max; bars share one scale)</text>`);
+    y += 12;
+    for (const r of rows) {
+      const w = Math.max(1, (r.median / max) * barMax);
+      const x0 = labelW + ((r.min ?? r.median) / max) * barMax;
+      const x1 = labelW + ((r.max ?? r.median) / max) * barMax;
+      const ours = /nspawn-kit/.test(r.case);
+      parts.push(
+        `<text x="${labelW - 6}" y="${y + 15}" font-size="11" text-anchor="end">${xmlEsc(r.case.slice(0, 70))}</text>`,
+        `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${ours ? '#2b7bb9' : '#9aa5b1'}"/>`,
+        `<line x1="${x0.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" stroke="#222" stroke-width="1"/>`,
+        `<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 15}" font-size="11">${(r.median / 1000).toFixed(r.median < 10000 ? 2 : 1)} s${r.ratio !== undefined ? ` (${r.ratio.toFixed(2)}x)` : ''}</text>`,
+      );
+      y += rowH;
+    }
+    y += 28;
+  }
+  const height = y + 10;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="10" y="20" font-size="13">nspawn-kit benchmarks ${xmlEsc(results.date)}${results.quick ? ' (--quick)' : ''}: ${results.env.nproc} CPUs, ${xmlEsc(results.env.kernel)}; blue = nspawn-kit, grey = other tools</text>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
