@@ -157,6 +157,7 @@ RemainAfterExit=no
 ExecStart=/bin/bash ${FIRSTBOOT.script}
 StandardOutput=journal+console
 StandardError=journal+console
+SyslogIdentifier=nspawn-kit-firstboot
 TimeoutStartSec=infinity
 
 [Install]

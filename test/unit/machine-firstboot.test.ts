@@ -50,6 +50,7 @@ test('unit: oneshot, runs while the script exists, after the network, wanted by 
     'RemainAfterExit=no',
     `ExecStart=/bin/bash ${FIRSTBOOT.script}`,
     'StandardOutput=journal+console',
+    'SyslogIdentifier=nspawn-kit-firstboot',
     'WantedBy=multi-user.target',
   ]) {
     assert.ok(unit.split('\n').includes(line), line);
