@@ -1,0 +1,181 @@
+/**
+ * `nspawn-kit install-units`: a systemd service for the daemon where systemd
+ * is PID 1; elsewhere the crontab line for the nightly refresh and the
+ * command that starts the watcher, for the CLI to print. Files are written
+ * and systemctl is run through the Shell, so --dry-run prints the plan.
+ */
+import { join } from 'node:path';
+import cron from 'node-cron';
+import type { Config } from '../config/types.js';
+import { OperationError } from '../errors.js';
+import { formatCommand, type Command, type Shell } from '../shell.js';
+import { checkSchedule } from './schedule.js';
+
+export const DAEMON_UNIT = 'nspawn-kit-daemon.service';
+export const SYSTEM_UNIT_DIR = '/etc/systemd/system';
+
+export interface UnitPaths {
+  /** Absolute path of the node binary (process.execPath). */
+  nodePath: string;
+  /** Absolute path of the nspawn-kit CLI (dist/cli.js). */
+  cliPath: string;
+}
+
+export interface RenderedUnit {
+  name: string;
+  text: string;
+}
+
+/** The CLI invocation, with --config when the configuration came from a file. */
+function cliArgv(config: Pick<Config, 'file'>, paths: UnitPaths, verb: string[]): string[] {
+  return [paths.nodePath, paths.cliPath, ...(config.file ? ['--config', config.file] : []), ...verb];
+}
+
+/**
+ * One word of an ExecStart= line: systemd splits on spaces, honours "..."
+ * with C escapes, and expands % specifiers and $VARIABLES, so those are
+ * escaped ("%%", "$$") and anything else unusual is double-quoted.
+ */
+export function systemdWord(word: string): string {
+  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+/** A path in a space-separated list setting (ReadWritePaths=): quoted the same way; "-" makes it optional. */
+function pathList(paths: string[]): string {
+  return [...new Set(paths)].map((p) => `-${p}`).map(systemdWord).join(' ');
+}
+
+export function renderUnits(config: Config, paths: UnitPaths): RenderedUnit[] {
+  for (const p of [paths.nodePath, paths.cliPath]) {
+    if (!p.startsWith('/')) throw new OperationError(`not an absolute path: ${p}`, 'Pass absolute paths for node and the CLI (systemd requires them).');
+  }
+  // Writable: the private state and the published mirror. apt-move moves
+  // files out of the archive directories, so those too when it is the importer.
+  const writable = [config.stateDir, config.mirror.root, ...(config.mirror.importer === 'apt-move' ? config.mirror.archives.map((a) => a.path) : [])];
+  const text = [
+    '# Written by `nspawn-kit install-units`; rewrite it with the same command.',
+    '[Unit]',
+    'Description=nspawn-kit: keep the local signed apt mirror current (watch apt archives, nightly refresh)',
+    'Documentation=man:systemd-nspawn(1)',
+    'After=local-fs.target network-online.target',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    `ExecStart=${cliArgv(config, paths, ['daemon']).map(systemdWord).join(' ')}`,
+    'Restart=on-failure',
+    'RestartSec=5s',
+    // SIGTERM lets a publish in progress finish; give it time before SIGKILL.
+    'KillMode=mixed',
+    'TimeoutStopSec=120s',
+    // The file system is read-only except what the mirror writes.
+    'ProtectSystem=strict',
+    `ReadWritePaths=${pathList(writable)}`,
+    'ProtectHome=read-only',
+    'PrivateTmp=yes',
+    'PrivateDevices=yes',
+    'NoNewPrivileges=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectKernelLogs=yes',
+    'ProtectControlGroups=yes',
+    'ProtectClock=yes',
+    'ProtectHostname=yes',
+    'RestrictRealtime=yes',
+    'RestrictSUIDSGID=yes',
+    'LockPersonality=yes',
+    'RestrictNamespaces=yes',
+    // gpg-agent talks over a unix socket; refresh may reach the upstream mirror.
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+    'UMask=0022',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+  return [{ name: DAEMON_UNIT, text }];
+}
+
+/** /etc/cron.d line for the nightly refresh (cron uses the host's time zone). */
+export function crontabLine(config: Config, paths: UnitPaths): string {
+  checkSchedule(config.schedule);
+  let fields = config.schedule.refresh.trim().split(/\s+/);
+  if (fields.length === 6) {
+    // node-cron's optional seconds field: cron has no seconds, so it must be a single value.
+    const seconds = cron.parse(config.schedule.refresh).second;
+    if (seconds.length !== 1) {
+      throw new OperationError(
+        `schedule.refresh ${JSON.stringify(config.schedule.refresh)} runs several times a minute, which cron cannot express`,
+        'Use a five-field expression for schedule.refresh, or run `nspawn-kit schedule` instead of cron.',
+      );
+    }
+    fields = fields.slice(1);
+  }
+  const command = cliArgv(config, paths, ['mirror', 'refresh']).map(posixWord).join(' ');
+  // Debian's cron has no CRON_TZ: say so rather than silently shift the time.
+  const tz = config.schedule.timezone ? `# schedule.timezone is ${config.schedule.timezone}; cron uses the host's time zone, adjust the hour if they differ\n` : '';
+  // % ends the command in a crontab line; escape it.
+  return `${tz}${fields.join(' ')} root ${command.replace(/%/g, '\\%')}`;
+}
+
+/** How to start the watcher by hand (or from an init script) where systemd is not PID 1. */
+export function watchCommand(config: Config, paths: UnitPaths): string {
+  return cliArgv(config, paths, ['watch']).map(posixWord).join(' ');
+}
+
+/** Single-quoted for /bin/sh (dash has no $'...', which zx's quote produces). */
+export function posixWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface InstallUnitsOptions extends UnitPaths {
+  config: Config;
+  sh: Shell;
+  /** Where unit files go (tests pass a temp dir). */
+  unitDir?: string;
+  /** Run systemctl daemon-reload and enable --now (default: when systemd is PID 1). */
+  enable?: boolean;
+}
+
+export interface InstallUnitsResult {
+  mode: 'systemd' | 'cron';
+  /** Unit files written. */
+  written: string[];
+  /** systemctl commands run (or planned in dry-run). */
+  commands: string[];
+  /** Where systemd is not PID 1: the /etc/cron.d line and the watcher command to print. */
+  crontab?: string;
+  watchCommand?: string;
+}
+
+export async function installUnits(opts: InstallUnitsOptions): Promise<InstallUnitsResult> {
+  const { config, sh } = opts;
+  checkSchedule(config.schedule);
+  // Without systemd as PID 1 there is nothing to install units into (unless a directory is given).
+  if (!config.host.systemdPid1 && opts.unitDir === undefined) {
+    return { mode: 'cron', written: [], commands: [], crontab: crontabLine(config, opts), watchCommand: watchCommand(config, opts) };
+  }
+  const dir = opts.unitDir ?? SYSTEM_UNIT_DIR;
+  await sh.mkdir(dir);
+  const written: string[] = [];
+  for (const unit of renderUnits(config, opts)) {
+    const path = join(dir, unit.name);
+    await sh.writeFile(path, unit.text, 0o644);
+    written.push(path);
+  }
+  const commands: string[] = [];
+  const enable = opts.enable ?? config.host.systemdPid1;
+  if (enable) {
+    const steps: Command[] = [
+      ['systemctl', ['daemon-reload']],
+      ['systemctl', ['enable', '--now', '--', DAEMON_UNIT]],
+    ];
+    for (const cmd of steps) {
+      await sh.write(cmd, { hint: 'Check `systemctl status nspawn-kit-daemon` and `journalctl -u nspawn-kit-daemon`.' });
+      commands.push(formatCommand(cmd));
+    }
+  }
+  return { mode: 'systemd', written, commands };
+}
