@@ -5,8 +5,8 @@
  *      same file system, outside dists/<codename>);
  *   2. Release built and signed there (InRelease, Release.gpg);
  *   3. by-hash copies of the new indices written into the suite;
- *   4. the index files renamed into place;
- *   5. the publication recorded (gc keeps the pool files it references);
+ *   4. the publication recorded (gc keeps the pool files it references);
+ *   5. the index files renamed into place;
  *   6. Release and Release.gpg renamed into place, InRelease LAST.
  * A client that fetched the old InRelease still finds its by-hash files (kept
  * for graceHours and for the last few publications); a crash at any point
@@ -142,6 +142,10 @@ async function publishSuite(
         if (st?.size !== f.index.size) await sh.writeFile(target, f.data);
       }
     }
+    progress(ctx, `${codename}: by-hash copies written`);
+    // Recorded before anything but by-hash copies changed: all that follows are renames,
+    // which need no space, so a full disk cannot leave new plain indices beside the old InRelease.
+    await recordPublication(ctx, codename, inReleaseText, indices.flatMap((i) => i.files));
     for (const f of files) {
       await fsyncFile(f.staged);
       const target = join(suiteDir, f.index.path);
@@ -149,7 +153,7 @@ async function publishSuite(
       await sh.rename(f.staged, target);
     }
     for (const i of indices) await fsyncDir(join(suiteDir, 'main', `binary-${i.arch}`));
-    await recordPublication(ctx, codename, inReleaseText, indices.flatMap((i) => i.files));
+    progress(ctx, `${codename}: index files in place, InRelease next`);
     for (const name of ['Release', 'Release.gpg', 'InRelease'] as const) {
       const from = join(staging, name);
       await fsyncFile(from);
@@ -233,7 +237,10 @@ async function recordPublication(ctx: MirrorContext, codename: string, inRelease
 async function pruneSuite(ctx: MirrorContext, codename: string, suiteDir: string, archs: string[]): Promise<void> {
   const dir = join(mirrorLayout(ctx.config).publications, codename);
   const cutoff = Date.now() - ctx.config.mirror.graceHours * 3_600_000;
-  const records = (await fsp.readdir(dir)).filter((n) => n.endsWith('.InRelease') && recordTime(n) !== undefined).sort();
+  const names = await fsp.readdir(dir);
+  // Temp files of a writer killed mid-write (writeFileAtomic names them .<name>.<random>.tmp).
+  for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'))) await ctx.sh.remove(join(dir, name));
+  const records = names.filter((n) => n.endsWith('.InRelease') && recordTime(n) !== undefined).sort();
   const referenced = new Set<string>();
   for (const [i, name] of records.entries()) {
     const stamp = name.slice(0, -'.InRelease'.length);

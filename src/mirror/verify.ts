@@ -25,6 +25,8 @@ export interface VerifyReport {
   suites: SuiteVerification[];
   /** "<codename>: <path>: <what is wrong>", one per problem. */
   problems: string[];
+  /** Worth knowing, not failures (e.g. plain indices newer than InRelease after an interrupted publish). */
+  warnings: string[];
 }
 
 export interface VerifyOptions {
@@ -43,16 +45,19 @@ export async function verifyMirror(ctx: MirrorContext, opts: VerifyOptions = {})
   const layout = mirrorLayout(ctx.config);
   const now = opts.now ?? new Date();
   const problems: string[] = [];
+  const warnings: string[] = [];
   const suites: SuiteVerification[] = [];
   // A pool file listed by several suites or architectures is hashed once.
   const poolHashes = new Map<string, Promise<IndexFile | undefined>>();
   if (!(await exists(layout.publicKeyring))) problems.push(`${layout.publicKeyring}: missing public keyring (publish creates it)`);
   for (const codename of opts.codenames ?? (await suitesToCheck(layout, ctx))) {
     const found: string[] = [];
-    suites.push(await verifySuite(ctx, layout, codename, now, found, poolHashes));
+    const noted: string[] = [];
+    suites.push(await verifySuite(ctx, layout, codename, now, found, noted, poolHashes));
     problems.push(...found.map((p) => `${codename}: ${p}`));
+    warnings.push(...noted.map((p) => `${codename}: ${p}`));
   }
-  return { ok: problems.length === 0, suites, problems };
+  return { ok: problems.length === 0, suites, problems, warnings };
 }
 
 async function verifySuite(
@@ -61,6 +66,7 @@ async function verifySuite(
   codename: string,
   now: Date,
   problems: string[],
+  warnings: string[],
   poolHashes: Map<string, Promise<IndexFile | undefined>>,
 ): Promise<SuiteVerification> {
   const result: SuiteVerification = { codename, packages: 0, validUntil: undefined };
@@ -79,33 +85,44 @@ async function verifySuite(
   }
   if (await exists(join(suiteDir, 'Release.gpg'))) {
     const detached = await gpgv(['--', join(suiteDir, 'Release.gpg'), join(suiteDir, 'Release')]);
-    if (detached.exitCode !== 0) problems.push(`Release.gpg: does not verify Release: ${lastLine(detached.stderr)}`);
+    if (detached.exitCode !== 0) {
+      // Release and Release.gpg are two renames; a publish killed between them leaves this pair behind a valid InRelease.
+      const release = await fsp.readFile(join(suiteDir, 'Release'), 'utf8').catch(() => '');
+      const note = `Release.gpg: does not verify Release: ${lastLine(detached.stderr)}`;
+      if (release !== signed.stdout) warnings.push(`${note} (Release differs from InRelease: an interrupted publish? publish again)`);
+      else problems.push(note);
+    }
   } else {
     problems.push('Release.gpg: missing');
   }
-  const rel = parseRelease(signed.stdout);
-  result.validUntil = rel.validUntil?.toISOString();
-  if (!rel.validUntil) problems.push('InRelease: no Valid-Until');
-  else if (rel.validUntil.getTime() <= now.getTime()) problems.push(`InRelease: expired on ${rel.validUntil.toISOString()} (publish again)`);
-  if (!rel.sha256.length) problems.push('InRelease: no SHA256 entries');
+  const release = parseRelease(signed.stdout);
+  result.validUntil = release.validUntil?.toISOString();
+  if (!release.validUntil) problems.push('InRelease: no Valid-Until');
+  else if (release.validUntil.getTime() <= now.getTime()) problems.push(`InRelease: expired on ${release.validUntil.toISOString()} (publish again)`);
+  if (!release.sha256.length) problems.push('InRelease: no SHA256 entries');
 
-  const sha512 = new Map(rel.sha512.map((e) => [e.path, e.hash]));
-  for (const entry of rel.sha256) {
+  const sha512 = new Map(release.sha512.map((e) => [e.path, e.hash]));
+  for (const entry of release.sha256) {
     if (!/^main\/binary-[a-z0-9-]+\/Packages(\.gz|\.xz)?$/.test(entry.path)) {
       problems.push(`InRelease: unexpected entry ${entry.path}`);
       continue;
     }
     const expected = { path: entry.path, size: entry.size, sha256: entry.hash, sha512: sha512.get(entry.path) ?? '' };
     if (!expected.sha512) problems.push(`${entry.path}: no SHA512 in InRelease`);
-    for (const rel of [entry.path, ...byHashPaths(expected)]) {
-      const actual = await hashFile(join(suiteDir, rel), rel).catch(() => undefined);
-      if (!actual) problems.push(`${rel}: missing`);
-      else if (actual.size !== expected.size || actual.sha256 !== expected.sha256 || (expected.sha512 && actual.sha512 !== expected.sha512)) {
-        problems.push(`${rel}: does not match InRelease (size ${actual.size}, expected ${expected.size})`);
-      }
+    const byHash = release.fields['Acquire-By-Hash'] === 'yes';
+    const [hashPath] = byHashPaths(expected);
+    for (const path of [entry.path, ...byHashPaths(expected)]) {
+      const actual = await hashFile(join(suiteDir, path), path).catch(() => undefined);
+      const matches = actual && actual.size === expected.size && actual.sha256 === expected.sha256 && (!expected.sha512 || actual.sha512 === expected.sha512);
+      if (matches) continue;
+      const what = actual ? `does not match InRelease (size ${actual.size}, expected ${expected.size})` : 'missing';
+      // An interrupted publish leaves new plain indices beside the old InRelease; by-hash clients are unaffected.
+      if (path === entry.path && byHash) warnings.push(`${path}: ${what}; by-hash copies are intact (an interrupted publish? publish again)`);
+      else problems.push(`${path}: ${what}`);
     }
-    if (entry.path.endsWith('/Packages')) {
-      const text = await fsp.readFile(join(suiteDir, entry.path), 'utf8').catch(() => '');
+    if (entry.path.endsWith('/Packages') && hashPath) {
+      // The by-hash copy is the text InRelease vouches for.
+      const text = await fsp.readFile(join(suiteDir, byHash ? hashPath : entry.path), 'utf8').catch(() => '');
       result.packages += await verifyPackages(layout, parseStanzas(text), entry.path, problems, poolHashes);
     }
   }
