@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBasic } from './commands/basic.js';
 import { registerMirror } from './commands/mirror.js';
+import { registerMachine } from './commands/machine.js';
 import type { GlobalOptions } from './context.js';
 import { exitCodeFor, formatError } from './errors.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   registerBasic(program, globals);
   registerMirror(program, globals);
+  registerMachine(program, globals);
   const override = (cmd: Command): void => {
     cmd.exitOverride();
     cmd.commands.forEach(override);

@@ -74,5 +74,6 @@ export async function runGraph<C extends StageCtx>(ctx: C, tasks: ListrTask<C, L
 
 export function formatTimings(timings: StageCtx['timings']): string[] {
   const total = timings.reduce((a, t) => a + t.ms, 0);
-  return [...timings.map((t) => `  ${t.stage.padEnd(44)} ${(t.ms / 1000).toFixed(1).padStart(7)} s`), `  ${'total'.padEnd(44)} ${(total / 1000).toFixed(1).padStart(7)} s`];
+  const width = Math.max(5, ...timings.map((t) => t.stage.length));
+  return [...timings.map((t) => `  ${t.stage.padEnd(width)} ${(t.ms / 1000).toFixed(1).padStart(7)} s`), `  ${'total'.padEnd(width)} ${(total / 1000).toFixed(1).padStart(7)} s`];
 }

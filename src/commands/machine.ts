@@ -1,0 +1,102 @@
+/** `create`, `provision`, `boot`, `run`, `list`, `rm`. */
+import type { Command } from 'commander';
+import { resolveRecipe } from '../config/recipes.js';
+import { createContext, type GlobalOptions } from '../context.js';
+import { UsageError, requireRoot } from '../errors.js';
+import { bootMachine, runInMachine } from '../machine/boot.js';
+import { assertMachineName } from '../machine/create.js';
+import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
+import { sweepStaleBuilds } from '../rootfs/builddir.js';
+import { runGraph, formatTimings } from '../tasks/runner.js';
+import { createStage, provisionStage, type MachineStageCtx } from '../tasks/machine-stages.js';
+import { enterHint } from '../tasks/container.js';
+
+export function registerMachine(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('create')
+    .description('build a container from a recipe and the local mirror (base cache reused when valid)')
+    .argument('<recipe>')
+    .option('--name <name>', 'machine name (default: the recipe name)')
+    .option('--provision', 'also boot it once to run the first-boot script')
+    .action(async (recipeName: string, o: { name?: string; provision?: boolean }) => {
+      const app = await createContext(globals());
+      const recipe = resolveRecipe(app.config, recipeName);
+      const name = o.name ?? recipe.name;
+      assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('create');
+      const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
+      await runGraph(ctx, [createStage(), ...(o.provision ? [provisionStage()] : [])]);
+      if (app.opts.json) process.stdout.write(`${JSON.stringify(ctx.created ?? null, null, 2)}\n`);
+      else process.stdout.write([`machine ${name}: ${ctx.created?.root ?? '(dry run)'}`, ...enterHint(app.config, name), 'time per stage:', ...formatTimings(ctx.timings)].join('\n') + '\n');
+    });
+
+  program
+    .command('provision')
+    .description('boot a machine once, wait for its first-boot result, power it off; exit with the script status')
+    .argument('<name>')
+    .option('--timeout <seconds>', 'give up after this long', '900')
+    .action(async (name: string, o: { timeout: string }) => {
+      const app = await createContext(globals());
+      assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('provision');
+      const timeoutMs = Number(o.timeout) * 1000;
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout: "${o.timeout}" is not a number of seconds`);
+      const { provisionMachine } = await import('../machine/provision.js');
+      const report = await provisionMachine({ sh: app.sh, config: app.config }, name, { timeoutMs, onLine: app.opts.verbose ? app.log : undefined });
+      if (app.opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(`first boot of ${name}: ${report.result.status} (exit ${report.result.exitCode})${report.booted ? '' : ', already provisioned'}\n`);
+      if (report.result.status !== 'success') {
+        process.stderr.write(`first-boot log (tail):\n${report.logTail}\n`);
+        process.exitCode = report.result.exitCode || 1;
+      }
+    });
+
+  program
+    .command('boot')
+    .description('boot a machine: machinectl start where systemd runs machined, else systemd-nspawn --boot in the foreground')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const app = await createContext(globals());
+      assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('boot');
+      const r = await bootMachine({ sh: app.sh, config: app.config }, name);
+      if (r.how === 'machinectl') app.log(`started ${name} with machinectl; enter it with: machinectl shell ${name}`);
+      process.exitCode = r.exitCode;
+    });
+
+  program
+    .command('run')
+    .description('run one command inside a machine (not booted); its exit code is passed through')
+    .argument('<name>')
+    .argument('<command...>', 'the command, after --')
+    .action(async (name: string, argv: string[]) => {
+      const app = await createContext(globals());
+      assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('run');
+      const r = await runInMachine({ sh: app.sh, config: app.config }, name, argv);
+      process.exitCode = r.exitCode;
+    });
+
+  program
+    .command('list')
+    .description('machines built by nspawn-kit: recipe, mirror publication, size, first-boot state')
+    .action(async () => {
+      const app = await createContext(globals());
+      const machines = await listMachines({ sh: app.sh, config: app.config });
+      process.stdout.write(app.opts.json ? `${JSON.stringify(machines, null, 2)}\n` : `${formatMachineTable(machines)}\n`);
+    });
+
+  program
+    .command('rm')
+    .description('remove a machine (refuses a running one), its .nspawn file and leftover mounts')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const app = await createContext(globals());
+      assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('rm');
+      await sweepStaleBuilds({ sh: app.sh, config: app.config });
+      const r = await removeMachine({ sh: app.sh, config: app.config }, name);
+      process.stdout.write(app.opts.json ? `${JSON.stringify(r, null, 2)}\n` : `removed ${name}\n`);
+    });
+}
+

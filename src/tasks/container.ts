@@ -1,0 +1,126 @@
+/**
+ * The whole container graph (tasks/container.mjs) and the main job
+ * (tasks/qgis-container.mjs): host tools, mirror dirs, warm, index, base,
+ * machine, provisioning boot, checks, summary. Reads like its table of contents.
+ */
+import type { Config, Recipe } from '../config/types.js';
+import type { AppContext } from '../context.js';
+import { mirrorLayout } from '../mirror/layout.js';
+import { resolveBase } from '../rootfs/base-cache.js';
+import { exists } from '../shell.js';
+import { baseStage, checkStage, createStage, injectStage, provisionStage, type MachineStageCtx } from './machine-stages.js';
+import type { ScriptFlags, ScriptSpec } from './script.js';
+import { indexStage, installToolsStage, mirrorDirsStage, warmStage } from './stages.js';
+import { UsageError } from '../errors.js';
+
+/** How to get into the machine, for the closing summary. */
+export function enterHint(config: Config, name: string): string[] {
+  const root = `${config.machines.dir}/${name}`;
+  const mirror = config.mirror.root;
+  const nspawn = `systemd-nspawn --register=no --keep-unit -D ${root} --bind-ro=${mirror}:/var/local/nspawn-kit-mirror`;
+  return config.host.systemdPid1
+    ? [`enter:  machinectl start ${name} && machinectl shell ${name}`, `   or:  nspawn-kit boot ${name}`]
+    : [`enter:  nspawn-kit run ${name} -- bash -l     (a shell, not booted)`, `boot:   nspawn-kit boot ${name}     (= ${nspawn} --boot)`];
+}
+
+function loginHint(recipe: Recipe, name: string): string[] {
+  if (!recipe.users.length) return [`login:  root is locked; use \`nspawn-kit run ${name} -- passwd root\` to set a password, or add a user with an SSH key to the recipe`];
+  return recipe.users.map((u) =>
+    u.sshKeys.length
+      ? `login:  ${u.name} (uid ${u.uid ?? 'auto'}) with its SSH key`
+      : u.password.policy === 'hash'
+        ? `login:  ${u.name} with the password whose hash is in the recipe`
+        : `login:  ${u.name} has a locked password: set one with \`nspawn-kit run ${name} -- passwd ${u.name}\`, or add sshKeys to the recipe`,
+  );
+}
+
+export interface ContainerOptions {
+  /** Extra checks run inside the machine after provisioning. */
+  checks?: { label: string; argv: string[] }[];
+}
+
+/** Warming is skipped when the base for this recipe and publication is already cached. */
+async function baseCached(ctx: MachineStageCtx): Promise<string | false> {
+  if (!(await exists(mirrorLayout(ctx.app.config).dists))) return false;
+  try {
+    const ref = await resolveBase(ctx.app.config, ctx.recipe);
+    return (await exists(ref.dir)) ? `base cache ${ref.key} is valid for the published mirror: nothing to download` : false;
+  } catch {
+    return false;
+  }
+}
+
+export function containerSpec(title: string, defaultRecipe: string | undefined, usage: string, opts: ContainerOptions = {}): ScriptSpec<MachineStageCtx> {
+  return {
+    title,
+    defaultRecipe,
+    usage,
+    makeCtx: (app: AppContext, flags: ScriptFlags, recipe: Recipe | undefined): MachineStageCtx => {
+      if (!recipe) throw new UsageError('--recipe NAME is required');
+      return { app, timings: [], recipes: [recipe], recipe, name: flags.name ?? recipe.name, checks: [] };
+    },
+    tasks: () => [
+      installToolsStage(),
+      mirrorDirsStage(),
+      { ...warmStage<MachineStageCtx>(), skip: baseCached },
+      indexStage(),
+      baseStage(),
+      createStage(),
+      provisionStage(),
+      ...(opts.checks ?? []).map((c) => checkStage<MachineStageCtx>(c.label, c.argv)),
+    ],
+    summary: (ctx) => [
+      `machine:  ${ctx.name} at ${ctx.created?.root ?? `${ctx.app.config.machines.dir}/${ctx.name}`}`,
+      `recipe:   ${ctx.recipe.name} (${ctx.recipe.codename}, ${ctx.recipe.bootstrap}, first boot via ${ctx.recipe.firstboot})`,
+      `mirror:   ${ctx.app.config.mirror.root}, publication InRelease sha256 ${ctx.created?.inReleaseSha256 ?? '?'}`,
+      `base:     ${ctx.created ? (ctx.created.fromBaseCache ? 'from the cache' : 'bootstrapped and cached') : '?'}`,
+      ...ctx.checks.map((c) => `check:    ${c.label}: ${c.output}`),
+      ...enterHint(ctx.app.config, ctx.name),
+      ...loginHint(ctx.recipe, ctx.name),
+    ],
+  };
+}
+
+const FLAGS = '[--recipe NAME] [--name NAME] [--config FILE] [--dry-run] [--verbose]';
+
+export const container = containerSpec(
+  'container',
+  undefined,
+  `npx zx tasks/container.mjs --recipe NAME [--name NAME] [--config FILE] [--dry-run] [--verbose]\n  the whole graph: host tools, mirror, warm, index, base, machine, provisioning boot`,
+);
+
+/** The QGIS check: headless, no display. */
+export const QGIS_CHECK = {
+  label: 'QGIS works headless (python3 -c "import qgis.core")',
+  argv: [
+    'env',
+    'QT_QPA_PLATFORM=offscreen',
+    'XDG_RUNTIME_DIR=/tmp',
+    'python3',
+    '-c',
+    'from qgis.core import Qgis, QgsApplication; app = QgsApplication([], False); app.initQgis(); print("QGIS", Qgis.version()); app.exitQgis()',
+  ],
+};
+
+export const qgisContainer = containerSpec(
+  'qgis-container',
+  'qgis',
+  `npx zx tasks/qgis-container.mjs ${FLAGS}\n  the main job: a container (recipe "qgis" by default) in which QGIS works, built from the local signed mirror`,
+  { checks: [QGIS_CHECK] },
+);
+
+function stageSpec(title: string, usage: string, tasks: ScriptSpec<MachineStageCtx>['tasks']): ScriptSpec<MachineStageCtx> {
+  return { ...containerSpec(title, 'bookworm-minimal', usage), tasks, summary: undefined };
+}
+
+export const bootstrap = stageSpec(
+  'bootstrap',
+  `npx zx tasks/bootstrap.mjs [--recipe NAME] [--config FILE] [--dry-run] [--verbose]\n  bootstrap the recipe's base root filesystem (default recipe: bookworm-minimal) from the local mirror into the base cache`,
+  () => [baseStage()],
+);
+
+export const firstbootInjection = stageSpec(
+  'firstboot-injection',
+  `npx zx tasks/firstboot-injection.mjs --name MACHINE [--recipe NAME] [--config FILE] [--dry-run] [--verbose]\n  (re)write sources, hostname, users and the run-once first-boot script into an existing machine`,
+  () => [injectStage()],
+);

@@ -1,0 +1,93 @@
+/** Stages of a container build: create (base cache or bootstrap), provision, checks. */
+import type { ListrTask, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr2';
+import type { Recipe } from '../config/types.js';
+import { OperationError } from '../errors.js';
+import { createMachine, ensureBase, type CreateProgress, type CreateReport } from '../machine/create.js';
+import { provisionMachine, type ProvisionReport } from '../machine/provision.js';
+import { runInMachine } from '../machine/boot.js';
+import { formatProgress } from '../rootfs/backends.js';
+import { stage } from './runner.js';
+import type { MirrorStageCtx } from './stages.js';
+
+type Task<C extends MachineStageCtx> = ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>;
+
+export interface MachineStageCtx extends MirrorStageCtx {
+  recipe: Recipe;
+  name: string;
+  created?: CreateReport;
+  provisioned?: ProvisionReport;
+  checks: { label: string; output: string }[];
+  baseHit?: boolean;
+}
+
+function progressLine(p: CreateProgress): string {
+  return p.counts ? `${p.stage}: ${formatProgress(p.counts)}` : `${p.stage}: ${p.message}`;
+}
+
+/** Bootstrap + recipe packages into the base cache (nothing else): tasks/bootstrap.mjs. */
+export function baseStage<C extends MachineStageCtx>(): Task<C> {
+  return stage<C>('Base root filesystem (bootstrap from the local mirror, or the cache)', async (ctx, task, sh) => {
+    const { ref, hit } = await ensureBase({ sh, config: ctx.app.config }, ctx.recipe, (p) => (task.output = progressLine(p)));
+    ctx.baseHit = hit;
+    return hit ? `cached (${ref.dir})` : `bootstrapped with ${ctx.recipe.bootstrap} (${ref.dir})`;
+  });
+}
+
+/** Clone the base, inject the first boot, write .nspawn and provenance, rename into place. */
+export function createStage<C extends MachineStageCtx>(): Task<C> {
+  return stage<C>('Machine: clone, first-boot injection, .nspawn, provenance', async (ctx, task, sh) => {
+    const report = await createMachine({ sh, config: ctx.app.config }, ctx.recipe, ctx.name, { onProgress: (p) => (task.output = progressLine(p)) });
+    ctx.created = report;
+    return `${report.root}${report.fromBaseCache ? ' (base from cache)' : ''}`;
+  });
+}
+
+/** Boot once, wait for the first-boot result, power off. */
+export function provisionStage<C extends MachineStageCtx>(): Task<C> {
+  return stage<C>('Provisioning boot (first-boot script)', async (ctx, task, sh) => {
+    // The console of a booting container is long: shown with --verbose, else one status line.
+    task.output = 'booting; waiting for the first-boot result…';
+    const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.name, { onLine: ctx.app.opts.verbose ? (l) => (task.output = l) : undefined });
+    ctx.provisioned = report;
+    if (report.result.status !== 'success') {
+      throw new OperationError(
+        `first boot of ${ctx.name} failed with exit code ${report.result.exitCode}\n${report.logTail}`,
+        `Read the whole log in ${ctx.app.config.machines.dir}/${ctx.name}/var/log/nspawn-kit-firstboot.log, fix the recipe, then \`nspawn-kit rm ${ctx.name}\` and build again.`,
+      );
+    }
+    return report.booted ? `success (exit ${report.result.exitCode})` : 'already provisioned';
+  });
+}
+
+/** A command run inside the (stopped) machine; its output is kept for the summary. */
+export function checkStage<C extends MachineStageCtx>(label: string, argv: string[]): Task<C> {
+  return stage<C>(label, async (ctx, _task, sh) => {
+    const r = await runInMachine({ sh, config: ctx.app.config }, ctx.name, argv, { stdio: 'pipe' });
+    if (sh.dryRun) return 'dry run';
+    const out = (r.stdout.trim().split('\n').at(-1) ?? '').trim();
+    if (r.exitCode !== 0) {
+      throw new OperationError(`${label} failed (exit ${r.exitCode}):\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`);
+    }
+    ctx.checks.push({ label, output: out });
+    return out;
+  });
+}
+
+/**
+ * First-boot injection alone, into an existing machine (tasks/firstboot-injection.mjs):
+ * rewrites sources, hostname, users and the run-once script, e.g. after editing the
+ * recipe's steps, so the next `provision` runs them.
+ */
+export function injectStage<C extends MachineStageCtx>(): Task<C> {
+  return stage<C>('First-boot injection (sources, hostname, users, run-once script)', async (ctx, _task, sh) => {
+    const { existingMachineRoot, isRunning } = await import('../machine/boot.js');
+    const { injectFirstBoot } = await import('../machine/inject.js');
+    const { writeNspawnFiles } = await import('../machine/nspawn-file.js');
+    const config = ctx.app.config;
+    const root = await existingMachineRoot(config, ctx.name);
+    if (await isRunning(config, ctx.name)) throw new OperationError(`machine ${ctx.name} is running`, 'Stop it before injecting a new first boot.');
+    const report = await injectFirstBoot({ sh, config }, root, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } });
+    await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe);
+    return `${root} (${ctx.recipe.firstboot}; ${report.written.length} file(s) written)`;
+  });
+}
