@@ -61,14 +61,22 @@ export async function publishMirror(ctx: MirrorContext, opts: PublishOptions = {
   for (const c of codenames) suites.set(c, await readSuiteList(ctx, c));
   if (opts.spaceCheck !== false) {
     const members = [...suites.values()].reduce((n, m) => n + m.length, 0);
-    await checkFreeSpace(layout.root, members * 4096 * ctx.config.mirror.architectures.length + 4 * 1024 * 1024);
+    await checkFreeSpace(layout.root, members * 4096 * ctx.config.mirror.architectures.length + 1024 * 1024);
   }
   await ctx.sh.mkdir(layout.root);
   const fingerprint = await ensureSigningKey(ctx);
   const report: PublishReport = { fingerprint, dryRun: ctx.sh.dryRun, suites: [] };
   for (const [codename, members] of suites) {
     ctx.signal?.throwIfAborted();
-    report.suites.push(await publishSuite(ctx, layout, fingerprint, codename, members));
+    try {
+      report.suites.push(await publishSuite(ctx, layout, fingerprint, codename, members));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      throw new OperationError(
+        `no space left on the file system of ${layout.root} while publishing ${codename}; the previous publication is still live`,
+        'Free space on that file system (or run `nspawn-kit mirror gc`), then publish again.',
+      );
+    }
   }
   return report;
 }

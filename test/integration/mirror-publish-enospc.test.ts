@@ -1,0 +1,93 @@
+/**
+ * A full disk during publish: mirror.root on a tiny tmpfs. The free-space
+ * check refuses with a clear message; with the check off, the real ENOSPC
+ * (which apt-ftparchive exits 0 on) still fails the publish. Either way the
+ * previous publication stays intact and verifies, and a publish after space
+ * is freed succeeds.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Shell } from '../../src/shell.js';
+import type { MirrorContext } from '../../src/mirror/context.js';
+import { mirrorLayout, poolRelativePath, suiteListPath } from '../../src/mirror/layout.js';
+import { stopGpgAgent } from '../../src/mirror/keys.js';
+import { publishMirror } from '../../src/mirror/publish.js';
+import { verifyMirror } from '../../src/mirror/verify.js';
+import { makeConfig } from '../helpers/config.js';
+import { makeDeb } from '../helpers/debs.js';
+
+const base = mkdtempSync(join(tmpdir(), 'nk-enospc-'));
+const config = makeConfig(base);
+const ctx: MirrorContext = { sh: new Shell({ log: () => {} }), config };
+const layout = mirrorLayout(config);
+mkdirSync(layout.root, { recursive: true });
+const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0755', 'tmpfs', layout.root]).status === 0;
+
+function free(): number {
+  const st = statfsSync(layout.root);
+  return st.bavail * st.bsize;
+}
+
+/** Leaves about `reserve` bytes free on the tmpfs. */
+function fillUntil(reserve: number): void {
+  const size = Math.max(0, free() - reserve);
+  writeFileSync(join(layout.root, 'filler'), Buffer.alloc(size));
+}
+
+const ifMounted = mounted ? test : test.skip;
+if (!mounted) console.log('  (mount -t tmpfs failed: needs root and mount permission; the ENOSPC test is skipped)');
+
+ifMounted('a full disk fails the publish with a clear error and leaves the previous publication intact', async () => {
+  const pool: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const rel = poolRelativePath({ name: `fill${i}`, version: '1.0-1', architecture: 'amd64' });
+    mkdirSync(dirname(join(layout.root, rel)), { recursive: true });
+    copyFileSync(makeDeb(join(base, 'debs'), { name: `fill${i}` }), join(layout.root, rel));
+    pool.push(rel);
+  }
+  const setMembers = (m: string[]) => {
+    mkdirSync(layout.suites, { recursive: true });
+    writeFileSync(suiteListPath(layout, 'bookworm'), [...m].sort().join('\n') + '\n');
+  };
+  setMembers(pool.slice(0, 5));
+  await publishMirror(ctx);
+  const inRelease = join(layout.root, 'dists/bookworm/InRelease');
+  const previous = readFileSync(inRelease);
+  setMembers(pool);
+
+  // 1. The estimate refuses before anything is written.
+  fillUntil(64 * 1024);
+  const refused = await publishMirror(ctx).then(() => undefined, (e: Error) => e);
+  assert.match(refused?.message ?? '', /not enough free space to publish under .*nothing was changed/);
+  assert.ok(readFileSync(inRelease).equals(previous));
+
+  // 2. With the estimate off, the real ENOSPC is caught wherever it strikes.
+  for (const reserve of [0, 8 * 1024, 24 * 1024, 48 * 1024, 96 * 1024, 128 * 1024, 160 * 1024]) {
+    rmSync(join(layout.root, 'filler'));
+    fillUntil(reserve);
+    const err = await publishMirror(ctx, { spaceCheck: false }).then(() => undefined, (e: Error) => e);
+    assert.ok(err, `publish with ${reserve} bytes free must fail`);
+    assert.match(err.message, /no space left|nothing was published/i, err.message);
+    assert.ok(readFileSync(inRelease).equals(previous), `InRelease untouched (${reserve} bytes free)`);
+    const check = await verifyMirror(ctx);
+    assert.equal(check.problems, [], `previous publication verifies (${reserve} bytes free)`);
+  }
+
+  // 3. Space back: the next publish succeeds.
+  rmSync(join(layout.root, 'filler'));
+  const report = await publishMirror(ctx);
+  assert.is(report.suites[0]!.packages, pool.length);
+  assert.equal((await verifyMirror(ctx)).problems, []);
+});
+
+test.after(async () => {
+  await stopGpgAgent(ctx);
+  if (mounted) execFileSync('umount', [layout.root]);
+  rmSync(base, { recursive: true, force: true });
+});
+
+test.run();
