@@ -83,16 +83,22 @@ export async function isRunning(config: Pick<Config, 'machines'>, name: string):
 /**
  * Orderly stop: SIGTERM to systemd-nspawn makes it send SIGRTMIN+3 to the
  * container's systemd (its default --kill-signal with --boot), which halts
- * the container; nspawn then exits 0. Measured here: a few seconds. After
- * graceMs the processes are killed.
+ * the container; nspawn then exits 0 (a few seconds here). systemd as PID 1
+ * ignores signals that arrive before it installed its handlers, so a stop
+ * right after the start is lost: SIGTERM is repeated every few seconds.
+ * After graceMs the processes are killed.
  */
 export async function stopContainer(sh: Shell, root: string, graceMs = 60_000): Promise<boolean> {
-  const pids = await nspawnPids(root);
-  if (pids.length === 0) return false;
-  await sh.write(['kill', ['-s', 'TERM', '--', String(pids[0])]], { nothrow: true });
+  if ((await nspawnPids(root)).length === 0) return false;
   const deadline = Date.now() + graceMs;
+  let nextTerm = 0;
   while (Date.now() < deadline) {
-    if ((await nspawnPids(root)).length === 0) return true;
+    const pids = await nspawnPids(root);
+    if (pids.length === 0) return true;
+    if (Date.now() >= nextTerm) {
+      await sh.write(['kill', ['-s', 'TERM', '--', String(pids[0])]], { nothrow: true });
+      nextTerm = Date.now() + 3000;
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   const left = await nspawnPids(root);

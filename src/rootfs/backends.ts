@@ -85,6 +85,10 @@ export function mmdebstrapCommand(spec: BootstrapSpec): Command {
       `--components=${spec.components.join(',')}`,
       `--architectures=${spec.architecture}`,
       `--hook-dir=${MMDEBSTRAP_MERGED_USR_HOOK}`,
+      // mmdebstrap picks "required" by the Priority in the mirror's Packages; a mirror indexed
+      // from the .debs has apt's control priority (important, not the archive's override
+      // "required"), so minbase would come without apt, which installs the recipe packages.
+      '--include=apt',
       spec.codename,
       spec.target,
       // file:// would make mmdebstrap expect the mirror inside the chroot; copy:// copies from the host.

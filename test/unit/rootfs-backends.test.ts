@@ -47,6 +47,7 @@ test('mmdebstrap argv: copy:// mirror, merged-usr hook, keyring, variant mapping
       '--components=main',
       '--architectures=amd64',
       `--hook-dir=${MMDEBSTRAP_MERGED_USR_HOOK}`,
+      '--include=apt',
       'bookworm',
       '/m/.build/root',
       'copy:///srv/mirror',

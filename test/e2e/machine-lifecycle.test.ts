@@ -1,0 +1,215 @@
+/**
+ * End to end, as root, in a temp dir: warm bookworm-minimal into a fresh
+ * signed mirror (network: deb.debian.org), then create, provision, boot
+ * again, run apt inside, list, base-cache reuse with a dead upstream,
+ * rc.local, mmdebstrap, a missing package, rm. One warmed mirror for all.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, lstat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Shell, exists } from '../../src/shell.js';
+import { resolveRecipe } from '../../src/config/recipes.js';
+import type { Recipe } from '../../src/config/types.js';
+import { warmRecipes } from '../../src/mirror/warm.js';
+import { stopGpgAgent } from '../../src/mirror/keys.js';
+import { createMachine, type CreateProgress } from '../../src/machine/create.js';
+import { provisionMachine, bootUntil } from '../../src/machine/provision.js';
+import { runInMachine, nspawnPids } from '../../src/machine/boot.js';
+import { listMachines, removeMachine } from '../../src/machine/list.js';
+import { FIRSTBOOT } from '../../src/machine/paths.js';
+import { BUILD_PREFIX, mountsUnder, sweepStaleBuilds } from '../../src/rootfs/builddir.js';
+import { listBases } from '../../src/rootfs/base-cache.js';
+import { makeConfig } from '../helpers/config.js';
+
+const base = await mkdtemp(join(tmpdir(), 'nk-e2e-machine-'));
+const config = makeConfig(base, {
+  recipes: {
+    'mm-minimal': { extends: 'bookworm-minimal', bootstrap: 'mmdebstrap' },
+    broken: { extends: 'bookworm-minimal', packages: ['systemd', 'nspawn-kit-no-such-package'] },
+  },
+});
+config.mirror.upstreams = { bookworm: 'http://deb.debian.org/debian' };
+const logs: string[] = [];
+const sh = new Shell({ log: (l) => logs.push(l) });
+const ctx = { sh, config, log: (l: string) => logs.push(l) };
+// Never /etc/systemd/nspawn in tests.
+const settingsDir = join(base, 'nspawn-settings');
+const minimal: Recipe = {
+  ...resolveRecipe(config, 'bookworm-minimal'),
+  users: [{ name: 'dev', uid: 1000, groups: [], shell: '/bin/bash', sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0nspawnkitTestKeyOnly dev@test'], password: { policy: 'locked' } }],
+};
+const BOOTED = /Reached target.*(Multi-User System|Graphical Interface)/;
+
+async function leftoverBuilds(): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of [config.machines.dir, join(config.stateDir, 'base')]) {
+    for (const e of await readdir(dir).catch(() => [] as string[])) if (e.startsWith(BUILD_PREFIX)) out.push(join(dir, e));
+  }
+  return out;
+}
+
+test.before(async () => {
+  const warmed = await warmRecipes(ctx, [minimal]);
+  assert.ok(warmed.published, 'warm published the mirror');
+});
+
+test.after(async () => {
+  for (const name of ['m1', 'm2', 'm3', 'm4', 'm5']) {
+    const root = join(config.machines.dir, name);
+    for (const pid of await nspawnPids(root)) process.kill(pid, 'SIGKILL');
+  }
+  await sweepStaleBuilds(ctx);
+  await stopGpgAgent(ctx);
+  await sh.remove(base);
+});
+
+test('create from the signed local mirror, then provision: the first boot succeeds', async () => {
+  const seen: CreateProgress[] = [];
+  const report = await createMachine(ctx, minimal, 'm1', { settingsDir, onProgress: (p) => seen.push(p) });
+  assert.is(report.fromBaseCache, false);
+  const counts = seen.filter((p) => p.stage === 'bootstrap').at(-1)?.counts;
+  assert.ok(counts && counts.retrieved > 50 && counts.unpacked > 50, `debootstrap progress counted: ${JSON.stringify(counts)}`);
+  assert.ok(seen.some((p) => p.stage === 'packages' && (p.counts?.unpacked ?? 0) > 0), 'recipe packages installed by apt');
+  const root = report.root;
+  assert.not.ok(await exists(join(root, 'debootstrap')));
+  assert.not.ok(await exists(join(root, 'etc/apt/sources.list')), "the bootstrap's file:// sources.list is gone");
+  assert.equal((await readdir(join(root, 'var/cache/apt/archives'))).filter((f) => f.endsWith('.deb')), [], 'no .debs in the machine');
+  const inRelease = createHash('sha256').update(await readFile(join(config.mirror.root, 'dists/bookworm/InRelease'))).digest('hex');
+  const prov = JSON.parse(await readFile(join(root, 'var/lib/nspawn-kit/provenance.json'), 'utf8')) as Record<string, unknown>;
+  assert.is(prov.inReleaseSha256, inRelease);
+  assert.is(prov.recipe, 'bookworm-minimal');
+  assert.is(prov.backend, 'debootstrap');
+  assert.ok(await exists(join(settingsDir, 'm1.nspawn')));
+
+  const result = await provisionMachine(ctx, 'm1', { timeoutMs: 300_000 });
+  assert.is(result.booted, true);
+  assert.equal([result.result.status, result.result.exitCode], ['success', 0], result.logTail);
+  assert.is((await nspawnPids(root)).length, 0, 'the container was powered off');
+  assert.not.ok(await exists(join(root, FIRSTBOOT.script)), 'the run-once script removed itself');
+  // networkd is wanted by multi-user.target, resolved by sysinit.target.
+  const wants: string[] = [];
+  for (const d of (await readdir(join(root, 'etc/systemd/system'))).filter((e) => e.endsWith('.wants'))) {
+    wants.push(...(await readdir(join(root, 'etc/systemd/system', d))));
+  }
+  for (const unit of ['systemd-networkd.service', 'systemd-resolved.service']) {
+    assert.ok(wants.includes(unit), `${unit} enabled (wants: ${wants.join(' ')})`);
+  }
+});
+
+test('etc/shadow holds no usable password for root or the user', async () => {
+  const shadow = await readFile(join(config.machines.dir, 'm1', 'etc/shadow'), 'utf8');
+  const fields = new Map(shadow.trim().split('\n').map((l) => [l.split(':')[0], l.split(':')[1] ?? ''] as const));
+  assert.ok(fields.has('root') && fields.has('dev'));
+  for (const [user, pw] of fields) assert.match(pw, /^[!*]/, `${user} has a usable password field ${JSON.stringify(pw)}`);
+});
+
+test('a second boot does not run the first-boot script again', async () => {
+  const root = join(config.machines.dir, 'm1');
+  const marker = await readFile(join(root, FIRSTBOOT.marker), 'utf8');
+  const log = await readFile(join(root, FIRSTBOOT.log), 'utf8');
+  const boot = await bootUntil(ctx, 'm1', { untilLine: BOOTED, timeoutMs: 120_000 });
+  assert.is(boot.ended, 'line', boot.console.slice(-20).join('\n'));
+  assert.is(boot.exitCode, 0, 'orderly poweroff');
+  assert.is(await readFile(join(root, FIRSTBOOT.marker), 'utf8'), marker);
+  assert.is(await readFile(join(root, FIRSTBOOT.log), 'utf8'), log);
+  const again = await provisionMachine(ctx, 'm1');
+  assert.is(again.booted, false, 'provision of a provisioned machine only reports');
+});
+
+test('apt inside the machine updates from the signed local mirror, with no trusted flag anywhere', async () => {
+  const root = join(config.machines.dir, 'm1');
+  const dir = join(root, 'etc/apt/sources.list.d');
+  for (const f of await readdir(dir)) {
+    assert.not.match(await readFile(join(dir, f), 'utf8'), /trusted|allow-insecure|allow-weak/i, f);
+  }
+  const mirrorOnly = ['-o', 'Dir::Etc::SourceList=/etc/apt/sources.list.d/nspawn-kit-mirror.sources', '-o', 'Dir::Etc::SourceParts=/nonexistent'];
+  const res = await runInMachine(ctx, 'm1', ['apt-get', ...mirrorOnly, 'update', '--error-on=any'], { stdio: 'pipe' });
+  assert.is(res.exitCode, 0, res.stdout + res.stderr);
+  assert.match(res.stdout, /file:\/var\/local\/nspawn-kit-mirror bookworm InRelease/);
+  const policy = await runInMachine(ctx, 'm1', ['apt-cache', ...mirrorOnly, 'policy', 'dbus'], { stdio: 'pipe' });
+  assert.match(policy.stdout, /nspawn-kit-mirror/);
+  const exitCode = await runInMachine(ctx, 'm1', ['sh', '-c', 'exit 7'], { stdio: 'pipe' });
+  assert.is(exitCode.exitCode, 7, 'run passes the exit code through');
+});
+
+test('a second create hits the base cache and fetches nothing (upstream 127.0.0.1:9 answers nothing)', async () => {
+  const offline: Recipe = { ...minimal, upstream: 'http://127.0.0.1:9/debian' };
+  const stages = new Set<string>();
+  const report = await createMachine(ctx, offline, 'm2', { settingsDir, onProgress: (p) => stages.add(p.stage) });
+  assert.is(report.fromBaseCache, true);
+  assert.not.ok(stages.has('bootstrap') || stages.has('packages'), [...stages].join(','));
+  assert.equal(await listBases(config, 'bookworm-minimal'), [report.base.split('/').at(-1)]);
+  const upstream = await readFile(join(report.root, 'etc/apt/sources.list.d/nspawn-kit-upstream.sources'), 'utf8');
+  assert.match(upstream, /127\.0\.0\.1:9/);
+});
+
+test('rc.local first boot (from the same base) succeeds and runs once', async () => {
+  const rc: Recipe = { ...minimal, firstboot: 'rc.local' };
+  const report = await createMachine(ctx, rc, 'm3', { settingsDir });
+  assert.is(report.fromBaseCache, true, 'only firstboot changed: same base');
+  assert.ok(await exists(join(report.root, FIRSTBOOT.rcLocal)));
+  const result = await provisionMachine(ctx, 'm3', { timeoutMs: 300_000 });
+  assert.equal([result.result.status, result.booted], ['success', true], result.logTail);
+  assert.not.ok(await exists(join(report.root, FIRSTBOOT.script)));
+});
+
+test('the mmdebstrap backend builds from copy:// and provisions', async () => {
+  const mm = resolveRecipe(config, 'mm-minimal');
+  const report = await createMachine(ctx, mm, 'm4', { settingsDir });
+  assert.is(report.backend, 'mmdebstrap');
+  assert.is(report.fromBaseCache, false);
+  assert.ok((await lstat(join(report.root, 'bin'))).isSymbolicLink(), 'merged /usr');
+  const result = await provisionMachine(ctx, 'm4', { timeoutMs: 300_000 });
+  assert.is(result.result.status, 'success', result.logTail);
+});
+
+test('list shows recipe, publication, size and first-boot state', async () => {
+  const machines = await listMachines(ctx);
+  const byName = new Map(machines.map((m) => [m.name, m]));
+  assert.equal([...byName.keys()].sort(), ['m1', 'm2', 'm3', 'm4']);
+  assert.is(byName.get('m1')?.firstBoot, 'success');
+  assert.is(byName.get('m2')?.firstBoot, 'pending');
+  assert.is(byName.get('m2')?.fromBaseCache, true);
+  assert.is(byName.get('m4')?.backend, 'mmdebstrap');
+  assert.ok((byName.get('m1')?.sizeBytes ?? 0) > 50 * 1024 * 1024);
+  assert.is(byName.get('m1')?.inReleaseSha256.length, 64);
+});
+
+test('a package that does not exist fails naming it and leaves nothing behind', async () => {
+  const broken = resolveRecipe(config, 'broken');
+  try {
+    await createMachine(ctx, broken, 'm5', { settingsDir });
+    assert.unreachable('create succeeded with a missing package');
+  } catch (err) {
+    assert.match((err as Error).message, /Unable to locate package nspawn-kit-no-such-package/);
+  }
+  assert.not.ok(await exists(join(config.machines.dir, 'm5')));
+  assert.not.ok(await exists(join(settingsDir, 'm5.nspawn')));
+  assert.equal(await listBases(config, 'broken'), []);
+  assert.equal(await leftoverBuilds(), []);
+  assert.equal(await mountsUnder(base), []);
+});
+
+test('rm refuses a running machine, then removes root and settings file', async () => {
+  let refused = '';
+  await bootUntil(ctx, 'm2', {
+    untilLine: BOOTED,
+    timeoutMs: 120_000,
+    done: async () => {
+      if ((await nspawnPids(join(config.machines.dir, 'm2'))).length === 0) return false;
+      await removeMachine(ctx, 'm2', { settingsDir }).catch((e: Error) => (refused = e.message));
+      return true;
+    },
+  });
+  assert.match(refused, /running/);
+  assert.ok(await exists(join(config.machines.dir, 'm2', 'etc')));
+  const removed = await removeMachine(ctx, 'm2', { settingsDir });
+  assert.ok(removed.removed.includes(join(settingsDir, 'm2.nspawn')));
+  assert.not.ok(await exists(join(config.machines.dir, 'm2')));
+  assert.not.ok((await listMachines(ctx, { sizes: false })).some((m) => m.name === 'm2'));
+});
+
+test.run();
