@@ -38,7 +38,8 @@ export function contentType(path: string): string {
     case '.asc':
       return 'application/pgp-keys';
     case '.gpg':
-      return 'application/pgp-signature';
+      // Release.gpg is a detached signature; mirror.gpg is a binary keyring.
+      return base === 'Release.gpg' ? 'application/pgp-signature' : 'application/pgp-keys';
     default:
       return 'application/octet-stream';
   }

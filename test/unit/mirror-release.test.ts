@@ -1,0 +1,147 @@
+/** Pure pieces of the publishing side: Release text, parsers, member checks, ranges, records. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  buildRelease,
+  byHashPaths,
+  clearsignedText,
+  formatReleaseDate,
+  hashBuffer,
+  parseRelease,
+  parseReleaseDate,
+  parseStanzas,
+  releaseFieldsFor,
+} from '../../src/mirror/release.js';
+import { ftparchiveProblems, isValidMember, membersForArch } from '../../src/mirror/ftparchive.js';
+import { firstSecretFingerprint } from '../../src/mirror/keys.js';
+import { recordStamp, recordTime } from '../../src/mirror/publish.js';
+import { contentType, parseRange } from '../../src/mirror/serve.js';
+
+const now = new Date('2026-11-29T01:52:54.789Z');
+const files = [
+  hashBuffer('main/binary-amd64/Packages', Buffer.from('Package: a\n')),
+  hashBuffer('main/binary-amd64/Packages.gz', Buffer.alloc(1234, 1)),
+  hashBuffer('main/binary-arm64/Packages', Buffer.from('')),
+];
+
+test('Release carries every field apt and debootstrap read, and both hash sections', () => {
+  const text = buildRelease(releaseFieldsFor({ origin: 'nspawn-kit', validDays: 14, architectures: ['amd64', 'arm64'] }, 'bookworm', files, now));
+  assert.match(text, /^Origin: nspawn-kit\nLabel: nspawn-kit\nSuite: bookworm\nCodename: bookworm\n/);
+  assert.match(text, '\nDate: Sun, 29 Nov 2026 01:52:54 UTC\n');
+  assert.match(text, '\nValid-Until: Sun, 13 Dec 2026 01:52:54 UTC\n');
+  assert.match(text, '\nArchitectures: amd64 arm64\nComponents: main\n');
+  assert.match(text, '\nAcquire-By-Hash: yes\n');
+  assert.not.match(text, /MD5Sum|SHA1:/);
+  const parsed = parseRelease(text);
+  assert.equal(
+    parsed.sha256.map((e) => [e.path, e.size, e.hash]),
+    files.map((f) => [f.path, f.size, f.sha256]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+  );
+  assert.equal(parsed.sha512.map((e) => e.hash).sort(), files.map((f) => f.sha512).sort());
+  assert.is(parsed.validUntil?.getTime(), Date.parse('2026-12-13T01:52:54Z'));
+  assert.is(parsed.date?.getTime(), Date.parse('2026-11-29T01:52:54Z'));
+  // Sizes are right-aligned in one column, as in Debian's files.
+  assert.match(text, ` ${files[2]!.sha256}    0 main/binary-arm64/Packages`);
+});
+
+test('config text cannot inject Release fields', () => {
+  const text = buildRelease(releaseFieldsFor({ origin: 'evil\nAcquire-By-Hash: no', validDays: 1, architectures: ['amd64'] }, 'bookworm', files, now));
+  assert.is(parseRelease(text).fields['Acquire-By-Hash'], 'yes');
+  assert.is(parseRelease(text).fields['Origin'], 'evil Acquire-By-Hash: no');
+});
+
+test('dates: UTC both ways, garbage is undefined', () => {
+  assert.is(formatReleaseDate(new Date(0)), 'Thu, 01 Jan 1970 00:00:00 UTC');
+  assert.is(parseReleaseDate('Sat, 01 Jan 2000 10:00:00 +0200')?.toISOString(), '2000-01-01T08:00:00.000Z');
+  assert.is(parseReleaseDate('soon'), undefined);
+});
+
+test('deb822 stanzas keep continuation lines and split on blank lines', () => {
+  const s = parseStanzas('Package: a\nDescription: short\n long line\n .\n more\n\n\nPackage: b\nSize: 10\n');
+  assert.is(s.length, 2);
+  assert.is(s[0]!['Description'], 'short\nlong line\n.\nmore');
+  assert.is(s[1]!['Size'], '10');
+});
+
+test('clearsigned text: armor headers, dash-escaping and the signature are stripped', () => {
+  const armored = [
+    '-----BEGIN PGP SIGNED MESSAGE-----',
+    'Hash: SHA512',
+    '',
+    'Origin: x',
+    '- -----not a header',
+    'Suite: y',
+    '-----BEGIN PGP SIGNATURE-----',
+    '',
+    'abc',
+    '-----END PGP SIGNATURE-----',
+    '',
+  ].join('\n');
+  assert.is(clearsignedText(armored), 'Origin: x\n-----not a header\nSuite: y\n');
+});
+
+test('by-hash paths sit beside the index they copy', () => {
+  const [f] = files;
+  assert.equal(byHashPaths(f!), [`main/binary-amd64/by-hash/SHA256/${f!.sha256}`, `main/binary-amd64/by-hash/SHA512/${f!.sha512}`]);
+});
+
+test('suite members: pool paths only, per architecture plus all', () => {
+  for (const ok of ['pool/main/h/hello/hello_1_amd64.deb', 'pool/main/h/x/--version_1_amd64.deb', 'pool/main/h/x/$(touch${IFS}x)_1_amd64.deb']) {
+    assert.ok(isValidMember(ok), ok);
+  }
+  for (const bad of ['pool/main/../../etc/passwd.deb', '/etc/x.deb', 'pool/main/a/a b.deb', 'pool/main/a//a.deb', 'pool/main/a/a.txt', 'dists/x.deb', 'pool/main/./a.deb']) {
+    assert.not.ok(isValidMember(bad), bad);
+  }
+  const m = ['pool/main/a/a/a_1_amd64.deb', 'pool/main/b/b/b_1_all.deb', 'pool/main/c/c/c_1_arm64.deb', 'pool/main/d/d/d_1_amd64x.deb'];
+  assert.equal(membersForArch(m, 'amd64'), ['pool/main/a/a/a_1_amd64.deb', 'pool/main/b/b/b_1_all.deb']);
+  assert.equal(membersForArch(m, 'arm64'), ['pool/main/b/b/b_1_all.deb', 'pool/main/c/c/c_1_arm64.deb']);
+});
+
+test('apt-ftparchive output: E: and W: lines are failures, progress is not', () => {
+  const out = ' bin-amd64: New 1939 B 2 files 1268 B 0s\nE: Invalid archive signature\n W: Unable to read x\nPackages done, Starting contents.\n';
+  assert.equal(ftparchiveProblems(out), ['E: Invalid archive signature', 'W: Unable to read x']);
+  assert.equal(ftparchiveProblems('Done. 1268 B in 2 archives. Took 0s\n'), []);
+});
+
+test('gpg --with-colons: the primary key fingerprint, not a subkey', () => {
+  const colons = ['sec:u:255:22:AAAA:1:::u:::scESC:::+:::ed25519:::0:', 'fpr:::::::::PRIMARYFPR:', 'ssb:u:255:18:BBBB:1::::::e:::+:::cv25519::', 'fpr:::::::::SUBFPR:'].join('\n');
+  assert.is(firstSecretFingerprint(colons), 'PRIMARYFPR');
+  assert.is(firstSecretFingerprint(''), undefined);
+});
+
+test('publication record names sort by time and read back', () => {
+  const a = recordStamp(now);
+  assert.not.match(a, ':');
+  assert.is(recordTime(`${a}.InRelease`), now.getTime());
+  assert.is(recordTime(`${a}-2.files`), now.getTime());
+  assert.is(recordTime('notes.txt'), undefined);
+  assert.ok(recordStamp(new Date(now.getTime() + 1)) > a);
+});
+
+test('HTTP ranges: first-last, open end, suffix, unsatisfiable, ignored forms', () => {
+  assert.equal(parseRange('bytes=0-9', 100), { start: 0, end: 9 });
+  assert.equal(parseRange('bytes=90-', 100), { start: 90, end: 99 });
+  assert.equal(parseRange('bytes=-10', 100), { start: 90, end: 99 });
+  assert.equal(parseRange('bytes=-500', 100), { start: 0, end: 99 });
+  assert.equal(parseRange('bytes=50-1000', 100), { start: 50, end: 99 });
+  assert.is(parseRange('bytes=100-', 100), 'invalid');
+  assert.is(parseRange('bytes=9-1', 100), 'invalid');
+  assert.is(parseRange('bytes=-0', 100), 'invalid');
+  assert.is(parseRange(undefined, 100), undefined);
+  assert.is(parseRange('bytes=0-1,5-6', 100), undefined);
+  assert.is(parseRange('items=0-1', 100), undefined);
+});
+
+test('content types apt and browsers expect', () => {
+  assert.is(contentType('/pool/main/h/hello/hello_1_amd64.deb'), 'application/vnd.debian.binary-package');
+  assert.is(contentType('/dists/bookworm/InRelease'), 'text/plain; charset=utf-8');
+  assert.is(contentType('/dists/bookworm/main/binary-amd64/Packages'), 'text/plain; charset=utf-8');
+  assert.is(contentType('/dists/bookworm/main/binary-amd64/Packages.xz'), 'application/x-xz');
+  assert.is(contentType('/dists/bookworm/main/binary-amd64/Packages.gz'), 'application/gzip');
+  assert.is(contentType('/mirror.asc'), 'application/pgp-keys');
+  assert.is(contentType('/mirror.gpg'), 'application/pgp-keys');
+  assert.is(contentType('/dists/bookworm/Release.gpg'), 'application/pgp-signature');
+  assert.is(contentType('/dists/bookworm/main/binary-amd64/by-hash/SHA256/abc'), 'application/octet-stream');
+});
+
+test.run();
