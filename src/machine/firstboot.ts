@@ -18,6 +18,14 @@ export interface FirstBootScriptOptions {
   machine: string;
   recipe: Pick<Recipe, 'name' | 'steps'>;
   /**
+   * Link /etc/resolv.conf to systemd-resolved's file (when resolved is
+   * installed). Only for a private network: with the host's network the
+   * container's resolved knows no DNS server (measured: "No DNS servers
+   * known", lookups fail), while systemd-nspawn's --resolv-conf=auto gives
+   * the container the host's resolv.conf. Default false.
+   */
+  linkResolvConf?: boolean;
+  /**
    * Prepended to every path the script touches. Tests only: lets the script
    * run on the host against a temp dir. Empty in containers.
    */
@@ -38,11 +46,14 @@ export interface FirstBootScriptOptions {
  *   upstream or extra repositories run `apt-get update` themselves);
  * - units are enabled only if installed: systemd-resolved is a separate
  *   package on bookworm and absent from minbase; resolv.conf is linked only
- *   when it is there.
+ *   when it is there and the container has its own network (linkResolvConf).
  */
 export function renderFirstBootScript(opts: FirstBootScriptOptions): string {
   const p = opts.prefix ?? '';
   const steps = opts.recipe.steps.map((step, i) => `  run_step ${i + 1} ${shellQuote(step)}`);
+  const resolvConf = opts.linkResolvConf
+    ? '    ln -sf /run/systemd/resolve/resolv.conf "$ROOT/etc/resolv.conf"'
+    : '    echo "nspawn-kit: host network: /etc/resolv.conf left to systemd-nspawn"';
   return `#!/bin/bash
 # nspawn-kit first boot of machine ${opts.machine} (recipe ${opts.recipe.name}).
 # Runs once, then removes itself. Output: the journal (the unit's
@@ -118,7 +129,7 @@ main() {
   enable_unit systemd-networkd.service
   if unit_exists systemd-resolved.service; then
     enable_unit systemd-resolved.service
-    ln -sf /run/systemd/resolve/resolv.conf "$ROOT/etc/resolv.conf"
+${resolvConf}
   fi
   echo "nspawn-kit: apt-get update from the local mirror"
   apt-get update -o Dir::Etc::SourceList="$MIRROR_SOURCES" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0

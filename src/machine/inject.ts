@@ -232,7 +232,7 @@ export async function injectFirstBoot(
   for (const home of users.homes) written.push(...(await writeHome(sh, root, home)));
 
   // 4. the run-once script and its mechanism.
-  await put(FIRSTBOOT.script, renderFirstBootScript({ machine, recipe }), 0o755);
+  await put(FIRSTBOOT.script, renderFirstBootScript({ machine, recipe, linkResolvConf: recipe.nspawn.network !== 'host' }), 0o755);
   if (recipe.firstboot === 'systemd') {
     await put(FIRSTBOOT.unit, renderFirstBootUnit());
     const link = await resolveInRoot(root, FIRSTBOOT_WANTS_LINK, false);

@@ -24,7 +24,7 @@ for (const tool of ['systemctl', 'apt-get']) {
 }
 
 let n = 0;
-function setup(steps: string[], opts: { resolved?: boolean } = {}) {
+function setup(steps: string[], opts: { resolved?: boolean; linkResolvConf?: boolean } = {}) {
   const root = join(base, `root${++n}`);
   mkdirSync(join(root, 'lib/systemd/system'), { recursive: true });
   writeFileSync(join(root, 'lib/systemd/system/systemd-networkd.service'), '[Unit]\n');
@@ -32,7 +32,7 @@ function setup(steps: string[], opts: { resolved?: boolean } = {}) {
   mkdirSync(join(root, 'etc'), { recursive: true });
   const script = join(root, FIRSTBOOT.script);
   mkdirSync(dirname(script), { recursive: true });
-  writeFileSync(script, renderFirstBootScript({ machine: 'box', recipe: { name: 'r', steps }, prefix: root }), { mode: 0o755 });
+  writeFileSync(script, renderFirstBootScript({ machine: 'box', recipe: { name: 'r', steps }, prefix: root, linkResolvConf: opts.linkResolvConf ?? true }), { mode: 0o755 });
   const link = join(root, FIRSTBOOT_WANTS_LINK);
   mkdirSync(dirname(link), { recursive: true });
   symlinkSync(FIRSTBOOT.unit, link);
@@ -72,6 +72,14 @@ test('resolved installed: enabled and resolv.conf linked to its file', () => {
   assert.is(spawnSync('bash', [s.script], { env: s.env }).status, 0);
   assert.match(s.calls(), 'systemctl enable systemd-resolved.service');
   assert.is(readlinkSync(join(s.root, 'etc/resolv.conf')), '/run/systemd/resolve/resolv.conf');
+});
+
+test('resolved installed, host network: enabled, resolv.conf left alone', () => {
+  const s = setup([], { resolved: true, linkResolvConf: false });
+  writeFileSync(join(s.root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\n');
+  assert.is(spawnSync('bash', [s.script], { env: s.env }).status, 0);
+  assert.match(s.calls(), 'systemctl enable systemd-resolved.service');
+  assert.is(readFileSync(join(s.root, 'etc/resolv.conf'), 'utf8'), 'nameserver 192.0.2.53\n');
 });
 
 test('a failing step: marker failure with its exit code, later steps skipped, still runs only once', async () => {

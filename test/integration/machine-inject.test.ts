@@ -133,6 +133,7 @@ test('systemd mechanism: accounts, keys, sources, hostname, script and unit link
   // first boot: script 0755 with valid syntax, unit enabled by a link written in the root
   assert.is(statSync(join(root, FIRSTBOOT.script)).mode & 0o777, 0o755);
   assert.is(spawnSync('bash', ['-n', join(root, FIRSTBOOT.script)]).status, 0);
+  assert.match(read(root, FIRSTBOOT.script), 'left to systemd-nspawn'); // host network: resolv.conf not linked
   assert.match(read(root, FIRSTBOOT.unit), /ConditionPathExists=/);
   assert.is(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/nspawn-kit-firstboot.service')), FIRSTBOOT.unit);
   assert.not.ok(existsSync(join(root, 'etc/rc.local')));

@@ -5,7 +5,7 @@ import { makeRecipe } from '../helpers/config.js';
 import { FIRSTBOOT_WANTS_LINK, renderFirstBootScript, renderFirstBootUnit, renderRcLocal } from '../../src/machine/firstboot.js';
 import { FIRSTBOOT } from '../../src/machine/paths.js';
 
-const script = renderFirstBootScript({ machine: 'box', recipe: makeRecipe({ steps: ['echo one', "echo 'two' && touch /x"] }) });
+const script = renderFirstBootScript({ machine: 'box', recipe: makeRecipe({ steps: ['echo one', "echo 'two' && touch /x"] }), linkResolvConf: true });
 
 test('script: bash strict mode, valid syntax', () => {
   assert.ok(script.startsWith('#!/bin/bash\n'));
@@ -39,6 +39,12 @@ test('script: networkd/resolved only if installed, resolv.conf linked only with 
   const two = script.indexOf(`run_step 2 'echo '\\''two'\\'' && touch /x'`);
   assert.ok(one > 0 && two > one, 'steps quoted and in order');
   assert.not.match(script, /trusted|allow-insecure|allow-unauthenticated/);
+});
+
+test('script: with the host network resolv.conf is not linked to resolved', () => {
+  const host = renderFirstBootScript({ machine: 'box', recipe: makeRecipe() });
+  assert.match(host, /enable_unit systemd-resolved\.service/);
+  assert.not.match(host, /ln -sf \/run\/systemd\/resolve/);
 });
 
 test('unit: oneshot, runs while the script exists, after the network, wanted by multi-user', () => {
