@@ -44,6 +44,17 @@ export function networkLines(network: Recipe['nspawn']['network']): string[] {
   }
 }
 
+/**
+ * Sharing the host's network, the container must use the host's DNS: a
+ * resolv.conf left by the systemd-resolved package (a symlink to its stub)
+ * finds no server there (measured on bookworm: "No DNS servers known"), and
+ * the default "auto" never replaces a symlink. With a private network the
+ * file is the container's own business (first boot links it to resolved).
+ */
+export function resolvConfLines(network: Recipe['nspawn']['network']): string[] {
+  return network === 'host' ? ['# The host network: use its DNS, even over a symlink left by systemd-resolved.', 'ResolvConf=replace-host'] : [];
+}
+
 export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<Config, 'mirror'>): string {
   const binds = recipe.nspawn.binds.map((b) => `Bind=${assertSingleLine(b, 'nspawn.binds entry')}`);
   const ro = recipe.nspawn.bindsReadOnly.map((b) => `BindReadOnly=${assertSingleLine(b, 'nspawn.bindsReadOnly entry')}`);
@@ -52,6 +63,7 @@ export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<C
     '[Exec]',
     'Boot=yes',
     `PrivateUsers=${privateUsers(recipe.nspawn.privateUsers)}`,
+    ...resolvConfLines(recipe.nspawn.network),
     '',
     '[Network]',
     ...networkLines(recipe.nspawn.network),

@@ -11,7 +11,7 @@ test('.nspawn: boot, private users, mirror bound read-only, recipe binds', () =>
     nspawn: { network: 'host', binds: ['/srv/data:/data'], bindsReadOnly: ['/srv/ro'], privateUsers: 'pick' },
   });
   const text = lines(renderNspawnFile('box', recipe, config));
-  for (const l of ['[Exec]', 'Boot=yes', 'PrivateUsers=pick', '[Network]', 'Private=no', 'VirtualEthernet=no', '[Files]',
+  for (const l of ['[Exec]', 'Boot=yes', 'PrivateUsers=pick', 'ResolvConf=replace-host', '[Network]', 'Private=no', 'VirtualEthernet=no', '[Files]',
     'BindReadOnly=/srv/nk/mirror:/var/local/nspawn-kit-mirror', 'BindReadOnly=/srv/ro', 'Bind=/srv/data:/data']) {
     assert.ok(text.includes(l), l);
   }
@@ -24,6 +24,7 @@ test('.nspawn: network modes', () => {
   assert.equal(networkLines('veth'), ['Private=yes', 'VirtualEthernet=yes']);
   const veth = lines(renderNspawnFile('box', makeRecipe({ nspawn: { network: 'veth', binds: [], bindsReadOnly: [], privateUsers: true } }), config));
   assert.ok(veth.includes('VirtualEthernet=yes') && veth.includes('PrivateUsers=yes'));
+  assert.not.ok(veth.some((l) => l.startsWith('ResolvConf=')), 'private network: resolv.conf is the container\'s own');
   const off = lines(renderNspawnFile('box', makeRecipe(), config));
   assert.ok(off.includes('PrivateUsers=no'));
 });
