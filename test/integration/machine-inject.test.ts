@@ -20,6 +20,7 @@ const isRoot = process.getuid?.() === 0;
 const base = mkdtempSync(join(tmpdir(), 'nk-inject-'));
 const config = makeConfig(base);
 const HASH = '$y$j9T$abcdefghijklmnop$0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg';
+const HOSTILE = '--version $(touch pwned) `id`.txt';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9zcGF3bi1raXQtdGVzdC1rZXktMDAwMDAwMDAw alice@test';
 
 // A real armored public key for the mirror (ed25519, made once for this file).
@@ -49,6 +50,7 @@ function fakeRoot(): string {
   symlinkSync('../usr/lib/os-release', join(root, 'etc/os-release'));
   writeFileSync(join(root, 'etc/skel/.bashrc'), '# bashrc\n', { mode: 0o644 });
   symlinkSync('/etc/shadow', join(root, 'etc/skel/.evil')); // must not be copied (nor followed)
+  writeFileSync(join(root, 'etc/skel', HOSTILE), 'x'); // copied verbatim, runs nothing
   writeFileSync(join(root, 'etc/apt/sources.list'), 'deb file:///tmp/bootstrap-mirror bookworm main\n');
   copyFileSync('/usr/share/keyrings/debian-archive-keyring.gpg', join(root, 'usr/share/keyrings/debian-archive-keyring.gpg'));
   return root;
@@ -111,6 +113,8 @@ test('systemd mechanism: accounts, keys, sources, hostname, script and unit link
   assert.is(statSync(join(root, 'home/alice')).uid, 1000);
   assert.is(statSync(join(root, 'home/bob/.bashrc')).uid, 1001);
   assert.not.ok(existsSync(join(root, 'home/alice/.evil')));
+  assert.is(statSync(join(root, 'home/alice', HOSTILE)).uid, 1000);
+  assert.not.ok(existsSync(join(process.cwd(), 'pwned')) || existsSync(join(root, 'pwned')));
 
   // apt: .sources only, every one signed, keys in place
   assert.not.ok(existsSync(join(root, 'etc/apt/sources.list')));
