@@ -1,8 +1,11 @@
 /**
  * The base cache: bootstrap + recipe packages, kept under
- * `<stateDir>/base/<recipe>-<key>`, key = sha256(recipe.baseHash + sha256 of
- * the suite's published InRelease). The same recipe against the same mirror
- * publication gives the same base, so the next create only clones it
+ * `<stateDir>/base/<recipe>-<key>`, key = sha256(recipe.baseHash + the index
+ * digest of the suite's published InRelease: its SHA256 lines, i.e. exactly
+ * which Packages files it signs). A republish that changes only Date and
+ * Valid-Until (the nightly refresh) keeps the key; new packages change it.
+ * The same recipe against the same package set gives the same base, so the
+ * next create only clones it
  * (`cp -a --reflink=auto`: a reflink copy on btrfs/xfs, a plain copy on ext4,
  * where both measured 2.1-2.5 s for a 246 MB root on this machine).
  */
@@ -13,6 +16,7 @@ import type { Config, Recipe } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { freeBytes } from '../mirror/publish.js';
 import { mirrorLayout } from '../mirror/layout.js';
+import { clearsignedText, parseRelease } from '../mirror/release.js';
 import { exists, type Shell } from '../shell.js';
 import { withBuildDir, type BuildDir } from './builddir.js';
 
@@ -20,8 +24,10 @@ export interface BaseRef {
   key: string;
   /** Directory of the cached base root file system. */
   dir: string;
-  /** sha256 of dists/<codename>/InRelease the key was computed from. */
+  /** sha256 of dists/<codename>/InRelease at resolution time (provenance). */
   inReleaseSha256: string;
+  /** sha256 of the InRelease's SHA256 index lines (the key's mirror part). */
+  indexDigest: string;
 }
 
 export function baseCacheDir(config: Pick<Config, 'stateDir'>): string {
@@ -32,8 +38,7 @@ export function inReleasePath(config: Pick<Config, 'stateDir' | 'mirror'>, coden
   return join(mirrorLayout(config).dists, codename, 'InRelease');
 }
 
-/** sha256 of the suite's published InRelease; the mirror must have published the codename. */
-export async function inReleaseSha256(config: Pick<Config, 'stateDir' | 'mirror'>, codename: string): Promise<string> {
+async function readInRelease(config: Pick<Config, 'stateDir' | 'mirror'>, codename: string): Promise<Buffer> {
   const path = inReleasePath(config, codename);
   let data: Buffer;
   try {
@@ -44,11 +49,24 @@ export async function inReleaseSha256(config: Pick<Config, 'stateDir' | 'mirror'
       `Warm the recipe first (\`nspawn-kit mirror warm <recipe>\`), or publish the mirror (\`nspawn-kit mirror publish\`).`,
     );
   }
-  return createHash('sha256').update(data).digest('hex');
+  return data;
 }
 
-export function baseKey(recipe: Pick<Recipe, 'baseHash'>, inRelease: string): string {
-  return createHash('sha256').update(`${recipe.baseHash}\n${inRelease}\n`).digest('hex').slice(0, 16);
+/** sha256 of the suite's published InRelease; the mirror must have published the codename. */
+export async function inReleaseSha256(config: Pick<Config, 'stateDir' | 'mirror'>, codename: string): Promise<string> {
+  return createHash('sha256').update(await readInRelease(config, codename)).digest('hex');
+}
+
+/** Digest of what a publication signs (its SHA256 index lines), not of when it was signed. */
+export function indexDigestOf(inRelease: string): string {
+  const lines = parseRelease(clearsignedText(inRelease))
+    .sha256.map((e) => `${e.hash} ${e.size} ${e.path}`)
+    .sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+export function baseKey(recipe: Pick<Recipe, 'baseHash'>, indexDigest: string): string {
+  return createHash('sha256').update(`${recipe.baseHash}\n${indexDigest}\n`).digest('hex').slice(0, 16);
 }
 
 export function basePath(config: Pick<Config, 'stateDir'>, recipeName: string, key: string): string {
@@ -56,9 +74,10 @@ export function basePath(config: Pick<Config, 'stateDir'>, recipeName: string, k
 }
 
 export async function resolveBase(config: Pick<Config, 'stateDir' | 'mirror'>, recipe: Pick<Recipe, 'name' | 'codename' | 'baseHash'>): Promise<BaseRef> {
-  const inRelease = await inReleaseSha256(config, recipe.codename);
-  const key = baseKey(recipe, inRelease);
-  return { key, dir: basePath(config, recipe.name, key), inReleaseSha256: inRelease };
+  const data = await readInRelease(config, recipe.codename);
+  const indexDigest = indexDigestOf(data.toString('utf8'));
+  const key = baseKey(recipe, indexDigest);
+  return { key, dir: basePath(config, recipe.name, key), inReleaseSha256: createHash('sha256').update(data).digest('hex'), indexDigest };
 }
 
 /** Bases of a recipe that are on disk, e.g. ["bookworm-minimal-0123456789abcdef"]. */

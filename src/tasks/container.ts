@@ -36,7 +36,7 @@ function loginHint(recipe: Recipe, name: string): string[] {
 
 export interface ContainerOptions {
   /** Extra checks run inside the machine after provisioning. */
-  checks?: { label: string; argv: string[] }[];
+  checks?: { label: string; argv: string[]; skip?: (ctx: MachineStageCtx) => string | false }[];
 }
 
 /** Warming is skipped when the base for this recipe and publication is already cached. */
@@ -67,7 +67,7 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
       baseStage(),
       createStage(),
       provisionStage(),
-      ...(opts.checks ?? []).map((c) => checkStage<MachineStageCtx>(c.label, c.argv)),
+      ...(opts.checks ?? []).map((c) => checkStage<MachineStageCtx>(c.label, c.argv, c.skip)),
     ],
     summary: (ctx) => [
       `machine:  ${ctx.name} at ${ctx.created?.root ?? `${ctx.app.config.machines.dir}/${ctx.name}`}`,
@@ -100,6 +100,8 @@ export const QGIS_CHECK = {
     '-c',
     'from qgis.core import Qgis, QgsApplication; app = QgsApplication([], False); app.initQgis(); print("QGIS", Qgis.version()); app.exitQgis()',
   ],
+  skip: (ctx: MachineStageCtx): string | false =>
+    ctx.recipe.packages.includes('python3-qgis') ? false : `recipe ${ctx.recipe.name} does not install python3-qgis`,
 };
 
 export const qgisContainer = containerSpec(

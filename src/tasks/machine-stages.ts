@@ -60,7 +60,7 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
 }
 
 /** A command run inside the (stopped) machine; its output is kept for the summary. */
-export function checkStage<C extends MachineStageCtx>(label: string, argv: string[]): Task<C> {
+export function checkStage<C extends MachineStageCtx>(label: string, argv: string[], skip?: (ctx: C) => string | false): Task<C> {
   return stage<C>(label, async (ctx, _task, sh) => {
     const r = await runInMachine({ sh, config: ctx.app.config }, ctx.name, argv, { stdio: 'pipe' });
     if (sh.dryRun) return 'dry run';
@@ -70,7 +70,7 @@ export function checkStage<C extends MachineStageCtx>(label: string, argv: strin
     }
     ctx.checks.push({ label, output: out });
     return out;
-  });
+  }, { skip });
 }
 
 /**
