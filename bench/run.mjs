@@ -25,14 +25,16 @@ const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 const argv = process.argv.slice(2);
 const flag = (f) => argv.includes(f);
-const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? argv[argv.indexOf('--only') + 1] ?? '')
+const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? (argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined) ?? '')
   .split(',')
   .filter((s) => s && !s.startsWith('--'));
 if (flag('--help') || flag('-h')) {
   process.stdout.write(
     'usage: npm run bench -- [--quick | --full] [--only publish,bootstrap,watch,qgis] [--no-build]\n' +
       '  --quick   smaller pools and fewer repeats (about 10 minutes on 2 cores)\n' +
-      '  --full    also the 10,000-.deb pool... and the QGIS main job (downloads ~1 GB; or NSPAWN_KIT_BENCH_QGIS=1)\n',
+      '  (default) pools of 100, 2,000 and 10,000 .debs, more repeats\n' +
+      '  --full    the default run plus the QGIS main job (downloads about 1 GB; or NSPAWN_KIT_BENCH_QGIS=1)\n' +
+      '  NSPAWN_KIT_BENCH_UPSTREAM=URL  upstream for the mirror warm and the network debootstrap\n',
   );
   process.exit(0);
 }
