@@ -4,7 +4,7 @@
  * does not), the control fields that name it in the pool, its size and
  * SHA256. Plus Debian version ordering, which gc and warm need.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import type { Shell } from '../shell.js';
 
@@ -93,36 +93,93 @@ export function checkControlFields(
  * what is wrong (empty, truncated, not a Debian archive, bad fields).
  */
 export async function inspectDeb(sh: Shell, path: string, opts: InspectOptions = {}): Promise<DebInspection> {
-  let st;
-  try {
-    st = await fsp.stat(path);
-  } catch (err) {
-    return { ok: false, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  const [one] = await inspectDebs(sh, [path], opts);
+  return one ?? { ok: false, reason: 'not inspected' };
+}
+
+/**
+ * One shell for a batch of files (a process start costs more than reading a
+ * small .deb): per file, the control fields, then the whole data member
+ * decompressed to /dev/null. File names travel as argv; the output is split
+ * by markers carrying a random nonce, so no file name or message can forge one.
+ */
+const BATCH_SCRIPT = [
+  'n=$1; shift; i=0',
+  'for f do',
+  '  i=$((i+1)); echo "@@$n $i"; echo "@@$n $i" >&2',
+  '  dpkg-deb --field -- "$f" Package Version Architecture Source; rc=$?',
+  '  if [ $rc -eq 0 ]; then dpkg-deb --fsys-tarfile -- "$f" >/dev/null; echo "@@$n data $?"; else echo "@@$n field $rc"; fi',
+  'done',
+].join('\n');
+
+function splitByMarker(text: string, nonce: string): Map<number, string> {
+  const parts = new Map<number, string>();
+  let current = 0;
+  let buf: string[] = [];
+  const flush = (): void => {
+    if (current) parts.set(current, buf.join('\n'));
+    buf = [];
+  };
+  for (const line of text.split('\n')) {
+    const m = line.startsWith(`@@${nonce} `) ? /^@@\S+ (\d+)$/.exec(line) : null;
+    if (m) {
+      flush();
+      current = Number(m[1]);
+    } else buf.push(line);
   }
-  if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
-  if (st.size === 0) return { ok: false, reason: 'empty file (0 bytes)' };
+  flush();
+  return parts;
+}
 
-  const fieldRun = await sh.read(['dpkg-deb', ['--field', '--', path, 'Package', 'Version', 'Architecture', 'Source']], {
-    nothrow: true,
-    signal: opts.signal,
-    env: { LC_ALL: 'C' },
-  });
-  if (fieldRun.exitCode !== 0) return { ok: false, reason: `not a valid .deb: ${firstError(fieldRun.stderr)}` };
-  const checked = checkControlFields(parseControlFields(fieldRun.stdout), opts.architectures);
-  if (!checked.ok) return checked;
-
-  // The whole data member must decompress; the tar stream goes to /dev/null, not into memory.
-  const payload = await sh.read(['sh', ['-c', 'dpkg-deb --fsys-tarfile -- "$1" >/dev/null', 'sh', path]], {
-    nothrow: true,
-    signal: opts.signal,
-    env: { LC_ALL: 'C' },
-  });
-  if (payload.exitCode !== 0) return { ok: false, reason: `corrupt or truncated: ${firstError(payload.stderr)}` };
-
-  const { sha256, size } = await sha256File(path, opts.signal);
-  if (size === 0) return { ok: false, reason: 'empty file (0 bytes)' };
-  const { name, version, architecture, source } = checked;
-  return { ok: true, pkg: { name, version, architecture, source, size, sha256 } };
+export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptions = {}): Promise<DebInspection[]> {
+  const results: Array<DebInspection | undefined> = new Array(paths.length).fill(undefined);
+  const toRun: number[] = [];
+  for (const [i, path] of paths.entries()) {
+    try {
+      const st = await fsp.stat(path);
+      if (!st.isFile()) results[i] = { ok: false, reason: 'not a regular file' };
+      else if (st.size === 0) results[i] = { ok: false, reason: 'empty file (0 bytes)' };
+      else toRun.push(i);
+    } catch (err) {
+      results[i] = { ok: false, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+    }
+  }
+  if (toRun.length) {
+    const nonce = randomBytes(8).toString('hex');
+    const run = await sh.read(['sh', ['-c', BATCH_SCRIPT, 'sh', nonce, ...toRun.map((i) => paths[i] ?? '')]], {
+      nothrow: true,
+      signal: opts.signal,
+      env: { LC_ALL: 'C' },
+    });
+    const out = splitByMarker(run.stdout, nonce);
+    const err = splitByMarker(run.stderr, nonce);
+    for (const [k, i] of toRun.entries()) {
+      const text = out.get(k + 1);
+      const stderr = err.get(k + 1) ?? '';
+      const status = text === undefined ? undefined : new RegExp(`^@@${nonce} (field|data) (\\d+)$`, 'm').exec(text);
+      if (!text || !status) {
+        results[i] = { ok: false, reason: `not inspected (the validation shell stopped: ${firstError(run.stderr)})` };
+        continue;
+      }
+      if (status[1] === 'field') {
+        results[i] = { ok: false, reason: `not a valid .deb: ${firstError(stderr)}` };
+        continue;
+      }
+      if (status[2] !== '0') {
+        results[i] = { ok: false, reason: `corrupt or truncated: ${firstError(stderr)}` };
+        continue;
+      }
+      const checked = checkControlFields(parseControlFields(text), opts.architectures);
+      if (!checked.ok) {
+        results[i] = checked;
+        continue;
+      }
+      const { sha256, size } = await sha256File(paths[i] ?? '', opts.signal);
+      const { name, version, architecture, source } = checked;
+      results[i] = size === 0 ? { ok: false, reason: 'empty file (0 bytes)' } : { ok: true, pkg: { name, version, architecture, source, size, sha256 } };
+    }
+  }
+  return results.map((r) => r ?? { ok: false, reason: 'not inspected' });
 }
 
 // ---- Debian version ordering (dpkg's verrevcmp) ----

@@ -7,9 +7,10 @@
 import { availableParallelism } from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { listArchive, mapLimit, symlinkStaysInside } from './archive-scan.js';
 import type { Archive } from '../config/types.js';
 import type { MirrorContext } from './context.js';
-import { inspectDeb, type DebPackage } from './deb.js';
+import { inspectDebs, type DebPackage } from './deb.js';
 import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
 import { addToSuite, assertCodename, readSuite } from './suites.js';
@@ -73,35 +74,6 @@ export function defaultConcurrency(): number {
   return Math.min(4, Math.max(2, availableParallelism()));
 }
 
-/** Top-level regular *.deb files of one directory (no recursion, no partial/, no lock). */
-export async function listArchive(dir: string): Promise<{ files: string[]; escaping: string[] }> {
-  const entries = await fsp.readdir(dir, { withFileTypes: true });
-  const files: string[] = [];
-  const escaping: string[] = [];
-  const realDir = await fsp.realpath(dir);
-  for (const entry of entries) {
-    if (!entry.name.endsWith('.deb')) continue;
-    const path = join(dir, entry.name);
-    if (entry.isFile()) files.push(path);
-    else if (entry.isSymbolicLink()) {
-      if (await symlinkStaysInside(path, realDir)) files.push(path);
-      else escaping.push(path);
-    }
-  }
-  files.sort();
-  return { files, escaping };
-}
-
-async function symlinkStaysInside(path: string, realDir: string): Promise<boolean> {
-  try {
-    const target = await fsp.realpath(path);
-    const st = await fsp.stat(target);
-    return st.isFile() && dirname(target) === realDir;
-  } catch {
-    return false;
-  }
-}
-
 export async function importArchives(ctx: MirrorContext, archives: Archive[], opts: ImportOptions = {}): Promise<ImportReport> {
   const files: ImportFile[] = [];
   const pre: ImportReport = emptyReport(ctx.sh.dryRun);
@@ -152,20 +124,6 @@ export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts:
     accepted.push({ path, codename: f.codename });
   }
   return runImport(ctx, accepted, opts, pre, []);
-}
-
-/** Runs `fn` over items with at most `limit` at once, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 interface Candidate extends ImportFile {
@@ -229,15 +187,21 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   }
   if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
 
-  // 2. Validate in parallel (dpkg-deb reads every byte), bounded.
+  // 2. Validate in parallel (dpkg-deb reads every byte), bounded; a few files per shell.
   const architectures = config.mirror.architectures;
+  const concurrency = opts.concurrency ?? defaultConcurrency();
+  const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
+  const chunks: Candidate[][] = [];
+  for (let i = 0; i < work.length; i += size) chunks.push(work.slice(i, i + size));
   let done = 0;
-  const inspections = await mapLimit(work, opts.concurrency ?? defaultConcurrency(), async (c) => {
-    const res = await inspectDeb(sh, c.path, { architectures, signal: ctx.signal });
-    done++;
-    if (done % 200 === 0) ctx.log?.(`validated ${done}/${work.length}`);
-    return res;
-  });
+  const inspections = (
+    await mapLimit(chunks, concurrency, async (chunk) => {
+      const res = await inspectDebs(sh, chunk.map((c) => c.path), { architectures, signal: ctx.signal });
+      done += chunk.length;
+      if (work.length >= 100 && done % (size * concurrency * 4) < size) ctx.log?.(`validated ${done}/${work.length}`);
+      return res;
+    })
+  ).flat();
 
   // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
   //    deterministically), or through apt-move per codename.
@@ -335,3 +299,4 @@ export function formatImportReport(r: ImportReport): string[] {
     ...r.warnings.map((w) => `  warning: ${w}`),
   ];
 }
+export { listArchive } from './archive-scan.js';

@@ -1,0 +1,52 @@
+/**
+ * Reading archive directories the way apt fills them: top-level regular
+ * *.deb files only (apt downloads into partial/ and renames when verified;
+ * "lock" and anything else is not ours), symlinks only if they stay in the
+ * directory. Plus a small bounded-concurrency map.
+ */
+import { promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** Top-level regular *.deb files of one directory (no recursion, no partial/, no lock). */
+export async function listArchive(dir: string): Promise<{ files: string[]; escaping: string[] }> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  const escaping: string[] = [];
+  const realDir = await fsp.realpath(dir);
+  for (const entry of entries) {
+    if (!entry.name.endsWith('.deb')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isFile()) files.push(path);
+    else if (entry.isSymbolicLink()) {
+      if (await symlinkStaysInside(path, realDir)) files.push(path);
+      else escaping.push(path);
+    }
+  }
+  files.sort();
+  return { files, escaping };
+}
+
+export async function symlinkStaysInside(path: string, realDir: string): Promise<boolean> {
+  try {
+    const target = await fsp.realpath(path);
+    const st = await fsp.stat(target);
+    return st.isFile() && dirname(target) === realDir;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `fn` over items with at most `limit` at once, results in input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
