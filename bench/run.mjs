@@ -30,12 +30,23 @@ const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? (argv.inclu
   .filter((s) => s && !s.startsWith('--'));
 if (flag('--help') || flag('-h')) {
   process.stdout.write(
-    'usage: npm run bench -- [--quick | --full] [--only publish,bootstrap,watch,qgis] [--no-build]\n' +
+    'usage: npm run bench -- [--quick | --full] [--only publish,bootstrap,watch,qgis] [--no-build] | --render results/DATE.json\n' +
       '  --quick   smaller pools and fewer repeats (about 10 minutes on 2 cores)\n' +
       '  (default) pools of 100, 2,000 and 10,000 .debs, more repeats\n' +
       '  --full    the default run plus the QGIS main job (downloads about 1 GB; or NSPAWN_KIT_BENCH_QGIS=1)\n' +
       '  NSPAWN_KIT_BENCH_UPSTREAM=URL  upstream for the mirror warm and the network debootstrap\n',
   );
+  process.exit(0);
+}
+// --render FILE.json: rewrite the .md/.svg (and latest.md) of a saved run, nothing measured.
+if (argv.includes('--render')) {
+  const file = argv[argv.indexOf('--render') + 1];
+  const results = JSON.parse(readFileSync(file, 'utf8'));
+  const stem = file.replace(/\.json$/, '');
+  writeFileSync(`${stem}.md`, markdownTable(results));
+  writeFileSync(`${stem}.svg`, svgChart(results));
+  copyFileSync(`${stem}.md`, `${RESULTS}latest.md`);
+  process.stdout.write(markdownTable(results));
   process.exit(0);
 }
 if (process.getuid?.() !== 0) {

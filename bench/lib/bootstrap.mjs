@@ -40,7 +40,10 @@ export async function bootstrapCase(plan) {
     try {
       const w = await runChild('warm', { config, recipe: RECIPE }, work);
       memory.push(['mirror warm', RECIPE, w]);
-      rows.push(row(group, `nspawn-kit mirror warm ${RECIPE}${w.downloaded ? ' (downloading)' : ' (again, nothing new)'}`, [w.totalMs], { note: `${w.downloaded} .debs downloaded; once` }));
+      rows.push({
+        ...row(group, `nspawn-kit mirror warm ${RECIPE}${w.downloaded ? ' (downloading)' : ' (again, nothing new)'}`, [w.totalMs], { note: `${w.downloaded} .debs downloaded; once` }),
+        noChart: true,
+      });
     } catch (err) {
       if (!existsSync(join(config.mirror.root, 'dists', 'bookworm', 'InRelease'))) throw err;
       rows.push(errorRow(group, `nspawn-kit mirror warm ${RECIPE}`, err));

@@ -35,30 +35,42 @@ export function markdownTable(results) {
 
 const xmlEsc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** Horizontal bars (median, with a min-max whisker) per group, one scale per group. */
-export function svgChart(results, groups = ['bootstrap', 'publish']) {
-  const width = 960;
-  const labelW = 430;
-  const barMax = width - labelW - 110;
+/**
+ * Horizontal bars (median, with a min-max whisker), one section per chart
+ * group (bootstrap; publish per pool size). Log scale: dpkg-scanpackages and
+ * the network bootstrap are 100x the fastest rows and would flatten the rest.
+ */
+export function svgChart(results, prefixes = ['bootstrap', 'publish']) {
+  const width = 1000;
+  const labelW = 470;
+  const barMax = width - labelW - 130;
   const rowH = 22;
   let y = 40;
   const parts = [];
-  for (const g of groups) {
-    const rows = results.rows.filter((r) => r.group === g && r.unit === 's' && r.median !== undefined);
+  for (const r of results.rows) {
+    // Results saved before rows carried `chart`: the pool size is in the case text.
+    if (r.chart === undefined && r.group === 'publish') r.chart = `publish, ${/(?:of|into|,) ([\d,]{3,})/.exec(r.case)?.[1] ?? '?'} .debs`;
+    if (r.noChart === undefined) r.noChart = /^(first import|nspawn-kit mirror warm)/.test(r.case);
+  }
+  const sections = [...new Set(results.rows.map((r) => r.chart ?? r.group))].filter((c) => prefixes.some((p) => c.startsWith(p)));
+  for (const section of sections) {
+    const rows = results.rows.filter((r) => (r.chart ?? r.group) === section && r.unit === 's' && r.median !== undefined && !r.noChart);
     if (!rows.length) continue;
-    const max = Math.max(...rows.map((r) => r.max ?? r.median));
-    parts.push(`<text x="10" y="${y}" font-size="15" font-weight="bold">${xmlEsc(g)} (seconds, median; whisker min-max; bars share one scale)</text>`);
+    const lo = Math.min(...rows.map((r) => r.min ?? r.median)) / 2;
+    const hi = Math.max(...rows.map((r) => r.max ?? r.median));
+    const pos = (v) => (Math.log(v / lo) / Math.log(hi / lo)) * barMax;
+    parts.push(`<text x="10" y="${y}" font-size="15" font-weight="bold">${xmlEsc(section)}: seconds, median (bar) and min-max (whisker), log scale</text>`);
     y += 12;
     for (const r of rows) {
-      const w = Math.max(1, (r.median / max) * barMax);
-      const x0 = labelW + ((r.min ?? r.median) / max) * barMax;
-      const x1 = labelW + ((r.max ?? r.median) / max) * barMax;
+      const w = Math.max(1, pos(r.median));
+      const x0 = labelW + pos(r.min ?? r.median);
+      const x1 = labelW + pos(r.max ?? r.median);
       const ours = /nspawn-kit/.test(r.case);
       parts.push(
-        `<text x="${labelW - 6}" y="${y + 15}" font-size="11" text-anchor="end">${xmlEsc(r.case.slice(0, 70))}</text>`,
+        `<text x="${labelW - 6}" y="${y + 15}" font-size="11" text-anchor="end">${xmlEsc(r.case.slice(0, 78))}</text>`,
         `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${ours ? '#2b7bb9' : '#9aa5b1'}"/>`,
         `<line x1="${x0.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" stroke="#222" stroke-width="1"/>`,
-        `<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 15}" font-size="11">${(r.median / 1000).toFixed(r.median < 10000 ? 2 : 1)} s${r.ratio !== undefined ? ` (${r.ratio.toFixed(2)}x)` : ''}</text>`,
+        `<text x="${(labelW + Math.max(w, x1 - labelW) + 6).toFixed(1)}" y="${y + 15}" font-size="11">${fmtSeconds(r.median)}${r.ratio !== undefined ? ` (${r.ratio.toFixed(2)}x)` : ''}</text>`,
       );
       y += rowH;
     }
@@ -68,9 +80,14 @@ export function svgChart(results, groups = ['bootstrap', 'publish']) {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="20" font-size="13">nspawn-kit benchmarks ${xmlEsc(results.date)}${results.quick ? ' (--quick)' : ''}: ${results.env.nproc} CPUs, ${xmlEsc(results.env.kernel)}; blue = nspawn-kit, grey = other tools</text>`,
+    `<text x="10" y="20" font-size="13">nspawn-kit benchmarks ${xmlEsc(results.date)}${results.quick ? ' (--quick)' : ''}: ${results.env.nproc} CPUs, ${xmlEsc(results.env.kernel)}; blue = nspawn-kit, grey = other tools; (ratio to the row's reference)</text>`,
     ...parts,
     '</svg>',
     '',
   ].join('\n');
+}
+
+function fmtSeconds(ms) {
+  const s = ms / 1000;
+  return `${s >= 10 ? s.toFixed(1) : s >= 0.1 ? s.toFixed(2) : s.toFixed(3)} s`;
 }
