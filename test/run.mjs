@@ -28,6 +28,12 @@ function skipReason(tier) {
   return undefined;
 }
 
+// colorette (listr2) turns colours ON when FORCE_COLOR is set at all, even to 0.
+function withoutForceColor(env) {
+  const { FORCE_COLOR: _drop, ...rest } = env;
+  return rest;
+}
+
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -48,7 +54,7 @@ for (const tier of wanted) {
   const res = spawnSync(
     process.execPath,
     ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), join('test', tier), pattern],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', NODE_DISABLE_COLORS: '1' } },
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...withoutForceColor(process.env), NO_COLOR: '1', NODE_DISABLE_COLORS: '1' } },
   );
   process.stdout.write(res.stdout);
   const num = (label) => Number((res.stdout.match(new RegExp(`${label}:\\s+(\\d+)`)) ?? [])[1] ?? 0);

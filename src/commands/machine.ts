@@ -95,7 +95,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('rm');
       await sweepStaleBuilds({ sh: app.sh, config: app.config });
-      const r = await removeMachine({ sh: app.sh, config: app.config }, name);
+      const r = await removeMachine({ sh: app.sh, config: app.config }, name, { settingsDir: app.config.machines.settingsDir });
       process.stdout.write(app.opts.json ? `${JSON.stringify(r, null, 2)}\n` : `removed ${name}\n`);
     });
 }

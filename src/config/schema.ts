@@ -120,7 +120,13 @@ export const ConfigSchema = z
       })
       .prefault({}),
     machines: z
-      .strictObject({ dir: absPath.default('/var/lib/machines').describe('Where container root filesystems live.') })
+      .strictObject({
+        dir: absPath.default('/var/lib/machines').describe('Where container root filesystems live.'),
+        settingsDir: absPath
+          .default('/etc/systemd/nspawn')
+          .describe('Where the .nspawn settings files go (systemd-nspawn reads /etc/systemd/nspawn; elsewhere nspawn-kit passes --settings=trusted).'),
+        unitDir: absPath.default('/etc/systemd/system').describe('Where systemd units and drop-ins go (written only where systemd is PID 1).'),
+      })
       .prefault({}),
     schedule: z
       .strictObject({

@@ -34,7 +34,7 @@ export interface Config {
   file: string | undefined;
   stateDir: string;
   mirror: MirrorConfig;
-  machines: { dir: string };
+  machines: { dir: string; settingsDir: string; unitDir: string };
   schedule: ParsedConfig['schedule'];
   watch: ParsedConfig['watch'];
   recipeDirs: string[];

@@ -7,6 +7,7 @@ import { provisionMachine, type ProvisionReport } from '../machine/provision.js'
 import { runInMachine } from '../machine/boot.js';
 import { formatProgress } from '../rootfs/backends.js';
 import { stage } from './runner.js';
+import { exists, formatCommand } from '../shell.js';
 import type { MirrorStageCtx } from './stages.js';
 
 type Task<C extends MachineStageCtx> = ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>;
@@ -36,7 +37,12 @@ export function baseStage<C extends MachineStageCtx>(): Task<C> {
 /** Clone the base, inject the first boot, write .nspawn and provenance, rename into place. */
 export function createStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Machine: clone, first-boot injection, .nspawn, provenance', async (ctx, task, sh) => {
-    const report = await createMachine({ sh, config: ctx.app.config }, ctx.recipe, ctx.name, { onProgress: (p) => (task.output = progressLine(p)) });
+    const { machines } = ctx.app.config;
+    const report = await createMachine({ sh, config: ctx.app.config }, ctx.recipe, ctx.name, {
+      onProgress: (p) => (task.output = progressLine(p)),
+      settingsDir: machines.settingsDir,
+      unitDir: machines.unitDir,
+    });
     ctx.created = report;
     return `${report.root}${report.fromBaseCache ? ' (base from cache)' : ''}`;
   });
@@ -46,6 +52,10 @@ export function createStage<C extends MachineStageCtx>(): Task<C> {
 export function provisionStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Provisioning boot (first-boot script)', async (ctx, task, sh) => {
     // The console of a booting container is long: shown with --verbose, else one status line.
+    if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
+      sh.log(`[dry-run] boot ${ctx.name} once with systemd-nspawn --boot and wait for its first-boot result`);
+      return 'dry run';
+    }
     task.output = 'booting; waiting for the first-boot result…';
     const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.name, { onLine: ctx.app.opts.verbose ? (l) => (task.output = l) : undefined });
     ctx.provisioned = report;
@@ -62,6 +72,10 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
 /** A command run inside the (stopped) machine; its output is kept for the summary. */
 export function checkStage<C extends MachineStageCtx>(label: string, argv: string[], skip?: (ctx: C) => string | false): Task<C> {
   return stage<C>(label, async (ctx, _task, sh) => {
+    if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
+      sh.log(`[dry-run] run inside ${ctx.name}: ${formatCommand([argv[0] ?? '', argv.slice(1)])}`);
+      return 'dry run';
+    }
     const r = await runInMachine({ sh, config: ctx.app.config }, ctx.name, argv, { stdio: 'pipe' });
     if (sh.dryRun) return 'dry run';
     const out = (r.stdout.trim().split('\n').at(-1) ?? '').trim();
@@ -87,7 +101,7 @@ export function injectStage<C extends MachineStageCtx>(): Task<C> {
     const root = await existingMachineRoot(config, ctx.name);
     if (await isRunning(config, ctx.name)) throw new OperationError(`machine ${ctx.name} is running`, 'Stop it before injecting a new first boot.');
     const report = await injectFirstBoot({ sh, config }, root, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } });
-    await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe);
+    await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir });
     return `${root} (${ctx.recipe.firstboot}; ${report.written.length} file(s) written)`;
   });
 }

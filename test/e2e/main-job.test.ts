@@ -17,7 +17,7 @@ const base = mkdtempSync(join('/var/tmp', 'nk-e2e-main-'));
 const settings = {
   stateDir: join(base, 'state'),
   mirror: { root: join(base, 'mirror'), archives: [] },
-  machines: { dir: join(base, 'machines') },
+  machines: { dir: join(base, 'machines'), settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units') },
 };
 const cfg = join(base, 'cfg.json');
 const offline = join(base, 'cfg-offline.json');
