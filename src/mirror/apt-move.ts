@@ -7,10 +7,11 @@
  *  - LISTSTATE is a private copy of the host's apt lists, decompressed
  *    (this host keeps them lz4-compressed, which apt-move cannot read);
  *    APTSITES names the host part of those list file names.
- *  - FILECACHE is a private directory of links to files the native
- *    validation accepted, under their canonical names: apt-move's move3
- *    runs `system("cp ... $_ ...")` with the file name, so a hostile name
- *    (`$(touch x).deb`) must never reach it.
+ *  - FILECACHE is a private directory of copies of the files the native
+ *    validation accepted, under their canonical names: apt-move's move4
+ *    runs `dpkg-deb -I <name>` through a shell, so a hostile name
+ *    (`$(id>pwned).deb`) would run; and its move3 hard-links FILECACHE
+ *    into its pool and then chmods/chowns, which must not reach the source.
  *  - LOCALDIR is a private staging repository: apt-move may rm -rf under
  *    its dists/, which the publisher owns. What apt-move placed in the
  *    staging pool is then ingested atomically into the real pool and
@@ -143,7 +144,9 @@ export async function ingestWithAptMove(
     await fsp.mkdir(fileCache, { recursive: true });
     for (const [name, item] of byName) {
       const dst = join(fileCache, name);
-      await fsp.link(item.path, dst).catch(() => fsp.copyFile(item.path, dst, fsConstants.COPYFILE_EXCL));
+      // A copy (reflink where the file system can), never a hard link: apt-move's move3 links
+      // FILECACHE into its pool and then chmods and chowns, which would reach the source inode.
+      await fsp.copyFile(item.path, dst, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
     }
   }
   const env = { TMPDIR: work, LC_ALL: 'C' };

@@ -219,6 +219,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
   }
   const outcomes = new Map<Candidate, AptMoveOutcome>();
+  let indexDirty = false;
   if ((opts.importer ?? config.mirror.importer) === 'apt-move') {
     for (const codename of new Set(valid.map((v) => v.c.codename))) {
       const group = valid.filter((v) => v.c.codename === codename);
@@ -242,7 +243,10 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       case 'imported':
       case 'present':
         (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
-        if (result.status === 'imported' || !index.files[result.pool]) await recordInIndex(index, layout, result.pool, pkg);
+        if (result.status === 'imported' || !index.files[result.pool]?.sha256) {
+          await recordInIndex(index, layout, result.pool, pkg);
+          indexDirty = true;
+        }
         add(c.codename, result.pool);
         released.add(c.path);
         cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
@@ -261,7 +265,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   }
 
   // 4. Record: pool index, suites, quarantine, cache (last: a crash before it only repeats work).
-  if (report.imported.length) await savePoolIndex(sh, layout, index);
+  if (indexDirty) await savePoolIndex(sh, layout, index);
   for (const [codename, rels] of toAdd) {
     const added = await addToSuite(sh, layout, codename, rels);
     if (added.length) report.addedToSuites[codename] = added.length;

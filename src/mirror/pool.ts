@@ -90,7 +90,13 @@ export async function ingestDeb(
   }
   signal?.throwIfAborted();
   const dir = dirname(dest);
-  await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+  const created = await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+  if (created) {
+    // New directories are entries in their parents: make those durable too (dir itself is synced after the link).
+    const parents: string[] = [];
+    for (let d = dir; d.length >= created.length; d = dirname(d)) parents.push(dirname(d));
+    for (const p of parents.reverse()) await fsyncDir(p);
+  }
   const tmp = join(dir, tempName(basename(dest)));
   try {
     await fsp.copyFile(source, tmp, fsConstants.COPYFILE_EXCL);

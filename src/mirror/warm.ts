@@ -17,7 +17,7 @@ import { aptGet, aptUri, parsePrintUris, prepareAptRoot, recipeSources, type Apt
 import type { MirrorContext } from './context.js';
 import { sha256File } from './deb.js';
 import { importFiles, type ImportReport } from './import.js';
-import { mirrorLayout, poolRelativePath, type MirrorLayout } from './layout.js';
+import { mirrorLayout, poolRelativePath, suiteListPath, type MirrorLayout } from './layout.js';
 import { loadPoolIndex } from './pool.js';
 import { publishMirror, type PublishReport } from './publish.js';
 import { addToSuite } from './suites.js';
@@ -37,6 +37,8 @@ export interface RecipeWarm {
   /** .debs in the closure of base set + recipe packages. */
   needed: number;
   alreadyInPool: number;
+  /** Not in the pool: fetched (or, in a dry run, would be). */
+  toDownload: number;
   downloaded: number;
   bytesDownloaded: number;
   /** New entries in the codename's suite list. */
@@ -141,7 +143,7 @@ async function inPool(layout: MirrorLayout, bySha: Map<string, string>, deb: Nee
 async function warmOne(ctx: MirrorContext, recipe: Recipe): Promise<RecipeWarm> {
   const { sh } = ctx;
   const layout = mirrorLayout(ctx.config);
-  const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, downloaded: 0, bytesDownloaded: 0, addedToSuite: 0, warnings: [] };
+  const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, toDownload: 0, downloaded: 0, bytesDownloaded: 0, addedToSuite: 0, warnings: [] };
   const architecture = warmArchitecture(ctx);
   const keyring = suiteKeyring(recipe.codename);
   if (!existsSync(keyring)) {
@@ -184,6 +186,7 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe): Promise<RecipeWarm> 
     else missing.push(deb);
   }
   result.alreadyInPool = present.length;
+  result.toDownload = missing.length;
   ctx.log?.(`${recipe.name}: ${needed.length} .debs needed, ${present.length} already in the pool, ${missing.length} to download`);
 
   if (present.length) result.addedToSuite += (await addToSuite(sh, layout, recipe.codename, present)).length;
@@ -220,19 +223,26 @@ export async function warmRecipes(ctx: MirrorContext, recipes: Recipe[], opts: W
     report.bytesDownloaded += r.bytesDownloaded;
     for (const w of r.warnings) ctx.log?.(`${recipe.name}: warning: ${w}`);
   }
-  if (opts.publish !== false && recipes.length) {
-    report.published = await publishMirror(ctx, { codenames: [...new Set(recipes.map((r) => r.codename))] });
-  }
+  // Only suites that exist (a dry run on a fresh mirror has none yet).
+  const layout = mirrorLayout(ctx.config);
+  const codenames = [...new Set(recipes.map((r) => r.codename))].filter((c) => existsSync(suiteListPath(layout, c)));
+  if (opts.publish !== false && codenames.length) report.published = await publishMirror(ctx, { codenames });
   report.summary = summarizeWarm(report);
   ctx.log?.(report.summary);
   return report;
 }
 
 export function summarizeWarm(r: WarmReport): string {
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
   const lines = r.recipes.map(
-    (x) =>
-      `${x.recipe} (${x.codename}): ${x.needed} .debs needed, ${x.alreadyInPool} already in the pool, ${x.downloaded} downloaded (${(x.bytesDownloaded / 1048576).toFixed(1)} MiB)`,
+    (x) => `${x.recipe} (${x.codename}): ${x.needed} .debs needed, ${x.alreadyInPool} already in the pool, ${r.dryRun ? `${x.toDownload} to download` : `${x.downloaded} downloaded (${mib(x.bytesDownloaded)})`}`,
   );
-  const head = r.downloaded === 0 ? 'warm: nothing to download, the mirror already has everything' : `warm: downloaded ${r.downloaded} .debs (${(r.bytesDownloaded / 1048576).toFixed(1)} MiB)`;
-  return [`${r.dryRun ? '[dry-run] ' : ''}${head}`, ...lines.map((l) => `  ${l}`)].join('\n');
+  let head: string;
+  if (r.dryRun) {
+    const unknown = r.recipes.some((x) => x.warnings.some((w) => w.includes('needed set is unknown')));
+    head = unknown ? '[dry-run] warm: the needed set is unknown until the package lists are fetched' : `[dry-run] warm: would download ${r.recipes.reduce((n, x) => n + x.toDownload, 0)} .debs`;
+  } else {
+    head = r.downloaded === 0 ? 'warm: nothing to download, the mirror already has everything' : `warm: downloaded ${r.downloaded} .debs (${mib(r.bytesDownloaded)})`;
+  }
+  return [head, ...lines.map((l) => `  ${l}`)].join('\n');
 }

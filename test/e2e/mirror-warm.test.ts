@@ -15,6 +15,7 @@ import { warmRecipes } from '../../src/mirror/warm.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
 import { stopGpgAgent } from '../../src/mirror/keys.js';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
+import { snapshotTree } from '../helpers/tree.js';
 
 const UPSTREAM = 'http://deb.debian.org/debian';
 const reachable = await fetch(`${UPSTREAM}/dists/bookworm/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(20_000) }).then(
@@ -29,6 +30,23 @@ const lines: string[] = [];
 const ctx: MirrorContext = { sh: new Shell({ log: (l) => lines.push(l) }), config, log: (l) => lines.push(l) };
 const recipe = makeRecipe({ name: 'bookworm-minimal', codename: 'bookworm', variant: 'minbase', upstream: UPSTREAM, packages: ['hello'] });
 const layout = mirrorLayout(config);
+
+test('dry-run on a fresh mirror: prints the plan, changes nothing', async () => {
+  const fresh = mkdtempSync('/var/tmp/nk-warm-dry-');
+  try {
+    const planned: string[] = [];
+    const before = snapshotTree(fresh);
+    const report = await warmRecipes({ sh: new Shell({ dryRun: true, log: (l) => planned.push(l) }), config: makeConfig(fresh) }, [recipe]);
+    assert.equal(snapshotTree(fresh), before);
+    assert.ok(report.dryRun);
+    assert.is(report.downloaded, 0);
+    assert.ok(planned.some((l) => l.includes('[dry-run] apt-get ') && l.endsWith(' update')));
+    assert.ok(planned.some((l) => l.includes('[dry-run] debootstrap --print-debs --variant=minbase')));
+    assert.match(report.summary, '[dry-run]');
+  } finally {
+    spawnSync('rm', ['-rf', '--one-file-system', '--', fresh]);
+  }
+});
 
 test('first warm: the minbase set and hello are downloaded, imported, listed and published', async () => {
   if (!reachable) return console.log(`  skipped: ${UPSTREAM} is not reachable`);

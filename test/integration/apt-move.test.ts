@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Shell } from '../../src/shell.js';
@@ -63,6 +63,8 @@ test('apt-move imports through a private LISTSTATE and a safe FILECACHE; bad and
   // apt-move itself would run this name through a shell (move4's `dpkg-deb -I <name>`).
   copyFileSync(hostile, join(archive, '$(id>pwned).deb'));
   writeFileSync(join(archive, 'broken.deb'), 'not a deb');
+  // apt-move chmods what it files; a source with its own mode must keep it (COPYONLY).
+  chmodSync(dashy, 0o600);
   fakeHostLists(lists, [hello, dashy, hostile]);
   const before = snapshotTree(archive);
 
@@ -89,6 +91,8 @@ test('apt-move imports through a private LISTSTATE and a safe FILECACHE; bad and
   assert.is(execFileSync('find', [base, '-name', 'pwned'], { encoding: 'utf8' }).trim(), '');
   assert.not.ok(existsSync(join(process.cwd(), 'pwned')));
   assert.equal(snapshotTree(archive), before);
+  assert.is(statSync(dashy).mode & 0o777, 0o600);
+  assert.is(statSync(dashy).nlink, 1);
   assert.ok(readFileSync(join(layout.root, 'pool/main/h/hello/hello_2.10-3_amd64.deb')).equals(readFileSync(hello)));
 
   // Second run: nothing new, apt-move is not even started.
