@@ -8,6 +8,7 @@ import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { publishMirror } from '../mirror/publish.js';
+import { stopGpgAgent } from '../mirror/keys.js';
 import { refreshMirror } from '../mirror/refresh.js';
 import { serveMirror } from '../mirror/serve.js';
 import { formatStatus, mirrorStatus } from '../mirror/status.js';
@@ -25,7 +26,12 @@ export async function underLock<T>(app: AppContext, fn: () => Promise<T>, wait =
   if (app.sh.dryRun) return fn();
   requireRoot('writing the mirror');
   const lock = mirrorLayout(app.config).lock;
-  return withMirrorLock(lock, fn, { wait, onWait: (pid) => app.log(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`) });
+  try {
+    return await withMirrorLock(lock, fn, { wait, onWait: (pid) => app.log(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`) });
+  } finally {
+    // A one-shot command leaves no gpg-agent behind under stateDir/gnupg.
+    await stopGpgAgent(mirrorContext(app)).catch(() => undefined);
+  }
 }
 
 function print(app: AppContext, json: unknown, text: string | string[]): void {
@@ -79,7 +85,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
   noWait(mirror.command('refresh').description('import from all archives, warm the recipes marked "refresh", gc, publish (the nightly job)')).action(
     async (o: { wait: boolean }) => {
       const app = await createContext(globals());
-      const report = await refreshMirror(mirrorContext(app), { wait: o.wait });
+      const report = await refreshMirror(mirrorContext(app), { wait: o.wait }).finally(() => stopGpgAgent(mirrorContext(app)).catch(() => undefined));
       print(app, report, report.summary);
       if (report.problems.length) process.exitCode = 1;
     },
@@ -99,7 +105,14 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
     .action(async () => {
       const app = await createContext(globals());
       const report = await verifyMirror(mirrorContext(app));
-      print(app, report, report.ok ? `mirror verified: ${report.suites.length} suite(s), no problems` : ['mirror verify found problems:', ...report.problems.map((p) => `  - ${p}`)]);
+      const warnings = report.warnings.map((w) => `  warning: ${w}`);
+      print(
+        app,
+        report,
+        report.ok
+          ? [`mirror verified: ${report.suites.length} suite(s), no problems`, ...warnings]
+          : ['mirror verify found problems:', ...report.problems.map((p) => `  - ${p}`), ...warnings],
+      );
       if (!report.ok) process.exitCode = 1;
     });
 

@@ -6,7 +6,8 @@
 import { ConfigError, UsageError, exitCodeFor, formatError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { resolveRecipe } from '../config/recipes.js';
-import type { Recipe } from '../config/types.js';
+import type { Config, Recipe } from '../config/types.js';
+import { stopGpgAgent } from '../mirror/keys.js';
 import type { AppContext } from '../context.js';
 import { Shell } from '../shell.js';
 import { formatTimings, runGraph, type StageCtx } from './runner.js';
@@ -57,6 +58,7 @@ export interface ScriptSpec<C extends StageCtx> {
 
 export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: ScriptArgv): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  let loaded: Config | undefined;
   try {
     if (argv.help || argv.h) {
       process.stdout.write(`${spec.usage}\n`);
@@ -64,6 +66,7 @@ export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: S
     }
     const flags = parseScriptArgv(argv, spec.extraFlags);
     const config = await loadConfig({ configFile: flags.config });
+    loaded = config;
     const recipeName = flags.recipe ?? spec.defaultRecipe;
     const recipe = recipeName ? resolveRecipe(config, recipeName) : undefined;
     const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
@@ -77,5 +80,8 @@ export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: S
   } catch (err) {
     process.stderr.write(`\n${spec.title}: ${formatError(err)}\n`);
     return err instanceof ConfigError || err instanceof UsageError ? 2 : exitCodeFor(err);
+  } finally {
+    // No gpg-agent left running under stateDir/gnupg after a script.
+    if (loaded) await stopGpgAgent({ sh: new Shell(), config: loaded }).catch(() => undefined);
   }
 }
