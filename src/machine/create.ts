@@ -107,7 +107,7 @@ export function installPackagesCommand(config: Pick<Config, 'host' | 'mirror'>, 
 
 /** apt's own error lines ("E: Unable to locate package foo"), for the error message. */
 export function aptErrors(output: string): string[] {
-  return output.split('\n').filter((l) => /^(E|Err):? /.test(l.trim()));
+  return output.split('\n').map((l) => l.trim()).filter((l) => /^(E: |Err:\d* )/.test(l));
 }
 
 async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {

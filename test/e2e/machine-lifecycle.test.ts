@@ -1,15 +1,17 @@
 /**
  * End to end, as root, in a temp dir: warm bookworm-minimal into a fresh
- * signed mirror (network: deb.debian.org), then create, provision, boot
- * again, run apt inside, list, base-cache reuse with a dead upstream,
- * rc.local, mmdebstrap, a missing package, rm. One warmed mirror for all.
+ * signed mirror (network: deb.debian.org), then SIGINT and SIGKILL during a
+ * real create, create again (the rerun), provision, boot again, run apt
+ * inside, list, base-cache reuse with a dead upstream, rc.local, mmdebstrap,
+ * a missing package, rm. One warmed mirror for all (each bootstrap ~40 s).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, lstat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, lstat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Shell, exists } from '../../src/shell.js';
 import { resolveRecipe } from '../../src/config/recipes.js';
 import type { Recipe } from '../../src/config/types.js';
@@ -20,7 +22,7 @@ import { provisionMachine, bootUntil } from '../../src/machine/provision.js';
 import { runInMachine, nspawnPids } from '../../src/machine/boot.js';
 import { listMachines, removeMachine } from '../../src/machine/list.js';
 import { FIRSTBOOT } from '../../src/machine/paths.js';
-import { BUILD_PREFIX, mountsUnder, sweepStaleBuilds } from '../../src/rootfs/builddir.js';
+import { BUILD_PREFIX, mountsUnder, processesUnder, sweepStaleBuilds } from '../../src/rootfs/builddir.js';
 import { listBases } from '../../src/rootfs/base-cache.js';
 import { makeConfig } from '../helpers/config.js';
 
@@ -51,6 +53,43 @@ async function leftoverBuilds(): Promise<string[]> {
   return out;
 }
 
+/** `nspawn-kit create` in a child process; resolves once debootstrap is unpacking inside its build dir. */
+async function startCreate(name: string): Promise<ChildProcess> {
+  const script = join(base, `create-${name}.mts`);
+  await writeFile(
+    script,
+    `import { createMachine } from ${JSON.stringify(resolve('src/machine/create.ts'))};
+import { resolveRecipe } from ${JSON.stringify(resolve('src/config/recipes.ts'))};
+import { Shell } from ${JSON.stringify(resolve('src/shell.ts'))};
+const config = JSON.parse(process.argv[2]);
+const recipe = resolveRecipe(config, 'bookworm-minimal');
+await createMachine({ sh: new Shell({ log: () => {} }), config }, recipe, ${JSON.stringify(name)}, {
+  settingsDir: ${JSON.stringify(settingsDir)},
+  onProgress: (p) => process.stdout.write(JSON.stringify({ stage: p.stage, unpacked: p.counts?.unpacked ?? 0 }) + '\\n'),
+});
+`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((res, rej) => {
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const l of lines) {
+        const p = JSON.parse(l) as { stage: string; unpacked: number };
+        if (p.stage === 'bootstrap' && p.unpacked >= 20) res();
+      }
+    });
+    child.on('exit', (code) => rej(new Error(`create exited (${code}) before debootstrap got going`)));
+  });
+  return child;
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+}
+
 test.before(async () => {
   const warmed = await warmRecipes(ctx, [minimal]);
   assert.ok(warmed.published, 'warm published the mirror');
@@ -66,7 +105,37 @@ test.after(async () => {
   await sh.remove(base);
 });
 
-test('create from the signed local mirror, then provision: the first boot succeeds', async () => {
+test('SIGINT during create: the build is killed, unmounted and removed before exit 130', async () => {
+  const child = await startCreate('sigint');
+  const dirs = await leftoverBuilds();
+  assert.is(dirs.length, 1, 'one build dir while debootstrap runs');
+  const exited = exitOf(child);
+  child.kill('SIGINT');
+  assert.is((await exited).code, 130);
+  assert.not.ok(await exists(join(config.machines.dir, 'sigint')));
+  assert.equal(await leftoverBuilds(), []);
+  assert.equal(await mountsUnder(base), []);
+  assert.equal(await processesUnder(dirs[0] as string), [], 'debootstrap and its chrooted children are gone');
+});
+
+test('SIGKILL during create: no machine; the next command leaves no temp dir, mount or process', async () => {
+  const child = await startCreate('sigkill');
+  const [dir] = await leftoverBuilds();
+  assert.ok(dir);
+  const mountedBefore = await mountsUnder(dir);
+  const exited = exitOf(child);
+  child.kill('SIGKILL');
+  assert.is((await exited).signal, 'SIGKILL');
+  assert.not.ok(await exists(join(config.machines.dir, 'sigkill')));
+  // The orphaned debootstrap may still run and hold mounts: that is what the sweep is for.
+  const report = await sweepStaleBuilds(ctx);
+  assert.equal(report.removed, [dir], `swept (mounted before the kill: ${mountedBefore.join(', ') || 'none'})`);
+  assert.equal(await leftoverBuilds(), []);
+  assert.equal(await mountsUnder(base), []);
+  assert.equal(await processesUnder(dir), []);
+});
+
+test('create (the rerun after the interruptions) from the signed local mirror, then provision: the first boot succeeds', async () => {
   const seen: CreateProgress[] = [];
   const report = await createMachine(ctx, minimal, 'm1', { settingsDir, onProgress: (p) => seen.push(p) });
   assert.is(report.fromBaseCache, false);

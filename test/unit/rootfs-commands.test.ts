@@ -1,0 +1,91 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { aptErrors, bindArg, directNspawnFlags, installPackagesCommand } from '../../src/machine/create.js';
+import { bootCommand, isNspawnOn, runCommand } from '../../src/machine/boot.js';
+import { MIRROR_MOUNT } from '../../src/machine/paths.js';
+import { baseKey, basePath } from '../../src/rootfs/base-cache.js';
+import { formatCommand } from '../../src/shell.js';
+import { makeConfig } from '../helpers/config.js';
+
+const config = makeConfig('/srv/nk');
+
+test('package install: networkless non-boot nspawn, mirror read-only, packages only as "$@"', () => {
+  const [cli, args] = installPackagesCommand(config, '/m/.b/root', ['systemd', 'dbus'], 'nk-build-1');
+  assert.is(cli, 'systemd-nspawn');
+  assert.equal(args.slice(0, 8), [
+    '--register=no',
+    '--keep-unit',
+    '--quiet',
+    '--private-network',
+    '--machine=nk-build-1',
+    '--directory=/m/.b/root',
+    `--bind-ro=/srv/nk/mirror:${MIRROR_MOUNT}`,
+    '--setenv=DEBIAN_FRONTEND=noninteractive',
+  ]);
+  const dash = args.indexOf('--');
+  assert.equal(args.slice(dash + 1, dash + 3), ['/bin/sh', '-c']);
+  const script = args[dash + 3] as string;
+  assert.match(script, /apt-get -q -o Dpkg::Use-Pty=0 update --error-on=any/);
+  assert.match(script, /install --no-install-recommends -- "\$@"/);
+  assert.match(script, /apt-get clean/);
+  assert.not.match(script, /systemd|dbus|trusted|allow-unauthenticated|insecure/);
+  assert.equal(args.slice(dash + 4), ['nspawn-kit-install', 'systemd', 'dbus']);
+});
+
+test('a hostile package name stays one argv word after the script', () => {
+  const [, args] = installPackagesCommand(config, '/r', ['$(touch /x)', '--version'], 'u');
+  assert.equal(args.slice(-2), ['$(touch /x)', '--version']);
+  assert.ok(formatCommand(['systemd-nspawn', args]).includes("'$(touch /x)'"));
+});
+
+test('with systemd as PID 1 nspawn still never registers, but may create its scope', () => {
+  assert.equal(directNspawnFlags({ host: { ...config.host, systemdPid1: true } }), ['--register=no']);
+  assert.equal(directNspawnFlags(config), ['--register=no', '--keep-unit']);
+});
+
+test('bind arguments escape ":"', () => {
+  assert.is(bindArg('/srv/a:b', '/mnt'), '/srv/a\\:b:/mnt');
+});
+
+test('boot and run argv: --boot with the mirror bind; run puts the command after "--"', () => {
+  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', ['--console=read-only']);
+  assert.equal(boot, [
+    '--register=no',
+    '--keep-unit',
+    '--quiet',
+    '--boot',
+    '--directory=/srv/nk/machines/web',
+    '--machine=web',
+    `--bind-ro=/srv/nk/mirror:${MIRROR_MOUNT}`,
+    '--console=read-only',
+  ]);
+  const [, run] = runCommand(config, '/srv/nk/machines/web', 'web', ['--help', 'x']);
+  assert.equal(run.slice(-3), ['--', '--help', 'x']);
+  assert.not.ok(run.includes('--boot'));
+  assert.throws(() => runCommand(config, '/r', 'web', []), /nothing to run/);
+});
+
+test('isNspawnOn recognises every spelling of the directory option, and nothing after "--"', () => {
+  const root = '/srv/nk/machines/web';
+  assert.ok(isNspawnOn(['systemd-nspawn', '--boot', `--directory=${root}`], root));
+  assert.ok(isNspawnOn(['/usr/bin/systemd-nspawn', '-D', root], root));
+  assert.ok(isNspawnOn(['systemd-nspawn', `-D${root}`], root));
+  assert.not.ok(isNspawnOn(['systemd-nspawn', `--directory=${root}2`], root));
+  assert.not.ok(isNspawnOn(['systemd-nspawn', '-D', '/other', '--', '-D', root], root));
+  assert.not.ok(isNspawnOn(['vim', `--directory=${root}`], root));
+});
+
+test('aptErrors picks apt\'s own error lines', () => {
+  const out = 'Reading package lists...\nE: Unable to locate package nope\nW: something\nErr:1 file:/x bookworm InRelease\n';
+  assert.equal(aptErrors(out), ['E: Unable to locate package nope', 'Err:1 file:/x bookworm InRelease']);
+});
+
+test('base key: changes with the recipe base hash and with the publication, 16 hex', () => {
+  const a = baseKey({ baseHash: 'a'.repeat(64) }, 'f'.repeat(64));
+  assert.match(a, /^[0-9a-f]{16}$/);
+  assert.is.not(a, baseKey({ baseHash: 'b'.repeat(64) }, 'f'.repeat(64)));
+  assert.is.not(a, baseKey({ baseHash: 'a'.repeat(64) }, 'e'.repeat(64)));
+  assert.is(basePath(config, 'web', a), `/srv/nk/state/base/web-${a}`);
+});
+
+test.run();
