@@ -6,8 +6,8 @@
  * finishes (a second signal aborts it; the staged publish then leaves the
  * previous publication intact). One log line per event and run.
  */
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { MirrorContext } from '../mirror/context.js';
 import { inspectDeb } from '../mirror/deb.js';
@@ -18,7 +18,8 @@ import type { Shell } from '../shell.js';
 import { createCoalescer } from './coalesce.js';
 import { withMirrorLock } from './lock.js';
 import { startSchedule, type Schedule } from './schedule.js';
-import { startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
+import { discoverMachineArchives, startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
+import { UsageError } from '../errors.js';
 
 export type EventLog = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -181,6 +182,13 @@ export async function importAndPublish(ctx: MirrorContext, files: WatchedFile[])
   const changed: string[] = [];
   for (const c of codenames) if ((imported.addedToSuites[c] ?? 0) > 0 || (await suiteNewerThanPublication(ctx.config, c))) changed.push(c);
   ctx.signal?.throwIfAborted();
+  if (ctx.sh.dryRun) {
+    // The dry-run import wrote no suite lists: publish (dry) only suites that already have one.
+    const listed: string[] = [];
+    for (const c of changed) if (await stat(suiteListPath(mirrorLayout(ctx.config), c)).catch(() => undefined)) listed.push(c);
+    for (const c of changed.filter((c) => !listed.includes(c))) ctx.log?.(`[dry-run] would publish ${c} after the import`);
+    changed.splice(0, changed.length, ...listed);
+  }
   if (!changed.length) return { import: imported };
   return { import: imported, publish: await publishMirror(ctx, { codenames: changed }) };
 }
@@ -191,6 +199,50 @@ async function suiteNewerThanPublication(config: Config, codename: string): Prom
   if (!list) return false;
   const published = await stat(join(layout.dists, codename, 'InRelease')).catch(() => undefined);
   return !published || list.mtimeMs > published.mtimeMs;
+}
+
+/**
+ * The files a one-shot reindex (hooks/reindex-on-deb.mjs) works on: each
+ * path is a .deb or a directory of them (top level only); no paths means every
+ * configured archive and every machine archive. A file is filed under
+ * `codename`, else under the archive it lies in, else the host's codename.
+ */
+export async function reindexTargets(config: Config, paths: string[], codename?: string): Promise<WatchedFile[]> {
+  const archives = [...config.mirror.archives, ...(await discoverMachineArchives(config.machines.dir)).values()];
+  const dirs = paths.length ? paths.map((p) => resolve(p)) : archives.map((a) => resolve(a.path));
+  const codenamesOf = (dir: string) => {
+    if (codename) return [codename];
+    const known = archives.filter((a) => resolve(a.path) === dir).map((a) => a.codename);
+    return known.length ? [...new Set(known)] : [config.host.codename];
+  };
+  const out: WatchedFile[] = [];
+  for (const path of dirs) {
+    const st = await stat(path).catch(() => undefined);
+    if (!st) {
+      if (paths.length) throw new UsageError(`${path}: no such file or directory`);
+      continue;
+    }
+    const files = st.isDirectory()
+      ? (await readdir(path, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.deb')).map((e) => join(path, e.name))
+      : [path];
+    for (const file of files) {
+      if (!basename(file).endsWith('.deb')) throw new UsageError(`${file}: not a .deb file`);
+      for (const c of codenamesOf(st.isDirectory() ? path : dirname(file))) out.push({ path: file, codename: c });
+    }
+  }
+  return out;
+}
+
+/** One reindex under the mirror lock (waits for a daemon run in progress). */
+export async function reindex(ctx: MirrorContext, paths: string[], codename?: string): Promise<Awaited<ReturnType<typeof importAndPublish>>> {
+  const files = await reindexTargets(ctx.config, paths, codename);
+  // A dry run writes nothing, so it needs no lock (and creates no lock file).
+  if (ctx.sh.dryRun) return importAndPublish(ctx, files);
+  return withMirrorLock(mirrorLayout(ctx.config).lock, () => importAndPublish(ctx, files), {
+    wait: true,
+    signal: ctx.signal,
+    onWait: (pid) => ctx.log?.(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`),
+  });
 }
 
 function logWatchEvent(log: EventLog, e: WatchEvent): void {

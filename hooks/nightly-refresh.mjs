@@ -1,0 +1,28 @@
+#!/usr/bin/env zx
+// One `mirror refresh` now (import every archive, warm, gc, publish and
+// re-sign), under the one mirror lock: what the schedule runs nightly, alone.
+// For cron or a systemd timer (--no-warm: import, gc, publish only; no downloads):
+//   npx zx hooks/nightly-refresh.mjs [--config FILE] [--no-warm] [--dry-run] [--verbose]
+import { argv } from 'zx';
+import { loadConfig } from '../dist/config/load.js';
+import { exitCodeFor, formatError } from '../dist/errors.js';
+import { refreshMirror } from '../dist/mirror/refresh.js';
+import { Shell } from '../dist/shell.js';
+import { parseScriptArgv } from '../dist/tasks/script.js';
+
+const log = (line) => process.stderr.write(`${line}\n`);
+try {
+  if (argv.help || argv.h) {
+    process.stdout.write('usage: npx zx hooks/nightly-refresh.mjs [--config FILE] [--no-warm] [--dry-run] [--verbose]\n');
+    process.exit(0);
+  }
+  const flags = parseScriptArgv(argv, ['warm']);
+  const config = await loadConfig({ configFile: flags.config });
+  const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
+  const report = await refreshMirror({ sh, config, log }, { warm: argv.warm !== false });
+  process.stdout.write(`${report.summary}\n`);
+  if (report.problems.length) process.exitCode = 1;
+} catch (err) {
+  process.stderr.write(`nightly-refresh: ${formatError(err)}\n`);
+  process.exitCode = exitCodeFor(err);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env zx
+// Reindex once: import the given .debs (or directories of them; default: every
+// configured archive and every machine archive) and publish the suites that
+// changed, under the one mirror lock. For apt hooks, incron, or by hand:
+//   npx zx hooks/reindex-on-deb.mjs [--config FILE] [--codename NAME] [--dry-run] [--verbose] [FILE|DIR...]
+import { argv } from 'zx';
+import { loadConfig } from '../dist/config/load.js';
+import { exitCodeFor, formatError, UsageError } from '../dist/errors.js';
+import { summarizeImport } from '../dist/mirror/import.js';
+import { Shell } from '../dist/shell.js';
+import { parseScriptArgv } from '../dist/tasks/script.js';
+import { reindex } from '../dist/triggers/daemon.js';
+
+const log = (line) => process.stderr.write(`${line}\n`);
+try {
+  if (argv.help || argv.h) {
+    process.stdout.write('usage: npx zx hooks/reindex-on-deb.mjs [--config FILE] [--codename NAME] [--dry-run] [--verbose] [FILE|DIR...]\n');
+    process.exit(0);
+  }
+  const flags = parseScriptArgv(argv, ['codename']);
+  if (argv.codename !== undefined && typeof argv.codename !== 'string') throw new UsageError('--codename needs a value');
+  const config = await loadConfig({ configFile: flags.config });
+  const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
+  const result = await reindex({ sh, config, log }, argv._.map(String), argv.codename);
+  const published = result.publish?.suites.map((s) => `${s.codename} (${s.packages} packages)`).join(', ');
+  process.stdout.write(`${summarizeImport(result.import)}; ${published ? `published ${published}` : 'nothing to publish'}\n`);
+} catch (err) {
+  process.stderr.write(`reindex-on-deb: ${formatError(err)}\n`);
+  process.exitCode = exitCodeFor(err);
+}
