@@ -4,7 +4,7 @@ import type { Recipe } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { createMachine, ensureBase, type CreateProgress, type CreateReport } from '../machine/create.js';
 import { provisionMachine, type ProvisionReport } from '../machine/provision.js';
-import { runInMachine } from '../machine/boot.js';
+import { bootCommand, runCommand, runInMachine } from '../machine/boot.js';
 import { formatProgress } from '../rootfs/backends.js';
 import { stage } from './runner.js';
 import { exists, formatCommand } from '../shell.js';
@@ -53,7 +53,8 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Provisioning boot (first-boot script)', async (ctx, task, sh) => {
     // The console of a booting container is long: shown with --verbose, else one status line.
     if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
-      sh.log(`[dry-run] boot ${ctx.name} once with systemd-nspawn --boot and wait for its first-boot result`);
+      const root = `${ctx.app.config.machines.dir}/${ctx.name}`;
+      sh.log(`[dry-run] ${formatCommand(bootCommand(ctx.app.config, root, ctx.name))}   (until the first-boot marker appears)`);
       return 'dry run';
     }
     task.output = 'booting; waiting for the first-boot result…';
@@ -73,7 +74,7 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
 export function checkStage<C extends MachineStageCtx>(label: string, argv: string[], skip?: (ctx: C) => string | false): Task<C> {
   return stage<C>(label, async (ctx, _task, sh) => {
     if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
-      sh.log(`[dry-run] run inside ${ctx.name}: ${formatCommand([argv[0] ?? '', argv.slice(1)])}`);
+      sh.log(`[dry-run] ${formatCommand(runCommand(ctx.app.config, `${ctx.app.config.machines.dir}/${ctx.name}`, ctx.name, argv))}`);
       return 'dry run';
     }
     const r = await runInMachine({ sh, config: ctx.app.config }, ctx.name, argv, { stdio: 'pipe' });
