@@ -232,4 +232,41 @@ await startDaemon({ config, sh, json: true, schedule: false, handleSignals: fals
   assert.is((await readdir(mirrorLayout(config).dists)).includes('bookworm'), true);
 });
 
+test('SIGTERM during a run: the run finishes and is published, then the daemon exits 0 by itself', async () => {
+  const { config, archive } = await setup('sigterm');
+  const script = join(base, 'daemon-term.mts');
+  await writeFile(
+    script,
+    `import { runDaemon, importAndPublish } from ${JSON.stringify(join(repo, 'src/triggers/daemon.ts'))};
+import { Shell } from ${JSON.stringify(join(repo, 'src/shell.ts'))};
+const config = JSON.parse(process.argv[2]);
+const sh = new Shell({ log: () => {} });
+await runDaemon({ config, sh, json: true, log: (l) => process.stdout.write(l + '\\n'),
+  refresh: async () => {},
+  // Slow enough that the signal lands in the middle of the run.
+  importAndPublish: async (files, signal) => { await new Promise((r) => setTimeout(r, 1500)); return importAndPublish({ sh, config, signal }, files); } });
+`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(config)], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  await waitFor('the child daemon', () => /daemon-ready/.test(out), 30000);
+  for (const d of pool.slice(0, 5)) await copyFile(d, join(archive, d.split('/').pop()!));
+  await waitFor('the run to start', () => /"run-start"/.test(out), 30000);
+  child.kill('SIGTERM');
+  const code = await Promise.race([exited, sleep(60000, undefined, { ref: false }).then(() => 'hung' as const)]);
+  if (code === 'hung') child.kill('SIGKILL');
+  assert.is(code, 0, out);
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; files?: number });
+  const order = lines.map((l) => l.event);
+  assert.ok(order.indexOf('stopping') < order.indexOf('run-end'), 'the run in progress finished after the signal');
+  assert.is(order.at(-1), 'stopped');
+  // Exactly the run in progress was published; a follow-up is left to the next start's reconcile.
+  const inProgress = lines.find((l) => l.event === 'run-start')!.files!;
+  assert.ok(inProgress >= 1);
+  assert.is((await publishedPackages(config)).length, inProgress);
+  assert.is(order.filter((e) => e === 'run-start').length, 1, 'no run starts after the signal');
+});
+
 test.run();
