@@ -73,8 +73,8 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
   const emit = (e: WatchEvent) => opts.onEvent?.(e);
   /** Watched dir -> codenames its files are filed under. */
   const roots = new Map<string, Set<string>>();
-  /** Machine name -> its archive dir (static archives are not in here). */
-  const machines = new Map<string, Archive>();
+  /** Machine name -> its archive dir and that dir's inode (a rebuilt machine is a new directory). */
+  const machines = new Map<string, Archive & { ino: number | undefined }>();
   const settling = new Map<string, Tracked>();
   /** Last size:mtime handed over or rejected per path, so a no-op event does no work. */
   const decided = new Map<string, string>();
@@ -275,16 +275,17 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
     if (!machinesDir) return;
     await watchMachinesDir();
     const found = await discoverMachineArchives(machinesDir);
+    const inode = async (dir: string) => (await fsp.stat(dir).catch(() => undefined))?.ino;
     for (const [name, m] of machines) {
       const now = found.get(name);
-      if (now && now.codename === m.codename) continue;
+      if (now && now.codename === m.codename && (await inode(now.path)) === m.ino) continue;
       machines.delete(name);
       if (!staticRoots.has(resolve(m.path))) removeRoot(m.path);
       emit({ event: 'machine-removed', machine: name, dir: m.path });
     }
     for (const [name, m] of found) {
       if (machines.has(name) || closed) continue;
-      machines.set(name, m);
+      machines.set(name, { ...m, ino: await inode(m.path) });
       emit({ event: 'machine-added', machine: name, codename: m.codename, dir: m.path });
       await addRoot(m.path, m.codename);
     }

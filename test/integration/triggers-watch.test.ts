@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -180,11 +180,18 @@ test('machine archives are watched under the machine codename, including machine
     await waitFor('the new machine', () => h.events.some((e) => e.event === 'machine-added' && e.machine === 'fresh'));
     // apt inside the container: download into partial/, rename when verified.
     await copyFile(debs[2]!, join(newArchives, 'partial', 'mpkg2_1.0-1_amd64.deb'));
-    const { rename } = await import('node:fs/promises');
     await rename(join(newArchives, 'partial', 'mpkg2_1.0-1_amd64.deb'), join(newArchives, 'mpkg2_1.0-1_amd64.deb'));
     await waitFor('the new machine file', () => h.handed().length >= 2);
     assert.equal(h.handed()[1], { path: join(newArchives, 'mpkg2_1.0-1_amd64.deb'), codename: 'bookworm' });
     assert.not.ok(h.handed().some((f) => f.path.startsWith(foreign)));
+    // Rebuilt under the same name: a new directory tree, watched afresh.
+    const rebuilt = join(base, 'machines-tmp-fresh');
+    await makeMachine(rebuilt, 'fresh', 'bookworm', []);
+    await rm(join(machines, 'fresh'), { recursive: true });
+    await rename(join(rebuilt, 'fresh'), join(machines, 'fresh'));
+    await waitFor('the rebuilt machine', () => h.events.filter((e) => e.event === 'machine-added' && e.machine === 'fresh').length === 2);
+    await copyFile(debs[1]!, join(newArchives, 'mpkg1_1.0-1_amd64.deb'));
+    await waitFor('a file in the rebuilt machine', () => h.handed().some((f) => f.path === join(newArchives, 'mpkg1_1.0-1_amd64.deb')));
     await rm(join(machines, 'old'), { recursive: true });
     await waitFor('the removed machine', () => h.events.some((e) => e.event === 'machine-removed' && e.machine === 'old'));
     assert.not.ok(h.watcher.dirs().some((d) => d.path === oldArchives));
