@@ -9,7 +9,7 @@ import { OperationError } from '../errors.js';
 import { exists } from '../shell.js';
 import { treeBytes } from '../rootfs/base-cache.js';
 import { sweepStaleBuilds, unmountAll } from '../rootfs/builddir.js';
-import { existingMachineRoot, machineRoot, nspawnPids } from './boot.js';
+import { machineRoot, nspawnPids } from './boot.js';
 import { assertMachineName, type MachineContext } from './create.js';
 import { DEFAULT_SETTINGS_DIR, DEFAULT_UNIT_DIR } from './nspawn-file.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
@@ -140,8 +140,8 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
   const root = machineRoot(config, name);
   const removed: string[] = [];
   let unmounted: string[] = [];
+  // A half-removed machine (no etc/, no provenance) is still removable.
   if (await exists(root)) {
-    await existingMachineRoot(config, name);
     const pids = await nspawnPids(root);
     if (pids.length > 0) {
       throw new OperationError(
