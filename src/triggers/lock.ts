@@ -47,8 +47,15 @@ export class MirrorBusyError extends OperationError {
 
 type Holder = ChildProcessByStdio<Writable, Readable, Readable>;
 
-/** Lock paths held by the current async call chain. */
-const held = new AsyncLocalStorage<ReadonlySet<string>>();
+/**
+ * Locks held by the current async call chain, by path. A callback scheduled
+ * while the lock was held (a timer, a follow-up run) inherits this store, so
+ * each entry says whether it is still held rather than trusting its presence.
+ */
+interface Held {
+  released: boolean;
+}
+const held = new AsyncLocalStorage<ReadonlyMap<string, Held>>();
 
 /** Exit code we ask flock(1) to use for "would block", distinct from its errors (EX_TEMPFAIL). */
 const FLOCK_CONFLICT = 75;
@@ -59,11 +66,14 @@ const HOLD_SCRIPT = 'echo locked; read _ || true';
 export async function withMirrorLock<T>(lockPath: string, fn: () => Promise<T>, opts: LockOptions): Promise<T> {
   const path = resolve(lockPath);
   const mine = held.getStore();
-  if (mine?.has(path)) return fn();
+  const current = mine?.get(path);
+  if (current && !current.released) return fn();
   const holder = await acquire(path, opts);
+  const entry: Held = { released: false };
   try {
-    return await held.run(new Set([...(mine ?? []), path]), fn);
+    return await held.run(new Map([...(mine ?? []), [path, entry]]), fn);
   } finally {
+    entry.released = true;
     await release(holder);
   }
 }

@@ -79,6 +79,32 @@ test('two writers in one process never overlap; the lock is re-entrant in one ca
   assert.is(maxActive, 1);
 });
 
+test('a callback scheduled while the lock was held does not inherit it after release', async () => {
+  const lock = join(dir, 'lock-inherit');
+  let later: Promise<string> | undefined;
+  let go!: () => void;
+  const gate = new Promise<void>((r) => (go = r));
+  await withMirrorLock(
+    lock,
+    async () => {
+      // Runs after the release below, in an async context created under the lock.
+      later = gate.then(() => withMirrorLock(lock, async () => 'fresh', { wait: false }));
+    },
+    { wait: false },
+  );
+  const holder = await startHolder(lock);
+  go();
+  try {
+    const result = await later!.then(
+      (v) => v,
+      (err: Error) => err.name,
+    );
+    assert.is(result, 'MirrorBusyError', 'it had to take the lock itself, and another process held it');
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
 test('an error inside fn releases the lock', async () => {
   const lock = join(dir, 'lock-err');
   const failed = await withMirrorLock(lock, async () => Promise.reject(new Error('x')), { wait: false }).then(
