@@ -45,7 +45,7 @@ export async function refreshMirror(ctx: MirrorContext, opts: RefreshOptions = {
       for (const recipe of recipes) {
         try {
           log(`refresh: warming ${recipe.name}`);
-          await warmRecipes(ctx, [recipe]);
+          await warmRecipes(ctx, [recipe], { publish: false });
           warmed.push(recipe.name);
         } catch (err) {
           if (!(err instanceof NspawnKitError)) throw err;

@@ -74,18 +74,25 @@ export function warmStage<C extends MirrorStageCtx>(): Task<C> {
   });
 }
 
-/** Index generation, signing, publishing (import from the archives first). */
-export function indexStage<C extends MirrorStageCtx>(): Task<C> {
-  return stage<C>('Index, sign, publish', async (ctx, task, sh) => {
+/**
+ * Index generation, signing, publishing. With importArchives (tasks/index.mjs),
+ * the .debs of mirror.archives are imported first; the container graph leaves
+ * that to `mirror import` and the watcher (the host's whole apt cache is not
+ * what a container needs, and importing 2 GB of it takes minutes).
+ */
+export function indexStage<C extends MirrorStageCtx>(opts: { importArchives: boolean } = { importArchives: true }): Task<C> {
+  const title = opts.importArchives ? 'Import from the apt archives, index, sign, publish' : 'Index, sign, publish';
+  return stage<C>(title, async (ctx, task, sh) => {
     const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
     const { imported, published } = await underLock(ctx.app, async () => {
-      const imp = await importArchives(mctx, ctx.app.config.mirror.archives);
-      task.output = summarizeImport(imp);
+      const imp = opts.importArchives ? await importArchives(mctx, ctx.app.config.mirror.archives) : undefined;
+      if (imp) task.output = summarizeImport(imp);
       return { imported: imp, published: await publishMirror(mctx) };
     });
     ctx.published = published;
     const suites = published.suites.map((s) => `${s.codename} ${s.packages} pkgs`).join(', ');
-    return `${suites || 'no suites'}${imported.rejected.length ? `; ${imported.rejected.length} file(s) rejected` : ''}`;
+    const rejected = imported?.rejected.length ?? 0;
+    return `${suites || 'no suites'}${imported ? `; imported ${imported.imported.length} new` : ''}${rejected ? `; ${rejected} file(s) rejected (see nspawn-kit status)` : ''}`;
   });
 }
 
