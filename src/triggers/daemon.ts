@@ -88,16 +88,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onRunStart: ({ payload, run }) => log('run-start', { run, refresh: payload.refresh, files: payload.files.size }),
     onRunEnd: ({ error, run }) =>
       error === undefined ? log('run-end', { run }) : log('run-failed', { run, error: error instanceof Error ? error.message : String(error) }),
-    run: (payload, signal) =>
-      withMirrorLock(
-        lockPath,
-        async () => {
-          if (payload.refresh) await opts.refresh(signal);
-          signal.throwIfAborted();
-          if (payload.files.size) await opts.importAndPublish([...payload.files.values()], signal);
-        },
-        { wait: true, signal, onWait: (pid) => log('lock-wait', { holder: pid ?? null }) },
-      ),
+    run: (payload, signal) => {
+      const work = async () => {
+        if (payload.refresh) await opts.refresh(signal);
+        signal.throwIfAborted();
+        if (payload.files.size) await opts.importAndPublish([...payload.files.values()], signal);
+      };
+      // A dry run writes nothing, so it takes no lock (and creates no lock file).
+      if (sh.dryRun) return work();
+      return withMirrorLock(lockPath, work, { wait: true, signal, onWait: (pid) => log('lock-wait', { holder: pid ?? null }) });
+    },
   });
   const trigger = (p: { refresh?: boolean; files?: WatchedFile[] }) =>
     runner.trigger({ refresh: p.refresh ?? false, files: new Map((p.files ?? []).map((f) => [keyOf(f), f])) });

@@ -12,6 +12,9 @@
  *   including SIGKILL, the kernel closes our end of the pipe, `read` sees EOF,
  *   the child exits and the lock is released.
  * - It interoperates with admins' scripts: `flock /var/lib/.../lock cmd`.
+ * The holder is spawned here rather than through the Shell: it is a
+ * long-lived child fed by a pipe, not a command that runs to completion, and
+ * its argv is fixed (the lock path after `--`, no shell interpolation).
  *
  * The lock is re-entrant within one async call chain (AsyncLocalStorage), so
  * `mirror refresh` may call import and publish that each take it themselves.
