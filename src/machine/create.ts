@@ -144,8 +144,11 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
   const key = await fsp.readFile(layout.publicKeyAsc).catch(() => {
     throw new OperationError(`the mirror's public key ${layout.publicKeyAsc} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
   });
-  await writeInRoot(sh, root, MIRROR_KEYRING, key, 0o644);
-  await writeInRoot(sh, root, MIRROR_SOURCES, renderMirrorSources(recipe.codename, { kind: 'bind' }), 0o644);
+  // In a dry run the root does not exist: plan the writes at their plain paths.
+  const put = (inner: string, data: string | Buffer) =>
+    sh.dryRun ? sh.writeFile(join(root, inner), data, 0o644) : writeInRoot(sh, root, inner, data, 0o644);
+  await put(MIRROR_KEYRING, key);
+  await put(MIRROR_SOURCES, renderMirrorSources(recipe.codename, { kind: 'bind' }));
   const counts = emptyProgress();
   emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}`, counts });
   const unit = `nk-build-${randomBytes(4).toString('hex')}`;

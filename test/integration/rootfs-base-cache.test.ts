@@ -15,6 +15,7 @@ import {
   storeBase,
 } from '../../src/rootfs/base-cache.js';
 import { BUILD_PREFIX } from '../../src/rootfs/builddir.js';
+import { createMachine } from '../../src/machine/create.js';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
 
 const sh = new Shell({ log: () => {} });
@@ -135,6 +136,26 @@ test('checkFreeSpace refuses with a clear message before anything is written', a
     } catch (err) {
       assert.match((err as Error).message, /not enough free space for a test .* needed, .* free; nothing was changed/);
     }
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+test('create --dry-run plans bootstrap, install, clone and rename, and writes nothing', async () => {
+  const { base, config } = await setup();
+  try {
+    await writeFile(join(config.mirror.root, 'mirror.gpg'), 'binary key');
+    await writeFile(join(config.mirror.root, 'mirror.asc'), '-----BEGIN PGP PUBLIC KEY BLOCK-----\n');
+    const dry = new Shell({ dryRun: true, log: () => {} });
+    const report = await createMachine({ sh: dry, config }, makeRecipe({ name: 'web', packages: ['dbus'] }), 'web1', { settingsDir: join(base, 'nspawn') });
+    assert.is(report.fromBaseCache, false);
+    const plan = dry.planned.join('\n');
+    for (const step of [/^debootstrap --variant=minbase --keyring=\S+mirror\.gpg .* file:\/\//m, /^systemd-nspawn .*--private-network.* -- \/bin\/sh -c .* dbus$/m, /^cp -a --reflink=auto -- /m, /^mv -T -- \S+ \S+\/machines\/web1$/m, /nspawn\/web1\.nspawn/]) {
+      assert.match(plan, step);
+    }
+    assert.not.ok(await exists(config.machines.dir));
+    assert.not.ok(await exists(baseCacheDir(config)));
+    assert.not.ok(await exists(join(base, 'nspawn')));
   } finally {
     await rm(base, { recursive: true, force: true });
   }
