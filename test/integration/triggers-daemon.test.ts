@@ -16,6 +16,7 @@ import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives } from '../../src/mirror/import.js';
 import { stopGpgAgent } from '../../src/mirror/keys.js';
 import { mirrorLayout } from '../../src/mirror/layout.js';
+import { PROVENANCE } from '../../src/machine/paths.js';
 import { publishMirror } from '../../src/mirror/publish.js';
 import { verifyMirror } from '../../src/mirror/verify.js';
 import { Shell } from '../../src/shell.js';
@@ -84,12 +85,14 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, tim
 
 const events = (lines: string[]) => lines.map((l) => JSON.parse(l) as { event: string; [k: string]: unknown });
 
-function aptDownload(config: Config, packages: string[]): { code: number | null; out: string; files: string[] } {
+/** `apt-get download` into a fresh dir, or with `archives`, `apt-get install --download-only` into that apt cache. */
+function aptDownload(config: Config, packages: string[], archives?: string): { code: number | null; out: string; files: string[] } {
   const layout = mirrorLayout(config);
   const dir = join(base, `apt-${Math.random().toString(36).slice(2)}`);
   for (const d of ['parts', 'state/lists/partial', 'cache/archives/partial', 'empty', 'out']) spawnSync('mkdir', ['-p', '--', join(dir, d)]);
   spawnSync('touch', ['--', join(dir, 'status')]);
-  const sources = ['Types: deb', `URIs: file://${layout.root}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''];
+  // file:// debs are used in place; copy:// copies them into the cache like a download.
+  const sources = ['Types: deb', `URIs: ${archives ? 'copy' : 'file'}://${layout.root}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''];
   spawnSync('sh', ['-c', 'cat > "$1"', 'sh', join(dir, 'parts', 'mirror.sources')], { input: sources.join('\n') });
   const opts = [
     'Dir::Etc::sourcelist=/dev/null',
@@ -102,12 +105,13 @@ function aptDownload(config: Config, packages: string[]): { code: number | null;
     'Debug::NoLocking=1',
     'APT::Architecture=amd64',
     'APT::Sandbox::User=root',
+    ...(archives ? [`Dir::Cache::archives=${archives}`] : []),
   ].flatMap((o) => ['-o', o]);
   const run = (...args: string[]) => spawnSync('apt-get', [...opts, ...args], { cwd: join(dir, 'out'), encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
   const update = run('update');
   if (update.status !== 0) return { code: update.status, out: update.stdout + update.stderr, files: [] };
-  const dl = run('download', ...packages);
-  const files = spawnSync('ls', ['--', join(dir, 'out')], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const dl = archives ? run('install', '--download-only', '--yes', '--', ...packages) : run('download', ...packages);
+  const files = spawnSync('ls', ['--', archives ?? join(dir, 'out')], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
   return { code: dl.status, out: dl.stdout + dl.stderr, files };
 }
 
@@ -133,6 +137,36 @@ test('20 .debs copied into a watched archive are in the signed index and a real 
   assert.ok(ev.some((e) => e.event === 'file'), 'one line per file event');
   assert.ok(ev.some((e) => e.event === 'run-end'));
   assert.is(ev.at(-1)!.event, 'stopped');
+});
+
+test("what apt downloads inside a machine nspawn-kit built lands in the mirror under the machine's codename", async () => {
+  const { config, ctx, archive } = await setup('loop');
+  for (const d of pool.slice(0, 3)) await copyFile(d, join(archive, d.split('/').pop()!));
+  await importArchives(ctx, config.mirror.archives);
+  await publishMirror(ctx);
+  // A machine root as the builder leaves it: provenance (codename trixie) and apt's cache dir.
+  const machine = join(config.machines.dir, 'box');
+  const machineArchives = join(machine, 'var/cache/apt/archives');
+  await mkdir(join(machineArchives, 'partial'), { recursive: true });
+  await mkdir(join(machine, PROVENANCE, '..'), { recursive: true });
+  await writeFile(join(machine, PROVENANCE), JSON.stringify({ machine: 'box', codename: 'trixie' }));
+  const lines: string[] = [];
+  const daemon = await startDaemon(daemonOptions(config, lines, { schedule: false }));
+  try {
+    assert.ok(daemon.watcher!.dirs().some((d) => d.path === machineArchives && d.codename === 'trixie'));
+    // The machine's apt: downloads into partial/, verifies, renames into the cache.
+    const apt = aptDownload(config, ['pkg0', 'pkg1'], machineArchives);
+    assert.is(apt.code, 0, apt.out);
+    assert.equal(apt.files.filter((f) => f.endsWith('.deb')).sort(), ['pkg0_1.0-1_amd64.deb', 'pkg1_1.0-1_amd64.deb']);
+    await waitFor('the trixie suite', async () => (await publishedPackages(config, 'trixie')).length === 2);
+    await daemon.idle();
+  } finally {
+    await daemon.stop();
+  }
+  assert.equal(await publishedPackages(config, 'trixie'), ['pkg0', 'pkg1']);
+  assert.equal(await publishedPackages(config, 'bookworm'), ['pkg0', 'pkg1', 'pkg2']);
+  const report = await verifyMirror(ctx);
+  assert.ok(report.ok, report.problems.join('\n'));
 });
 
 test('50 file events during a running refresh: no overlap, at most two runs, the final index lists every valid .deb', async () => {
