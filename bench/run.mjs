@@ -45,7 +45,7 @@ if (argv.includes('--render')) {
   const stem = file.replace(/\.json$/, '');
   writeFileSync(`${stem}.md`, markdownTable(results));
   writeFileSync(`${stem}.svg`, svgChart(results));
-  copyFileSync(`${stem}.md`, `${RESULTS}latest.md`);
+  if (!results.argv?.includes('--only')) copyFileSync(`${stem}.md`, `${RESULTS}latest.md`);
   process.stdout.write(markdownTable(results));
   process.exit(0);
 }
@@ -122,16 +122,18 @@ async function main() {
   if (want('qgis')) await guard('main job', 'qgis-container', () => qgisCase({ enabled: full || process.env.NSPAWN_KIT_BENCH_QGIS === '1' }));
   rows.push(...memoryRows(memory));
 
+  // A partial run (--only) must not replace the day's complete results nor latest.md.
   const date = new Date().toISOString().slice(0, 10);
+  const stem = only.length ? `${date}-only-${only.join('-')}` : date;
   const results = { date, quick, full, argv, env, plan, durationMs: performance.now() - t0, rows, memory: memory.map(([op, size, r]) => ({ op, size, nodeMaxRssKb: r.maxRssKb, treeMaxRssKb: r.treeMaxRssKb })) };
   mkdirSync(RESULTS, { recursive: true });
   const md = markdownTable(results);
-  writeFileSync(`${RESULTS}${date}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(`${RESULTS}${date}.md`, md);
-  writeFileSync(`${RESULTS}${date}.svg`, svgChart(results));
-  copyFileSync(`${RESULTS}${date}.md`, `${RESULTS}latest.md`);
+  writeFileSync(`${RESULTS}${stem}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${RESULTS}${stem}.md`, md);
+  writeFileSync(`${RESULTS}${stem}.svg`, svgChart(results));
+  if (!only.length) copyFileSync(`${RESULTS}${stem}.md`, `${RESULTS}latest.md`);
   process.stdout.write(`${md}\n`);
-  log(`results: bench/results/${date}.{json,md,svg} and bench/results/latest.md (${(results.durationMs / 60000).toFixed(1)} min)`);
+  log(`results: bench/results/${stem}.{json,md,svg}${only.length ? '' : ' and bench/results/latest.md'} (${(results.durationMs / 60000).toFixed(1)} min)`);
 }
 
 await main();
