@@ -10,7 +10,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { MirrorContext } from '../mirror/context.js';
-import { inspectDeb } from '../mirror/deb.js';
+import { inspectDeb, inspectDebs, type DebInspection } from '../mirror/deb.js';
 import { importFiles, type ImportReport } from '../mirror/import.js';
 import { mirrorLayout, suiteListPath } from '../mirror/layout.js';
 import { publishMirror, type PublishReport } from '../mirror/publish.js';
@@ -76,12 +76,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const log = createEventLog(write, opts.json ?? false);
   const { config, sh } = opts;
   const lockPath = mirrorLayout(config).lock;
-  const validate =
-    opts.validate ??
-    (async (path: string) => {
-      const r = await inspectDeb(sh, path, { architectures: config.mirror.architectures });
-      return r.ok ? (true as const) : r.reason;
-    });
+  const verdict = (r: DebInspection) => (r.ok ? (true as const) : r.reason);
+  const validate = opts.validate ?? (async (path: string) => verdict(await inspectDeb(sh, path, { architectures: config.mirror.architectures })));
+  // The default validates in batches (one shell for many files); an injected validate is used as given.
+  const validateMany = opts.validate
+    ? undefined
+    : async (paths: string[]) => (await inspectDebs(sh, paths, { architectures: config.mirror.architectures })).map(verdict);
 
   const runner = createCoalescer<Payload>({
     merge: (a, b) => ({ refresh: a.refresh || b.refresh, files: new Map([...a.files, ...b.files]) }),
@@ -147,6 +147,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         settleMs: config.watch.settleMs,
         batchMs: config.watch.batchMs,
         validate,
+        validateMany,
         onEvent: (e) => logWatchEvent(log, e),
         // Failures are logged by onRunEnd; the files come back at the next start's reconcile.
         onBatch: (files) => void trigger({ files }).catch(() => undefined),

@@ -44,6 +44,8 @@ export interface ArchiveWatcherOptions {
   batchMs: number;
   /** true if the file is a complete, valid .deb; a string says why not. */
   validate: (path: string) => Promise<true | string>;
+  /** Validates many files in one go (same verdicts, in order); used instead of validate when given. */
+  validateMany?: (paths: string[]) => Promise<(true | string)[]>;
   onBatch: (files: WatchedFile[]) => void;
   onEvent?: (event: WatchEvent) => void;
   /** Machines whose provenance appears after their directory are found by this periodic rescan. */
@@ -103,7 +105,7 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
   });
 
   const noteChange = async (path: string): Promise<void> => {
-    // In validation: validateOne itself notices a change made meanwhile.
+    // In validation: validateGroup itself notices a change made meanwhile.
     if (closed || !isTopLevelDeb(path) || queued.has(path)) return;
     const st = await fsp.stat(path).catch(() => undefined);
     if (!st) return forget(path);
@@ -154,41 +156,54 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
     pump();
   };
 
+  // With validateMany, a worker takes up to 64 queued files at once: one
+  // process for many files makes the start-up reconcile of a big cache cheap.
   const pump = () => {
     while (validating < concurrency && validateQueue.size && !closed) {
-      const path = validateQueue.values().next().value as string;
-      validateQueue.delete(path);
+      const group: string[] = [];
+      for (const path of validateQueue) {
+        group.push(path);
+        if (!opts.validateMany || group.length === 64) break;
+      }
+      for (const path of group) validateQueue.delete(path);
       validating += 1;
-      void validateOne(path).finally(() => {
+      void validateGroup(group).finally(() => {
         validating -= 1;
-        queued.delete(path);
+        for (const path of group) queued.delete(path);
         pump();
       });
     }
   };
 
-  const validateOne = async (path: string) => {
-    const before = await fsp.stat(path).catch(() => undefined);
-    if (!before) return;
-    let verdict: true | string;
+  const validateGroup = async (paths: string[]) => {
+    const before = await Promise.all(paths.map((p) => fsp.stat(p).catch(() => undefined)));
+    let verdicts: (true | string)[];
     try {
-      verdict = await opts.validate(path);
+      verdicts = opts.validateMany ? await opts.validateMany(paths) : [await opts.validate(paths[0]!)];
     } catch (err) {
-      verdict = err instanceof Error ? err.message : String(err);
+      verdicts = paths.map(() => (err instanceof Error ? err.message : String(err)));
     }
-    const after = await fsp.stat(path).catch(() => undefined);
-    if (!after || closed) return;
-    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-      // Written to while we validated: settle again (after `queued` is cleared).
-      return void setImmediate(() => void noteChange(path));
+    for (const [i, path] of paths.entries()) {
+      const after = await fsp.stat(path).catch(() => undefined);
+      const was = before[i];
+      if (!after || !was || closed) continue;
+      if (after.size !== was.size || after.mtimeMs !== was.mtimeMs) {
+        // Written to while we validated: settle again (after `queued` is cleared).
+        setImmediate(() => void noteChange(path));
+        continue;
+      }
+      decided.set(path, `${after.size}:${after.mtimeMs}`);
+      const verdict = verdicts[i] ?? 'not validated';
+      if (verdict !== true) {
+        emit({ event: 'invalid', path, reason: verdict });
+        continue;
+      }
+      for (const codename of roots.get(dirname(path)) ?? []) {
+        emit({ event: 'settled', path, codename });
+        batch.set(`${codename}\0${path}`, { path, codename });
+      }
+      if (!batchTimer) batchTimer = setTimeout(flush, opts.batchMs);
     }
-    decided.set(path, `${after.size}:${after.mtimeMs}`);
-    if (verdict !== true) return emit({ event: 'invalid', path, reason: verdict });
-    for (const codename of roots.get(dirname(path)) ?? []) {
-      emit({ event: 'settled', path, codename });
-      batch.set(`${codename}\0${path}`, { path, codename });
-    }
-    if (!batchTimer) batchTimer = setTimeout(flush, opts.batchMs);
   };
 
   const flush = () => {

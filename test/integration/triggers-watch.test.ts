@@ -4,7 +4,7 @@ import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inspectDeb } from '../../src/mirror/deb.js';
+import { inspectDeb, inspectDebs } from '../../src/mirror/deb.js';
 import { PROVENANCE } from '../../src/machine/paths.js';
 import { Shell } from '../../src/shell.js';
 import { startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from '../../src/triggers/watch.js';
@@ -34,7 +34,9 @@ interface Harness {
   handed: () => WatchedFile[];
 }
 
-async function start(dirs: { path: string; codename: string }[], machinesDir?: string): Promise<Harness> {
+const validateMany = async (paths: string[]) => (await inspectDebs(sh, paths)).map((r) => (r.ok ? (true as const) : r.reason));
+
+async function start(dirs: { path: string; codename: string }[], machinesDir?: string, many = false): Promise<Harness> {
   const batches: WatchedFile[][] = [];
   const events: WatchEvent[] = [];
   const watcher = await startArchiveWatcher({
@@ -44,6 +46,7 @@ async function start(dirs: { path: string; codename: string }[], machinesDir?: s
     batchMs: 200,
     machineRescanMs: 300,
     validate,
+    ...(many ? { validateMany } : {}),
     onBatch: (files) => batches.push(files),
     onEvent: (e) => events.push(e),
   });
@@ -62,7 +65,7 @@ test('20 .debs copied into a watched directory are handed over; partial/, lock a
   const dir = join(base, 'archives-20');
   await mkdir(join(dir, 'partial'), { recursive: true });
   await writeFile(join(dir, 'lock'), '');
-  const h = await start([{ path: dir, codename: 'bookworm' }]);
+  const h = await start([{ path: dir, codename: 'bookworm' }], undefined, true);
   try {
     const names = (await readdir(fixtures)).filter((n) => n.endsWith('.deb'));
     assert.is(names.length, 20);
@@ -120,7 +123,8 @@ test('files added while the watcher was down are picked up at start; garbage is 
   // Down: two packages and a garbage file arrive.
   for (const n of names.slice(1)) await copyFile(join(fixtures, n), join(dir, n));
   await writeFile(join(dir, 'garbage_1_amd64.deb'), 'this is not an ar archive');
-  h = await start([{ path: dir, codename: 'bookworm' }]);
+  // Batched validation this time (what the daemon uses by default).
+  h = await start([{ path: dir, codename: 'bookworm' }], undefined, true);
   try {
     await waitFor('reconcile', () => h.handed().length >= 3 && h.events.some((e) => e.event === 'invalid'));
     assert.equal(new Set(h.handed().map((f) => f.path)), new Set(names.map((n) => join(dir, n))));
