@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { registerBasic } from './commands/basic.js';
 import { registerMirror } from './commands/mirror.js';
 import { registerMachine } from './commands/machine.js';
+import { registerTriggers } from './commands/triggers.js';
 import type { GlobalOptions } from './context.js';
 import { exitCodeFor, formatError } from './errors.js';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerBasic(program, globals);
   registerMirror(program, globals);
   registerMachine(program, globals);
+  registerTriggers(program, globals);
   const override = (cmd: Command): void => {
     cmd.exitOverride();
     cmd.commands.forEach(override);

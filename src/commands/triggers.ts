@@ -1,0 +1,67 @@
+/** `daemon`, `watch`, `schedule`, `install-units`: the mirror keeps itself current. */
+import type { Command } from 'commander';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createContext, type AppContext, type GlobalOptions } from '../context.js';
+import { requireRoot } from '../errors.js';
+import { refreshMirror } from '../mirror/refresh.js';
+import { importAndPublish, runDaemon } from '../triggers/daemon.js';
+import { checkSchedule } from '../triggers/schedule.js';
+import { installUnits } from '../triggers/units.js';
+
+async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolean }): Promise<void> {
+  if (!app.sh.dryRun) requireRoot('the daemon (it writes the mirror)');
+  checkSchedule(app.config.schedule);
+  const mctx = (signal: AbortSignal) => ({ sh: app.sh, config: app.config, log: app.log, signal });
+  await runDaemon({
+    config: app.config,
+    sh: app.sh,
+    json: app.opts.json,
+    watch: parts.watch,
+    schedule: parts.schedule,
+    refresh: (signal) => refreshMirror(mctx(signal)),
+    importAndPublish: (files, signal) => importAndPublish(mctx(signal), files),
+  });
+}
+
+export function registerTriggers(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('daemon')
+    .description('watch the apt archives (and the machines\' caches) and run the nightly refresh, in one process')
+    .action(async () => daemon(await createContext(globals()), { watch: true, schedule: true }));
+
+  program
+    .command('watch')
+    .description('import and publish new .debs as they land in mirror.archives and the machines\' apt caches')
+    .action(async () => daemon(await createContext(globals()), { watch: true, schedule: false }));
+
+  program
+    .command('schedule')
+    .description('run `mirror refresh` at schedule.refresh (and at start when a run was missed)')
+    .action(async () => daemon(await createContext(globals()), { watch: false, schedule: true }));
+
+  program
+    .command('install-units')
+    .description('install nspawn-kit-daemon.service (systemd hosts), else print the crontab line and the watcher command')
+    .option('--unit-dir <dir>', 'where to write the unit (default: machines.unitDir)')
+    .option('--no-enable', 'write the unit but do not enable or start it')
+    .action(async (o: { unitDir?: string; enable: boolean }) => {
+      const app = await createContext(globals());
+      const cliPath = realpathSync(fileURLToPath(new URL('../cli.js', import.meta.url)));
+      const unitDir = o.unitDir ?? (app.config.host.systemdPid1 ? app.config.machines.unitDir : undefined);
+      if (unitDir && !app.sh.dryRun) requireRoot('install-units');
+      const r = await installUnits({ config: app.config, sh: app.sh, nodePath: process.execPath, cliPath, unitDir, enable: o.enable });
+      if (app.opts.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      const lines = r.written.map((f) => `wrote ${f}`);
+      lines.push(...r.commands.map((c) => `ran: ${c}`));
+      if (r.mode === 'cron') {
+        lines.push('systemd is not PID 1 here: no unit was installed. Instead:');
+        if (r.crontab) lines.push('  put this line into /etc/cron.d/nspawn-kit (nightly refresh):', `    ${r.crontab}`);
+        if (r.watchCommand) lines.push('  and start the watcher (e.g. from your init or a supervisor):', `    ${r.watchCommand}`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
