@@ -46,7 +46,7 @@ export const PasswordSchema = z
       policy: z.literal('hash'),
       hash: z
         .string()
-        .regex(/^\$(y|gy|7|2[abxy]|6|5)\$\S+$/, { message: 'expected a crypt(3) hash such as "$y$..." or "$6$..." (make one with `mkpasswd`)' }),
+        .regex(/^\$(y|gy|7|2[abxy]|6|5)\$[^:\s]+$/, { message: 'expected a crypt(3) hash such as "$y$..." or "$6$..." (make one with `mkpasswd`)' }),
     }),
   ])
   .default({ policy: 'locked' })
@@ -58,7 +58,8 @@ export const UserSchema = z
     uid: z.number().int().min(1000).max(60000).optional().describe('User id (1000-60000).'),
     groups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/)).default([]).describe('Supplementary groups, e.g. ["sudo"].'),
     shell: absPath.default('/bin/bash'),
-    sshKeys: z.array(z.string().regex(/^(ssh|ecdsa|sk)-\S+ \S+/, { message: 'expected an OpenSSH public key line' })).default([]),
+    // One line each: an embedded newline would add a second authorized key.
+    sshKeys: z.array(z.string().regex(/^(ssh|ecdsa|sk)-[^\s]+ [^\s]+( [^\n\r]*)?$/, { message: 'expected one OpenSSH public key line' })).default([]),
     password: PasswordSchema,
   })
   .describe('A user created in the container.');

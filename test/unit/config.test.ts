@@ -84,6 +84,21 @@ test('bad 6: a plain-text password is rejected; only a crypt hash or locked', as
   assert.match(q.join('\n'), 'recipes.x.users[0].password');
 });
 
+test('bad 6b: a hash with ":" (would shift /etc/shadow fields) and an SSH key with an embedded newline', async () => {
+  const p = await problemsOf({
+    recipes: {
+      x: {
+        users: [
+          { name: 'user', password: { policy: 'hash', hash: '$6$salt$abc:0:99999' } },
+          { name: 'other', sshKeys: ['ssh-ed25519 AAAAC3Nz user@host\nssh-rsa AAAAB3 evil@host'] },
+        ],
+      },
+    },
+  });
+  assert.match(p.join('\n'), 'recipes.x.users[0].password.hash: expected a crypt(3) hash');
+  assert.match(p.join('\n'), 'recipes.x.users[1].sshKeys[0]: expected one OpenSSH public key line');
+});
+
 test('bad 7: syntax error names the file', async () => {
   const p = await problemsOf('{ "mirror": ', '.nspawnrc.json');
   assert.is(p.length, 1);
