@@ -70,10 +70,20 @@ export async function ensureSigningKey(ctx: MirrorContext): Promise<string> {
     const st = await fsp.stat(layout.gnupgHome);
     if ((st.mode & 0o077) !== 0) await fsp.chmod(layout.gnupgHome, 0o700);
   }
-  if (created || !(await exists(layout.publicKeyAsc)) || !(await exists(layout.publicKeyring))) {
+  // Re-export when the published key is missing or is not the signing key (e.g. two
+  // first runs raced, or someone restored an old mirror.gpg): apt would say NO_PUBKEY.
+  if (created || !(await exists(layout.publicKeyAsc)) || (await exportedFingerprint(ctx, layout.publicKeyring)) !== fpr) {
     await exportPublicKey(ctx, fpr);
   }
   return fpr;
+}
+
+/** Fingerprint of the (first) key in a published keyring file, undefined if absent or unreadable. */
+export async function exportedFingerprint(ctx: MirrorContext, keyring: string): Promise<string | undefined> {
+  if (!(await exists(keyring))) return undefined;
+  const res = await ctx.sh.read(['gpg', ['--batch', '--no-tty', '--with-colons', '--show-keys', '--', keyring]], { nothrow: true });
+  if (res.exitCode !== 0) return undefined;
+  return /^fpr:(?:[^:]*:){8}([0-9A-F]{40}):/m.exec(res.stdout)?.[1];
 }
 
 /** Writes mirror.asc and mirror.gpg: gpg writes a temp file, which is renamed into place. */

@@ -60,7 +60,8 @@ export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
     await sh.mkdir(layout.pool, 0o755);
     await sh.mkdir(layout.dists, 0o755);
     await sh.mkdir(config.machines.dir, 0o700);
-    const fpr = await ensureSigningKey({ ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) });
+    // Under the mirror lock: two first runs (a script and the daemon) must not make two keys.
+    const fpr = await underLock(ctx.app, () => ensureSigningKey({ ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) }));
     return `${layout.root}, key ${/^[0-9A-F]{40}$/.test(fpr) ? fpr.slice(-16) : fpr}`;
   });
 }
