@@ -50,7 +50,8 @@ export function svgChart(results, prefixes = ['bootstrap', 'publish']) {
   for (const r of results.rows) {
     // Results saved before rows carried `chart`: the pool size is in the case text.
     if (r.chart === undefined && r.group === 'publish') r.chart = `publish, ${/(?:of|into|,) ([\d,]{3,})/.exec(r.case)?.[1] ?? '?'} .debs`;
-    if (r.noChart === undefined) r.noChart = /^(first import|nspawn-kit mirror warm)/.test(r.case);
+    // One-off setup rows and the second view of the same samples stay out of the chart.
+    if (r.noChart === undefined) r.noChart = /^(first import|nspawn-kit mirror warm)|\(vs cp -a\)$/.test(r.case);
   }
   const sections = [...new Set(results.rows.map((r) => r.chart ?? r.group))].filter((c) => prefixes.some((p) => c.startsWith(p)));
   for (const section of sections) {
