@@ -8,16 +8,18 @@ import { loadConfig } from '../dist/config/load.js';
 import { exitCodeFor, formatError } from '../dist/errors.js';
 import { refreshMirror } from '../dist/mirror/refresh.js';
 import { Shell } from '../dist/shell.js';
+import { stopGpgAgent } from '../dist/mirror/keys.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
 
 const log = (line) => process.stderr.write(`${line}\n`);
+let config;
 try {
   if (argv.help || argv.h) {
     process.stdout.write('usage: npx zx hooks/nightly-refresh.mjs [--config FILE] [--no-warm] [--dry-run] [--verbose]\n');
     process.exit(0);
   }
   const flags = parseScriptArgv(argv, ['warm']);
-  const config = await loadConfig({ configFile: flags.config });
+  config = await loadConfig({ configFile: flags.config });
   const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
   const report = await refreshMirror({ sh, config, log }, { warm: argv.warm !== false });
   process.stdout.write(`${report.summary}\n`);
@@ -25,4 +27,7 @@ try {
 } catch (err) {
   process.stderr.write(`nightly-refresh: ${formatError(err)}\n`);
   process.exitCode = exitCodeFor(err);
+} finally {
+  // A one-shot hook leaves no gpg-agent running under stateDir/gnupg.
+  if (config) await stopGpgAgent({ sh: new Shell(), config }).catch(() => {});
 }

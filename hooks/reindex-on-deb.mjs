@@ -8,10 +8,12 @@ import { loadConfig } from '../dist/config/load.js';
 import { exitCodeFor, formatError, UsageError } from '../dist/errors.js';
 import { summarizeImport } from '../dist/mirror/import.js';
 import { Shell } from '../dist/shell.js';
+import { stopGpgAgent } from '../dist/mirror/keys.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
 import { reindex } from '../dist/triggers/daemon.js';
 
 const log = (line) => process.stderr.write(`${line}\n`);
+let config;
 try {
   if (argv.help || argv.h) {
     process.stdout.write('usage: npx zx hooks/reindex-on-deb.mjs [--config FILE] [--codename NAME] [--dry-run] [--verbose] [FILE|DIR...]\n');
@@ -19,7 +21,7 @@ try {
   }
   const flags = parseScriptArgv(argv, ['codename']);
   if (argv.codename !== undefined && typeof argv.codename !== 'string') throw new UsageError('--codename needs a value');
-  const config = await loadConfig({ configFile: flags.config });
+  config = await loadConfig({ configFile: flags.config });
   const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
   const result = await reindex({ sh, config, log }, argv._.map(String), argv.codename);
   const published = result.publish?.suites.map((s) => `${s.codename} (${s.packages} packages)`).join(', ');
@@ -27,4 +29,7 @@ try {
 } catch (err) {
   process.stderr.write(`reindex-on-deb: ${formatError(err)}\n`);
   process.exitCode = exitCodeFor(err);
+} finally {
+  // A one-shot hook leaves no gpg-agent running under stateDir/gnupg.
+  if (config) await stopGpgAgent({ sh: new Shell(), config }).catch(() => {});
 }
