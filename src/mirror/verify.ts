@@ -6,7 +6,7 @@
  * every Packages entry against its pool file (size, SHA256). Reads only.
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { exists } from '../shell.js';
 import type { MirrorContext } from './context.js';
 import { CODENAME, isValidMember, listSuites } from './ftparchive.js';
@@ -116,8 +116,11 @@ async function verifySuite(
       const matches = actual && actual.size === expected.size && actual.sha256 === expected.sha256 && (!expected.sha512 || actual.sha512 === expected.sha512);
       if (matches) continue;
       const what = actual ? `does not match InRelease (size ${actual.size}, expected ${expected.size})` : 'missing';
-      // An interrupted publish leaves new plain indices beside the old InRelease; by-hash clients are unaffected.
-      if (path === entry.path && byHash) warnings.push(`${path}: ${what}; by-hash copies are intact (an interrupted publish? publish again)`);
+      // An interrupted publish leaves new plain indices beside the old InRelease; by-hash clients
+      // are unaffected. Only a plain file that is itself one of our by-hash copies (a newer
+      // publication's) counts as that; any other content is corruption or tampering.
+      const ours = actual !== undefined && (await exists(join(suiteDir, posix.dirname(entry.path), 'by-hash', 'SHA256', actual.sha256)));
+      if (path === entry.path && byHash && ours) warnings.push(`${path}: ${what}; by-hash copies are intact (an interrupted publish? publish again)`);
       else problems.push(`${path}: ${what}`);
     }
     if (entry.path.endsWith('/Packages') && hashPath) {
