@@ -50,3 +50,20 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   return out;
 }
 
+
+/**
+ * A file from a machine's apt cache, seen from the host: root inside the
+ * machine controls every name in that directory, so no symlink is followed
+ * (not the file, not a directory that became one since the watcher resolved
+ * it). Returns why the file is refused, or undefined.
+ */
+export async function refuseMachineFile(path: string): Promise<string | undefined> {
+  const st = await fsp.lstat(path).catch(() => undefined);
+  if (!st) return 'vanished before it could be read';
+  if (st.isSymbolicLink()) return 'symbolic link in a machine archive (not followed)';
+  if (!st.isFile()) return 'not a regular file';
+  const dir = dirname(path);
+  const real = await fsp.realpath(dir).catch(() => undefined);
+  if (real !== dir) return `its directory now leads elsewhere (${real ?? 'unreadable'}); not followed`;
+  return undefined;
+}

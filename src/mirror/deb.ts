@@ -25,6 +25,12 @@ export interface InspectOptions {
   /** Architectures accepted besides "all"; default: any well-formed one. */
   architectures?: readonly string[];
   signal?: AbortSignal;
+  /**
+   * SHA256 and size per path (same order), measured by whoever made the file:
+   * the importer hashes its private pool copy while copying, so the bytes it
+   * validates are the bytes it hashed and no second read is needed.
+   */
+  known?: ReadonlyArray<{ sha256: string; size: number } | undefined>;
 }
 
 export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -174,7 +180,7 @@ export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptio
         results[i] = checked;
         continue;
       }
-      const { sha256, size } = await sha256File(paths[i] ?? '', opts.signal);
+      const { sha256, size } = opts.known?.[i] ?? (await sha256File(paths[i] ?? '', opts.signal));
       const { name, version, architecture, source } = checked;
       results[i] = size === 0 ? { ok: false, reason: 'empty file (0 bytes)' } : { ok: true, pkg: { name, version, architecture, source, size, sha256 } };
     }

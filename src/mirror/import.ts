@@ -7,12 +7,13 @@
 import { availableParallelism } from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { listArchive, mapLimit, symlinkStaysInside } from './archive-scan.js';
+import { listArchive, mapLimit, refuseMachineFile, symlinkStaysInside } from './archive-scan.js';
 import type { Archive } from '../config/types.js';
 import type { MirrorContext } from './context.js';
-import { inspectDebs, type DebPackage } from './deb.js';
-import { mirrorLayout } from './layout.js';
-import { cleanStaleTemps, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
+import { inspectDebs, type DebInspection, type DebPackage } from './deb.js';
+import { mirrorLayout, poolRelativePath } from './layout.js';
+import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex, stageDeb, type StagedDeb } from './pool.js';
+import { loadTrustedIndex, trustKey, type TrustedSet } from './trusted-index.js';
 import { addToSuite, assertCodename, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
 import { cacheKey, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, type QuarantineEntry } from './import-state.js';
@@ -20,6 +21,12 @@ import { cacheKey, loadImportCache, loadQuarantine, saveImportCache, saveQuarant
 export interface ImportFile {
   path: string;
   codename: string;
+  /**
+   * Set for files from a machine's apt cache (root inside the machine wrote
+   * them): accepted only when named by a package list nspawn-kit verified
+   * (see trusted-index.ts); never set for the admin's mirror.archives.
+   */
+  machine?: string;
 }
 
 export interface ImportOptions {
@@ -105,6 +112,13 @@ export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts:
       pre.rejected.push({ file: path, reason: 'not a .deb file name' });
       continue;
     }
+    if (f.machine !== undefined) {
+      const refused = await refuseMachineFile(path);
+      if (refused === 'vanished before it could be read') pre.warnings.push(`${path}: ${refused}`);
+      else if (refused) pre.rejected.push({ file: path, reason: `${refused} (machine ${f.machine})` });
+      else accepted.push({ path, codename: f.codename, machine: f.machine });
+      continue;
+    }
     let st;
     try {
       st = await fsp.lstat(path);
@@ -130,6 +144,8 @@ interface Candidate extends ImportFile {
   size: number;
   mtimeMs: number;
   ino: number;
+  /** The private pool copy that was validated (native, not dry-run). */
+  staged?: StagedDeb;
 }
 
 async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport, scannedDirs: string[]): Promise<ImportReport> {
@@ -162,7 +178,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   for (const f of files) {
     let st;
     try {
-      st = await fsp.stat(f.path);
+      st = await (f.machine === undefined ? fsp.stat(f.path) : fsp.lstat(f.path));
     } catch {
       report.warnings.push(`${f.path}: vanished before it could be read`);
       continue;
@@ -188,95 +204,137 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
 
   // 2. Validate in parallel (dpkg-deb reads every byte), bounded; a few files per shell.
+  //    Natively (and not in a dry run), each file is first copied once into a
+  //    private temp in the pool, hashed while copied; the copy is what gets
+  //    validated and what goes into place (the source may change meanwhile).
+  const native = (opts.importer ?? config.mirror.importer) !== 'apt-move';
+  const staging = native && !sh.dryRun;
   const architectures = config.mirror.architectures;
   const concurrency = opts.concurrency ?? defaultConcurrency();
   const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
   const chunks: Candidate[][] = [];
   for (let i = 0; i < work.length; i += size) chunks.push(work.slice(i, i + size));
   let done = 0;
-  const inspections = (
-    await mapLimit(chunks, concurrency, async (chunk) => {
-      const res = await inspectDebs(sh, chunk.map((c) => c.path), { architectures, signal: ctx.signal });
-      done += chunk.length;
-      if (work.length >= 100 && done % (size * concurrency * 4) < size) ctx.log?.(`validated ${done}/${work.length}`);
-      return res;
-    })
-  ).flat();
-
-  // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
-  //    deterministically), or through apt-move per codename.
-  const valid: { c: Candidate; pkg: DebPackage }[] = [];
-  for (const [i, c] of work.entries()) {
-    const inspection = inspections[i];
-    if (!inspection) continue;
-    if (inspection.ok) {
-      valid.push({ c, pkg: inspection.pkg });
-      continue;
+  const validateChunk = async (chunk: Candidate[]): Promise<DebInspection[]> => {
+    if (!staging) return inspectDebs(sh, chunk.map((c) => c.path), { architectures, signal: ctx.signal });
+    const out: DebInspection[] = [];
+    const copied: number[] = [];
+    for (const [k, c] of chunk.entries()) {
+      const r = await stageDeb(layout, c.path, { noFollow: c.machine !== undefined, signal: ctx.signal });
+      if (r.ok) {
+        c.staged = r.staged;
+        copied.push(k);
+      } else out[k] = { ok: false, reason: r.reason };
     }
-    report.rejected.push({ file: c.path, reason: inspection.reason });
-    quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
-    cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
-    ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
-  }
-  const outcomes = new Map<Candidate, AptMoveOutcome>();
-  let indexDirty = false;
-  if ((opts.importer ?? config.mirror.importer) === 'apt-move') {
-    for (const codename of new Set(valid.map((v) => v.c.codename))) {
-      const group = valid.filter((v) => v.c.codename === codename);
-      const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
-      for (const v of group) {
-        const o = res.get(v.c.path);
-        if (o) outcomes.set(v.c, o);
+    const staged = copied.map((k) => chunk[k]?.staged);
+    const res = await inspectDebs(sh, staged.map((st) => st?.tmp ?? ''), { architectures, signal: ctx.signal, known: staged });
+    for (const [j, k] of copied.entries()) out[k] = res[j] ?? { ok: false, reason: 'not inspected' };
+    return out;
+  };
+  try {
+    const inspections = (
+      await mapLimit(chunks, concurrency, async (chunk) => {
+        const res = await validateChunk(chunk);
+        done += chunk.length;
+        if (work.length >= 100 && done % (size * concurrency * 4) < size) ctx.log?.(`validated ${done}/${work.length}`);
+        return res;
+      })
+    ).flat();
+
+    // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
+    //    deterministically), or through apt-move per codename.
+    let trusted: TrustedSet | undefined;
+    const valid: { c: Candidate; pkg: DebPackage }[] = [];
+    for (const [i, c] of work.entries()) {
+      const inspection = inspections[i];
+      if (!inspection) continue;
+      if (inspection.ok && c.machine !== undefined) {
+        // A machine's file enters the signed mirror only with bytes some verified list names.
+        trusted ??= await loadTrustedIndex(sh, layout, (w) => report.warnings.push(w));
+        const { name, version, architecture, sha256 } = inspection.pkg;
+        const inPool = index.files[poolRelativePath(inspection.pkg)]?.sha256 === sha256;
+        if (!inPool && !trusted.has(trustKey(name, version, architecture, sha256))) {
+          const reason = `not in any index nspawn-kit verified (machine ${c.machine})`;
+          // Not cached: a later warm may verify these very bytes.
+          report.rejected.push({ file: c.path, reason });
+          quarantined.set(c.path, { file: c.path, reason, time: now });
+          ctx.log?.(`rejected ${c.path}: ${reason}`);
+          continue;
+        }
+      }
+      if (inspection.ok) {
+        valid.push({ c, pkg: inspection.pkg });
+        continue;
+      }
+      report.rejected.push({ file: c.path, reason: inspection.reason });
+      quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
+      cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
+      ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
+    }
+    const outcomes = new Map<Candidate, AptMoveOutcome>();
+    let indexDirty = false;
+    if (!native) {
+      for (const codename of new Set(valid.map((v) => v.c.codename))) {
+        const group = valid.filter((v) => v.c.codename === codename);
+        const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
+        for (const v of group) {
+          const o = res.get(v.c.path);
+          if (o) outcomes.set(v.c, o);
+        }
+      }
+    } else {
+      for (const { c, pkg } of valid) {
+        ctx.signal?.throwIfAborted();
+        // A dry run stages nothing (it validated the source, read-only): ingestDeb only prints the install.
+        outcomes.set(c, c.staged ? await commitStaged(sh, layout, c.staged, pkg, index) : await ingestDeb(sh, layout, c.path, pkg, index, ctx.signal));
       }
     }
-  } else {
     for (const { c, pkg } of valid) {
-      ctx.signal?.throwIfAborted();
-      outcomes.set(c, await ingestDeb(sh, layout, c.path, pkg, index, ctx.signal));
+      const result = outcomes.get(c);
+      if (!result) continue;
+      const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
+      switch (result.status) {
+        case 'imported':
+        case 'present':
+          (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
+          if (result.status === 'imported' || !index.files[result.pool]?.sha256) {
+            await recordInIndex(index, layout, result.pool, pkg);
+            indexDirty = true;
+          }
+          add(c.codename, result.pool);
+          released.add(c.path);
+          cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
+          break;
+        case 'conflict':
+          report.conflicts.push({ file: c.path, codename: c.codename, pool: result.pool, reason: result.reason });
+          ctx.log?.(`conflict ${c.path}: ${result.reason}`);
+          break;
+        case 'skipped':
+          report.skipped.push({ file: c.path, reason: result.reason });
+          break;
+        case 'changed':
+          report.warnings.push(`${c.path}: ${result.reason}`);
+          break;
+      }
     }
-  }
-  for (const { c, pkg } of valid) {
-    const result = outcomes.get(c);
-    if (!result) continue;
-    const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
-    switch (result.status) {
-      case 'imported':
-      case 'present':
-        (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
-        if (result.status === 'imported' || !index.files[result.pool]?.sha256) {
-          await recordInIndex(index, layout, result.pool, pkg);
-          indexDirty = true;
-        }
-        add(c.codename, result.pool);
-        released.add(c.path);
-        cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
-        break;
-      case 'conflict':
-        report.conflicts.push({ file: c.path, codename: c.codename, pool: result.pool, reason: result.reason });
-        ctx.log?.(`conflict ${c.path}: ${result.reason}`);
-        break;
-      case 'skipped':
-        report.skipped.push({ file: c.path, reason: result.reason });
-        break;
-      case 'changed':
-        report.warnings.push(`${c.path}: ${result.reason}`);
-        break;
-    }
-  }
 
-  // 4. Record: pool index, suites, quarantine, cache (last: a crash before it only repeats work).
-  if (indexDirty) await savePoolIndex(sh, layout, index);
-  for (const [codename, rels] of toAdd) {
-    const added = await addToSuite(sh, layout, codename, rels);
-    if (added.length) report.addedToSuites[codename] = added.length;
+    // 4. Record: pool index, suites, quarantine, cache (last: a crash before it only repeats work).
+    if (indexDirty) await savePoolIndex(sh, layout, index);
+    for (const [codename, rels] of toAdd) {
+      const added = await addToSuite(sh, layout, codename, rels);
+      if (added.length) report.addedToSuites[codename] = added.length;
+    }
+    for (const file of released) quarantined.delete(file);
+    const inScanned = (file: string): boolean => scannedDirs.some((d) => file.startsWith(d + sep));
+    for (const file of [...quarantined.keys()]) {
+      if (inScanned(file) && !(await fsp.lstat(file).then(() => true, () => false))) quarantined.delete(file);
+    }
+    await saveQuarantine(sh, layout, quarantine, [...quarantined.values()]);
+    if (!opts.noCache) await saveImportCache(sh, layout, cache);
+  } finally {
+    // Copies not put in place (rejected, conflicts, an abort): never left in the pool.
+    for (const c of work) if (c.staged) await fsp.rm(c.staged.tmp, { force: true });
   }
-  for (const file of released) quarantined.delete(file);
-  const inScanned = (file: string): boolean => scannedDirs.some((d) => file.startsWith(d + sep));
-  for (const file of [...quarantined.keys()]) {
-    if (inScanned(file) && !(await fsp.lstat(file).then(() => true, () => false))) quarantined.delete(file);
-  }
-  await saveQuarantine(sh, layout, quarantine, [...quarantined.values()]);
-  if (!opts.noCache) await saveImportCache(sh, layout, cache);
   ctx.log?.(summarizeImport(report));
   return report;
 }

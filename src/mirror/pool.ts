@@ -3,7 +3,7 @@
  * walk of its files, and the pool index (control facts of every pool file,
  * so gc can order versions with their epochs without reopening each .deb).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fsyncDir, type Shell } from '../shell.js';
@@ -90,13 +90,7 @@ export async function ingestDeb(
   }
   signal?.throwIfAborted();
   const dir = dirname(dest);
-  const created = await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-  if (created) {
-    // New directories are entries in their parents: make those durable too (dir itself is synced after the link).
-    const parents: string[] = [];
-    for (let d = dir; d.length >= created.length; d = dirname(d)) parents.push(dirname(d));
-    for (const p of parents.reverse()) await fsyncDir(p);
-  }
+  await mkdirDurable(dir);
   const tmp = join(dir, tempName(basename(dest)));
   try {
     await fsp.copyFile(source, tmp, fsConstants.COPYFILE_EXCL);
@@ -126,6 +120,110 @@ export async function ingestDeb(
   } finally {
     await fsp.rm(tmp, { force: true });
   }
+}
+
+export interface StagedDeb {
+  /** Private copy in the pool (temp name, mode 0600). */
+  tmp: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Copies a source .deb ONCE into a temp name in the pool (same file system,
+ * so the later link is atomic), hashing while copying. The importer then
+ * validates this copy and only this copy goes into place: a source swapped
+ * after the copy cannot slip in unvalidated. noFollow (machine-sourced files,
+ * written by root inside a container) refuses a symlink at open time
+ * (O_NOFOLLOW) and anything that is not a regular file (O_NONBLOCK, so a FIFO
+ * put there does not hang the import).
+ */
+export async function stageDeb(
+  layout: MirrorLayout,
+  source: string,
+  opts: { noFollow?: boolean; signal?: AbortSignal } = {},
+): Promise<{ ok: true; staged: StagedDeb } | { ok: false; reason: string }> {
+  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (opts.noFollow ? fsConstants.O_NOFOLLOW : 0);
+  let src;
+  try {
+    src = await fsp.open(source, flags);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return { ok: false, reason: 'symbolic link (not followed: files from a machine must be regular files)' };
+    return { ok: false, reason: `cannot read: ${code ?? String(err)}` };
+  }
+  await fsp.mkdir(layout.pool, { recursive: true, mode: 0o755 });
+  const tmp = join(layout.pool, tempName('incoming.deb'));
+  let keep = false;
+  try {
+    const st = await src.stat();
+    if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+    const out = await fsp.open(tmp, 'wx', 0o600);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        const { bytesRead } = await src.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
+        hash.update(chunk);
+        await out.write(chunk);
+        size += bytesRead;
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    keep = true;
+    return { ok: true, staged: { tmp, sha256: hash.digest('hex'), size } };
+  } finally {
+    await src.close();
+    if (!keep) await fsp.rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Puts a staged, validated copy in place under its canonical name: link
+ * (never replaces an existing file), fsync of the directory. Identical bytes
+ * already there: "present"; different bytes: "conflict". The temp is always removed.
+ */
+export async function commitStaged(sh: Shell, layout: MirrorLayout, staged: StagedDeb, pkg: DebPackage, index?: PoolIndex): Promise<IngestResult> {
+  const rel = poolRelativePath(pkg);
+  const dest = join(layout.root, rel);
+  try {
+    if (await lstatOrUndefined(dest)) return await compareExisting(dest, rel, pkg, index);
+    if (sh.dryRun) {
+      await sh.write(['install', ['-D', '-m', '0644', '-T', '--', staged.tmp, dest]]);
+      return { status: 'imported', pool: rel };
+    }
+    const dir = dirname(dest);
+    await mkdirDurable(dir);
+    await fsp.chmod(staged.tmp, 0o644);
+    try {
+      await fsp.link(staged.tmp, dest);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return await compareExisting(dest, rel, pkg, index);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
+      if (await lstatOrUndefined(dest)) return await compareExisting(dest, rel, pkg, index);
+      await fsp.rename(staged.tmp, dest);
+    }
+    await fsyncDir(dir);
+    return { status: 'imported', pool: rel };
+  } finally {
+    await fsp.rm(staged.tmp, { force: true });
+  }
+}
+
+/** mkdir -p; new directories are entries in their parents: those are made durable too (dir itself is synced after the link). */
+async function mkdirDurable(dir: string): Promise<void> {
+  const created = await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+  if (!created) return;
+  const parents: string[] = [];
+  for (let d = dir; d.length >= created.length; d = dirname(d)) parents.push(dirname(d));
+  for (const p of parents.reverse()) await fsyncDir(p);
 }
 
 /** Every .deb in the pool and every temp file, pool-relative ("pool/main/..."). */

@@ -67,6 +67,8 @@ test('SIGKILL during a 50 MB ingest leaves no partial pool file; the next import
     await importFiles(ctx, [{ path: makeDeb(join(base, 'small'), { name: 'small' }), codename: 'bookworm' }]);
     await publishMirror(ctx);
     const poolDir = join(mirrorLayout(config).pool, 'b', 'big50');
+    // The single copy of the source goes to a temp name at the top of the pool (validated there, then linked into place).
+    const stageDir = mirrorLayout(config).pool;
     const child = spawn(process.execPath, ['--import', 'tsx', childFile], {
       cwd: ROOT,
       env: { ...process.env, NK_CHILD: JSON.stringify({ config, file: src }) },
@@ -76,7 +78,7 @@ test('SIGKILL during a 50 MB ingest leaves no partial pool file; the next import
     child.on('exit', () => (exited = true));
     const deadline = Date.now() + 120_000;
     while (!exited && Date.now() < deadline) {
-      const names = existsSync(poolDir) ? readdirSync(poolDir) : [];
+      const names = existsSync(stageDir) ? readdirSync(stageDir) : [];
       if (names.some((n) => n.endsWith('.tmp'))) {
         child.kill('SIGKILL');
         killedWithTemp = true;
@@ -88,10 +90,10 @@ test('SIGKILL during a 50 MB ingest leaves no partial pool file; the next import
     if (!killedWithTemp) continue;
 
     // Right after the kill: the final name is absent, or (killed after the link) complete.
-    const names = readdirSync(poolDir);
+    const names = readdirSync(stageDir);
     const final = join(poolDir, 'big50_1.0-1_amd64.deb');
     if (existsSync(final)) assert.is((await sha256File(final)).sha256, srcSha, 'a final-named pool file is always complete');
-    assert.ok(names.some((n) => /^\.nk-\d+-[0-9a-f]+\.big50_1\.0-1_amd64\.deb\.tmp$/.test(n)), names.join(', '));
+    assert.ok(names.some((n) => /^\.nk-\d+-[0-9a-f]+\.incoming\.deb\.tmp$/.test(n)), names.join(', '));
     assert.not.match(readFileSync(suiteListPath(mirrorLayout(config), 'bookworm'), 'utf8'), 'big50', 'nothing was recorded in the suite');
     const verified = await verifyMirror(ctx);
     assert.ok(verified.ok, verified.problems.join('\n'));
@@ -105,6 +107,7 @@ test('SIGKILL during a 50 MB ingest leaves no partial pool file; the next import
   assert.is(report.imported.length, 1);
   const poolDir = join(mirrorLayout(config).pool, 'b', 'big50');
   assert.equal(readdirSync(poolDir), ['big50_1.0-1_amd64.deb']);
+  assert.equal(readdirSync(mirrorLayout(config).pool).filter((n) => n.endsWith('.tmp')), [], 'no temp left in the pool');
   assert.is((await sha256File(join(poolDir, 'big50_1.0-1_amd64.deb'))).sha256, srcSha);
   assert.equal(readFileSync(suiteListPath(mirrorLayout(config), 'bookworm'), 'utf8'), 'pool/main/b/big50/big50_1.0-1_amd64.deb\npool/main/s/small/small_1.0-1_amd64.deb\n');
 });
