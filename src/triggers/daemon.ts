@@ -6,7 +6,7 @@
  * finishes (a second signal aborts it; the staged publish then leaves the
  * previous publication intact). One log line per event and run.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { MirrorContext } from '../mirror/context.js';
@@ -171,7 +171,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 }
 
 /**
- * The watcher's production work: import the files, then publish every suite
+ * The watcher's production work: import the files (a machine's files only
+ * when a list nspawn-kit verified names their bytes: see mirror/trusted-index.ts), then publish every suite
  * whose membership changed since its last publication. "Changed" also
  * covers an import whose publish was killed (the suite list is newer than
  * InRelease), so a restart after kill -9 republishes without clean-up.
@@ -209,7 +210,15 @@ async function suiteNewerThanPublication(config: Config, codename: string): Prom
  * `codename`, else under the archive it lies in, else the host's codename.
  */
 export async function reindexTargets(config: Config, paths: string[], codename?: string): Promise<WatchedFile[]> {
-  const archives = [...config.mirror.archives, ...(await discoverMachineArchives(config.machines.dir)).values()];
+  const machineArchives = [...(await discoverMachineArchives(config.machines.dir)).values()];
+  const archives = [...config.mirror.archives, ...machineArchives];
+  const adminDirs = new Set(config.mirror.archives.map((a) => resolve(a.path)));
+  // A file in a machine's cache (and not in a directory the admin configured) keeps its machine: it must pass the trust check.
+  // Machine archive paths are real paths: compare real paths, so a symlink in the way hides no machine.
+  const machineOf = async (dir: string) => {
+    const real = await realpath(dir).catch(() => dir);
+    return adminDirs.has(dir) ? undefined : machineArchives.find((a) => a.path === real);
+  };
   const dirs = paths.length ? paths.map((p) => resolve(p)) : archives.map((a) => resolve(a.path));
   const codenamesOf = (dir: string) => {
     if (codename) return [codename];
@@ -228,7 +237,9 @@ export async function reindexTargets(config: Config, paths: string[], codename?:
       : [path];
     for (const file of files) {
       if (!basename(file).endsWith('.deb')) throw new UsageError(`${file}: not a .deb file`);
-      for (const c of codenamesOf(st.isDirectory() ? path : dirname(file))) out.push({ path: file, codename: c });
+      const dir = st.isDirectory() ? path : dirname(file);
+      const m = await machineOf(dir);
+      for (const c of codenamesOf(dir)) out.push(m === undefined ? { path: file, codename: c } : { path: join(m.path, basename(file)), codename: c, machine: m.machine });
     }
   }
   return out;

@@ -20,11 +20,19 @@ import { watch, type FSWatcher } from 'chokidar';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Archive } from '../config/types.js';
+import { resolveInRoot } from '../machine/inject.js';
 import { PROVENANCE } from '../machine/paths.js';
 
 export interface WatchedFile {
   path: string;
   codename: string;
+  /** The machine whose apt cache holds the file (root in that machine wrote it); absent for mirror.archives. */
+  machine?: string;
+}
+
+/** A machine's archive directory, resolved inside its root. */
+export interface MachineArchive extends Archive {
+  machine: string;
 }
 
 export type WatchEvent =
@@ -34,6 +42,7 @@ export type WatchEvent =
   | { event: 'batch'; files: number }
   | { event: 'machine-added'; machine: string; codename: string; dir: string }
   | { event: 'machine-removed'; machine: string; dir: string }
+  | { event: 'machine-refused'; machine: string; reason: string }
   | { event: 'error'; message: string };
 
 export interface ArchiveWatcherOptions {
@@ -76,7 +85,11 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
   /** Watched dir -> codenames its files are filed under. */
   const roots = new Map<string, Set<string>>();
   /** Machine name -> its archive dir and that dir's inode (a rebuilt machine is a new directory). */
-  const machines = new Map<string, Archive & { ino: number | undefined }>();
+  const machines = new Map<string, MachineArchive & { ino: number | undefined }>();
+  /** Watched dir -> the machine it belongs to (dirs the admin also configured are not listed: they are trusted). */
+  const machineOf = new Map<string, string>();
+  /** Last refusal per machine, so a rescan every few seconds does not repeat the log line. */
+  const refused = new Map<string, string>();
   const settling = new Map<string, Tracked>();
   /** Last size:mtime handed over or rejected per path, so a no-op event does no work. */
   const decided = new Map<string, string>();
@@ -107,8 +120,14 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
   const noteChange = async (path: string): Promise<void> => {
     // In validation: validateGroup itself notices a change made meanwhile.
     if (closed || !isTopLevelDeb(path) || queued.has(path)) return;
-    const st = await fsp.stat(path).catch(() => undefined);
+    // A machine's cache is written by root inside the machine: its symlinks are never followed.
+    const inMachine = machineOf.get(dirname(path));
+    const st = await (inMachine ? fsp.lstat(path) : fsp.stat(path)).catch(() => undefined);
     if (!st) return forget(path);
+    if (inMachine && st.isSymbolicLink() && decided.get(path) !== 'symlink') {
+      decided.set(path, 'symlink');
+      return emit({ event: 'invalid', path, reason: `symbolic link in the archive of machine ${inMachine} (not followed)` });
+    }
     if (!st.isFile() || decided.get(path) === `${st.size}:${st.mtimeMs}`) return;
     // Every write moves mtime: a file untouched for settleMs (found at start,
     // or renamed into place by apt after its download) has settled already.
@@ -198,9 +217,10 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
         emit({ event: 'invalid', path, reason: verdict });
         continue;
       }
+      const machine = machineOf.get(dirname(path));
       for (const codename of roots.get(dirname(path)) ?? []) {
         emit({ event: 'settled', path, codename });
-        batch.set(`${codename}\0${path}`, { path, codename });
+        batch.set(`${codename}\0${path}`, machine === undefined ? { path, codename } : { path, codename, machine });
       }
       if (!batchTimer) batchTimer = setTimeout(flush, opts.batchMs);
     }
@@ -262,6 +282,7 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
   const removeRoot = (dir: string) => {
     const path = resolve(dir);
     roots.delete(path);
+    machineOf.delete(path);
     missing.delete(path);
     files.unwatch(path);
     for (const p of [...settling.keys(), ...decided.keys()]) if (dirname(p) === path) forget(p);
@@ -289,11 +310,16 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
     for (const path of [...missing]) await arm(path);
     if (!machinesDir) return;
     await watchMachinesDir();
-    const found = await discoverMachineArchives(machinesDir);
-    const inode = async (dir: string) => (await fsp.stat(dir).catch(() => undefined))?.ino;
+    const found = await discoverMachineArchives(machinesDir, (machine, reason) => {
+      if (refused.get(machine) === reason) return;
+      refused.set(machine, reason);
+      emit({ event: 'machine-refused', machine, reason });
+    });
+    for (const name of found.keys()) refused.delete(name);
+    const inode = async (dir: string) => (await fsp.lstat(dir).catch(() => undefined))?.ino;
     for (const [name, m] of machines) {
       const now = found.get(name);
-      if (now && now.codename === m.codename && (await inode(now.path)) === m.ino) continue;
+      if (now && now.codename === m.codename && now.path === m.path && (await inode(now.path)) === m.ino) continue;
       machines.delete(name);
       if (!staticRoots.has(resolve(m.path))) removeRoot(m.path);
       emit({ event: 'machine-removed', machine: name, dir: m.path });
@@ -302,6 +328,7 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
       if (machines.has(name) || closed) continue;
       machines.set(name, { ...m, ino: await inode(m.path) });
       emit({ event: 'machine-added', machine: name, codename: m.codename, dir: m.path });
+      if (!staticRoots.has(m.path)) machineOf.set(m.path, name);
       await addRoot(m.path, m.codename);
     }
   };
@@ -340,22 +367,52 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
   };
 }
 
-/** Where apt inside a machine keeps its downloads, seen from the host. */
-export function machineArchiveDir(machinesDir: string, name: string): string {
-  return join(machinesDir, name, 'var', 'cache', 'apt', 'archives');
+/** Where apt inside a machine keeps its downloads (inside the machine's root). */
+export const MACHINE_ARCHIVES = '/var/cache/apt/archives';
+
+/**
+ * The machine's archive directory seen from the host, every symlink resolved
+ * INSIDE the machine root (an absolute link in the container means the
+ * container's /, not the host's). Refused (with the reason) unless it exists,
+ * is a directory and its real path stays under the machine root: root in the
+ * container must not make the host daemon list, watch or import host directories.
+ */
+export async function resolveMachineArchiveDir(machinesDir: string, name: string): Promise<{ ok: true; path: string } | { ok: false; reason: string }> {
+  const root = join(machinesDir, name);
+  try {
+    const realRoot = await fsp.realpath(root);
+    const inRoot = await resolveInRoot(root, MACHINE_ARCHIVES);
+    const real = await fsp.realpath(inRoot).catch(() => undefined);
+    if (!real) {
+      // Followed symlinks on the way: say so (a link to a host path is resolved in the machine, never on the host).
+      if (inRoot !== join(realRoot, MACHINE_ARCHIVES)) return { ok: false, reason: `${MACHINE_ARCHIVES} is a symbolic link; inside the machine it leads to ${inRoot}, which does not exist (not followed on the host)` };
+      return { ok: false, reason: `${MACHINE_ARCHIVES} does not exist yet` };
+    }
+    if (!real.startsWith(`${realRoot}/`)) return { ok: false, reason: `${MACHINE_ARCHIVES} leads outside the machine root (${real}); not watched` };
+    if (!(await fsp.stat(real)).isDirectory()) return { ok: false, reason: `${MACHINE_ARCHIVES} is not a directory` };
+    return { ok: true, path: real };
+  } catch (err) {
+    return { ok: false, reason: `${MACHINE_ARCHIVES} cannot be resolved (${err instanceof Error ? err.message : String(err)})` };
+  }
 }
 
 /**
  * Machines nspawn-kit built under machinesDir: a directory (not hidden, so no
- * build in progress) whose root holds a PROVENANCE record with a codename.
+ * build in progress) whose root holds a PROVENANCE record with a codename,
+ * and whose archive directory resolves inside its root (others go to refuse).
  */
-export async function discoverMachineArchives(machinesDir: string): Promise<Map<string, Archive>> {
-  const found = new Map<string, Archive>();
+export async function discoverMachineArchives(machinesDir: string, refuse?: (machine: string, reason: string) => void): Promise<Map<string, MachineArchive>> {
+  const found = new Map<string, MachineArchive>();
   const entries = await fsp.readdir(machinesDir, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const codename = await readProvenanceCodename(join(machinesDir, entry.name, PROVENANCE));
-    if (codename) found.set(entry.name, { path: machineArchiveDir(machinesDir, entry.name), codename });
+    const root = join(machinesDir, entry.name);
+    const provenance = await resolveInRoot(root, PROVENANCE).catch(() => undefined);
+    const codename = provenance ? await readProvenanceCodename(provenance) : undefined;
+    if (!codename) continue;
+    const dir = await resolveMachineArchiveDir(machinesDir, entry.name);
+    if (dir.ok) found.set(entry.name, { path: dir.path, codename, machine: entry.name });
+    else if (!dir.reason.endsWith('does not exist yet')) refuse?.(entry.name, dir.reason);
   }
   return found;
 }

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -175,7 +175,8 @@ test('machine archives are watched under the machine codename, including machine
   const h = await start([{ path: host, codename: 'bookworm' }], machines);
   try {
     await waitFor('the existing machine', () => h.handed().length >= 1);
-    assert.equal(h.handed(), [{ path: join(oldArchives, 'mpkg0_1.0-1_amd64.deb'), codename: 'trixie' }]);
+    // Handed over with the machine's name: the importer then requires a verified index for it.
+    assert.equal(h.handed(), [{ path: join(oldArchives, 'mpkg0_1.0-1_amd64.deb'), codename: 'trixie', machine: 'old' }]);
     // A machine appears: directory first, provenance written at the end of its build.
     const newArchives = await makeMachine(machines, 'fresh', undefined, []);
     await sleep(400);
@@ -186,7 +187,7 @@ test('machine archives are watched under the machine codename, including machine
     await copyFile(debs[2]!, join(newArchives, 'partial', 'mpkg2_1.0-1_amd64.deb'));
     await rename(join(newArchives, 'partial', 'mpkg2_1.0-1_amd64.deb'), join(newArchives, 'mpkg2_1.0-1_amd64.deb'));
     await waitFor('the new machine file', () => h.handed().length >= 2);
-    assert.equal(h.handed()[1], { path: join(newArchives, 'mpkg2_1.0-1_amd64.deb'), codename: 'bookworm' });
+    assert.equal(h.handed()[1], { path: join(newArchives, 'mpkg2_1.0-1_amd64.deb'), codename: 'bookworm', machine: 'fresh' });
     assert.not.ok(h.handed().some((f) => f.path.startsWith(foreign)));
     // Rebuilt under the same name: a new directory tree, watched afresh.
     const rebuilt = join(base, 'machines-tmp-fresh');
@@ -200,6 +201,40 @@ test('machine archives are watched under the machine codename, including machine
     await waitFor('the removed machine', () => h.events.some((e) => e.event === 'machine-removed' && e.machine === 'old'));
     assert.not.ok(h.watcher.dirs().some((d) => d.path === oldArchives));
     assert.ok(h.watcher.dirs().some((d) => d.path === newArchives && d.codename === 'bookworm'));
+  } finally {
+    await h.watcher.close();
+  }
+});
+
+test('a machine archive that is a symlink to a host directory is never watched; a symlinked .deb in a machine cache is not handed over', async () => {
+  const machines = join(base, 'machines-links');
+  const debs = makeDebs(join(base, 'link-debs'), 2, 'lpkg');
+  // Host directory full of .debs the container must not be able to get listed, watched or imported.
+  const hostPrivate = join(base, 'host-private');
+  await mkdir(hostPrivate, { recursive: true });
+  await copyFile(debs[0]!, join(hostPrivate, 'lpkg0_1.0-1_amd64.deb'));
+  const evilArchives = await makeMachine(machines, 'evil', 'bookworm', []);
+  await rm(evilArchives, { recursive: true });
+  await symlink(hostPrivate, evilArchives);
+  // Relative links climbing out of the root are resolved inside it too.
+  const climbArchives = await makeMachine(machines, 'climb', 'bookworm', []);
+  await rm(climbArchives, { recursive: true });
+  await symlink('../../../../../../../../../../..' + hostPrivate, climbArchives);
+  const linkedArchives = await makeMachine(machines, 'linked', 'bookworm', []);
+  await symlink(debs[1]!, join(linkedArchives, 'lpkg1_1.0-1_amd64.deb'));
+  const h = await start([], machines);
+  try {
+    await waitFor('refusals', () => h.events.filter((e) => e.event === 'machine-refused').length >= 2);
+    await waitFor('the symlinked .deb reported', () => h.events.some((e) => e.event === 'invalid'));
+    await sleep(1000);
+    const refusals = h.events.filter((e): e is Extract<WatchEvent, { event: 'machine-refused' }> => e.event === 'machine-refused');
+    assert.equal(refusals.map((e) => e.machine).sort(), ['climb', 'evil'], 'once per machine, not at every rescan');
+    for (const r of refusals) assert.match(r.reason, /symbolic link; inside the machine it leads to .*machines-links\/(evil|climb)\/.*host-private, which does not exist/);
+    assert.equal(h.handed(), []);
+    assert.not.ok(h.watcher.dirs().some((d) => d.path.includes('host-private') || d.path === evilArchives));
+    const invalid = h.events.find((e): e is Extract<WatchEvent, { event: 'invalid' }> => e.event === 'invalid');
+    assert.is(invalid?.path, join(linkedArchives, 'lpkg1_1.0-1_amd64.deb'));
+    assert.match(invalid?.reason ?? '', /symbolic link in the archive of machine linked/);
   } finally {
     await h.watcher.close();
   }
