@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,8 +139,17 @@ test('20 .debs copied into a watched archive are in the signed index and a real 
   assert.is(ev.at(-1)!.event, 'stopped');
 });
 
-test("what apt downloads inside a machine nspawn-kit built lands in the mirror under the machine's codename", async () => {
+test("a machine's downloads land in the mirror under its codename only when a verified index names them; planted files and symlinked caches do not", async () => {
   const { config, ctx, archive } = await setup('loop');
+  // Warm's private apt lists (verified by apt against the upstream key) name pkg10 and pkg11: built with apt-ftparchive like a real Packages.
+  const upstream = join(base, 'loop-upstream');
+  await mkdir(upstream, { recursive: true });
+  for (const d of pool.slice(10, 12)) await copyFile(d, join(upstream, d.split('/').pop()!));
+  const lists = join(config.stateDir, 'mirror/warm/trixie/apt-test-recipe/state/lists');
+  await mkdir(join(lists, 'partial'), { recursive: true });
+  const packagesText = spawnSync('apt-ftparchive', ['packages', '.'], { cwd: upstream, encoding: 'utf8' }).stdout;
+  await writeFile(join(lists, 'deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages'), packagesText);
+  assert.match(packagesText, /Package: pkg10/);
   for (const d of pool.slice(0, 3)) await copyFile(d, join(archive, d.split('/').pop()!));
   await importArchives(ctx, config.mirror.archives);
   await publishMirror(ctx);
@@ -150,20 +159,42 @@ test("what apt downloads inside a machine nspawn-kit built lands in the mirror u
   await mkdir(join(machineArchives, 'partial'), { recursive: true });
   await mkdir(join(machine, PROVENANCE, '..'), { recursive: true });
   await writeFile(join(machine, PROVENANCE), JSON.stringify({ machine: 'box', codename: 'trixie' }));
+  // A second machine whose cache is a symlink to a host directory full of .debs.
+  const hostPrivate = join(base, 'loop-host-private');
+  await mkdir(hostPrivate, { recursive: true });
+  await copyFile(pool[20]!, join(hostPrivate, 'pkg20_1.0-1_amd64.deb'));
+  const evil = join(config.machines.dir, 'evil');
+  await mkdir(join(evil, 'var/cache/apt'), { recursive: true });
+  await symlink(hostPrivate, join(evil, 'var/cache/apt/archives'));
+  await mkdir(join(evil, PROVENANCE, '..'), { recursive: true });
+  await writeFile(join(evil, PROVENANCE), JSON.stringify({ machine: 'evil', codename: 'trixie' }));
   const lines: string[] = [];
   const daemon = await startDaemon(daemonOptions(config, lines, { schedule: false }));
   try {
     assert.ok(daemon.watcher!.dirs().some((d) => d.path === machineArchives && d.codename === 'trixie'));
-    // The machine's apt: downloads into partial/, verifies, renames into the cache.
+    assert.not.ok(daemon.watcher!.dirs().some((d) => d.path.includes('loop-host-private')), 'the host directory is not watched');
+    // The machine's apt: downloads from the mirror into partial/, verifies, renames into the cache.
+    // The mirror's own published Packages is a verified index: these are accepted.
     const apt = aptDownload(config, ['pkg0', 'pkg1'], machineArchives);
     assert.is(apt.code, 0, apt.out);
     assert.equal(apt.files.filter((f) => f.endsWith('.deb')).sort(), ['pkg0_1.0-1_amd64.deb', 'pkg1_1.0-1_amd64.deb']);
-    await waitFor('the trixie suite', async () => (await publishedPackages(config, 'trixie')).length === 2);
+    // Named by warm's verified list: accepted. Planted by root in the container (pkg30, higher "openssh"-like): quarantined.
+    await copyFile(pool[10]!, join(machineArchives, 'pkg10_1.0-1_amd64.deb'));
+    await copyFile(pool[30]!, join(machineArchives, 'pkg30_1.0-1_amd64.deb'));
+    await waitFor('the trixie suite', async () => (await publishedPackages(config, 'trixie')).length === 3);
+    await waitFor('the quarantine', async () => (await readFile(mirrorLayout(config).quarantine, 'utf8').catch(() => '')).includes('pkg30'));
     await daemon.idle();
   } finally {
     await daemon.stop();
   }
-  assert.equal(await publishedPackages(config, 'trixie'), ['pkg0', 'pkg1']);
+  assert.equal(await publishedPackages(config, 'trixie'), ['pkg0', 'pkg1', 'pkg10']);
+  const quarantine = JSON.parse(await readFile(mirrorLayout(config).quarantine, 'utf8')) as { file: string; reason: string }[];
+  assert.equal(quarantine.map((q) => [q.file, q.reason]), [[join(machineArchives, 'pkg30_1.0-1_amd64.deb'), 'not in any index nspawn-kit verified (machine box)']]);
+  const refused = events(lines).filter((e) => e.event === 'machine-refused');
+  assert.is(refused.length, 1, lines.join('\n'));
+  assert.is(refused[0]!.machine, 'evil');
+  assert.match(String(refused[0]!.reason), /symbolic link/);
+  assert.not.ok(lines.some((l) => l.includes('pkg20')), 'nothing of the host directory was listed');
   assert.equal(await publishedPackages(config, 'bookworm'), ['pkg0', 'pkg1', 'pkg2']);
   const report = await verifyMirror(ctx);
   assert.ok(report.ok, report.problems.join('\n'));
