@@ -27,7 +27,12 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
       await runGraph(ctx, [createStage(), ...(o.provision ? [provisionStage()] : [])]);
       if (app.opts.json) process.stdout.write(`${JSON.stringify(ctx.created ?? null, null, 2)}\n`);
-      else process.stdout.write([`machine ${name}: ${ctx.created?.root ?? '(dry run)'}`, ...enterHint(app.config, name), 'time per stage:', ...formatTimings(ctx.timings)].join('\n') + '\n');
+      else {
+        // Not created: a dry run, or a machine already built from the same recipe and package set.
+        const existing = ctx.existing && ctx.existing.state !== 'absent' && ctx.existing.state !== 'stale' ? ctx.existing.reason : undefined;
+        const what = ctx.created?.root ?? existing ?? '(dry run)';
+        process.stdout.write([`machine ${name}: ${what}`, ...enterHint(app.config, name), 'time per stage:', ...formatTimings(ctx.timings)].join('\n') + '\n');
+      }
     });
 
   program
@@ -95,7 +100,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('rm');
       await sweepStaleBuilds({ sh: app.sh, config: app.config });
-      const r = await removeMachine({ sh: app.sh, config: app.config }, name, { settingsDir: app.config.machines.settingsDir });
+      const r = await removeMachine({ sh: app.sh, config: app.config }, name);
       process.stdout.write(app.opts.json ? `${JSON.stringify(r, null, 2)}\n` : `removed ${name}\n`);
     });
 }

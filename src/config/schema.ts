@@ -125,8 +125,10 @@ export const ConfigSchema = z
         dir: absPath.default('/var/lib/machines').describe('Where container root filesystems live.'),
         settingsDir: absPath
           .default('/etc/systemd/nspawn')
-          .describe('Where the .nspawn settings files go (systemd-nspawn reads /etc/systemd/nspawn; elsewhere nspawn-kit passes --settings=trusted).'),
-        unitDir: absPath.default('/etc/systemd/system').describe('Where systemd units and drop-ins go (written only where systemd is PID 1).'),
+          .describe(
+            'Where the .nspawn settings files go. systemd-nspawn reads /etc/systemd/nspawn and /run/systemd/nspawn with every setting; for any other directory nspawn-kit also writes the file beside the root (<machines.dir>/<name>.nspawn) and boots and runs the machine with --settings=trusted, so the recipe settings (network, binds, user namespacing) always apply.',
+          ),
+        unitDir: absPath.default('/etc/systemd/system').describe('Where systemd units and drop-ins go: the systemd-nspawn@<name> drop-ins of machines (written only where systemd is PID 1, removed by `rm`) and the units of `install-units`.'),
       })
       .prefault({}),
     schedule: z

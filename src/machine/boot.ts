@@ -12,6 +12,7 @@ import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { exists, formatCommand, type Command, type Shell } from '../shell.js';
 import { assertMachineName, bindArg, directNspawnFlags, type MachineContext } from './create.js';
+import { effectiveSettingsFile } from './nspawn-file.js';
 import { MIRROR_MOUNT } from './paths.js';
 
 export function machineRoot(config: Pick<Config, 'machines'>, name: string): string {
@@ -28,20 +29,42 @@ export async function existingMachineRoot(config: Pick<Config, 'machines'>, name
   return root;
 }
 
+/**
+ * How a boot or run gets the machine's settings: "file", from the .nspawn
+ * file written at create (it binds the mirror itself; a --bind-ro of ours
+ * would make nspawn drop every bind of the file), or "none" (a machine
+ * without one: the mirror is bound on the command line).
+ */
+export type SettingsUse = 'file' | 'none';
+
+/** Whether the machine's settings file is where systemd-nspawn will look for it. */
+export async function settingsUse(config: Pick<Config, 'machines'>, name: string): Promise<SettingsUse> {
+  return (await exists(effectiveSettingsFile(config, name).file)) ? 'file' : 'none';
+}
+
+export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: string, use: SettingsUse): string[] {
+  if (use === 'none') return [`--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`];
+  // A file beside the root has its privileged settings (binds, network, user namespacing) ignored unless trusted.
+  return effectiveSettingsFile(config, name).needsTrust ? ['--settings=trusted'] : [];
+}
+
+type NspawnConfig = Pick<Config, 'host' | 'mirror' | 'machines'>;
+
 /** systemd-nspawn --boot of a machine (no console option: nspawn picks interactive on a TTY, read-only otherwise). */
-export function bootCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, name: string, extra: readonly string[] = []): Command {
+export function bootCommand(config: NspawnConfig, root: string, name: string, extra: readonly string[], settings: SettingsUse): Command {
   return [
     'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`, ...extra],
+    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), ...extra],
   ];
 }
 
 /** One command in the machine, not booted; argv after "--" is never parsed by nspawn. */
-export function runCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, name: string, argv: readonly string[]): Command {
+export function runCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse): Command {
   if (argv.length === 0) throw new OperationError('nothing to run', 'Give the command after "--": `nspawn-kit run NAME -- CMD...`.');
+  // Boot=yes in the settings file does not apply: a command on the command line wins over it (measured).
   return [
     'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`, '--', ...argv],
+    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), '--', ...argv],
   ];
 }
 
@@ -150,7 +173,7 @@ export async function bootMachine(ctx: MachineContext, name: string): Promise<Bo
     await ctx.sh.write(['machinectl', ['start', '--', name]], { hint: `\`journalctl -u systemd-nspawn@${name}\` says why.` });
     return { how: 'machinectl', exitCode: 0 };
   }
-  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name)) };
+  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name, [], await settingsUse(ctx.config, name))) };
 }
 
 export interface RunOptions {
@@ -170,7 +193,7 @@ export async function runInMachine(ctx: MachineContext, name: string, argv: read
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is running`, 'A booted machine cannot also run a non-boot command on the same root; stop it first.');
   }
-  const cmd = runCommand(ctx.config, root, name, argv);
+  const cmd = runCommand(ctx.config, root, name, argv, await settingsUse(ctx.config, name));
   if (opts.stdio === 'pipe') {
     const res = await ctx.sh.write(cmd, { nothrow: true });
     return { exitCode: res.exitCode ?? 1, stdout: res.stdout, stderr: res.stderr };

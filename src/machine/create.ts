@@ -15,7 +15,7 @@ import { OperationError, UsageError, tail } from '../errors.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { exists, type Command, type Shell } from '../shell.js';
 import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine, type BootstrapProgress } from '../rootfs/backends.js';
-import { checkFreeSpace, cloneBase, resolveBase, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
+import { checkFreeSpace, cloneBase, resolveBaseOrPlan, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
 import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
 import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
 import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
@@ -41,10 +41,12 @@ export interface CreateOptions {
   onProgress?: (p: CreateProgress) => void;
   /** How the container reaches the mirror after creation (default: bind mount). */
   mirrorAccess?: MirrorAccess;
-  /** Where the .nspawn file goes (default /etc/systemd/nspawn; tests use a temp dir). */
+  /** Where the .nspawn file goes (default config.machines.settingsDir). */
   settingsDir?: string;
-  /** Where unit drop-ins go on systemd hosts (default /etc/systemd/system). */
+  /** Where unit drop-ins go on systemd hosts (default config.machines.unitDir). */
   unitDir?: string;
+  /** The base a preceding base stage ensured (a dry run then plans its build once, not twice). */
+  base?: { ref: BaseRef; hit: boolean };
 }
 
 export interface CreateReport {
@@ -112,7 +114,8 @@ export function aptErrors(output: string): string[] {
 
 async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
   const layout = mirrorLayout(ctx.config);
-  if (!(await exists(layout.publicKeyring))) {
+  // A dry run on a fresh host plans the publish (and its key) before this: plan the bootstrap anyway.
+  if (!ctx.sh.dryRun && !(await exists(layout.publicKeyring))) {
     throw new OperationError(`the mirror keyring ${layout.publicKeyring} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
   }
   const spec = bootstrapSpec(recipe, { architecture: ctx.config.host.architecture, target: root, mirrorRoot: layout.root, keyring: layout.publicKeyring });
@@ -142,6 +145,7 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
   const legacy = join(root, LEGACY_SOURCES_LIST);
   if ((await fsp.lstat(legacy).catch(() => undefined)) !== undefined) await sh.remove(legacy);
   const key = await fsp.readFile(layout.publicKeyAsc).catch(() => {
+    if (sh.dryRun) return Buffer.from(`(the public key ${layout.publicKeyAsc}, written by the first publish)\n`);
     throw new OperationError(`the mirror's public key ${layout.publicKeyAsc} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
   });
   // In a dry run the root does not exist: plan the writes at their plain paths.
@@ -181,7 +185,8 @@ export async function ensureBase(
   recipe: Recipe,
   emit: (p: CreateProgress) => void = () => {},
 ): Promise<{ ref: BaseRef; hit: boolean }> {
-  const ref = await resolveBase(ctx.config, recipe);
+  const ref = await resolveBaseOrPlan(ctx.config, recipe, ctx.sh.dryRun);
+  if (ref.planned) emit({ stage: 'base', message: `dry run: no publication of ${recipe.codename} yet; the base key is known after the publish` });
   if (await exists(ref.dir)) {
     emit({ stage: 'base', message: `base cache hit: ${ref.dir}` });
     return { ref, hit: true };
@@ -211,7 +216,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
   if (await exists(target)) {
     throw new OperationError(`machine ${name} already exists at ${target}`, `Remove it first with \`nspawn-kit rm ${name}\`, or pick another --name.`);
   }
-  const { ref, hit } = await ensureBase(ctx, recipe, emit);
+  const { ref, hit } = opts.base ?? (await ensureBase(ctx, recipe, emit));
   await sh.mkdir(config.machines.dir, 0o700);
   if (!sh.dryRun) await checkFreeSpace(config.machines.dir, (await treeBytes(sh, ref.dir)) + 64 * 1024 * 1024, `machine ${name}`);
   const provenance: Provenance = {
@@ -220,6 +225,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     recipeHash: recipe.hash,
     codename: recipe.codename,
     inReleaseSha256: ref.inReleaseSha256,
+    indexDigest: ref.indexDigest,
     builtAt: new Date().toISOString(),
     backend: recipe.bootstrap,
     fromBaseCache: hit,

@@ -11,7 +11,7 @@ import { treeBytes } from '../rootfs/base-cache.js';
 import { sweepStaleBuilds, unmountAll } from '../rootfs/builddir.js';
 import { machineRoot, nspawnPids } from './boot.js';
 import { assertMachineName, type MachineContext } from './create.js';
-import { DEFAULT_SETTINGS_DIR, DEFAULT_UNIT_DIR } from './nspawn-file.js';
+import { besideRootSettingsFile } from './nspawn-file.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
 import { existsInRoot } from './inject.js';
 import { FIRSTBOOT } from './paths.js';
@@ -121,8 +121,9 @@ export function formatMachineTable(machines: MachineInfo[]): string {
 }
 
 export interface RemoveOptions {
-  /** Where the .nspawn file was written (default /etc/systemd/nspawn). */
+  /** Where the .nspawn file was written (default config.machines.settingsDir). */
   settingsDir?: string;
+  /** Where the unit drop-in was written (default config.machines.unitDir). */
   unitDir?: string;
 }
 
@@ -153,18 +154,14 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
     await sh.remove(root);
     removed.push(root);
   }
-  const settingsFiles = [join(opts.settingsDir ?? DEFAULT_SETTINGS_DIR, `${name}.nspawn`), join(config.machines.dir, `${name}.nspawn`)];
-  for (const file of [...new Set(settingsFiles)]) {
+  // Only the configured directories: a library call never falls back to /etc.
+  const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
+  const unitDir = opts.unitDir ?? config.machines.unitDir;
+  const leftovers = [join(settingsDir, `${name}.nspawn`), besideRootSettingsFile(config, name), join(unitDir, `systemd-nspawn@${name}.service.d`)];
+  for (const file of [...new Set(leftovers)]) {
     if (await exists(file)) {
       await sh.remove(file);
       removed.push(file);
-    }
-  }
-  if (config.host.systemdPid1) {
-    const dropIn = join(opts.unitDir ?? DEFAULT_UNIT_DIR, `systemd-nspawn@${name}.service.d`);
-    if (await exists(dropIn)) {
-      await sh.remove(dropIn);
-      removed.push(dropIn);
     }
   }
   if (removed.length === 0) {

@@ -2,15 +2,20 @@
  * Host-side machine files: the `.nspawn` settings file and the
  * systemd-nspawn@.service override of the original recipe.
  *
- * Where the .nspawn file goes (systemd.nspawn(5)): systemd-nspawn reads it
- * with all settings from /etc/systemd/nspawn/ or /run/systemd/nspawn/; one
- * found beside the root directory (<machines.dir>/<name>.nspawn) has its
- * privileged settings ignored (Bind=, BindReadOnly=, PrivateUsers=,
- * VirtualEthernet=) unless nspawn runs with --settings=trusted. We write it
- * to /etc/systemd/nspawn/ by default, where every settings takes effect for
- * `systemd-nspawn -D <machines.dir>/<name>` and for machinectl alike; a
- * caller that must not touch /etc (tests) passes settingsDir and then boots
- * with --settings=trusted.
+ * Where the .nspawn file goes (systemd.nspawn(5), measured with systemd 252
+ * here): systemd-nspawn looks for <machine>.nspawn in /etc/systemd/nspawn/
+ * and /run/systemd/nspawn/ (trusted: every setting applies), then beside the
+ * root directory (<machines.dir>/<name>.nspawn), where Bind=, BindReadOnly=,
+ * the [Network] section and PrivateUsers= are ignored unless nspawn runs with
+ * --settings=trusted. The file goes to machines.settingsDir; when that is not
+ * one of the two trusted directories (a custom path, tests) it is written
+ * beside the root as well and every boot/run passes --settings=trusted, so
+ * the recipe's settings always apply.
+ *
+ * Also measured: any --bind/--bind-ro on the command line makes nspawn drop
+ * ALL Bind=/BindReadOnly= lines of the file (command line wins per setting
+ * group), so a machine with a settings file is started without our own
+ * --bind-ro of the mirror: the file carries that bind too.
  */
 import { posix } from 'node:path';
 import type { Config, Recipe } from '../config/types.js';
@@ -18,9 +23,33 @@ import type { Shell } from '../shell.js';
 import { MIRROR_MOUNT } from './paths.js';
 import { assertSingleLine, systemdWord } from './render.js';
 
-export const DEFAULT_SETTINGS_DIR = '/etc/systemd/nspawn';
-export const DEFAULT_UNIT_DIR = '/etc/systemd/system';
+/** Directories systemd-nspawn reads .nspawn files from with full trust. */
+export const TRUSTED_SETTINGS_DIRS = ['/etc/systemd/nspawn', '/run/systemd/nspawn'] as const;
 const DEFAULT_MACHINES_DIR = '/var/lib/machines';
+
+function normalDir(dir: string): string {
+  return posix.normalize(dir).replace(/(.)\/$/, '$1');
+}
+
+/** True when nspawn would not read settingsDir: the file also goes beside the root, read with --settings=trusted. */
+export function settingsBesideRoot(settingsDir: string): boolean {
+  return !(TRUSTED_SETTINGS_DIRS as readonly string[]).includes(normalDir(settingsDir));
+}
+
+/** <machines.dir>/<name>.nspawn: where nspawn looks after /etc and /run. */
+export function besideRootSettingsFile(config: Pick<Config, 'machines'>, machine: string): string {
+  return posix.join(config.machines.dir, `${machine}.nspawn`);
+}
+
+/**
+ * The settings file nspawn-kit writes for the machine and that systemd-nspawn
+ * reads, and whether nspawn must be told to trust it.
+ */
+export function effectiveSettingsFile(config: Pick<Config, 'machines'>, machine: string, settingsDir = config.machines.settingsDir): { file: string; needsTrust: boolean } {
+  return settingsBesideRoot(settingsDir)
+    ? { file: besideRootSettingsFile(config, machine), needsTrust: true }
+    : { file: posix.join(settingsDir, `${machine}.nspawn`), needsTrust: false };
+}
 
 /** Colons separate the fields of Bind=; a path with a colon must escape it. */
 function bindPath(path: string): string {
@@ -82,25 +111,29 @@ export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<C
  * stock template adds --network-veth -U --settings=override, which would
  * override the .nspawn file; this ExecStart leaves network and user
  * namespacing to it. A machines.dir other than /var/lib/machines needs
- * --directory, since --machine alone searches /var/lib/machines.
+ * --directory, since --machine alone searches /var/lib/machines. With the
+ * settings file beside the root, --settings=trusted makes it apply fully.
  */
-export function renderNspawnServiceOverride(machinesDir: string): string {
+export function renderNspawnServiceOverride(machinesDir: string, trustBesideRoot = false): string {
   const args = ['systemd-nspawn', '--quiet', '--keep-unit', '--boot', '--link-journal=try-guest', '--machine=%i'];
+  if (trustBesideRoot) args.push('--settings=trusted');
   const dir = posix.normalize(machinesDir).replace(/\/$/, '');
   if (dir !== DEFAULT_MACHINES_DIR) args.push(systemdWord(`--directory=${dir}/`, '%i'));
   return `# Written by nspawn-kit.\n[Service]\nExecStart=\nExecStart=${args.join(' ')}\n`;
 }
 
 export interface NspawnFilesOptions {
-  /** Directory of the .nspawn file; default /etc/systemd/nspawn. */
+  /** Directory of the .nspawn file; default config.machines.settingsDir. */
   settingsDir?: string;
-  /** Directory of unit drop-ins; default /etc/systemd/system. */
+  /** Directory of unit drop-ins; default config.machines.unitDir. */
   unitDir?: string;
 }
 
 export interface NspawnFilesReport {
-  /** Host path of the .nspawn file. */
+  /** Host path of the .nspawn file in settingsDir. */
   settingsFile: string;
+  /** The copy beside the root, when settingsDir is not a directory nspawn reads. */
+  besideRoot?: string;
   /** Host path of the service drop-in, or why it was not written. */
   serviceOverride: { written: string } | { skipped: string };
 }
@@ -112,17 +145,25 @@ export async function writeNspawnFiles(
   opts: NspawnFilesOptions = {},
 ): Promise<NspawnFilesReport> {
   const { sh, config } = ctx;
-  const settingsDir = opts.settingsDir ?? DEFAULT_SETTINGS_DIR;
+  const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
+  const unitDir = opts.unitDir ?? config.machines.unitDir;
   const settingsFile = posix.join(settingsDir, `${machine}.nspawn`);
+  const text = renderNspawnFile(machine, recipe, config);
   await sh.mkdir(settingsDir, 0o755);
-  await sh.writeFile(settingsFile, renderNspawnFile(machine, recipe, config), 0o644);
-  if (!config.host.systemdPid1) {
-    return { settingsFile, serviceOverride: { skipped: 'skipped: systemd is not PID 1' } };
+  await sh.writeFile(settingsFile, text, 0o644);
+  let besideRoot: string | undefined;
+  if (settingsBesideRoot(settingsDir)) {
+    besideRoot = besideRootSettingsFile(config, machine);
+    await sh.writeFile(besideRoot, text, 0o644);
   }
-  const dropIn = posix.join(opts.unitDir ?? DEFAULT_UNIT_DIR, `systemd-nspawn@${machine}.service.d`);
+  const files = besideRoot ? { settingsFile, besideRoot } : { settingsFile };
+  if (!config.host.systemdPid1) {
+    return { ...files, serviceOverride: { skipped: 'skipped: systemd is not PID 1' } };
+  }
+  const dropIn = posix.join(unitDir, `systemd-nspawn@${machine}.service.d`);
   const file = posix.join(dropIn, 'nspawn-kit.conf');
   await sh.mkdir(dropIn, 0o755);
-  await sh.writeFile(file, renderNspawnServiceOverride(config.machines.dir), 0o644);
+  await sh.writeFile(file, renderNspawnServiceOverride(config.machines.dir, besideRoot !== undefined), 0o644);
   await sh.write(['systemctl', ['daemon-reload']], { hint: 'Run `systemctl daemon-reload` yourself, then start the machine.' });
-  return { settingsFile, serviceOverride: { written: file } };
+  return { ...files, serviceOverride: { written: file } };
 }

@@ -38,6 +38,11 @@ export interface Provenance {
   codename: string;
   /** sha256 of dists/<codename>/InRelease the machine was built from. */
   inReleaseSha256: string;
+  /**
+   * Digest of the package set that publication signed (base-cache indexDigest):
+   * unchanged by a date-only republish. Absent in records written before it existed.
+   */
+  indexDigest?: string;
   builtAt: string;
   backend: 'debootstrap' | 'mmdebstrap';
   /** true when the base root filesystem came from the cache. */

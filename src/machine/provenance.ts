@@ -38,7 +38,8 @@ export function parseProvenance(value: unknown, what = PROVENANCE): Provenance {
     isRecord(value) &&
     ['machine', 'recipe', 'recipeHash', 'codename', 'inReleaseSha256', 'builtAt'].every((k) => typeof value[k] === 'string') &&
     (value.backend === 'debootstrap' || value.backend === 'mmdebstrap') &&
-    typeof value.fromBaseCache === 'boolean';
+    typeof value.fromBaseCache === 'boolean' &&
+    (value.indexDigest === undefined || typeof value.indexDigest === 'string');
   if (!ok) throw new OperationError(`${what} does not hold a provenance record`, 'Recreate the machine with `nspawn-kit create`.');
   return value as unknown as Provenance;
 }

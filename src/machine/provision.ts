@@ -5,7 +5,7 @@
  */
 import { OperationError, tail } from '../errors.js';
 import type { RunResult } from '../shell.js';
-import { bootCommand, existingMachineRoot, isRunning, stopContainer } from './boot.js';
+import { bootCommand, existingMachineRoot, isRunning, settingsUse, stopContainer } from './boot.js';
 import type { MachineContext } from './create.js';
 import { existsInRoot, readInRoot } from './inject.js';
 import { FIRSTBOOT, type FirstBootResult } from './paths.js';
@@ -41,8 +41,9 @@ export async function bootUntil(ctx: MachineContext, name: string, opts: BootUnt
   const consoleLines: string[] = [];
   let sawLine = false;
   let exited = false;
+  const settings = await settingsUse(ctx.config, name);
   const boot: Promise<RunResult> = ctx.sh
-    .write(bootCommand(ctx.config, root, name, ['--console=read-only']), {
+    .write(bootCommand(ctx.config, root, name, ['--console=read-only'], settings), {
       nothrow: true,
       onLine: (raw) => {
         // The console carries colour escapes; the log and matching do not need them.

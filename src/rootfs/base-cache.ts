@@ -80,6 +80,25 @@ export async function resolveBase(config: Pick<Config, 'stateDir' | 'mirror'>, r
   return { key, dir: basePath(config, recipe.name, key), inReleaseSha256: createHash('sha256').update(data).digest('hex'), indexDigest };
 }
 
+/** Stands for the base key in a dry run on a host whose mirror has not published the codename yet. */
+export const PENDING_KEY = '<key after publish>';
+
+/**
+ * The base a dry run plans when the mirror has no publication of the
+ * codename yet (a fresh host: warm and publish are only planned too): the
+ * real key depends on what the publish will sign, so a placeholder stands in.
+ */
+export async function resolveBaseOrPlan(
+  config: Pick<Config, 'stateDir' | 'mirror'>,
+  recipe: Pick<Recipe, 'name' | 'codename' | 'baseHash'>,
+  dryRun: boolean,
+): Promise<BaseRef & { planned: boolean }> {
+  if (dryRun && !(await exists(inReleasePath(config, recipe.codename)))) {
+    return { key: PENDING_KEY, dir: basePath(config, recipe.name, PENDING_KEY), inReleaseSha256: '<after publish>', indexDigest: '<after publish>', planned: true };
+  }
+  return { ...(await resolveBase(config, recipe)), planned: false };
+}
+
 /** Bases of a recipe that are on disk, e.g. ["bookworm-minimal-0123456789abcdef"]. */
 export async function listBases(config: Pick<Config, 'stateDir'>, recipeName: string): Promise<string[]> {
   let entries: string[];

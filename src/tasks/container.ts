@@ -8,7 +8,8 @@ import type { AppContext } from '../context.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { resolveBase } from '../rootfs/base-cache.js';
 import { exists } from '../shell.js';
-import { baseStage, checkStage, createStage, injectStage, provisionStage, type MachineStageCtx } from './machine-stages.js';
+import { settingsArgs } from '../machine/boot.js';
+import { baseStage, checkStage, createStage, injectStage, machineNameStage, provisionStage, upToDate, type MachineStageCtx } from './machine-stages.js';
 import type { ScriptFlags, ScriptSpec } from './script.js';
 import { indexStage, installToolsStage, mirrorDirsStage, warmStage } from './stages.js';
 import { UsageError } from '../errors.js';
@@ -16,8 +17,8 @@ import { UsageError } from '../errors.js';
 /** How to get into the machine, for the closing summary. */
 export function enterHint(config: Config, name: string): string[] {
   const root = `${config.machines.dir}/${name}`;
-  const mirror = config.mirror.root;
-  const nspawn = `systemd-nspawn --register=no --keep-unit -D ${root} --bind-ro=${mirror}:/var/local/nspawn-kit-mirror`;
+  // The machine's .nspawn file binds the mirror and carries the recipe's settings.
+  const nspawn = ['systemd-nspawn --register=no --keep-unit', `-D ${root}`, `--machine=${name}`, ...settingsArgs(config, name, 'file')].join(' ');
   return config.host.systemdPid1
     ? [`enter:  machinectl start ${name} && machinectl shell ${name}`, `   or:  nspawn-kit boot ${name}`]
     : [`enter:  nspawn-kit run ${name} -- bash -l     (a shell, not booted)`, `boot:   nspawn-kit boot ${name}     (= ${nspawn} --boot)`];
@@ -39,15 +40,24 @@ export interface ContainerOptions {
   checks?: { label: string; argv: string[]; skip?: (ctx: MachineStageCtx) => string | false }[];
 }
 
-/** Warming is skipped when the base for this recipe and publication is already cached. */
+/**
+ * Warming is skipped when the machine is already what this run builds, or
+ * when the base for this recipe and publication is already cached.
+ */
 async function baseCached(ctx: MachineStageCtx): Promise<string | false> {
   if (!(await exists(mirrorLayout(ctx.app.config).dists))) return false;
+  const current = await upToDate(ctx, { provisioned: false }).catch(() => false as const);
+  if (current) return current;
   try {
     const ref = await resolveBase(ctx.app.config, ctx.recipe);
     return (await exists(ref.dir)) ? `base cache ${ref.key} is valid for the published mirror: nothing to download` : false;
   } catch {
     return false;
   }
+}
+
+function existingProvenance(ctx: MachineStageCtx) {
+  return ctx.existing && ctx.existing.state !== 'absent' ? ctx.existing.provenance : undefined;
 }
 
 export function containerSpec(title: string, defaultRecipe: string | undefined, usage: string, opts: ContainerOptions = {}): ScriptSpec<MachineStageCtx> {
@@ -61,10 +71,11 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
     },
     tasks: () => [
       installToolsStage(),
+      machineNameStage(),
       mirrorDirsStage(),
       { ...warmStage<MachineStageCtx>(), skip: baseCached },
       indexStage({ importArchives: false }),
-      baseStage(),
+      { ...baseStage<MachineStageCtx>(), skip: (ctx) => upToDate(ctx, { provisioned: false }) },
       createStage(),
       provisionStage(),
       ...(opts.checks ?? []).map((c) => checkStage<MachineStageCtx>(c.label, c.argv, c.skip)),
@@ -72,8 +83,8 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
     summary: (ctx) => [
       `machine:  ${ctx.name} at ${ctx.created?.root ?? `${ctx.app.config.machines.dir}/${ctx.name}`}`,
       `recipe:   ${ctx.recipe.name} (${ctx.recipe.codename}, ${ctx.recipe.bootstrap}, first boot via ${ctx.recipe.firstboot})`,
-      `mirror:   ${ctx.app.config.mirror.root}, publication InRelease sha256 ${ctx.created?.inReleaseSha256 ?? '?'}`,
-      `base:     ${ctx.created ? (ctx.created.fromBaseCache ? 'from the cache' : 'bootstrapped and cached') : '?'}`,
+      `mirror:   ${ctx.app.config.mirror.root}, publication InRelease sha256 ${ctx.created?.inReleaseSha256 ?? existingProvenance(ctx)?.inReleaseSha256 ?? '?'}`,
+      `base:     ${ctx.created ? (ctx.created.fromBaseCache ? 'from the cache' : 'bootstrapped and cached') : existingProvenance(ctx) ? `not rebuilt: ${ctx.existing?.state === 'current' ? 'up to date' : 'only provisioned'}` : '?'}`,
       ...ctx.checks.map((c) => `check:    ${c.label}: ${c.output}`),
       ...enterHint(ctx.app.config, ctx.name),
       ...loginHint(ctx.recipe, ctx.name),

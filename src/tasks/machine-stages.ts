@@ -5,6 +5,7 @@ import { OperationError } from '../errors.js';
 import { createMachine, ensureBase, type CreateProgress, type CreateReport } from '../machine/create.js';
 import { provisionMachine, type ProvisionReport } from '../machine/provision.js';
 import { bootCommand, runCommand, runInMachine } from '../machine/boot.js';
+import { machineState, type MachineState } from '../machine/uptodate.js';
 import { formatProgress } from '../rootfs/backends.js';
 import { stage } from './runner.js';
 import { exists, formatCommand } from '../shell.js';
@@ -19,6 +20,22 @@ export interface MachineStageCtx extends MirrorStageCtx {
   provisioned?: ProvisionReport;
   checks: { label: string; output: string }[];
   baseHit?: boolean;
+  /** The base the base stage ensured, handed to the create stage. */
+  base?: Awaited<ReturnType<typeof ensureBase>>;
+  /** What was under machines.dir/<name> before the create stage (set by its skip check). */
+  existing?: MachineState;
+}
+
+/**
+ * Skip reason when the machine already is what this run would build (a
+ * rerun with the same name); records the state for the stages after.
+ */
+export async function upToDate<C extends MachineStageCtx>(ctx: C, opts: { provisioned: boolean }): Promise<string | false> {
+  const st = await machineState({ sh: ctx.app.sh, config: ctx.app.config }, ctx.recipe, ctx.name);
+  ctx.existing = st;
+  if (st.state === 'current') return st.reason;
+  if (st.state === 'unprovisioned' && !opts.provisioned) return st.reason;
+  return false;
 }
 
 function progressLine(p: CreateProgress): string {
@@ -30,31 +47,63 @@ export function baseStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Base root filesystem (bootstrap from the local mirror, or the cache)', async (ctx, task, sh) => {
     const { ref, hit } = await ensureBase({ sh, config: ctx.app.config }, ctx.recipe, (p) => (task.output = progressLine(p)));
     ctx.baseHit = hit;
+    ctx.base = { ref, hit };
     return hit ? `cached (${ref.dir})` : `bootstrapped with ${ctx.recipe.bootstrap} (${ref.dir})`;
   });
 }
 
-/** Clone the base, inject the first boot, write .nspawn and provenance, rename into place. */
-export function createStage<C extends MachineStageCtx>(): Task<C> {
-  return stage<C>('Machine: clone, first-boot injection, .nspawn, provenance', async (ctx, task, sh) => {
-    const { machines } = ctx.app.config;
-    const report = await createMachine({ sh, config: ctx.app.config }, ctx.recipe, ctx.name, {
-      onProgress: (p) => (task.output = progressLine(p)),
-      settingsDir: machines.settingsDir,
-      unitDir: machines.unitDir,
-    });
-    ctx.created = report;
-    return `${report.root}${report.fromBaseCache ? ' (base from cache)' : ''}`;
+function refuseExisting(ctx: MachineStageCtx, why: string): OperationError {
+  return new OperationError(
+    `machine ${ctx.name} already exists at ${ctx.app.config.machines.dir}/${ctx.name}, but ${why}`,
+    `Remove it (\`nspawn-kit rm ${ctx.name}\`) and run again, or build under another name (--name OTHER).`,
+  );
+}
+
+/**
+ * Before any download or bootstrap: a machine of that name that this run
+ * would not rebuild identically is refused now, not after the bootstrap.
+ */
+export function machineNameStage<C extends MachineStageCtx>(): Task<C> {
+  return stage<C>('Machine name (new, up to date, or taken)', async (ctx) => {
+    const reason = await upToDate(ctx, { provisioned: false });
+    if (ctx.existing?.state === 'stale') throw refuseExisting(ctx, ctx.existing.why);
+    return reason || `${ctx.name} is new`;
   });
 }
 
-/** Boot once, wait for the first-boot result, power off. */
+/**
+ * Clone the base, inject the first boot, write .nspawn and provenance, rename
+ * into place. Skipped when the machine exists and is what this run would
+ * build; refused, saying why, when it exists and differs.
+ */
+export function createStage<C extends MachineStageCtx>(): Task<C> {
+  return stage<C>(
+    'Machine: clone, first-boot injection, .nspawn, provenance',
+    async (ctx, task, sh) => {
+      const { machines } = ctx.app.config;
+      if (ctx.existing?.state === 'stale') throw refuseExisting(ctx, ctx.existing.why);
+      const report = await createMachine({ sh, config: ctx.app.config }, ctx.recipe, ctx.name, {
+        onProgress: (p) => (task.output = progressLine(p)),
+        settingsDir: machines.settingsDir,
+        unitDir: machines.unitDir,
+        // A real run resolves again (a cache hit): the base may have been replaced since.
+        base: sh.dryRun ? ctx.base : undefined,
+      });
+      ctx.created = report;
+      return `${report.root}${report.fromBaseCache ? ' (base from cache)' : ''}`;
+    },
+    { skip: (ctx) => upToDate(ctx, { provisioned: false }) },
+  );
+}
+
+/** Boot once, wait for the first-boot result, power off; skipped for an up-to-date machine. */
 export function provisionStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Provisioning boot (first-boot script)', async (ctx, task, sh) => {
     // The console of a booting container is long: shown with --verbose, else one status line.
     if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
+      // Planned for the machine the create stage would make, with its settings file.
       const root = `${ctx.app.config.machines.dir}/${ctx.name}`;
-      sh.log(`[dry-run] ${formatCommand(bootCommand(ctx.app.config, root, ctx.name))}   (until the first-boot marker appears)`);
+      sh.log(`[dry-run] ${formatCommand(bootCommand(ctx.app.config, root, ctx.name, ['--console=read-only'], 'file'))}   (until the first-boot marker appears)`);
       return 'dry run';
     }
     task.output = 'booting; waiting for the first-boot result…';
@@ -67,14 +116,14 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
       );
     }
     return report.booted ? `success (exit ${report.result.exitCode})` : 'already provisioned';
-  });
+  }, { skip: (ctx) => (ctx.existing?.state === 'current' ? ctx.existing.reason : false) });
 }
 
 /** A command run inside the (stopped) machine; its output is kept for the summary. */
 export function checkStage<C extends MachineStageCtx>(label: string, argv: string[], skip?: (ctx: C) => string | false): Task<C> {
   return stage<C>(label, async (ctx, _task, sh) => {
     if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
-      sh.log(`[dry-run] ${formatCommand(runCommand(ctx.app.config, `${ctx.app.config.machines.dir}/${ctx.name}`, ctx.name, argv))}`);
+      sh.log(`[dry-run] ${formatCommand(runCommand(ctx.app.config, `${ctx.app.config.machines.dir}/${ctx.name}`, ctx.name, argv, 'file'))}`);
       return 'dry run';
     }
     const r = await runInMachine({ sh, config: ctx.app.config }, ctx.name, argv, { stdio: 'pipe' });

@@ -67,14 +67,17 @@ test('first-boot marker: undefined until written, parsed, validated; a symlinked
   assert.is(await readFirstBootResult(root), undefined);
 });
 
-test('writeNspawnFiles: settings file where asked; override skipped without systemd as PID 1', async () => {
+test('writeNspawnFiles: settings file where asked and beside the root; override skipped without systemd as PID 1', async () => {
   const config = makeConfig(base);
-  const settingsDir = join(base, 'machines');
+  const settingsDir = join(base, 'settings-asked');
   const report = await writeNspawnFiles({ sh, config }, 'box', makeRecipe({ nspawn: { network: 'veth', binds: [], bindsReadOnly: [], privateUsers: 'pick' } }), {
     settingsDir,
     unitDir: join(base, 'units'),
   });
   assert.is(report.settingsFile, join(settingsDir, 'box.nspawn'));
+  // systemd-nspawn never reads settingsDir here: the copy it reads (with --settings=trusted) is beside the root.
+  assert.is(report.besideRoot, join(config.machines.dir, 'box.nspawn'));
+  assert.is(readFileSync(join(config.machines.dir, 'box.nspawn'), 'utf8'), readFileSync(report.settingsFile, 'utf8'));
   const text = readFileSync(report.settingsFile, 'utf8');
   assert.match(text, /^VirtualEthernet=yes$/m);
   assert.match(text, new RegExp(`^BindReadOnly=${config.mirror.root}:/var/local/nspawn-kit-mirror$`, 'm'));
@@ -82,8 +85,10 @@ test('writeNspawnFiles: settings file where asked; override skipped without syst
   assert.not.ok(existsSync(join(base, 'units')));
 });
 
-test('writeNspawnFiles with systemd as PID 1: drop-in written, daemon-reload run', async () => {
-  const config = makeConfig(base, { machines: { dir: '/srv/machines' } });
+test('writeNspawnFiles with systemd as PID 1: drop-in written, daemon-reload run; no option: the config\'s directories', async () => {
+  // Everything under the temp dir: the library has no /etc (or other system path) fallback.
+  const machinesDir = join(base, 'srv-machines');
+  const config = makeConfig(base, { machines: { dir: machinesDir, settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units') } });
   config.host = { ...config.host, systemdPid1: true };
   const stubs = join(base, 'stubs');
   mkdirSync(stubs, { recursive: true });
@@ -92,10 +97,13 @@ test('writeNspawnFiles with systemd as PID 1: drop-in written, daemon-reload run
   const path = process.env.PATH;
   process.env.PATH = `${stubs}:${path}`;
   try {
-    const report = await writeNspawnFiles({ sh, config }, 'box', makeRecipe(), { settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units') });
+    const report = await writeNspawnFiles({ sh, config }, 'box', makeRecipe());
+    assert.is(report.settingsFile, join(base, 'nspawn', 'box.nspawn'));
+    assert.is(report.besideRoot, join(machinesDir, 'box.nspawn'));
     const dropIn = join(base, 'units', 'systemd-nspawn@box.service.d', 'nspawn-kit.conf');
     assert.equal(report.serviceOverride, { written: dropIn });
-    assert.match(readFileSync(dropIn, 'utf8'), /^ExecStart=\nExecStart=systemd-nspawn --quiet --keep-unit --boot --link-journal=try-guest --machine=%i --directory=\/srv\/machines\/%i$/m);
+    const execStart = `ExecStart=systemd-nspawn --quiet --keep-unit --boot --link-journal=try-guest --machine=%i --settings=trusted --directory=${machinesDir}/%i`;
+    assert.ok(readFileSync(dropIn, 'utf8').includes(`ExecStart=\n${execStart}\n`), readFileSync(dropIn, 'utf8'));
     assert.is(readFileSync(join(base, 'systemctl.log'), 'utf8'), 'daemon-reload\n');
   } finally {
     process.env.PATH = path;

@@ -41,6 +41,8 @@ test('service override: the original recipe ExecStart, --directory only outside 
   assert.is(std, '# Written by nspawn-kit.\n[Service]\nExecStart=\nExecStart=systemd-nspawn --quiet --keep-unit --boot --link-journal=try-guest --machine=%i\n');
   const other = renderNspawnServiceOverride('/srv/machines/');
   assert.ok(other.endsWith('--machine=%i --directory=/srv/machines/%i\n'));
+  const trusted = renderNspawnServiceOverride('/srv/machines', true);
+  assert.ok(trusted.endsWith('--machine=%i --settings=trusted --directory=/srv/machines/%i\n'), trusted);
 });
 
 test.run();

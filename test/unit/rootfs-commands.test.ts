@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { aptErrors, bindArg, directNspawnFlags, installPackagesCommand } from '../../src/machine/create.js';
 import { bootCommand, isNspawnOn, runCommand } from '../../src/machine/boot.js';
 import { MIRROR_MOUNT } from '../../src/machine/paths.js';
+import { effectiveSettingsFile, settingsBesideRoot } from '../../src/machine/nspawn-file.js';
 import { baseKey, basePath } from '../../src/rootfs/base-cache.js';
 import { formatCommand } from '../../src/shell.js';
 import { makeConfig } from '../helpers/config.js';
@@ -47,8 +48,8 @@ test('bind arguments escape ":"', () => {
   assert.is(bindArg('/srv/a:b', '/mnt'), '/srv/a\\:b:/mnt');
 });
 
-test('boot and run argv: --boot with the mirror bind; run puts the command after "--"', () => {
-  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', ['--console=read-only']);
+test('boot and run argv of a machine without a settings file: --boot with the mirror bind; run puts the command after "--"', () => {
+  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', ['--console=read-only'], 'none');
   assert.equal(boot, [
     '--register=no',
     '--keep-unit',
@@ -59,10 +60,33 @@ test('boot and run argv: --boot with the mirror bind; run puts the command after
     `--bind-ro=/srv/nk/mirror:${MIRROR_MOUNT}`,
     '--console=read-only',
   ]);
-  const [, run] = runCommand(config, '/srv/nk/machines/web', 'web', ['--help', 'x']);
+  const [, run] = runCommand(config, '/srv/nk/machines/web', 'web', ['--help', 'x'], 'none');
   assert.equal(run.slice(-3), ['--', '--help', 'x']);
   assert.not.ok(run.includes('--boot'));
-  assert.throws(() => runCommand(config, '/r', 'web', []), /nothing to run/);
+  assert.throws(() => runCommand(config, '/r', 'web', [], 'none'), /nothing to run/);
+});
+
+test('settingsDir outside /etc and /run: the file beside the root is trusted, and no --bind-ro drops its binds', () => {
+  // makeConfig puts settingsDir in the temp tree, which systemd-nspawn never reads.
+  assert.equal(effectiveSettingsFile(config, 'web'), { file: '/srv/nk/machines/web.nspawn', needsTrust: true });
+  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'file');
+  assert.equal(boot, ['--register=no', '--keep-unit', '--quiet', '--boot', '--directory=/srv/nk/machines/web', '--machine=web', '--settings=trusted']);
+  const [, run] = runCommand(config, '/srv/nk/machines/web', 'web', ['true'], 'file');
+  assert.equal(run, ['--register=no', '--keep-unit', '--quiet', '--directory=/srv/nk/machines/web', '--machine=web', '--settings=trusted', '--', 'true']);
+  assert.not.ok([...boot, ...run].some((a) => a.startsWith('--bind')));
+});
+
+test('settingsDir /etc/systemd/nspawn or /run/systemd/nspawn: nspawn trusts it by itself', () => {
+  for (const dir of ['/etc/systemd/nspawn', '/etc/systemd/nspawn/', '/run/systemd/nspawn']) {
+    const etc = makeConfig('/srv/nk', { machines: { dir: '/srv/nk/machines', settingsDir: dir, unitDir: '/etc/systemd/system' } });
+    assert.not.ok(settingsBesideRoot(dir), dir);
+    assert.equal(effectiveSettingsFile(etc, 'web'), { file: '/etc/systemd/nspawn/web.nspawn'.replace('/etc', dir.startsWith('/run') ? '/run' : '/etc'), needsTrust: false });
+    const [, boot] = bootCommand(etc, '/srv/nk/machines/web', 'web', [], 'file');
+    assert.not.ok(boot.includes('--settings=trusted'));
+    assert.not.ok(boot.some((a) => a.startsWith('--bind')));
+  }
+  assert.ok(settingsBesideRoot('/etc/systemd/nspawn-other'));
+  assert.ok(settingsBesideRoot('/var/lib/machines'));
 });
 
 test('isNspawnOn recognises every spelling of the directory option, and nothing after "--"', () => {
