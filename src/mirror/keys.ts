@@ -6,6 +6,7 @@
  * <root>/mirror.gpg (binary, because debootstrap --keyring reads no armor).
  */
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { exists } from '../shell.js';
 import { OperationError } from '../errors.js';
 import { progress, type MirrorContext } from './context.js';
@@ -19,16 +20,44 @@ function gpgBase(gnupgHome: string): string[] {
   return ['--homedir', gnupgHome, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', ''];
 }
 
-/** The fingerprint of the signing key, or undefined when none exists yet. Changes nothing. */
+/**
+ * The fingerprint of the signing key, or undefined when none exists yet. Changes nothing:
+ * it lists the public keys without starting a gpg-agent (--no-autostart; listing secret
+ * keys would start one, whose sockets appear in the homedir even in a dry run; --lock-never:
+ * no lock file either) and takes
+ * the first primary key whose secret part is in private-keys-v1.d.
+ */
 export async function signingKeyFingerprint(ctx: MirrorContext): Promise<string | undefined> {
   const home = mirrorLayout(ctx.config).gnupgHome;
   // gpg would create a missing homedir: look before asking it.
   if (!(await exists(home))) return undefined;
-  const res = await ctx.sh.read(['gpg', ['--homedir', home, '--batch', '--no-tty', '--with-colons', '--list-secret-keys']], {
-    nothrow: true,
-  });
+  const res = await ctx.sh.read(
+    ['gpg', ['--homedir', home, '--batch', '--no-tty', '--no-autostart', '--lock-never', '--no-auto-check-trustdb', '--with-colons', '--with-keygrip', '--list-keys']],
+    { nothrow: true },
+  );
   if (res.exitCode !== 0) return undefined;
-  return firstSecretFingerprint(res.stdout);
+  for (const key of primaryKeys(res.stdout)) {
+    if (await exists(join(home, 'private-keys-v1.d', `${key.keygrip}.key`))) return key.fingerprint;
+  }
+  return undefined;
+}
+
+/** Primary keys (fingerprint, keygrip) of `gpg --with-colons --with-keygrip --list-keys` output. */
+export function primaryKeys(colons: string): { fingerprint: string; keygrip: string }[] {
+  const keys: { fingerprint: string; keygrip: string }[] = [];
+  let current: { fingerprint: string; keygrip: string } | undefined;
+  let inPrimary = false;
+  for (const line of colons.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === 'pub') {
+      inPrimary = true;
+      current = { fingerprint: '', keygrip: '' };
+      keys.push(current);
+    } else if (f[0] === 'sub') inPrimary = false;
+    else if (inPrimary && current && f[0] === 'fpr' && f[9] && !current.fingerprint) current.fingerprint = f[9];
+    else if (inPrimary && current && f[0] === 'grp' && f[9] && !current.keygrip) current.keygrip = f[9];
+  }
+  return keys.filter((k) => /^[0-9A-F]{40}$/.test(k.fingerprint) && /^[0-9A-F]{40}$/.test(k.keygrip));
 }
 
 /** First fingerprint that follows a `sec` record in `gpg --with-colons` output. */
@@ -80,8 +109,9 @@ export async function ensureSigningKey(ctx: MirrorContext): Promise<string> {
 
 /** Fingerprint of the (first) key in a published keyring file, undefined if absent or unreadable. */
 export async function exportedFingerprint(ctx: MirrorContext, keyring: string): Promise<string | undefined> {
-  if (!(await exists(keyring))) return undefined;
-  const res = await ctx.sh.read(['gpg', ['--batch', '--no-tty', '--with-colons', '--show-keys', '--', keyring]], { nothrow: true });
+  const home = mirrorLayout(ctx.config).gnupgHome;
+  if (!(await exists(keyring)) || !(await exists(home))) return undefined;
+  const res = await ctx.sh.read(['gpg', ['--homedir', home, '--batch', '--no-tty', '--no-autostart', '--lock-never', '--with-colons', '--show-keys', '--', keyring]], { nothrow: true });
   if (res.exitCode !== 0) return undefined;
   return /^fpr:(?:[^:]*:){8}([0-9A-F]{40}):/m.exec(res.stdout)?.[1];
 }
