@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURE_ROOT } from './debgen.mjs';
-import { cleanup, errorRow, log, makeConfig, median, row, runChild, skipRow, tempDir, timeCommand } from './util.mjs';
+import { cleanup, errorRow, stopGpgAgent, log, makeConfig, median, row, runChild, skipRow, tempDir, timeCommand } from './util.mjs';
 
 const DIST = new URL('../../dist/', import.meta.url);
 const load = (p) => import(new URL(p, DIST).href);
@@ -178,6 +178,7 @@ export async function bootstrapCase(plan) {
     cleanup(work);
     // Base caches are per run; the mirror and its key stay for the next run.
     rmSync(baseDir, { recursive: true, force: true });
+    stopGpgAgent(join(config.stateDir, 'gnupg'));
   }
   return { rows, memory };
 }

@@ -156,6 +156,7 @@ export function skipRow(group, name, why) {
 /** Unmounts anything below dir (deepest first), then removes it on its file system only. */
 export function cleanup(dir) {
   if (!dir || !existsSync(dir)) return;
+  stopGpgAgent(join(dir, 'state', 'gnupg'));
   try {
     const mounts = sh('cat', ['/proc/self/mountinfo'])
       .split('\n')
@@ -167,4 +168,9 @@ export function cleanup(dir) {
     /* best effort: rm below stays on this file system */
   }
   sh('rm', ['-rf', '--one-file-system', '--', dir], { nothrow: true });
+}
+
+/** Signing starts a gpg-agent per GNUPGHOME; it would outlive the benchmark. */
+export function stopGpgAgent(gnupgHome) {
+  if (existsSync(gnupgHome)) sh('gpgconf', ['--homedir', gnupgHome, '--kill', 'all'], { nothrow: true });
 }
