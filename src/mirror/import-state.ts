@@ -2,6 +2,7 @@
  * The importer's private state: the quarantine list (bad files by name,
  * read by `status`) and the cache of files already processed, keyed by
  * path and codename, valid while size, mtime and inode are unchanged.
+ * Plus the import report and its human rendering.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -78,4 +79,64 @@ export async function saveImportCache(sh: Shell, layout: MirrorLayout, cache: Im
   const text = `${JSON.stringify({ version: 1, entries })}\n`;
   if (text === cache.loaded) return;
   await sh.writeFile(cachePath(layout), text);
+}
+
+// ---- the report of one import ----
+
+export interface ImportedFile {
+  file: string;
+  codename: string;
+  pool: string;
+  package: string;
+  version: string;
+  architecture: string;
+}
+
+export interface ImportReport {
+  dryRun: boolean;
+  /** Newly copied into the pool. */
+  imported: ImportedFile[];
+  /** Identical bytes already in the pool (still recorded in the suite). */
+  alreadyPresent: ImportedFile[];
+  /** Same name/version/arch, different bytes: the pool copy was kept. */
+  conflicts: { file: string; codename: string; pool: string; reason: string }[];
+  /** Bad files, by name, with the reason; quarantined, never in a suite. */
+  rejected: { file: string; reason: string }[];
+  /** Valid files the apt-move backend did not take (not in the host's package lists). */
+  skipped: { file: string; reason: string }[];
+  /** Files skipped because they were processed before with the same size and mtime. */
+  unchanged: number;
+  /** New suite entries per codename. */
+  addedToSuites: Record<string, number>;
+  /** Temp files of killed imports that were cleaned up. */
+  cleanedTemps: string[];
+  /** Things worth saying that are not about one bad file (missing directories, vanished files). */
+  warnings: string[];
+}
+
+export function emptyReport(dryRun: boolean): ImportReport {
+  return { dryRun, imported: [], alreadyPresent: [], conflicts: [], rejected: [], skipped: [], unchanged: 0, addedToSuites: {}, cleanedTemps: [], warnings: [] };
+}
+
+export function summarizeImport(r: ImportReport): string {
+  const parts = [
+    `${r.imported.length} imported`,
+    `${r.alreadyPresent.length} already present`,
+    `${r.unchanged} unchanged`,
+    `${r.conflicts.length} conflict(s)`,
+    `${r.rejected.length} rejected`,
+    ...(r.skipped.length ? [`${r.skipped.length} skipped by apt-move`] : []),
+  ];
+  return `${r.dryRun ? '[dry-run] ' : ''}import: ${parts.join(', ')}`;
+}
+
+/** Human lines for the CLI: the summary, then every problem by file name. */
+export function formatImportReport(r: ImportReport): string[] {
+  return [
+    summarizeImport(r),
+    ...r.conflicts.map((c) => `  conflict: ${c.file} -> ${c.pool}: ${c.reason}`),
+    ...r.rejected.map((x) => `  rejected: ${x.file}: ${x.reason}`),
+    ...r.skipped.map((x) => `  skipped: ${x.file}: ${x.reason}`),
+    ...r.warnings.map((w) => `  warning: ${w}`),
+  ];
 }

@@ -16,7 +16,7 @@ import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex,
 import { loadTrustedIndex, trustKey, type TrustedSet } from './trusted-index.js';
 import { addToSuite, assertCodename, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
-import { cacheKey, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, type QuarantineEntry } from './import-state.js';
+import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportedFile, type ImportReport, type QuarantineEntry } from './import-state.js';
 
 export interface ImportFile {
   path: string;
@@ -40,41 +40,6 @@ export interface ImportOptions {
   importer?: 'native' | 'apt-move';
   /** apt-move: the host's apt lists (default /var/lib/apt/lists). */
   hostLists?: string;
-}
-
-export interface ImportedFile {
-  file: string;
-  codename: string;
-  pool: string;
-  package: string;
-  version: string;
-  architecture: string;
-}
-
-export interface ImportReport {
-  dryRun: boolean;
-  /** Newly copied into the pool. */
-  imported: ImportedFile[];
-  /** Identical bytes already in the pool (still recorded in the suite). */
-  alreadyPresent: ImportedFile[];
-  /** Same name/version/arch, different bytes: the pool copy was kept. */
-  conflicts: { file: string; codename: string; pool: string; reason: string }[];
-  /** Bad files, by name, with the reason; quarantined, never in a suite. */
-  rejected: { file: string; reason: string }[];
-  /** Valid files the apt-move backend did not take (not in the host's package lists). */
-  skipped: { file: string; reason: string }[];
-  /** Files skipped because they were processed before with the same size and mtime. */
-  unchanged: number;
-  /** New suite entries per codename. */
-  addedToSuites: Record<string, number>;
-  /** Temp files of killed imports that were cleaned up. */
-  cleanedTemps: string[];
-  /** Things worth saying that are not about one bad file (missing directories, vanished files). */
-  warnings: string[];
-}
-
-function emptyReport(dryRun: boolean): ImportReport {
-  return { dryRun, imported: [], alreadyPresent: [], conflicts: [], rejected: [], skipped: [], unchanged: 0, addedToSuites: {}, cleanedTemps: [], warnings: [] };
 }
 
 export function defaultConcurrency(): number {
@@ -339,26 +304,5 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   return report;
 }
 
-export function summarizeImport(r: ImportReport): string {
-  const parts = [
-    `${r.imported.length} imported`,
-    `${r.alreadyPresent.length} already present`,
-    `${r.unchanged} unchanged`,
-    `${r.conflicts.length} conflict(s)`,
-    `${r.rejected.length} rejected`,
-    ...(r.skipped.length ? [`${r.skipped.length} skipped by apt-move`] : []),
-  ];
-  return `${r.dryRun ? '[dry-run] ' : ''}import: ${parts.join(', ')}`;
-}
-
-/** Human lines for the CLI: the summary, then every problem by file name. */
-export function formatImportReport(r: ImportReport): string[] {
-  return [
-    summarizeImport(r),
-    ...r.conflicts.map((c) => `  conflict: ${c.file} -> ${c.pool}: ${c.reason}`),
-    ...r.rejected.map((x) => `  rejected: ${x.file}: ${x.reason}`),
-    ...r.skipped.map((x) => `  skipped: ${x.file}: ${x.reason}`),
-    ...r.warnings.map((w) => `  warning: ${w}`),
-  ];
-}
+export { formatImportReport, summarizeImport, type ImportReport, type ImportedFile } from './import-state.js';
 export { listArchive } from './archive-scan.js';

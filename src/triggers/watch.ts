@@ -14,7 +14,11 @@
  * reconcile) and every `reconcileMs`, which also covers an inotify overflow.
  *
  * Machines built by nspawn-kit (a PROVENANCE file inside their root) have their
- * own /var/cache/apt/archives watched too, filed under their codename.
+ * own /var/cache/apt/archives watched too, filed under their codename. Root
+ * inside a machine controls that directory: it is resolved inside the machine
+ * root (never a host path through a symlink), its symlinked files are not
+ * followed, and its files carry the machine's name so the importer accepts
+ * only bytes a verified package list names (mirror/trusted-index.ts).
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { promises as fsp } from 'node:fs';
