@@ -137,6 +137,19 @@ async function residentMemory(plan) {
   const n = plan.memFiles;
   const label = n.toLocaleString('en-US');
   try {
+    // Baseline: the same process watching an empty directory (node + zx + chokidar + nspawn-kit modules).
+    const emptyBase = join(base, 'empty');
+    const emptyConfig = makeConfig(emptyBase);
+    mkdirSync(emptyConfig.mirror.archives[0].path, { recursive: true });
+    const idle = startWatchChild({ config: emptyConfig, watchOnly: true }, base);
+    let idleKb;
+    try {
+      await idle.waitFor((e) => e.event === 'ready', 60000, 'ready (empty directory)');
+      await sleep(2000);
+      idleKb = procMemory(idle.p.pid).hwmKb;
+    } finally {
+      await idle.stop();
+    }
     log(`watch: ${label} hard links of one valid .deb`);
     const first = join(base, 'one.deb');
     writeFileSync(first, debBytes('watch-mem'));
@@ -165,7 +178,7 @@ async function residentMemory(plan) {
           row(group, `watcher resident memory, ${label} files watched`, [end.hwmKb], {
             unit: 'MB',
             target: { text: '< 100 MB', ok: (m) => m < 100 * 1024 },
-            note: `peak (VmHWM); RSS at ready ${(atReady.rssKb / 1024).toFixed(1)} MB after ${(tReady / 1000).toFixed(1)} s (ready reported ${ready.files} files); ${decided}/${n} validated in ${((performance.now() - t0) / 1000).toFixed(0)} s${decided < n - (n % 500) ? ' (observation window ended first)' : ''}; bare watcher, no import`,
+            note: `peak (VmHWM); the same process watching an empty directory: ${(idleKb / 1024).toFixed(1)} MB; RSS at ready ${(atReady.rssKb / 1024).toFixed(1)} MB after ${(tReady / 1000).toFixed(1)} s (ready reported ${ready.files} files); ${decided}/${n} validated in ${((performance.now() - t0) / 1000).toFixed(0)} s${decided < n - (n % 500) ? ' (observation window ended first)' : ''}; bare watcher, no import`,
           }),
         ],
         memory: [],
