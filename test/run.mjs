@@ -2,7 +2,7 @@
 // Runs every test tier this machine can run, says which it skipped and why,
 // and ends with one "N passed, N failed" line.
 //   node test/run.mjs [unit|integration|e2e ...] [--filter REGEX]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,12 +51,20 @@ for (const tier of wanted) {
   }
   console.log(`\n=== ${tier} tests ===`);
   const pattern = filter ?? '\\.test\\.ts$';
-  const res = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), join('test', tier), pattern],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...withoutForceColor(process.env), NO_COLOR: '1', NODE_DISABLE_COLORS: '1' } },
-  );
-  process.stdout.write(res.stdout);
+  // Streamed, not buffered: a long failure diff must neither be lost nor overflow a buffer.
+  const res = await new Promise((resolveRun) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), join('test', tier), pattern], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...withoutForceColor(process.env), NO_COLOR: '1', NODE_DISABLE_COLORS: '1' },
+    });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-65536);
+    });
+    child.on('close', (status) => resolveRun({ status, stdout: tail }));
+  });
   const num = (label) => Number((res.stdout.match(new RegExp(`${label}:\\s+(\\d+)`)) ?? [])[1] ?? 0);
   const total = num('Total');
   const ok = num('Passed');

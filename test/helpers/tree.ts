@@ -21,3 +21,10 @@ export function snapshotTree(root: string): string[] {
   walk(root);
   return out;
 }
+
+/** Entries that differ between two snapshots (added "+", removed "-"): short failure messages. */
+export function diffTrees(before: string[], after: string[]): string[] {
+  const a = new Set(before);
+  const b = new Set(after);
+  return [...before.filter((l) => !b.has(l)).map((l) => `- ${l}`), ...after.filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
+}

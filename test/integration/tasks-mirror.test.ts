@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDeb } from '../helpers/debs.js';
-import { snapshotTree } from '../helpers/tree.js';
+import { diffTrees, snapshotTree } from '../helpers/tree.js';
 import { zxScript } from '../helpers/zx.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-tasks-'));
@@ -37,7 +37,7 @@ test('--dry-run of cache-dir and index prints the commands and changes nothing',
   const idx = zxScript('tasks/index.mjs', ['--config', cfg, '--dry-run']);
   assert.is(idx.code, 0, idx.stderr + idx.stdout);
   assert.match(idx.stdout, '[dry-run] install -D -m 0644 -T --');
-  assert.equal(snapshotTree(base), before);
+  assert.equal(diffTrees(before, snapshotTree(base)), []);
 });
 
 test('cache-dir creates the directories and the key; index imports, signs and publishes', () => {
