@@ -7,7 +7,7 @@
  * previous publication intact). One log line per event and run.
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { MirrorContext } from '../mirror/context.js';
 import { inspectDeb, inspectDebs, type DebInspection } from '../mirror/deb.js';
@@ -215,9 +215,16 @@ export async function reindexTargets(config: Config, paths: string[], codename?:
   const adminDirs = new Set(config.mirror.archives.map((a) => resolve(a.path)));
   // A file in a machine's cache (and not in a directory the admin configured) keeps its machine: it must pass the trust check.
   // Machine archive paths are real paths: compare real paths, so a symlink in the way hides no machine.
+  const machinesDir = resolve(config.machines.dir);
   const machineOf = async (dir: string) => {
+    if (adminDirs.has(dir)) return undefined;
     const real = await realpath(dir).catch(() => dir);
-    return adminDirs.has(dir) ? undefined : machineArchives.find((a) => a.path === real);
+    const known = machineArchives.find((a) => a.path === real);
+    if (known) return known;
+    // Anything else under machines.dir (a cache that is refused as a watch root, say) is still written by a machine.
+    const rel = relative(machinesDir, dir);
+    const name = rel.split(sep)[0];
+    return name && !rel.startsWith('..') && !isAbsolute(rel) ? { path: real, machine: name } : undefined;
   };
   const dirs = paths.length ? paths.map((p) => resolve(p)) : archives.map((a) => resolve(a.path));
   const codenamesOf = (dir: string) => {

@@ -20,7 +20,7 @@ import { PROVENANCE } from '../../src/machine/paths.js';
 import { publishMirror } from '../../src/mirror/publish.js';
 import { verifyMirror } from '../../src/mirror/verify.js';
 import { Shell } from '../../src/shell.js';
-import { importAndPublish, startDaemon, type DaemonOptions } from '../../src/triggers/daemon.js';
+import { importAndPublish, reindexTargets, startDaemon, type DaemonOptions } from '../../src/triggers/daemon.js';
 import { makeConfig } from '../helpers/config.js';
 import { makeDebs } from '../helpers/debs.js';
 
@@ -198,6 +198,36 @@ test("a machine's downloads land in the mirror under its codename only when a ve
   assert.equal(await publishedPackages(config, 'bookworm'), ['pkg0', 'pkg1', 'pkg2']);
   const report = await verifyMirror(ctx);
   assert.ok(report.ok, report.problems.join('\n'));
+});
+
+test('reindex targets: files of a machine keep its name (default and explicit paths, even through a refused symlinked cache) and need a verified index', async () => {
+  const { config, ctx, archive } = await setup('reindex-targets');
+  await copyFile(pool[0]!, join(archive, 'pkg0_1.0-1_amd64.deb'));
+  const box = join(config.machines.dir, 'box');
+  await mkdir(join(box, 'var/cache/apt/archives'), { recursive: true });
+  await mkdir(join(box, PROVENANCE, '..'), { recursive: true });
+  await writeFile(join(box, PROVENANCE), JSON.stringify({ codename: 'trixie' }));
+  await copyFile(pool[1]!, join(box, 'var/cache/apt/archives/pkg1_1.0-1_amd64.deb'));
+  const hostDir = join(base, 'reindex-host');
+  await mkdir(hostDir, { recursive: true });
+  await copyFile(pool[2]!, join(hostDir, 'pkg2_1.0-1_amd64.deb'));
+  const evil = join(config.machines.dir, 'evil');
+  await mkdir(join(evil, 'var/cache/apt'), { recursive: true });
+  await symlink(hostDir, join(evil, 'var/cache/apt/archives'));
+  await mkdir(join(evil, PROVENANCE, '..'), { recursive: true });
+  await writeFile(join(evil, PROVENANCE), JSON.stringify({ codename: 'trixie' }));
+
+  const all = await reindexTargets(config, []);
+  assert.equal(all.map((f) => [f.path, f.codename, f.machine]).sort(), [
+    [join(archive, 'pkg0_1.0-1_amd64.deb'), 'bookworm', undefined],
+    [join(box, 'var/cache/apt/archives/pkg1_1.0-1_amd64.deb'), 'trixie', 'box'],
+  ]);
+  const explicit = await reindexTargets(config, [join(evil, 'var/cache/apt/archives')], 'trixie');
+  assert.equal(explicit.map((f) => f.machine), ['evil']);
+  const r = await importAndPublish(ctx, [...all, ...explicit]);
+  assert.equal(r.import.imported.map((i) => i.package), ['pkg0']);
+  assert.equal(r.import.rejected.map((x) => x.reason).sort(), ['not in any index nspawn-kit verified (machine box)', 'not in any index nspawn-kit verified (machine evil)']);
+  assert.equal(await publishedPackages(config, 'trixie'), []);
 });
 
 test('50 file events during a running refresh: no overlap, at most two runs, the final index lists every valid .deb', async () => {
