@@ -26,7 +26,7 @@ export async function bootstrapCase(plan) {
   const { bootstrapCommand, bootstrapSpec } = await load('rootfs/backends.js');
   const fixture = join(FIXTURE_ROOT, 'mirror-bookworm-minimal');
   const work = tempDir('bootstrap');
-  const config = makeConfig(fixture, { machines: { dir: join(work, 'machines') } });
+  const config = makeConfig(fixture, { machines: { dir: join(work, 'machines'), settingsDir: join(work, 'nspawn'), unitDir: join(work, 'units') } });
   // Upstream: NSPAWN_KIT_BENCH_UPSTREAM, else what nspawn-kit itself resolves (host apt sources, debootstrap's default).
   if (process.env.NSPAWN_KIT_BENCH_UPSTREAM) config.mirror.upstreams = { bookworm: process.env.NSPAWN_KIT_BENCH_UPSTREAM };
   const recipe = resolveRecipe({ ...config, host: hostFacts() }, RECIPE);

@@ -31,7 +31,7 @@ export async function qgisCase({ enabled }) {
   const base = '/var/tmp/nspawn-kit-bench-qgis';
   cleanup(base);
   mkdirSync(base, { recursive: true });
-  const cfg = (upstreams) => ({ stateDir: join(base, 'state'), mirror: { root: join(base, 'mirror'), archives: [], upstreams }, machines: { dir: join(base, 'machines') } });
+  const cfg = (upstreams) => ({ stateDir: join(base, 'state'), mirror: { root: join(base, 'mirror'), archives: [], upstreams }, machines: { dir: join(base, 'machines'), settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units') } });
   const online = join(base, 'online.json');
   const offline = join(base, 'offline.json');
   writeFileSync(online, JSON.stringify(cfg({}), null, 2));
