@@ -61,6 +61,12 @@ test('reindex-on-deb: given files and a machine archive end up in the signed ind
   mkdirSync(join(machine, PROVENANCE, '..'), { recursive: true });
   writeFileSync(join(machine, PROVENANCE), JSON.stringify({ machine: 'box', codename: 'trixie' }));
   makeDeb(machineArchive, { name: 'boxpkg' });
+  // A machine's file enters the mirror only when a list nspawn-kit verified names its bytes: warm's apt lists.
+  const lists = join(config.stateDir, 'mirror/warm/trixie/apt-test/state/lists');
+  mkdirSync(lists, { recursive: true });
+  writeFileSync(join(lists, 'deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages'), spawnSync('apt-ftparchive', ['packages', '.'], { cwd: machineArchive }).stdout);
+  // Planted by root in the container, named by no verified list: quarantined, never indexed.
+  makeDeb(join(machine, 'var/cache/apt/archives'), { name: 'plantedpkg' });
   // A hostile name among the files given on the command line.
   copyFileSync(join(archive, 'hookpkg_1.0-1_amd64.deb'), join(base, '$(touch pwned) --version.deb'));
 
@@ -72,6 +78,7 @@ test('reindex-on-deb: given files and a machine archive end up in the signed ind
   assert.is(all.code, 0, all.out);
   assert.equal(packages('bookworm'), ['hookpkg']);
   assert.equal(packages('trixie'), ['boxpkg']);
+  assert.match(readFileSync(mirrorLayout(config).quarantine, 'utf8'), /plantedpkg_1\.0-1_amd64\.deb",\n\s+"reason": "not in any index nspawn-kit verified \(machine box\)"/);
 
   const one = zx('reindex-on-deb.mjs', '--codename', 'bookworm', '--', join(base, '$(touch pwned) --version.deb'));
   assert.is(one.code, 0, one.out);
