@@ -10,6 +10,7 @@ import { fsyncDir, type Shell } from '../shell.js';
 import { sha256File, type DebPackage } from './deb.js';
 import type { MirrorLayout } from './layout.js';
 import { poolRelativePath } from './layout.js';
+import { pidAlive } from '../proc.js';
 
 export type IngestResult =
   | { status: 'imported'; pool: string }
@@ -27,16 +28,6 @@ function tempName(finalName: string): string {
 
 export function isPoolTemp(name: string): boolean {
   return TEMP_NAME.test(name);
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function lstatOrUndefined(path: string) {

@@ -23,6 +23,7 @@ import { CODENAME, PACKAGES_FILES, generatePackages, listSuites, membersForArch,
 import { ensureSigningKey, signRelease } from './keys.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
 import { buildRelease, byHashPaths, clearsignedText, hashBuffer, parseRelease, releaseFieldsFor, type IndexFile } from './release.js';
+import { pidAlive } from '../proc.js';
 
 export interface PublishOptions {
   /** Only these suites (default: every suite with a membership list). */
@@ -194,16 +195,6 @@ async function removeStaleStaging(ctx: MirrorContext, stagingRoot: string, coden
   for (const name of await fsp.readdir(stagingRoot)) {
     const m = new RegExp(`^${codename}-(\\d+)-[0-9a-f]+$`).exec(name);
     if (m && !pidAlive(Number(m[1]))) await ctx.sh.remove(join(stagingRoot, name));
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -17,6 +17,7 @@ import { stopGpgAgent } from '../../src/mirror/keys.js';
 import { publishMirror } from '../../src/mirror/publish.js';
 import { makeConfig } from '../helpers/config.js';
 import { makeDeb, type DebSpec } from '../helpers/debs.js';
+import { privateAptOptions } from '../helpers/apt.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-apt-'));
 const config = makeConfig(base);
@@ -43,18 +44,7 @@ function aptClient(uri: string) {
     join(dir, 'parts', 'mirror.sources'),
     ['Types: deb', `URIs: ${uri}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''].join('\n'),
   );
-  const opts = [
-    `Dir::Etc::sourcelist=/dev/null`,
-    `Dir::Etc::sourceparts=${dir}/parts`,
-    `Dir::Etc::trustedparts=${dir}/empty`,
-    `Dir::Etc::preferencesparts=${dir}/empty`,
-    `Dir::State=${dir}/state`,
-    `Dir::State::status=${dir}/status`,
-    `Dir::Cache=${dir}/cache`,
-    'Debug::NoLocking=1',
-    'APT::Architecture=amd64',
-    'APT::Sandbox::User=root',
-  ].flatMap((o) => ['-o', o]);
+  const opts = privateAptOptions(dir);
   const run = (...args: string[]) => {
     const r = spawnSync('apt-get', [...opts, ...args], { cwd: join(dir, 'out'), encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
     return { code: r.status, out: `${r.stdout}\n${r.stderr}` };

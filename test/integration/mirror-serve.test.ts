@@ -19,6 +19,7 @@ import { serveMirror, type MirrorServer } from '../../src/mirror/serve.js';
 import { verifyMirror } from '../../src/mirror/verify.js';
 import { makeConfig } from '../helpers/config.js';
 import { makeDeb } from '../helpers/debs.js';
+import { privateAptOptions } from '../helpers/apt.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-serve-'));
 const config = makeConfig(base);
@@ -108,19 +109,7 @@ test('serve: GET, HEAD, content types, ranges, 404s and no way out of the root',
 
 /** Runs apt-get without blocking the event loop (the server lives in this process). */
 function aptGet(dir: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  const opts = [
-    'Dir::Etc::sourcelist=/dev/null',
-    `Dir::Etc::sourceparts=${dir}/parts`,
-    `Dir::Etc::trustedparts=${dir}/empty`,
-    `Dir::Etc::preferencesparts=${dir}/empty`,
-    `Dir::State=${dir}/state`,
-    `Dir::State::status=${dir}/status`,
-    `Dir::Cache=${dir}/cache`,
-    'Debug::NoLocking=1',
-    'APT::Architecture=amd64',
-    'APT::Sandbox::User=root',
-    'Acquire::http::Proxy=false',
-  ].flatMap((o) => ['-o', o]);
+  const opts = privateAptOptions(dir, ['Acquire::http::Proxy=false']);
   return new Promise((resolve) => {
     const child = spawn('apt-get', [...opts, ...args], { env: { ...process.env, LC_ALL: 'C' } });
     let out = '';

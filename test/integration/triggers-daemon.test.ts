@@ -23,6 +23,7 @@ import { Shell } from '../../src/shell.js';
 import { importAndPublish, reindexTargets, startDaemon, type DaemonOptions } from '../../src/triggers/daemon.js';
 import { makeConfig } from '../helpers/config.js';
 import { makeDebs } from '../helpers/debs.js';
+import { privateAptOptions } from '../helpers/apt.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const sh = new Shell({ log: () => undefined });
@@ -94,19 +95,7 @@ function aptDownload(config: Config, packages: string[], archives?: string): { c
   // file:// debs are used in place; copy:// copies them into the cache like a download.
   const sources = ['Types: deb', `URIs: ${archives ? 'copy' : 'file'}://${layout.root}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''];
   spawnSync('sh', ['-c', 'cat > "$1"', 'sh', join(dir, 'parts', 'mirror.sources')], { input: sources.join('\n') });
-  const opts = [
-    'Dir::Etc::sourcelist=/dev/null',
-    `Dir::Etc::sourceparts=${dir}/parts`,
-    `Dir::Etc::trustedparts=${dir}/empty`,
-    `Dir::Etc::preferencesparts=${dir}/empty`,
-    `Dir::State=${dir}/state`,
-    `Dir::State::status=${dir}/status`,
-    `Dir::Cache=${dir}/cache`,
-    'Debug::NoLocking=1',
-    'APT::Architecture=amd64',
-    'APT::Sandbox::User=root',
-    ...(archives ? [`Dir::Cache::archives=${archives}`] : []),
-  ].flatMap((o) => ['-o', o]);
+  const opts = privateAptOptions(dir, archives ? [`Dir::Cache::archives=${archives}`] : []);
   const run = (...args: string[]) => spawnSync('apt-get', [...opts, ...args], { cwd: join(dir, 'out'), encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
   const update = run('update');
   if (update.status !== 0) return { code: update.status, out: update.stdout + update.stderr, files: [] };
