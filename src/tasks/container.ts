@@ -46,7 +46,7 @@ export interface ContainerOptions {
  */
 async function baseCached(ctx: MachineStageCtx): Promise<string | false> {
   if (!(await exists(mirrorLayout(ctx.app.config).dists))) return false;
-  const current = await upToDate(ctx, { provisioned: false }).catch(() => false as const);
+  const current = await upToDate(ctx).catch(() => false as const);
   if (current) return current;
   try {
     const ref = await resolveBase(ctx.app.config, ctx.recipe);
@@ -75,7 +75,7 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
       mirrorDirsStage(),
       { ...warmStage<MachineStageCtx>(), skip: baseCached },
       indexStage({ importArchives: false }),
-      { ...baseStage<MachineStageCtx>(), skip: (ctx) => upToDate(ctx, { provisioned: false }) },
+      { ...baseStage<MachineStageCtx>(), skip: (ctx) => upToDate(ctx) },
       createStage(),
       provisionStage(),
       ...(opts.checks ?? []).map((c) => checkStage<MachineStageCtx>(c.label, c.argv, c.skip)),

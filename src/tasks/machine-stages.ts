@@ -27,15 +27,14 @@ export interface MachineStageCtx extends MirrorStageCtx {
 }
 
 /**
- * Skip reason when the machine already is what this run would build (a
- * rerun with the same name); records the state for the stages after.
+ * Skip reason of the stages up to create when the machine already is what
+ * this run would build (a rerun with the same name; provisioning then runs
+ * only if its first boot has not); records the state for the stages after.
  */
-export async function upToDate<C extends MachineStageCtx>(ctx: C, opts: { provisioned: boolean }): Promise<string | false> {
+export async function upToDate<C extends MachineStageCtx>(ctx: C): Promise<string | false> {
   const st = await machineState({ sh: ctx.app.sh, config: ctx.app.config }, ctx.recipe, ctx.name);
   ctx.existing = st;
-  if (st.state === 'current') return st.reason;
-  if (st.state === 'unprovisioned' && !opts.provisioned) return st.reason;
-  return false;
+  return st.state === 'current' || st.state === 'unprovisioned' ? st.reason : false;
 }
 
 function progressLine(p: CreateProgress): string {
@@ -65,7 +64,7 @@ function refuseExisting(ctx: MachineStageCtx, why: string): OperationError {
  */
 export function machineNameStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Machine name (new, up to date, or taken)', async (ctx) => {
-    const reason = await upToDate(ctx, { provisioned: false });
+    const reason = await upToDate(ctx);
     if (ctx.existing?.state === 'stale') throw refuseExisting(ctx, ctx.existing.why);
     return reason || `${ctx.name} is new`;
   });
@@ -92,7 +91,7 @@ export function createStage<C extends MachineStageCtx>(): Task<C> {
       ctx.created = report;
       return `${report.root}${report.fromBaseCache ? ' (base from cache)' : ''}`;
     },
-    { skip: (ctx) => upToDate(ctx, { provisioned: false }) },
+    { skip: (ctx) => upToDate(ctx) },
   );
 }
 

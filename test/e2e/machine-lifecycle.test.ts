@@ -3,7 +3,8 @@
  * signed mirror (network: deb.debian.org), then SIGINT and SIGKILL during a
  * real create, create again (the rerun), provision, boot again, run apt
  * inside, list, base-cache reuse with a dead upstream, rc.local, mmdebstrap,
- * a missing package, rm. One warmed mirror for all (each bootstrap ~40 s).
+ * a missing package, rm, and the container task run twice with the same
+ * name (the second is a no-op). One warmed mirror for all (each bootstrap ~40 s).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -25,6 +26,7 @@ import { FIRSTBOOT } from '../../src/machine/paths.js';
 import { BUILD_PREFIX, mountsUnder, processesUnder, sweepStaleBuilds } from '../../src/rootfs/builddir.js';
 import { listBases } from '../../src/rootfs/base-cache.js';
 import { makeConfig } from '../helpers/config.js';
+import { zxScript } from '../helpers/zx.js';
 
 const base = await mkdtemp(join(tmpdir(), 'nk-e2e-machine-'));
 const config = makeConfig(base, {
@@ -96,7 +98,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  for (const name of ['m1', 'm2', 'm3', 'm4', 'm5']) {
+  for (const name of ['m1', 'm2', 'm3', 'm4', 'm5', 'r1']) {
     const root = join(config.machines.dir, name);
     for (const pid of await nspawnPids(root)) process.kill(pid, 'SIGKILL');
   }
@@ -279,6 +281,36 @@ test('rm refuses a running machine, then removes root and settings file', async 
   assert.ok(removed.removed.includes(join(settingsDir, 'm2.nspawn')));
   assert.not.ok(await exists(join(config.machines.dir, 'm2')));
   assert.not.ok((await listMachines(ctx, { sizes: false })).some((m) => m.name === 'm2'));
+});
+
+test('the container task twice with the same --name: the second run skips the up-to-date machine and exits 0', async () => {
+  const cfg = join(base, 'task-config.json');
+  await writeFile(cfg, JSON.stringify({ stateDir: config.stateDir, mirror: { root: config.mirror.root, archives: [], upstreams: config.mirror.upstreams }, machines: config.machines }));
+  const args = ['--recipe', 'bookworm-minimal', '--name', 'r1', '--config', cfg];
+  const first = zxScript('tasks/container.mjs', args, { env: { NO_COLOR: '1' } });
+  assert.is(first.code, 0, first.stderr + first.stdout);
+  const root = join(config.machines.dir, 'r1');
+  const prov = JSON.parse(await readFile(join(root, 'var/lib/nspawn-kit/provenance.json'), 'utf8')) as Record<string, unknown>;
+  assert.is(typeof prov.indexDigest, 'string', 'provenance records the package set');
+  assert.is(JSON.parse(await readFile(join(root, FIRSTBOOT.marker), 'utf8')).status, 'success');
+  // The recipe's settings are read beside the root (settingsDir is a temp dir nspawn never reads).
+  assert.ok(await exists(join(config.machines.dir, 'r1.nspawn')));
+
+  const second = zxScript('tasks/container.mjs', args, { env: { NO_COLOR: '1' } });
+  assert.is(second.code, 0, second.stderr + second.stdout);
+  assert.match(second.stdout, /machine r1 is up to date \(built \S+ from the same recipe and package set\)/);
+  assert.match(second.stdout, /SKIPPED: machine r1 is up to date/);
+  assert.match(second.stdout, 'Machine: clone, first-boot injection, .nspawn, provenance [SKIPPED: machine r1 is up to date');
+  assert.match(second.stdout, 'Provisioning boot (first-boot script) [SKIPPED: machine r1 is up to date');
+  assert.not.match(second.stdout, /bootstrapped with|cp -a --reflink/);
+  assert.is(await readFile(join(root, 'var/lib/nspawn-kit/provenance.json'), 'utf8'), `${JSON.stringify(prov, null, 2)}\n`, 'not rebuilt');
+
+  // Another recipe under the taken name is refused before any work, saying what to do.
+  const other = zxScript('tasks/container.mjs', ['--recipe', 'qgis', '--name', 'r1', '--config', cfg], { env: { NO_COLOR: '1' } });
+  assert.is(other.code, 1, other.stderr + other.stdout);
+  assert.match(other.stderr, /machine r1 already exists at \S+, but it was built from recipe bookworm-minimal/);
+  assert.match(other.stderr, /nspawn-kit rm r1/);
+  assert.not.match(other.stdout, /Cache warming:/);
 });
 
 test.run();
