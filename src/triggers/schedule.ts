@@ -129,10 +129,21 @@ export async function startSchedule(opts: ScheduleOptions): Promise<Schedule> {
       state = { ...state, lastRun: started.toISOString(), lastResult: 'failure', lastError: message, lastReason: reason };
       opts.log?.('schedule-failed', { reason, error: message });
     }
-    await opts.sh.writeFile(path, `${JSON.stringify(state, null, 2)}\n`);
+    try {
+      await opts.sh.writeFile(path, `${JSON.stringify(state, null, 2)}\n`);
+    } catch (err) {
+      opts.log?.('schedule-warning', { message: `cannot record the run in ${path}: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  };
+  // Runs in flight, so stop() can wait for them (a run must not outlive its schedule).
+  const inflight = new Set<Promise<void>>();
+  const track = (p: Promise<void>): Promise<void> => {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+    return p;
   };
 
-  const task: ScheduledTask = cron.schedule(schedule.refresh, () => attempt('scheduled'), {
+  const task: ScheduledTask = cron.schedule(schedule.refresh, () => track(attempt('scheduled')), {
     timezone: schedule.timezone,
     name: 'nspawn-kit-refresh',
     // The coalescing runner already serialises runs; this keeps node-cron from queueing its own.
@@ -149,7 +160,7 @@ export async function startSchedule(opts: ScheduleOptions): Promise<Schedule> {
   let catchUp: Promise<void> | undefined;
   if (missed) {
     opts.log?.('schedule-missed', { scheduled: missed.toISOString(), lastRun: state.lastRun ?? null });
-    catchUp = attempt('catch-up');
+    catchUp = track(attempt('catch-up'));
   }
   opts.log?.('schedule-ready', { expression: schedule.refresh, timezone: schedule.timezone ?? null, next: task.getNextRun()?.toISOString() ?? null });
 
@@ -159,6 +170,7 @@ export async function startSchedule(opts: ScheduleOptions): Promise<Schedule> {
     async stop() {
       await task.stop();
       await task.destroy();
+      await Promise.allSettled([...inflight]);
     },
   };
 }
