@@ -1,6 +1,6 @@
 /**
  * apt sources of a container as deb822 `.sources` files, every one with
- * Signed-By (never trusted=yes): the local mirror, the recipe's upstream and
+ * Signed-By (never an unauthenticated "trusted" source): the local mirror, the recipe's upstream and
  * the recipe's extra repositories. Planning is pure; the only I/O here is
  * reading the repository key files named by the recipe (host side).
  */
