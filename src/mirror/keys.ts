@@ -28,16 +28,56 @@ function gpgBase(gnupgHome: string): string[] {
  * the first primary key whose secret part is in private-keys-v1.d.
  */
 export async function signingKeyFingerprint(ctx: MirrorContext): Promise<string | undefined> {
+  return (await lookupSigningKey(ctx))?.fingerprint;
+}
+
+/**
+ * What the last real publish found, so the next one spawns no gpg just to learn it:
+ * <stateDir>/mirror/cache/signing-key.json, trusted only while pubring.kbx and
+ * mirror.gpg are the very files (size, mtime, inode) it was made from.
+ */
+interface KeyRecord {
+  fingerprint: string;
+  keygrip: string;
+  pubring: string;
+  keyring: string;
+}
+
+function keyRecordPath(ctx: MirrorContext): string {
+  return join(mirrorLayout(ctx.config).cache, 'signing-key.json');
+}
+
+async function fileSig(path: string): Promise<string> {
+  const st = await fsp.stat(path).catch(() => undefined);
+  return st ? `${st.size}:${st.mtimeMs}:${st.ino}` : '';
+}
+
+async function readKeyRecord(ctx: MirrorContext): Promise<KeyRecord | undefined> {
+  try {
+    const r = JSON.parse(await fsp.readFile(keyRecordPath(ctx), 'utf8')) as Partial<KeyRecord>;
+    return typeof r.fingerprint === 'string' && typeof r.keygrip === 'string' && typeof r.pubring === 'string' && typeof r.keyring === 'string'
+      ? (r as KeyRecord)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function lookupSigningKey(ctx: MirrorContext): Promise<{ fingerprint: string; keygrip: string } | undefined> {
   const home = mirrorLayout(ctx.config).gnupgHome;
   // gpg would create a missing homedir: look before asking it.
   if (!(await exists(home))) return undefined;
+  const rec = await readKeyRecord(ctx);
+  if (rec && rec.pubring && rec.pubring === (await fileSig(join(home, 'pubring.kbx'))) && (await exists(join(home, 'private-keys-v1.d', `${rec.keygrip}.key`)))) {
+    return { fingerprint: rec.fingerprint, keygrip: rec.keygrip };
+  }
   const res = await ctx.sh.read(
     ['gpg', ['--homedir', home, '--batch', '--no-tty', '--no-autostart', '--lock-never', '--no-auto-check-trustdb', '--with-colons', '--with-keygrip', '--list-keys']],
     { nothrow: true },
   );
   if (res.exitCode !== 0) return undefined;
   for (const key of primaryKeys(res.stdout)) {
-    if (await exists(join(home, 'private-keys-v1.d', `${key.keygrip}.key`))) return key.fingerprint;
+    if (await exists(join(home, 'private-keys-v1.d', `${key.keygrip}.key`))) return key;
   }
   return undefined;
 }
@@ -79,7 +119,8 @@ export function firstSecretFingerprint(colons: string): string | undefined {
 export async function ensureSigningKey(ctx: MirrorContext): Promise<string> {
   const { sh, config } = ctx;
   const layout = mirrorLayout(config);
-  let fpr = await signingKeyFingerprint(ctx);
+  let found = await lookupSigningKey(ctx);
+  let fpr = found?.fingerprint;
   let created = false;
   if (!fpr) {
     await sh.mkdir(layout.gnupgHome, 0o700);
@@ -89,7 +130,8 @@ export async function ensureSigningKey(ctx: MirrorContext): Promise<string> {
       hint: `Check that ${layout.gnupgHome} is writable and that gpg (gnupg) is installed.`,
     });
     if (res.skipped) return DRY_RUN_FINGERPRINT;
-    fpr = await signingKeyFingerprint(ctx);
+    found = await lookupSigningKey(ctx);
+    fpr = found?.fingerprint;
     if (!fpr) {
       throw new OperationError(`gpg generated no secret key in ${layout.gnupgHome}`, 'Remove that directory and run again.');
     }
@@ -101,8 +143,19 @@ export async function ensureSigningKey(ctx: MirrorContext): Promise<string> {
   }
   // Re-export when the published key is missing or is not the signing key (e.g. two
   // first runs raced, or someone restored an old mirror.gpg): apt would say NO_PUBKEY.
-  if (created || !(await exists(layout.publicKeyAsc)) || (await exportedFingerprint(ctx, layout.publicKeyring)) !== fpr) {
+  const rec = await readKeyRecord(ctx);
+  const keyringKnown = rec?.fingerprint === fpr && rec.keyring !== '' && rec.keyring === (await fileSig(layout.publicKeyring));
+  if (created || !(await exists(layout.publicKeyAsc)) || (!keyringKnown && (await exportedFingerprint(ctx, layout.publicKeyring)) !== fpr)) {
     await exportPublicKey(ctx, fpr);
+  }
+  if (!sh.dryRun && found) {
+    const next: KeyRecord = {
+      fingerprint: fpr,
+      keygrip: found.keygrip,
+      pubring: await fileSig(join(layout.gnupgHome, 'pubring.kbx')),
+      keyring: await fileSig(layout.publicKeyring),
+    };
+    if (JSON.stringify(next) !== JSON.stringify(rec)) await sh.writeFile(keyRecordPath(ctx), `${JSON.stringify(next)}\n`);
   }
   return fpr;
 }

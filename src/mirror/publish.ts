@@ -176,7 +176,9 @@ async function publishSuite(
     progress(ctx, `published ${codename}: ${packages} packages, InRelease sha256 ${inReleaseSha256.slice(0, 16)}…`);
     return { codename, architectures: archs, packages, bytes, inReleaseSha256, durationMs, otherArchitectures };
   } finally {
-    await sh.remove(staging);
+    // Our own staging dir holds no mounts: fs.rm, not a spawned `rm --one-file-system`.
+    if (sh.dryRun) await sh.remove(staging);
+    else await fsp.rm(staging, { recursive: true, force: true });
   }
 }
 
