@@ -24,6 +24,13 @@ const finish = (result) => {
   process.exit(0);
 };
 
+/** The watcher's validate callback: full dpkg-deb validation, the reason when it fails. */
+async function validateDeb(p) {
+  const { inspectDeb } = await load('mirror/deb.js');
+  const r = await inspectDeb(sh, p, { architectures: config.mirror.architectures });
+  return r.ok ? true : r.reason;
+}
+
 async function timed(fn) {
   const t = performance.now();
   const value = await fn();
@@ -87,16 +94,12 @@ const ops = {
     });
     if (job.watchOnly) {
       const { startArchiveWatcher } = await load('triggers/watch.js');
-      const { inspectDeb } = await load('mirror/deb.js');
       let decided = 0;
       const w = await startArchiveWatcher({
         archives: config.mirror.archives,
         settleMs: config.watch.settleMs,
         batchMs: config.watch.batchMs,
-        validate: async (p) => {
-          const r = await inspectDeb(sh, p, { architectures: config.mirror.architectures });
-          return r.ok ? true : r.reason;
-        },
+        validate: validateDeb,
         onBatch: () => {},
         onEvent: (e) => {
           if (e.event === 'ready') emit({ event: 'ready', files: e.files });
@@ -133,16 +136,12 @@ const ops = {
     const { startArchiveWatcher } = await load('triggers/watch.js');
     const { importFiles } = await load('mirror/import.js');
     const { publishMirror } = await load('mirror/publish.js');
-    const { inspectDeb } = await load('mirror/deb.js');
     let chain = Promise.resolve();
     const w = await startArchiveWatcher({
       archives: config.mirror.archives,
       settleMs: config.watch.settleMs,
       batchMs: config.watch.batchMs,
-      validate: async (p) => {
-        const r = await inspectDeb(sh, p, { architectures: config.mirror.architectures });
-        return r.ok ? true : r.reason;
-      },
+      validate: validateDeb,
       onBatch: (files) => {
         chain = chain.then(async () => {
           await importFiles(ctx, files);

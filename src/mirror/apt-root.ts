@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Repository } from '../config/schema.js';
 import type { Command, RunOptions, RunResult, Shell } from '../shell.js';
+import type { DebPackage } from './deb.js';
 
 export interface AptSource {
   uri: string;
@@ -85,15 +86,9 @@ export async function aptGet(sh: Shell, root: AptRoot, args: string[], opts: Run
   return sh.run(cmd, { ...opts, env: { ...opts.env, ...root.env, LC_ALL: 'C' } });
 }
 
-export interface NeededDeb {
+/** A .deb apt would fetch; `source` comes from the upstream pool directory of the URI. */
+export interface NeededDeb extends DebPackage {
   uri: string;
-  name: string;
-  version: string;
-  architecture: string;
-  /** Source package, from the upstream pool directory of the URI. */
-  source: string;
-  size: number;
-  sha256: string;
 }
 
 /** Parses `apt-get --print-uris` lines: 'URI' name_version_arch.deb SIZE SHA256:hex */
