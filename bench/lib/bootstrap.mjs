@@ -131,6 +131,7 @@ export async function bootstrapCase(plan) {
           log(`bootstrap: nspawn-kit create, warm base cache ${i + 1}/${plan.warmReps}`);
           const r = await runChild('create', createJob(`bench-warm-${i}`), work);
           if (!r.fromBaseCache) throw new Error('warm create did not use the base cache');
+          if (r.storage !== 'overlay') throw new Error(`warm create made storage ${r.storage}, expected an overlay (machines.clone "auto")`);
           warm.push(r.totalMs);
           memory.push(['create (warm base cache)', RECIPE, r]);
           cleanup(r.root);
@@ -138,6 +139,7 @@ export async function bootstrapCase(plan) {
         rows.push(
           row(group, `nspawn-kit create ${RECIPE}, warm base cache`, warm, {
             reference: debRef,
+            note: 'machines.clone "auto": an overlay over the cached base',
             target: debRef ? { text: '≤ 5% of debootstrap', ok: (m, ref) => m <= 0.05 * ref } : undefined,
           }),
         );
@@ -155,6 +157,29 @@ export async function bootstrapCase(plan) {
         }
       } catch (err) {
         rows.push(errorRow(group, `nspawn-kit create ${RECIPE}, warm base cache`, err));
+      }
+      // The same with machines.clone "copy" (the machine a full copy of the base, as before overlays).
+      const warmCopy = [];
+      try {
+        const copyConfig = { ...config, machines: { ...config.machines, clone: 'copy' } };
+        for (let i = 0; i < plan.warmReps; i++) {
+          log(`bootstrap: nspawn-kit create, warm base cache, machines.clone copy ${i + 1}/${plan.warmReps}`);
+          const r = await runChild('create', { ...createJob(`bench-warm-copy-${i}`), config: copyConfig }, work);
+          if (!r.fromBaseCache) throw new Error('warm create did not use the base cache');
+          if (r.storage !== 'copy') throw new Error(`machines.clone "copy" made storage ${r.storage}`);
+          warmCopy.push(r.totalMs);
+          memory.push(['create (warm base cache, copy)', RECIPE, r]);
+          cleanup(r.root);
+        }
+        rows.push(
+          row(group, `nspawn-kit create ${RECIPE}, warm base cache, machines.clone "copy"`, warmCopy, {
+            reference: cpRef ?? debRef,
+            target: cpRef ? { text: '≤ 3x cp -a', ok: (m, ref) => m <= 3 * ref } : undefined,
+            note: 'a full copy of the base instead of an overlay',
+          }),
+        );
+      } catch (err) {
+        rows.push(errorRow(group, `nspawn-kit create ${RECIPE}, warm base cache, machines.clone "copy"`, err));
       }
     }
 

@@ -78,7 +78,7 @@ const ops = {
     const { resolveRecipe } = await load('config/recipes.js');
     const recipe = resolveRecipe(config, job.recipe);
     const r = await timed(() => createMachine({ sh, config }, recipe, job.name, { settingsDir: job.settingsDir, unitDir: job.unitDir }));
-    finish({ totalMs: r.ms, fromBaseCache: r.value.fromBaseCache, root: r.value.root });
+    finish({ totalMs: r.ms, fromBaseCache: r.value.fromBaseCache, storage: r.value.storage, root: r.value.root });
   },
 
   /**

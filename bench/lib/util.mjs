@@ -34,7 +34,7 @@ export function makeConfig(base, overrides = {}) {
       graceHours: 48,
       origin: 'nspawn-kit',
     },
-    machines: { dir: `${base}/machines`, settingsDir: `${base}/nspawn`, unitDir: `${base}/units` },
+    machines: { dir: `${base}/machines`, settingsDir: `${base}/nspawn`, unitDir: `${base}/units`, clone: 'auto' },
     schedule: { refresh: '17 3 * * *' },
     watch: { settleMs: 500, batchMs: 300 },
     recipeDirs: [],

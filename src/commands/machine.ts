@@ -101,7 +101,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (!app.sh.dryRun) requireRoot('rm');
       await sweepStaleBuilds({ sh: app.sh, config: app.config });
       const r = await removeMachine({ sh: app.sh, config: app.config }, name);
-      process.stdout.write(app.opts.json ? `${JSON.stringify(r, null, 2)}\n` : `removed ${name}\n`);
+      process.stdout.write(app.opts.json ? `${JSON.stringify(r, null, 2)}\n` : `removed ${name}${r.releasedBase ? ` and its base ${r.releasedBase}, which nothing else used` : ''}\n`);
     });
 }
 

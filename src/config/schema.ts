@@ -128,6 +128,12 @@ export const ConfigSchema = z
           .describe(
             'Where the .nspawn settings files go. systemd-nspawn reads /etc/systemd/nspawn and /run/systemd/nspawn with every setting; for any other directory nspawn-kit also writes the file beside the root (<machines.dir>/<name>.nspawn) and boots and runs the machine with --settings=trusted, so the recipe settings (network, binds, user namespacing) always apply.',
           ),
+        clone: z
+          .enum(['auto', 'overlay', 'copy'])
+          .default('auto')
+          .describe(
+            'How a machine gets its root from the cached base. "overlay": the machine directory holds only its own changes, stacked over the read-only base with overlayfs (systemd-nspawn --overlay / Overlay= in the .nspawn file), so a create copies nothing; the base then stays as long as a machine uses it. "copy": a full copy (cp -a --reflink=auto), independent of the base. "auto" (default): overlay where the kernel mounts it and the recipe has no PrivateUsers, else copy.',
+          ),
         unitDir: absPath.default('/etc/systemd/system').describe('Where systemd units and drop-ins go: the systemd-nspawn@<name> drop-ins of machines (written only where systemd is PID 1, removed by `rm`) and the units of `install-units`.'),
       })
       .prefault({}),

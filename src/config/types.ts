@@ -34,7 +34,7 @@ export interface Config {
   file: string | undefined;
   stateDir: string;
   mirror: MirrorConfig;
-  machines: { dir: string; settingsDir: string; unitDir: string };
+  machines: { dir: string; settingsDir: string; unitDir: string; clone: 'auto' | 'overlay' | 'copy' };
   schedule: ParsedConfig['schedule'];
   watch: ParsedConfig['watch'];
   recipeDirs: string[];

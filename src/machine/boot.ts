@@ -14,10 +14,23 @@ import { exists, formatCommand, type Command, type Shell } from '../shell.js';
 import { assertMachineName, bindArg, directNspawnFlags, type MachineContext } from './create.js';
 import { effectiveSettingsFile } from './nspawn-file.js';
 import { MIRROR_MOUNT } from './paths.js';
+import { machineStorage } from './storage.js';
+import { nspawnOverlayValue } from '../rootfs/overlay.js';
 
 export function machineRoot(config: Pick<Config, 'machines'>, name: string): string {
   assertMachineName(name);
   return join(config.machines.dir, name);
+}
+
+/**
+ * What a direct systemd-nspawn call on the machine needs: its directory,
+ * whether its settings file applies, and the base under an overlay machine.
+ */
+export async function machineLaunch(config: Pick<Config, 'machines' | 'stateDir'>, name: string): Promise<{ root: string; settings: SettingsUse; lower?: string }> {
+  const root = await existingMachineRoot(config, name);
+  const storage = await machineStorage(config, root, name);
+  const settings = await settingsUse(config, name);
+  return storage.kind === 'overlay' ? { root, settings, lower: storage.lower } : { root, settings };
 }
 
 /** The machine's root, which must exist. */
@@ -42,8 +55,16 @@ export async function settingsUse(config: Pick<Config, 'machines'>, name: string
   return (await exists(effectiveSettingsFile(config, name).file)) ? 'file' : 'none';
 }
 
-export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: string, use: SettingsUse): string[] {
-  if (use === 'none') return [`--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`];
+/**
+ * Settings of a boot or run on the command line. `lower`: the base of an
+ * overlay machine, stacked under its directory at "/" (a settings file
+ * carries that as Overlay=, like the mirror's bind).
+ */
+export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: string, use: SettingsUse, lower?: string): string[] {
+  if (use === 'none') {
+    const overlay = lower === undefined ? [] : [`--overlay=${nspawnOverlayValue(lower, join(config.machines.dir, name))}`];
+    return [...overlay, `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`];
+  }
   // A file beside the root has its privileged settings (binds, network, user namespacing) ignored unless trusted.
   return effectiveSettingsFile(config, name).needsTrust ? ['--settings=trusted'] : [];
 }
@@ -51,20 +72,20 @@ export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: 
 type NspawnConfig = Pick<Config, 'host' | 'mirror' | 'machines'>;
 
 /** systemd-nspawn --boot of a machine (no console option: nspawn picks interactive on a TTY, read-only otherwise). */
-export function bootCommand(config: NspawnConfig, root: string, name: string, extra: readonly string[], settings: SettingsUse): Command {
+export function bootCommand(config: NspawnConfig, root: string, name: string, extra: readonly string[], settings: SettingsUse, lower?: string): Command {
   return [
     'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), ...extra],
+    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings, lower), ...extra],
   ];
 }
 
 /** One command in the machine, not booted; argv after "--" is never parsed by nspawn. */
-export function runCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse): Command {
+export function runCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse, lower?: string): Command {
   if (argv.length === 0) throw new OperationError('nothing to run', 'Give the command after "--": `nspawn-kit run NAME -- CMD...`.');
   // Boot=yes in the settings file does not apply: a command on the command line wins over it (measured).
   return [
     'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), '--', ...argv],
+    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings, lower), '--', ...argv],
   ];
 }
 
@@ -165,7 +186,7 @@ export interface BootReport {
 
 /** `nspawn-kit boot NAME`: machinectl start where machined runs, else systemd-nspawn --boot in the foreground. */
 export async function bootMachine(ctx: MachineContext, name: string): Promise<BootReport> {
-  const root = await existingMachineRoot(ctx.config, name);
+  const { root, settings, lower } = await machineLaunch(ctx.config, name);
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is already running`, `Attach to its console, or stop it (\`kill -TERM <pid of systemd-nspawn>\`) first.`);
   }
@@ -173,7 +194,7 @@ export async function bootMachine(ctx: MachineContext, name: string): Promise<Bo
     await ctx.sh.write(['machinectl', ['start', '--', name]], { hint: `\`journalctl -u systemd-nspawn@${name}\` says why.` });
     return { how: 'machinectl', exitCode: 0 };
   }
-  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name, [], await settingsUse(ctx.config, name))) };
+  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name, [], settings, lower)) };
 }
 
 export interface RunOptions {
@@ -189,11 +210,11 @@ export interface RunReport {
 
 /** `nspawn-kit run NAME -- CMD...`: the command's exit code is passed through. */
 export async function runInMachine(ctx: MachineContext, name: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunReport> {
-  const root = await existingMachineRoot(ctx.config, name);
+  const { root, settings, lower } = await machineLaunch(ctx.config, name);
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is running`, 'A booted machine cannot also run a non-boot command on the same root; stop it first.');
   }
-  const cmd = runCommand(ctx.config, root, name, argv, await settingsUse(ctx.config, name));
+  const cmd = runCommand(ctx.config, root, name, argv, settings, lower);
   if (opts.stdio === 'pipe') {
     const res = await ctx.sh.write(cmd, { nothrow: true });
     return { exitCode: res.exitCode ?? 1, stdout: res.stdout, stderr: res.stderr };

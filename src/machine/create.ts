@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Config, Recipe } from '../config/types.js';
 import { SAFE_NAME } from '../config/schema.js';
 import { OperationError, UsageError, tail } from '../errors.js';
@@ -16,11 +16,13 @@ import { mirrorLayout } from '../mirror/layout.js';
 import { exists, type Command, type Shell } from '../shell.js';
 import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine, type BootstrapProgress } from '../rootfs/backends.js';
 import { checkFreeSpace, cloneBase, resolveBaseOrPlan, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
-import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
+import { sweepStaleBuilds, unmountAll, withBuildDir } from '../rootfs/builddir.js';
+import { chooseClone, mountOverlay, seedUpper } from '../rootfs/overlay.js';
 import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
 import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
 import { MIRROR_MOUNT, type Provenance } from './paths.js';
 import { writeProvenance } from './provenance.js';
+import { basesInUse } from './storage.js';
 import { MIRROR_KEYRING, MIRROR_SOURCES, LEGACY_SOURCES_LIST, renderMirrorSources, type MirrorAccess } from './sources.js';
 
 export interface MachineContext {
@@ -58,6 +60,8 @@ export interface CreateReport {
   baseKey: string;
   inReleaseSha256: string;
   backend: Recipe['bootstrap'];
+  /** "overlay": the machine directory holds only its changes over the base; "copy": a full copy. */
+  storage: 'copy' | 'overlay';
   injected: InjectReport | undefined;
   nspawnFiles: NspawnFilesReport;
   provenance: Provenance;
@@ -192,11 +196,17 @@ export async function ensureBase(
     return { ref, hit: true };
   }
   emit({ stage: 'base', message: `base cache miss: building ${ref.dir}` });
-  await storeBase(ctx, recipe.name, ref, async (b) => {
-    await bootstrap(ctx, recipe, b.root, b.signal, emit);
-    await installPackages(ctx, recipe, b.root, b.signal, emit);
-    emit({ stage: 'store', message: `storing base ${ref.dir}` });
-  });
+  await storeBase(
+    ctx,
+    recipe.name,
+    ref,
+    async (b) => {
+      await bootstrap(ctx, recipe, b.root, b.signal, emit);
+      await installPackages(ctx, recipe, b.root, b.signal, emit);
+      emit({ stage: 'store', message: `storing base ${ref.dir}` });
+    },
+    () => basesInUse(ctx.config),
+  );
   return { ref, hit: false };
 }
 
@@ -218,7 +228,10 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
   }
   const { ref, hit } = opts.base ?? (await ensureBase(ctx, recipe, emit));
   await sh.mkdir(config.machines.dir, 0o700);
-  if (!sh.dryRun) await checkFreeSpace(config.machines.dir, (await treeBytes(sh, ref.dir)) + 64 * 1024 * 1024, `machine ${name}`);
+  const choice = chooseClone(config, recipe, ref.dir);
+  // An overlay machine starts with only the injected files; a copy needs the whole base.
+  const need = 64 * 1024 * 1024 + (choice.mode === 'copy' && !sh.dryRun ? await treeBytes(sh, ref.dir) : 0);
+  if (!sh.dryRun) await checkFreeSpace(config.machines.dir, need, `machine ${name}`);
   const provenance: Provenance = {
     machine: name,
     recipe: recipe.name,
@@ -229,15 +242,40 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     builtAt: new Date().toISOString(),
     backend: recipe.bootstrap,
     fromBaseCache: hit,
+    storage: 'copy',
   };
   let injected: InjectReport | undefined;
   await withBuildDir(sh, { parent: config.machines.dir, label: name, target }, async (b) => {
-    emit({ stage: 'clone', message: `cp -a --reflink=auto ${ref.dir} -> ${target}` });
-    await cloneBase(sh, ref.dir, b.root, b.signal);
+    // The root as the container sees it: the build's root (a copy), or the overlay mounted beside it.
+    let view = b.root;
+    const merged = join(b.dir, 'merged');
+    if (choice.mode === 'overlay') {
+      emit({ stage: 'clone', message: `overlay: ${target} over the read-only base ${ref.dir}` });
+      const error = await mountOverlay(sh, { lower: ref.dir, upper: b.root, work: join(b.dir, 'work'), merged }, b.signal);
+      if (error === undefined) {
+        view = merged;
+        provenance.storage = 'overlay';
+        provenance.base = basename(ref.dir);
+      } else if (config.machines.clone === 'overlay') {
+        throw new OperationError(`could not mount an overlay for machine ${name}: ${error}`, 'Load overlayfs (`modprobe overlay`), or set machines.clone to "copy" or "auto".');
+      } else {
+        emit({ stage: 'clone', message: `overlay not available (${error}); copying the base instead` });
+      }
+    } else if (choice.reason) {
+      emit({ stage: 'clone', message: `copying the base: ${choice.reason}` });
+    }
+    if (provenance.storage === 'copy') {
+      emit({ stage: 'clone', message: `cp -a --reflink=auto ${ref.dir} -> ${target}` });
+      await cloneBase(sh, ref.dir, b.root, b.signal);
+    }
     emit({ stage: 'inject', message: `first boot (${recipe.firstboot}), sources, hostname, users` });
     if (!sh.dryRun) {
-      injected = await injectFirstBoot(ctx, b.root, recipe, name, { mirrorAccess: opts.mirrorAccess ?? { kind: 'bind' } });
-      await writeProvenance(sh, b.root, provenance);
+      injected = await injectFirstBoot(ctx, view, recipe, name, { mirrorAccess: opts.mirrorAccess ?? { kind: 'bind' } });
+      await writeProvenance(sh, view, provenance);
+    }
+    if (provenance.storage === 'overlay') {
+      await unmountAll(sh, merged);
+      await seedUpper(sh, ref.dir, b.root);
     }
     emit({ stage: 'commit', message: `rename into ${target}` });
     await b.commit();
@@ -259,6 +297,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     baseKey: ref.key,
     inReleaseSha256: ref.inReleaseSha256,
     backend: recipe.bootstrap,
+    storage: provenance.storage ?? 'copy',
     injected,
     nspawnFiles,
     provenance,

@@ -14,7 +14,8 @@ import { assertMachineName, type MachineContext } from './create.js';
 import { besideRootSettingsFile } from './nspawn-file.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
 import { existsInRoot } from './inject.js';
-import { FIRSTBOOT } from './paths.js';
+import { FIRSTBOOT, type Provenance } from './paths.js';
+import { releaseBase, storageOf } from './storage.js';
 
 export type FirstBootState = 'pending' | 'success' | 'failure' | 'unknown';
 
@@ -28,7 +29,11 @@ export interface MachineInfo {
   builtAt: string;
   backend: string;
   fromBaseCache: boolean;
-  /** Bytes on disk (du -sb, one file system). */
+  /** "overlay": the directory holds only the machine's changes over `base`; "copy": a full root. */
+  storage: 'copy' | 'overlay';
+  /** The base directory under an overlay machine. */
+  base?: string;
+  /** Bytes on disk of the machine's own directory (du -sb, one file system); an overlay's base is not counted. */
   sizeBytes: number;
   firstBoot: FirstBootState;
   firstBootExitCode?: number;
@@ -65,6 +70,7 @@ export async function listMachines(ctx: MachineContext, opts: ListOptions = {}):
       const prov = await readProvenance(root);
       if (!prov) continue;
       const fb = await firstBootState(root);
+      const storage = storageOf(ctx.config, prov);
       info = {
         name: entry.name,
         root,
@@ -74,11 +80,16 @@ export async function listMachines(ctx: MachineContext, opts: ListOptions = {}):
         builtAt: prov.builtAt,
         backend: prov.backend,
         fromBaseCache: prov.fromBaseCache,
+        storage: storage.kind,
         sizeBytes: 0,
         firstBoot: fb.state,
         running: (await nspawnPids(root)).length > 0,
       };
       if (fb.exitCode !== undefined) info.firstBootExitCode = fb.exitCode;
+      if (storage.kind === 'overlay') {
+        info.base = storage.lower;
+        if (!(await exists(join(storage.lower, 'etc')))) info.problem = `its base ${storage.lower} is missing`;
+      }
     } catch (err) {
       info = {
         name: entry.name,
@@ -89,6 +100,7 @@ export async function listMachines(ctx: MachineContext, opts: ListOptions = {}):
         builtAt: '',
         backend: '?',
         fromBaseCache: false,
+        storage: 'copy',
         sizeBytes: 0,
         firstBoot: 'unknown',
         running: (await nspawnPids(root)).length > 0,
@@ -105,13 +117,14 @@ export async function listMachines(ctx: MachineContext, opts: ListOptions = {}):
 export function formatMachineTable(machines: MachineInfo[]): string {
   if (machines.length === 0) return 'no machines';
   const rows = [
-    ['NAME', 'RECIPE', 'CODENAME', 'PUBLICATION', 'SIZE', 'FIRST BOOT', 'STATE'],
+    ['NAME', 'RECIPE', 'CODENAME', 'PUBLICATION', 'SIZE', 'STORAGE', 'FIRST BOOT', 'STATE'],
     ...machines.map((m) => [
       m.name,
       m.recipe,
       m.codename,
       m.inReleaseSha256 ? m.inReleaseSha256.slice(0, 12) : '-',
       `${(m.sizeBytes / 1048576).toFixed(0)} MiB`,
+      m.storage === 'overlay' ? 'overlay on base' : 'copy',
       m.firstBoot + (m.firstBoot === 'failure' ? ` (${m.firstBootExitCode})` : ''),
       m.problem ? `broken: ${m.problem.split('\n')[0]}` : m.running ? 'running' : 'stopped',
     ]),
@@ -131,6 +144,8 @@ export interface RemoveReport {
   name: string;
   removed: string[];
   unmounted: string[];
+  /** The base of an overlay machine, removed with it when nothing else uses it and a newer base exists. */
+  releasedBase?: string;
 }
 
 /** `nspawn-kit rm NAME`: refuses a running machine; unmounts leftovers; never crosses file systems. */
@@ -141,6 +156,7 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
   const root = machineRoot(config, name);
   const removed: string[] = [];
   let unmounted: string[] = [];
+  let prov: Provenance | undefined;
   // A half-removed machine (no etc/, no provenance) is still removable.
   if (await exists(root)) {
     const pids = await nspawnPids(root);
@@ -150,6 +166,7 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
         `Power it off first (\`kill -TERM ${pids[0]}\` halts it cleanly, or \`poweroff\` inside), then run \`nspawn-kit rm ${name}\` again.`,
       );
     }
+    prov = await readProvenance(root).catch(() => undefined);
     unmounted = await unmountAll(sh, root);
     await sh.remove(root);
     removed.push(root);
@@ -167,5 +184,6 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
   if (removed.length === 0) {
     throw new OperationError(`no machine ${name} under ${config.machines.dir}`, '`nspawn-kit list` shows the machines.');
   }
-  return { name, removed, unmounted };
+  const releasedBase = prov && !sh.dryRun ? await releaseBase(sh, config, prov) : undefined;
+  return releasedBase ? { name, removed, unmounted, releasedBase } : { name, removed, unmounted };
 }

@@ -22,6 +22,9 @@ import type { Config, Recipe } from '../config/types.js';
 import type { Shell } from '../shell.js';
 import { MIRROR_MOUNT } from './paths.js';
 import { assertSingleLine, systemdWord } from './render.js';
+import { nspawnOverlayValue } from '../rootfs/overlay.js';
+import { readProvenance } from './provenance.js';
+import { storageOf } from './storage.js';
 
 /** Directories systemd-nspawn reads .nspawn files from with full trust. */
 export const TRUSTED_SETTINGS_DIRS = ['/etc/systemd/nspawn', '/run/systemd/nspawn'] as const;
@@ -84,7 +87,13 @@ export function resolvConfLines(network: Recipe['nspawn']['network']): string[] 
   return network === 'host' ? ['# The host network: use its DNS, even over a symlink left by systemd-resolved.', 'ResolvConf=replace-host'] : [];
 }
 
-export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<Config, 'mirror'>): string {
+/**
+ * The machine's settings. `lower`: the base under an overlay machine; the
+ * Overlay= line stacks the machine directory over it at "/" (nspawn mounts
+ * it before anything else), so `systemd-nspawn -M NAME` and `machinectl
+ * start` see the whole root too.
+ */
+export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<Config, 'mirror' | 'machines'>, lower?: string): string {
   const binds = recipe.nspawn.binds.map((b) => `Bind=${assertSingleLine(b, 'nspawn.binds entry')}`);
   const ro = recipe.nspawn.bindsReadOnly.map((b) => `BindReadOnly=${assertSingleLine(b, 'nspawn.bindsReadOnly entry')}`);
   return [
@@ -98,6 +107,12 @@ export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<C
     ...networkLines(recipe.nspawn.network),
     '',
     '[Files]',
+    ...(lower === undefined
+      ? []
+      : [
+          '# This directory holds only the machine\'s changes, over the read-only base it was created from.',
+          `Overlay=${nspawnOverlayValue(bindPath(assertSingleLine(lower, 'base directory')), bindPath(posix.join(config.machines.dir, machine)))}`,
+        ]),
     '# The local signed mirror, read-only: apt in the container uses it as a file: source.',
     `BindReadOnly=${bindPath(assertSingleLine(config.mirror.root, 'mirror.root'))}:${MIRROR_MOUNT}`,
     ...ro,
@@ -148,7 +163,10 @@ export async function writeNspawnFiles(
   const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
   const unitDir = opts.unitDir ?? config.machines.unitDir;
   const settingsFile = posix.join(settingsDir, `${machine}.nspawn`);
-  const text = renderNspawnFile(machine, recipe, config);
+  // An overlay machine's base comes from its provenance (none yet: a plain settings file).
+  const root = posix.join(config.machines.dir, machine);
+  const storage = storageOf(config, await readProvenance(root).catch(() => undefined));
+  const text = renderNspawnFile(machine, recipe, config, storage.kind === 'overlay' ? storage.lower : undefined);
   await sh.mkdir(settingsDir, 0o755);
   await sh.writeFile(settingsFile, text, 0o644);
   let besideRoot: string | undefined;

@@ -47,4 +47,12 @@ export interface Provenance {
   backend: 'debootstrap' | 'mmdebstrap';
   /** true when the base root filesystem came from the cache. */
   fromBaseCache: boolean;
+  /**
+   * "overlay": the machine directory is an overlayfs upper directory over the
+   * cached base `<stateDir>/base/<base>`; "copy" (or absent, in records
+   * written before overlays existed): a full copy of the base.
+   */
+  storage?: 'copy' | 'overlay';
+  /** Name of the base directory under <stateDir>/base ("<recipe>-<key>"); required for "overlay". */
+  base?: string;
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Shell } from '../shell.js';
 import { OperationError } from '../errors.js';
+import { BASE_NAME } from '../rootfs/overlay.js';
 import { readInRoot, writeInRoot } from './inject.js';
 import { FIRSTBOOT, PROVENANCE, type FirstBootResult, type Provenance } from './paths.js';
 
@@ -39,7 +40,10 @@ export function parseProvenance(value: unknown, what = PROVENANCE): Provenance {
     ['machine', 'recipe', 'recipeHash', 'codename', 'inReleaseSha256', 'builtAt'].every((k) => typeof value[k] === 'string') &&
     (value.backend === 'debootstrap' || value.backend === 'mmdebstrap') &&
     typeof value.fromBaseCache === 'boolean' &&
-    (value.indexDigest === undefined || typeof value.indexDigest === 'string');
+    (value.indexDigest === undefined || typeof value.indexDigest === 'string') &&
+    (value.storage === undefined || value.storage === 'copy' || value.storage === 'overlay') &&
+    (value.base === undefined || (typeof value.base === 'string' && BASE_NAME.test(value.base))) &&
+    (value.storage !== 'overlay' || typeof value.base === 'string');
   if (!ok) throw new OperationError(`${what} does not hold a provenance record`, 'Recreate the machine with `nspawn-kit create`.');
   return value as unknown as Provenance;
 }

@@ -5,7 +5,7 @@
  */
 import { OperationError, tail } from '../errors.js';
 import type { RunResult } from '../shell.js';
-import { bootCommand, existingMachineRoot, isRunning, settingsUse, stopContainer } from './boot.js';
+import { bootCommand, existingMachineRoot, isRunning, machineLaunch, stopContainer } from './boot.js';
 import type { MachineContext } from './create.js';
 import { existsInRoot, readInRoot } from './inject.js';
 import { FIRSTBOOT, type FirstBootResult } from './paths.js';
@@ -36,14 +36,13 @@ export interface BootUntilReport {
  * always stops it on timeout or error.
  */
 export async function bootUntil(ctx: MachineContext, name: string, opts: BootUntilOptions): Promise<BootUntilReport> {
-  const root = await existingMachineRoot(ctx.config, name);
+  const { root, settings, lower } = await machineLaunch(ctx.config, name);
   if (await isRunning(ctx.config, name)) throw new OperationError(`machine ${name} is already running`, 'Stop it first.');
   const consoleLines: string[] = [];
   let sawLine = false;
   let exited = false;
-  const settings = await settingsUse(ctx.config, name);
   const boot: Promise<RunResult> = ctx.sh
-    .write(bootCommand(ctx.config, root, name, ['--console=read-only'], settings), {
+    .write(bootCommand(ctx.config, root, name, ['--console=read-only'], settings, lower), {
       nothrow: true,
       onLine: (raw) => {
         // The console carries colour escapes; the log and matching do not need them.

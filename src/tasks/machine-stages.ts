@@ -149,7 +149,9 @@ export function injectStage<C extends MachineStageCtx>(): Task<C> {
     const config = ctx.app.config;
     const root = await existingMachineRoot(config, ctx.name);
     if (await isRunning(config, ctx.name)) throw new OperationError(`machine ${ctx.name} is running`, 'Stop it before injecting a new first boot.');
-    const report = await injectFirstBoot({ sh, config }, root, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } });
+    const { withMachineView } = await import('../machine/storage.js');
+    // An overlay machine is injected through its base and directory mounted together.
+    const report = await withMachineView(sh, config, ctx.name, root, (view) => injectFirstBoot({ sh, config }, view, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } }));
     await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir });
     return `${root} (${ctx.recipe.firstboot}; ${report.written.length} file(s) written)`;
   });

@@ -22,6 +22,7 @@ import { createMachine, type CreateProgress } from '../../src/machine/create.js'
 import { provisionMachine, bootUntil } from '../../src/machine/provision.js';
 import { runInMachine, nspawnPids } from '../../src/machine/boot.js';
 import { listMachines, removeMachine } from '../../src/machine/list.js';
+import { withMachineView } from '../../src/machine/storage.js';
 import { FIRSTBOOT } from '../../src/machine/paths.js';
 import { BUILD_PREFIX, mountsUnder, processesUnder, sweepStaleBuilds } from '../../src/rootfs/builddir.js';
 import { listBases } from '../../src/rootfs/base-cache.js';
@@ -160,11 +161,15 @@ test('create (the rerun after the interruptions) from the signed local mirror, t
   assert.equal([result.result.status, result.result.exitCode], ['success', 0], result.logTail);
   assert.is((await nspawnPids(root)).length, 0, 'the container was powered off');
   assert.not.ok(await exists(join(root, FIRSTBOOT.script)), 'the run-once script removed itself');
-  // networkd is wanted by multi-user.target, resolved by sysinit.target.
+  // networkd is wanted by multi-user.target, resolved by sysinit.target (a link the base may already hold:
+  // an overlay machine is read through a view of base and machine together, as the container sees it).
+  assert.is(report.storage, 'overlay', 'machines.clone "auto" layers the machine over its base');
   const wants: string[] = [];
-  for (const d of (await readdir(join(root, 'etc/systemd/system'))).filter((e) => e.endsWith('.wants'))) {
-    wants.push(...(await readdir(join(root, 'etc/systemd/system', d))));
-  }
+  await withMachineView(sh, config, 'm1', root, async (view) => {
+    for (const d of (await readdir(join(view, 'etc/systemd/system'))).filter((e) => e.endsWith('.wants'))) {
+      wants.push(...(await readdir(join(view, 'etc/systemd/system', d))));
+    }
+  });
   for (const unit of ['systemd-networkd.service', 'systemd-resolved.service']) {
     assert.ok(wants.includes(unit), `${unit} enabled (wants: ${wants.join(' ')})`);
   }
@@ -217,10 +222,13 @@ test('a second create hits the base cache and fetches nothing (upstream 127.0.0.
   assert.match(upstream, /127\.0\.0\.1:9/);
 });
 
-test('rc.local first boot (from the same base) succeeds and runs once', async () => {
+test('rc.local first boot (from the same base, copied: machines.clone "copy") succeeds and runs once', async () => {
   const rc: Recipe = { ...minimal, firstboot: 'rc.local' };
-  const report = await createMachine(ctx, rc, 'm3', { settingsDir });
+  const copyCtx = { ...ctx, config: { ...config, machines: { ...config.machines, clone: 'copy' as const } } };
+  const report = await createMachine(copyCtx, rc, 'm3', { settingsDir });
   assert.is(report.fromBaseCache, true, 'only firstboot changed: same base');
+  assert.is(report.storage, 'copy');
+  assert.ok(await exists(join(report.root, 'usr/bin/apt-get')), 'a full copy of the base');
   assert.ok(await exists(join(report.root, FIRSTBOOT.rcLocal)));
   const result = await provisionMachine(ctx, 'm3', { timeoutMs: 300_000 });
   assert.equal([result.result.status, result.booted], ['success', true], result.logTail);
@@ -232,7 +240,7 @@ test('the mmdebstrap backend builds from copy:// and provisions', async () => {
   const report = await createMachine(ctx, mm, 'm4', { settingsDir });
   assert.is(report.backend, 'mmdebstrap');
   assert.is(report.fromBaseCache, false);
-  assert.ok((await lstat(join(report.root, 'bin'))).isSymbolicLink(), 'merged /usr');
+  assert.ok((await lstat(join(report.base, 'bin'))).isSymbolicLink(), 'merged /usr');
   const result = await provisionMachine(ctx, 'm4', { timeoutMs: 300_000 });
   assert.is(result.result.status, 'success', result.logTail);
 });
@@ -245,7 +253,12 @@ test('list shows recipe, publication, size and first-boot state', async () => {
   assert.is(byName.get('m2')?.firstBoot, 'pending');
   assert.is(byName.get('m2')?.fromBaseCache, true);
   assert.is(byName.get('m4')?.backend, 'mmdebstrap');
-  assert.ok((byName.get('m1')?.sizeBytes ?? 0) > 50 * 1024 * 1024);
+  // m1 is an overlay: only its own changes count; m3 is a full copy of the same base.
+  assert.is(byName.get('m1')?.storage, 'overlay');
+  assert.ok(byName.get('m1')?.base && (await exists(join(byName.get('m1')?.base ?? '', 'usr/bin/apt-get'))), 'its base is listed');
+  assert.ok((byName.get('m1')?.sizeBytes ?? 0) > 0 && (byName.get('m1')?.sizeBytes ?? 0) < 50 * 1024 * 1024);
+  assert.is(byName.get('m3')?.storage, 'copy');
+  assert.ok((byName.get('m3')?.sizeBytes ?? 0) > 50 * 1024 * 1024);
   assert.is(byName.get('m1')?.inReleaseSha256.length, 64);
 });
 

@@ -16,7 +16,7 @@ export function makeConfig(base: string, overrides: Partial<Config> = {}): Confi
       graceHours: 48,
       origin: 'nspawn-kit',
     },
-    machines: { dir: `${base}/machines`, settingsDir: `${base}/nspawn`, unitDir: `${base}/units` },
+    machines: { dir: `${base}/machines`, settingsDir: `${base}/nspawn`, unitDir: `${base}/units`, clone: 'auto' },
     schedule: { refresh: '17 3 * * *' },
     watch: { settleMs: 300, batchMs: 200 },
     recipeDirs: [],

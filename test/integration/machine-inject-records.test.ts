@@ -88,7 +88,7 @@ test('writeNspawnFiles: settings file where asked and beside the root; override 
 test('writeNspawnFiles with systemd as PID 1: drop-in written, daemon-reload run; no option: the config\'s directories', async () => {
   // Everything under the temp dir: the library has no /etc (or other system path) fallback.
   const machinesDir = join(base, 'srv-machines');
-  const config = makeConfig(base, { machines: { dir: machinesDir, settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units') } });
+  const config = makeConfig(base, { machines: { dir: machinesDir, settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units'), clone: 'auto' } });
   config.host = { ...config.host, systemdPid1: true };
   const stubs = join(base, 'stubs');
   mkdirSync(stubs, { recursive: true });

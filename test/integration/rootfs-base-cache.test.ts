@@ -141,7 +141,7 @@ test('checkFreeSpace refuses with a clear message before anything is written', a
   }
 });
 
-test('create --dry-run plans bootstrap, install, clone and rename, and writes nothing', async () => {
+test('create --dry-run plans bootstrap, install, overlay (or copy) and rename, and writes nothing', async () => {
   const { base, config } = await setup();
   try {
     await writeFile(join(config.mirror.root, 'mirror.gpg'), 'binary key');
@@ -150,9 +150,15 @@ test('create --dry-run plans bootstrap, install, clone and rename, and writes no
     const report = await createMachine({ sh: dry, config }, makeRecipe({ name: 'web', packages: ['dbus'] }), 'web1', { settingsDir: join(base, 'nspawn') });
     assert.is(report.fromBaseCache, false);
     const plan = dry.planned.join('\n');
-    for (const step of [/^debootstrap --variant=minbase --keyring=\S+mirror\.gpg .* file:\/\//m, /^systemd-nspawn .*--private-network.* -- \/bin\/sh -c .* dbus$/m, /^cp -a --reflink=auto -- /m, /^mv -T -- \S+ \S+\/machines\/web1$/m, /nspawn\/web1\.nspawn/]) {
+    for (const step of [/^debootstrap --variant=minbase --keyring=\S+mirror\.gpg .* file:\/\//m, /^systemd-nspawn .*--private-network.* -- \/bin\/sh -c .* dbus$/m, /^mount -t overlay -o lowerdir=\S+\/base\/web-\S+,upperdir=\S+\/root,workdir=\S+\/work -- overlay \S+\/merged$/m, /^mv -T -- \S+ \S+\/machines\/web1$/m, /nspawn\/web1\.nspawn/]) {
       assert.match(plan, step);
     }
+    assert.not.match(plan, /^cp -a --reflink/m, 'an overlay machine copies nothing');
+    // machines.clone "copy": the base is copied instead.
+    const dryCopy = new Shell({ dryRun: true, log: () => {} });
+    await createMachine({ sh: dryCopy, config: { ...config, machines: { ...config.machines, clone: 'copy' } } }, makeRecipe({ name: 'web', packages: ['dbus'] }), 'web1', { settingsDir: join(base, 'nspawn') });
+    assert.match(dryCopy.planned.join('\n'), /^cp -a --reflink=auto -- /m);
+    assert.not.match(dryCopy.planned.join('\n'), /^mount /m);
     assert.not.ok(await exists(config.machines.dir));
     assert.not.ok(await exists(baseCacheDir(config)));
     assert.not.ok(await exists(join(base, 'nspawn')));

@@ -58,7 +58,7 @@ test('list: only machines with provenance, with first-boot state and size; dot d
     ]);
     assert.ok(list.every((m) => m.sizeBytes >= 200_000 && !m.running && m.recipe === 'bookworm-minimal'));
     const table = formatMachineTable(list);
-    assert.match(table, /b-failed\s+bookworm-minimal\s+bookworm\s+bbbbbbbbbbbb\s+\d+ MiB\s+failure \(3\)\s+stopped/);
+    assert.match(table, /b-failed\s+bookworm-minimal\s+bookworm\s+bbbbbbbbbbbb\s+\d+ MiB\s+copy\s+failure \(3\)\s+stopped/);
   } finally {
     await rm(base, { recursive: true, force: true });
   }

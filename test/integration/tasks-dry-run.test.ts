@@ -35,7 +35,9 @@ test('qgis-container --dry-run on an empty state plans every stage, exits 0 and 
   assert.match(out, /\[dry-run\] systemd-nspawn .*--private-network .*-- \/bin\/sh -c/);
   assert.match(out, `[dry-run] systemd-nspawn --register=no --keep-unit --quiet --boot --directory=${join(base, 'machines', 'x')} --machine=x --settings=trusted`);
   // The base key depends on what the publish will sign: a placeholder stands in.
-  assert.match(out, /\[dry-run\] cp -a --reflink=auto -- .*bookworm-minimal-<key after publish>/);
+  // machines.clone "auto": the machine is an overlay over the base, nothing is copied.
+  assert.match(out, /\[dry-run\] mount -t overlay -o \$?'lowerdir=.*bookworm-minimal-<key after publish>,upperdir=.*\/root,workdir=.*\/work' -- overlay /);
+  assert.not.match(out, /cp -a --reflink/);
   assert.match(out, `[dry-run] mv -T -- ${join(base, 'machines')}/.nspawn-kit-build-x-`);
   assert.match(out, `[dry-run] write ${join(base, 'nspawn', 'x.nspawn')}`);
   assert.match(out, `[dry-run] write ${join(base, 'machines', 'x.nspawn')}`);

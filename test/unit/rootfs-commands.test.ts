@@ -3,10 +3,11 @@ import * as assert from 'uvu/assert';
 import { aptErrors, bindArg, directNspawnFlags, installPackagesCommand } from '../../src/machine/create.js';
 import { bootCommand, isNspawnOn, runCommand } from '../../src/machine/boot.js';
 import { MIRROR_MOUNT } from '../../src/machine/paths.js';
-import { effectiveSettingsFile, settingsBesideRoot } from '../../src/machine/nspawn-file.js';
+import { effectiveSettingsFile, renderNspawnFile, settingsBesideRoot } from '../../src/machine/nspawn-file.js';
+import { chooseClone, overlayMountCommand } from '../../src/rootfs/overlay.js';
 import { baseKey, basePath } from '../../src/rootfs/base-cache.js';
 import { formatCommand } from '../../src/shell.js';
-import { makeConfig } from '../helpers/config.js';
+import { makeConfig, makeRecipe } from '../helpers/config.js';
 
 const config = makeConfig('/srv/nk');
 
@@ -66,6 +67,42 @@ test('boot and run argv of a machine without a settings file: --boot with the mi
   assert.throws(() => runCommand(config, '/r', 'web', [], 'none'), /nothing to run/);
 });
 
+test('an overlay machine without a settings file: its base goes under its directory at "/" on the command line', () => {
+  const lower = '/srv/nk/state/base/web-0123456789abcdef';
+  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'none', lower);
+  assert.equal(boot.slice(-2), [`--overlay=${lower}:/srv/nk/machines/web:/`, `--bind-ro=/srv/nk/mirror:${MIRROR_MOUNT}`]);
+  const [, run] = runCommand(config, '/srv/nk/machines/web', 'web', ['true'], 'none', lower);
+  assert.ok(run.indexOf(`--overlay=${lower}:/srv/nk/machines/web:/`) < run.indexOf('--'));
+  // With a settings file the file carries Overlay= (a command-line --overlay would drop its binds).
+  const [, withFile] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'file', lower);
+  assert.not.ok(withFile.some((a) => a.startsWith('--overlay') || a.startsWith('--bind')));
+});
+
+test('renderNspawnFile: Overlay= only for an overlay machine, before the mirror bind', () => {
+  const recipe = makeRecipe();
+  const lower = '/srv/nk/state/base/web-0123456789abcdef';
+  const text = renderNspawnFile('web', recipe, config, lower);
+  assert.match(text, /^\[Files\]\n# .*\nOverlay=\/srv\/nk\/state\/base\/web-0123456789abcdef:\/srv\/nk\/machines\/web:\/\n/m);
+  assert.not.match(renderNspawnFile('web', recipe, config), /Overlay=/);
+});
+
+test('chooseClone: overlay by default; copy when asked, with PrivateUsers, or with paths overlay options cannot carry', () => {
+  const recipe = makeRecipe();
+  const dir = '/srv/nk/state/base/web-0123456789abcdef';
+  const withClone = (clone: 'auto' | 'overlay' | 'copy', machinesDir = '/srv/nk/machines') => makeConfig('/srv/nk', { machines: { ...config.machines, dir: machinesDir, clone } });
+  assert.equal(chooseClone(withClone('auto'), recipe, dir), { mode: 'overlay' });
+  assert.equal(chooseClone(withClone('copy'), recipe, dir), { mode: 'copy' });
+  const pu = makeRecipe({ nspawn: { ...recipe.nspawn, privateUsers: true } });
+  assert.match(chooseClone(withClone('auto'), pu, dir).reason ?? '', /PrivateUsers/);
+  assert.throws(() => chooseClone(withClone('overlay'), pu, dir), /machines\.clone is "overlay", but recipe/);
+  for (const odd of ['/srv/a,b', '/srv/a:b', '/srv/a\\b']) {
+    const c = chooseClone(withClone('auto', odd), recipe, dir);
+    assert.is(c.mode, 'copy', odd);
+    assert.match(c.reason ?? '', /cannot take/);
+  }
+  assert.equal(overlayMountCommand('/l', '/u', '/w', '/m'), ['mount', ['-t', 'overlay', '-o', 'lowerdir=/l,upperdir=/u,workdir=/w', '--', 'overlay', '/m']]);
+});
+
 test('settingsDir outside /etc and /run: the file beside the root is trusted, and no --bind-ro drops its binds', () => {
   // makeConfig puts settingsDir in the temp tree, which systemd-nspawn never reads.
   assert.equal(effectiveSettingsFile(config, 'web'), { file: '/srv/nk/machines/web.nspawn', needsTrust: true });
@@ -78,7 +115,7 @@ test('settingsDir outside /etc and /run: the file beside the root is trusted, an
 
 test('settingsDir /etc/systemd/nspawn or /run/systemd/nspawn: nspawn trusts it by itself', () => {
   for (const dir of ['/etc/systemd/nspawn', '/etc/systemd/nspawn/', '/run/systemd/nspawn']) {
-    const etc = makeConfig('/srv/nk', { machines: { dir: '/srv/nk/machines', settingsDir: dir, unitDir: '/etc/systemd/system' } });
+    const etc = makeConfig('/srv/nk', { machines: { dir: '/srv/nk/machines', settingsDir: dir, unitDir: '/etc/systemd/system', clone: 'auto' } });
     assert.not.ok(settingsBesideRoot(dir), dir);
     assert.equal(effectiveSettingsFile(etc, 'web'), { file: '/etc/systemd/nspawn/web.nspawn'.replace('/etc', dir.startsWith('/run') ? '/run' : '/etc'), needsTrust: false });
     const [, boot] = bootCommand(etc, '/srv/nk/machines/web', 'web', [], 'file');
