@@ -23,7 +23,7 @@ export function markdownTable(results) {
   for (const r of results.rows) {
     const med = r.p95 !== undefined ? `${fmt(r.median, r.unit)} (p95 ${fmt(r.p95, r.unit)})` : fmt(r.median, r.unit);
     const ref = r.reference ? `${r.reference}${r.referenceMedian !== undefined ? ` (${fmt(r.referenceMedian, r.unit)})` : ''}` : '';
-    const ratio = r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '';
+    const ratio = r.ratio !== undefined ? fmtRatio(r.ratio) : '';
     const met = r.met === undefined ? (r.target ? 'n/a' : '') : r.met ? 'met' : '**NOT met**';
     lines.push(
       `| ${esc(r.group)} | ${esc(r.case)} | ${r.samples.length || ''} | ${med} | ${fmt(r.min, r.unit)} | ${fmt(r.max, r.unit)} | ${esc(ref)} | ${ratio} | ${esc(r.target ?? '')} | ${met} | ${esc(r.note)} |`,
@@ -71,7 +71,7 @@ export function svgChart(results, prefixes = ['bootstrap', 'publish']) {
         `<text x="${labelW - 6}" y="${y + 15}" font-size="11" text-anchor="end">${xmlEsc(r.case.slice(0, 78))}</text>`,
         `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${ours ? '#2b7bb9' : '#9aa5b1'}"/>`,
         `<line x1="${x0.toFixed(1)}" x2="${x1.toFixed(1)}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" stroke="#222" stroke-width="1"/>`,
-        `<text x="${(labelW + Math.max(w, x1 - labelW) + 6).toFixed(1)}" y="${y + 15}" font-size="11">${fmtSeconds(r.median)}${r.ratio !== undefined ? ` (${r.ratio.toFixed(2)}x)` : ''}</text>`,
+        `<text x="${(labelW + Math.max(w, x1 - labelW) + 6).toFixed(1)}" y="${y + 15}" font-size="11">${fmtSeconds(r.median)}${r.ratio !== undefined ? ` (${fmtRatio(r.ratio)})` : ''}</text>`,
       );
       y += rowH;
     }
@@ -91,4 +91,9 @@ export function svgChart(results, prefixes = ['bootstrap', 'publish']) {
 function fmtSeconds(ms) {
   const s = ms / 1000;
   return `${s >= 10 ? s.toFixed(1) : s >= 0.1 ? s.toFixed(2) : s.toFixed(3)} s`;
+}
+
+/** Two decimals, or two significant digits below 0.1x (a 0.005x ratio must not read "0.00x"). */
+function fmtRatio(ratio) {
+  return ratio > 0 && ratio < 0.1 ? `${ratio.toPrecision(2)}x` : `${ratio.toFixed(2)}x`;
 }
