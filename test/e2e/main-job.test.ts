@@ -74,7 +74,7 @@ test('--dry-run prints every stage and changes nothing', () => {
   const before = snapshotTree(base);
   const r = zxScript('tasks/qgis-container.mjs', ['--recipe', 'bookworm-minimal', '--name', 'main3', '--config', cfg, '--dry-run']);
   assert.is(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
-  assert.match(r.stdout, '[dry-run] cp -a --reflink=auto');
+  assert.match(r.stdout, '[dry-run] mount -t overlay -o', 'the new machine is layered over the cached base');
   assert.match(r.stdout, '[dry-run] systemd-nspawn');
   assert.match(r.stdout, 'nothing was changed');
   assert.not.ok(existsSync(join(base, 'machines', 'main3')));
