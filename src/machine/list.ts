@@ -148,6 +148,18 @@ export interface RemoveReport {
   releasedBase?: string;
 }
 
+/**
+ * What a killed systemd-nspawn leaves beside the machine's directory: its
+ * image lock `.#<name>.lck` and, for an overlay machine, the overlay's work
+ * directory `.#<name><16 hex>` (measured with systemd 252 after a SIGKILL).
+ */
+async function nspawnLeftovers(machinesDir: string, name: string): Promise<string[]> {
+  const escaped = name.replace(/[.+]/g, '\\$&');
+  const own = new RegExp(`^\\.#${escaped}(\\.lck|[0-9a-f]{16})$`);
+  const entries = await fsp.readdir(machinesDir).catch(() => [] as string[]);
+  return entries.filter((e) => own.test(e)).map((e) => join(machinesDir, e));
+}
+
 /** `nspawn-kit rm NAME`: refuses a running machine; unmounts leftovers; never crosses file systems. */
 export async function removeMachine(ctx: MachineContext, name: string, opts: RemoveOptions = {}): Promise<RemoveReport> {
   const { sh, config } = ctx;
@@ -174,7 +186,7 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
   // Only the configured directories: a library call never falls back to /etc.
   const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
   const unitDir = opts.unitDir ?? config.machines.unitDir;
-  const leftovers = [join(settingsDir, `${name}.nspawn`), besideRootSettingsFile(config, name), join(unitDir, `systemd-nspawn@${name}.service.d`)];
+  const leftovers = [join(settingsDir, `${name}.nspawn`), besideRootSettingsFile(config, name), join(unitDir, `systemd-nspawn@${name}.service.d`), ...(await nspawnLeftovers(config.machines.dir, name))];
   for (const file of [...new Set(leftovers)]) {
     if (await exists(file)) {
       await sh.remove(file);

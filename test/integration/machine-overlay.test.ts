@@ -120,7 +120,15 @@ test('a base an overlay machine stands on survives pruning; rm releases it once 
   assert.equal([...(await basesInUse(config))], ['web-0123456789abcdef']);
   assert.equal(await pruneBases(sh, config, 'web', ref2.key, await basesInUse(config)), []);
   assert.ok(await exists(ref1.dir));
+  // What a SIGKILLed systemd-nspawn leaves beside an overlay machine; another machine's work dir stays.
+  const dirs = config.machines.dir;
+  writeFileSync(join(dirs, '.#web1.lck'), '');
+  mkdirSync(join(dirs, '.#web10123456789abcdef', 'work'), { recursive: true });
+  mkdirSync(join(dirs, '.#web12aaaaaaaaaaaaaaaa'));
   const report = await removeMachine({ sh, config }, 'web1');
+  assert.ok(report.removed.includes(join(dirs, '.#web1.lck')) && report.removed.includes(join(dirs, '.#web10123456789abcdef')), report.removed.join(' '));
+  assert.equal(readdirSync(dirs).filter((e) => e.startsWith('.#')), ['.#web12aaaaaaaaaaaaaaaa']);
+  rmSync(join(dirs, '.#web12aaaaaaaaaaaaaaaa'), { recursive: true });
   assert.is(report.releasedBase, ref1.dir);
   assert.not.ok(await exists(ref1.dir));
   assert.ok(await exists(ref2.dir), 'the newest base stays: it is the cache');
