@@ -2,7 +2,8 @@
  * Host preflight: which tools are here, which features need them, and how
  * to get them (the original recipe's "install necessary packages" step).
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { PreflightError, requireRoot } from '../errors.js';
 import type { Shell } from '../shell.js';
@@ -40,9 +41,30 @@ export interface DoctorReport {
   root: boolean;
   systemdPid1: boolean;
   machinectl: 'usable' | 'unusable: systemd is not PID 1' | 'missing';
+  /** Whether machines can be overlays over their base (machines.clone "auto" copies otherwise). */
+  overlayfs: OverlayState;
   tools: ToolStatus[];
   missingRequired: string[];
   missingOptional: string[];
+}
+
+export type OverlayState = 'loaded' | 'module available' | 'missing';
+
+/** overlayfs in /proc/filesystems, or as a module of the running kernel that a mount loads. */
+export function overlayState(filesystems: string, moduleDir: string | undefined): OverlayState {
+  if (/^\s*(nodev\s+)?overlay\s*$/m.test(filesystems)) return 'loaded';
+  return moduleDir !== undefined ? 'module available' : 'missing';
+}
+
+function hostOverlayState(): OverlayState {
+  let filesystems = '';
+  try {
+    filesystems = readFileSync('/proc/filesystems', 'utf8');
+  } catch {
+    /* no /proc: treated as missing unless the module is there */
+  }
+  const dir = join('/lib/modules', release(), 'kernel/fs/overlayfs');
+  return overlayState(filesystems, existsSync(dir) ? dir : undefined);
 }
 
 export function which(tool: string, path = process.env.PATH ?? ''): string | undefined {
@@ -77,6 +99,7 @@ export async function runDoctor(sh: Shell): Promise<DoctorReport> {
     root: process.getuid?.() === 0,
     systemdPid1: pid1,
     machinectl: !machinectl ? 'missing' : pid1 ? 'usable' : 'unusable: systemd is not PID 1',
+    overlayfs: hostOverlayState(),
     tools,
     missingRequired: tools.filter((t) => !t.found && !t.optional).map((t) => t.tool),
     missingOptional: tools.filter((t) => !t.found && t.optional).map((t) => t.tool),
@@ -91,6 +114,9 @@ export function formatDoctor(r: DoctorReport): string {
   return [
     `running as root: ${r.root ? 'yes' : 'no (create, provision, mirror publish need root)'}`,
     `systemd as PID 1: ${r.systemdPid1 ? 'yes' : 'no'} (machinectl ${r.machinectl}; nspawn-kit runs systemd-nspawn --register=no --keep-unit instead)`,
+    r.overlayfs === 'missing'
+      ? 'overlayfs: missing (machines are full copies of their base; machines.clone "overlay" fails)'
+      : `overlayfs: ${r.overlayfs} (machines are overlays over their cached base)`,
     'tools:',
     ...lines,
     r.missingRequired.length || r.missingOptional.length

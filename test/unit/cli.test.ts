@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { cli, ROOT } from '../helpers/cli.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { renderSchemas } from '../../src/config/write-schema.js';
-import { fixHost, missingPackages, runDoctor } from '../../src/host/doctor.js';
+import { fixHost, missingPackages, overlayState, runDoctor } from '../../src/host/doctor.js';
 import { Shell } from '../../src/shell.js';
 
 test('--help lists the subcommands; unknown command is exit 2', () => {
@@ -58,6 +58,14 @@ test('doctor --json reports tools, versions and systemd PID 1', () => {
   for (const t of ['debootstrap', 'systemd-nspawn', 'apt-ftparchive', 'gpg', 'mmdebstrap', 'apt-move']) assert.ok(names.includes(t), t);
   assert.is(typeof report.systemdPid1, 'boolean');
   assert.is(r.code, report.tools.some((t) => !t.found && ['debootstrap', 'gpg'].includes(t.tool)) ? 1 : 0);
+});
+
+test('doctor: overlayfs loaded, loadable as a module, or missing (then machines are copies)', () => {
+  assert.is(overlayState('nodev\tsysfs\n\text4\nnodev\toverlay\n', undefined), 'loaded');
+  assert.is(overlayState('nodev\tsysfs\n\text4\n', '/lib/modules/6.1.0/kernel/fs/overlayfs'), 'module available');
+  assert.is(overlayState('nodev\tsysfs\nnodev\toverlayfs-like\n', undefined), 'missing');
+  const r = cli(['--json', 'doctor']);
+  assert.ok(['loaded', 'module available', 'missing'].includes((JSON.parse(r.stdout) as { overlayfs: string }).overlayfs));
 });
 
 test('doctor --fix in dry-run plans exactly apt-get update + install of the missing packages, and runs nothing', async () => {
