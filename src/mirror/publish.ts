@@ -19,10 +19,10 @@ import { performance } from 'node:perf_hooks';
 import { OperationError } from '../errors.js';
 import { exists, fsyncDir } from '../shell.js';
 import { progress, type MirrorContext } from './context.js';
-import { CODENAME, PACKAGES_FILES, generatePackages, listSuites, membersForArch, readSuiteList } from './ftparchive.js';
+import { CODENAME, generatePackages, listSuites, membersForArch, readSuiteList } from './ftparchive.js';
 import { ensureSigningKey, signRelease } from './keys.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
-import { buildRelease, byHashPaths, clearsignedText, hashBuffer, parseRelease, releaseFieldsFor, type IndexFile } from './release.js';
+import { buildRelease, byHashPaths, clearsignedText, parseRelease, releaseFieldsFor } from './release.js';
 import { pidAlive } from '../proc.js';
 
 export interface PublishOptions {
@@ -30,6 +30,8 @@ export interface PublishOptions {
   codenames?: string[];
   /** false skips the free-space estimate (the real writes are still checked). */
   spaceCheck?: boolean;
+  /** apt-ftparchive processes per suite (default: partsFor, by suite size and CPUs). */
+  indexParts?: number;
 }
 
 export interface SuitePublication {
@@ -70,7 +72,7 @@ export async function publishMirror(ctx: MirrorContext, opts: PublishOptions = {
   for (const [codename, members] of suites) {
     ctx.signal?.throwIfAborted();
     try {
-      report.suites.push(await publishSuite(ctx, layout, fingerprint, codename, members));
+      report.suites.push(await publishSuite(ctx, layout, fingerprint, codename, members, opts.indexParts));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
       throw new OperationError(
@@ -107,6 +109,7 @@ async function publishSuite(
   fingerprint: string,
   codename: string,
   members: string[],
+  indexParts: number | undefined,
 ): Promise<SuitePublication> {
   const started = performance.now();
   const { sh, config } = ctx;
@@ -118,7 +121,7 @@ async function publishSuite(
   const staging = join(stagingRoot, `${codename}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await sh.mkdir(staging);
   try {
-    const indices = await generatePackages(ctx, { members, architectures: archs, outDir: staging });
+    const indices = await generatePackages(ctx, { members, architectures: archs, outDir: staging, parts: indexParts });
     const sizes = new Map(indices.flatMap((i) => [...i.sizes]));
     const packages = sh.dryRun ? new Set(indices.flatMap((i) => i.files)).size : sizes.size;
     const bytes = [...sizes.values()].reduce((n, b) => n + b, 0);
@@ -126,15 +129,8 @@ async function publishSuite(
       progress(ctx, `[dry-run] would sign and publish ${codename}: ${packages} packages into ${join(layout.dists, codename)}`);
       return { codename, architectures: archs, packages, bytes, inReleaseSha256: '', durationMs: performance.now() - started, otherArchitectures };
     }
-    // Hash what was checked, from memory: the bytes hashed are the bytes published.
-    const files: Array<{ index: IndexFile; data: Buffer; staged: string }> = [];
-    for (const i of indices) {
-      for (const name of PACKAGES_FILES) {
-        const staged = join(i.dir, name);
-        const data = await fsp.readFile(staged);
-        files.push({ index: hashBuffer(`main/binary-${i.arch}/${name}`, data), data, staged });
-      }
-    }
+    // Hashed from memory as checked and written: the bytes hashed are the bytes published.
+    const files = indices.flatMap((i) => i.forms);
     const release = buildRelease(releaseFieldsFor(config.mirror, codename, files.map((f) => f.index), new Date()));
     const signed = { release: join(staging, 'Release'), inRelease: join(staging, 'InRelease'), releaseGpg: join(staging, 'Release.gpg') };
     await sh.writeFile(signed.release, release);
