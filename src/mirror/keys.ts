@@ -193,7 +193,8 @@ async function exportPublicKey(ctx: MirrorContext, fpr: string): Promise<void> {
 /**
  * Signs a Release file: InRelease (clearsigned) and Release.gpg (detached,
  * armored), both with SHA512, written to the given paths (outside the suite
- * directory; the publisher moves them into place).
+ * directory; the publisher moves them into place). The two signatures are
+ * made concurrently.
  */
 export async function signRelease(
   ctx: MirrorContext,
@@ -203,8 +204,13 @@ export async function signRelease(
 ): Promise<void> {
   const base = [...gpgBase(mirrorLayout(ctx.config).gnupgHome), '--yes', '--local-user', fpr, '--digest-algo', 'SHA512'];
   const hint = 'Check the signing key with `gpg --homedir <stateDir>/gnupg --list-secret-keys`.';
-  await ctx.sh.write(['gpg', [...base, '--clearsign', '--output', out.inRelease, '--', release]], { hint });
-  await ctx.sh.write(['gpg', [...base, '--armor', '--detach-sign', '--output', out.releaseGpg, '--', release]], { hint });
+  // Two gpg processes at once (one gpg-agent serves both); both have ended before a failure is thrown.
+  const [clear, detached] = await Promise.allSettled([
+    ctx.sh.write(['gpg', [...base, '--clearsign', '--output', out.inRelease, '--', release]], { hint }),
+    ctx.sh.write(['gpg', [...base, '--armor', '--detach-sign', '--output', out.releaseGpg, '--', release]], { hint }),
+  ]);
+  if (clear.status === 'rejected') throw clear.reason;
+  if (detached.status === 'rejected') throw detached.reason;
 }
 
 /** Stops the gpg-agent of the mirror's GNUPGHOME (tests, and callers that want no lingering process). */
