@@ -33,8 +33,10 @@ export async function signingKeyFingerprint(ctx: MirrorContext): Promise<string 
 
 /**
  * What the last real publish found, so the next one spawns no gpg just to learn it:
- * <stateDir>/mirror/cache/signing-key.json, trusted only while pubring.kbx and
- * mirror.gpg are the very files (size, mtime, inode) it was made from.
+ * <stateDir>/mirror/signing-key.json, trusted only while pubring.kbx and
+ * mirror.gpg are the very files (size, mtime, inode) it was made from. Not
+ * under cache/: removing the index caches (packages*.db) need not cost two
+ * gpg runs on the next publish.
  */
 interface KeyRecord {
   fingerprint: string;
@@ -44,7 +46,7 @@ interface KeyRecord {
 }
 
 function keyRecordPath(ctx: MirrorContext): string {
-  return join(mirrorLayout(ctx.config).cache, 'signing-key.json');
+  return join(mirrorLayout(ctx.config).state, 'signing-key.json');
 }
 
 async function fileSig(path: string): Promise<string> {
