@@ -87,6 +87,22 @@ export interface GenerateRequest {
   parts?: number;
 }
 
+/**
+ * AlwaysStat: a cached .deb is re-read when its size or mtime changed, not only
+ * its name. The checksums are Debian's own archive's: MD5sum and SHA256 (apt
+ * and debootstrap check SHA256; verify and the trusted index read it). SHA1 and
+ * SHA512 per package made the index 40% bigger, and apt-ftparchive hashed every
+ * .deb four times instead of twice.
+ */
+const FTPARCHIVE_OPTIONS = [
+  '-o',
+  'APT::FTPArchive::AlwaysStat=true',
+  '-o',
+  'APT::FTPArchive::Packages::SHA1=false',
+  '-o',
+  'APT::FTPArchive::Packages::SHA512=false',
+];
+
 /** Members per apt-ftparchive process below which another process costs more than it saves. */
 const MIN_PART = 500;
 const MAX_PARTS = 4;
@@ -161,7 +177,7 @@ export async function generatePackages(ctx: MirrorContext, req: GenerateRequest)
       ].join('\n');
       const confPath = join(req.outDir, parts === 1 ? 'apt-ftparchive.conf' : `apt-ftparchive-${k}.conf`);
       await scratchFile(ctx, confPath, conf);
-      return sh.write(['apt-ftparchive', ['-q', '-o', 'APT::FTPArchive::AlwaysStat=true', 'generate', '--', confPath]], {
+      return sh.write(['apt-ftparchive', ['-q', ...FTPARCHIVE_OPTIONS, 'generate', '--', confPath]], {
         cwd: layout.root,
         signal: ctx.signal,
         hint: `If a cache database is damaged, remove ${layout.cache}/packages*.db and publish again.`,
@@ -242,8 +258,8 @@ function checkIndex(index: ArchIndex, text: Buffer): Map<string, number> {
   return new Map(entries.map((e) => [e.filename, e.size]));
 }
 
-/** Bytes per xz block (and thread) at least: smaller blocks compress worse and gain little. */
-const XZ_MIN_BLOCK = 512 * 1024;
+/** Bytes per xz block (and thread) at least: xz -0's dictionary; smaller blocks compress worse and gain little. */
+const XZ_MIN_BLOCK = 256 * 1024;
 
 /** xz options that cut `size` bytes into one block per thread (none for a small file or one CPU). */
 export function xzThreadArgs(size: number, cpus = availableParallelism()): string[] {
@@ -256,8 +272,8 @@ export function xzThreadArgs(size: number, cpus = availableParallelism()): strin
  * built-in xz (level 6) took 1 s of CPU for a 2,000-package index, most of the
  * incremental budget; xz -0 takes 0.13 s for a file within 3% of the size
  * (the checksums in an index hardly compress). xz(1) also reports write
- * errors in its exit status, where apt-ftparchive exits 0. A large index is
- * cut into blocks compressed on several CPUs: one .xz stream either way.
+ * errors in its exit status, where apt-ftparchive exits 0. An index of 512 KiB
+ * and more is cut into blocks compressed on several CPUs: one .xz stream either way.
  * Both run at once; the gzip on libuv's thread pool.
  */
 async function compressIndex(ctx: MirrorContext, index: ArchIndex, text: Buffer): Promise<[gz: Buffer]> {

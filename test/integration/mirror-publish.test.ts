@@ -75,6 +75,12 @@ test('first publish: key, indices in three forms, by-hash, signed Release, recor
     const names = packagesOf(layout.root, 'bookworm', arch).map((s) => s['Filename']);
     const expected = rels.filter((r) => r.endsWith(`_${arch}.deb`) || r.endsWith('_all.deb')).sort();
     assert.equal([...names].sort(), expected, `binary-${arch} lists exactly its members`);
+    for (const stanza of packagesOf(layout.root, 'bookworm', arch)) {
+      assert.match(stanza['SHA256'] ?? '', /^[0-9a-f]{64}$/);
+      assert.match(stanza['MD5sum'] ?? '', /^[0-9a-f]{32}$/);
+      assert.is(stanza['SHA1'], undefined, 'the checksums of Debian\'s own Packages: MD5sum and SHA256');
+      assert.is(stanza['SHA512'], undefined);
+    }
     assert.is(new Set(names).size, names.length, 'no duplicates');
     const dir = join(layout.root, 'dists/bookworm/main', `binary-${arch}`);
     const plain = readFileSync(join(dir, 'Packages'));
@@ -150,7 +156,7 @@ test('a suite indexed by several apt-ftparchive processes publishes the indices 
   assert.equal((await verifyMirror(ctx)).problems, []);
 });
 
-test('an index over 1 MiB is xz-compressed in one block per CPU: one stream, read back by xz and by apt', async () => {
+test('a large index is xz-compressed in one block per CPU: one stream, read back by xz and by apt', async () => {
   const { ctx, layout } = newMirror();
   // One huge Depends field makes a 1.2 MB Packages file out of two .debs.
   addDebs(ctx, [{ name: 'big', depends: Array.from({ length: 120_000 }, (_, i) => `dep${i}`).join(', ') }, { name: 'small' }]);
@@ -162,7 +168,8 @@ test('an index over 1 MiB is xz-compressed in one block per CPU: one stream, rea
   const list = execFileSync('xz', ['-lvv', '--robot', '--', xz], { encoding: 'utf8' }).split('\n');
   assert.is(list.filter((l) => l.startsWith('stream\t')).length, 1);
   const blocks = list.filter((l) => l.startsWith('block\t')).length;
-  assert.is(blocks, availableParallelism() > 1 ? 2 : 1);
+  assert.is(blocks, Math.max(1, Math.min(availableParallelism(), Math.floor(plain.length / (256 * 1024)))));
+  if (availableParallelism() > 1) assert.ok(blocks > 1, `${blocks} blocks`);
   assert.ok(execFileSync('xz', ['-dc', '--', xz], { maxBuffer: 1 << 26 }).equals(plain));
   assert.ok(execFileSync('/usr/lib/apt/apt-helper', ['cat-file', xz], { maxBuffer: 1 << 26 }).equals(plain), 'apt decompresses it');
   assert.equal((await verifyMirror(ctx)).problems, []);

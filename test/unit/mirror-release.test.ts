@@ -157,10 +157,11 @@ test('Packages entries: Filename and Size per paragraph, as parseStanzas reads t
   assert.equal(indexEntries(''), []);
 });
 
-test('xz threads: one block per CPU for an index of 1 MiB and more, plain xz below or on one CPU', () => {
+test('xz threads: one block per CPU (of 256 KiB at least) for an index of 512 KiB and more, plain xz below or on one CPU', () => {
   assert.equal(xzThreadArgs(100_000, 2), []);
-  assert.equal(xzThreadArgs(1_000_000, 2), []);
-  assert.equal(xzThreadArgs(1_254_000, 2), ['-T', '2', '--block-size=627000']);
+  assert.equal(xzThreadArgs(500_000, 2), []);
+  assert.equal(xzThreadArgs(886_000, 2), ['-T', '2', '--block-size=443000']);
+  assert.equal(xzThreadArgs(886_000, 8), ['-T', '3', '--block-size=295334']);
   assert.equal(xzThreadArgs(1_254_000, 1), []);
   assert.equal(xzThreadArgs(20_000_000, 4), ['-T', '4', '--block-size=5000000']);
 });
