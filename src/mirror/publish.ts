@@ -3,14 +3,18 @@
  * at every instant (the order Debian mirrors use):
  *   1. index files generated and checked in a staging dir (<root>/.staging,
  *      same file system, outside dists/<codename>);
- *   2. Release built and signed there (InRelease, Release.gpg);
- *   3. by-hash copies of the new indices written into the suite;
+ *   2. Release built and signed there (InRelease, Release.gpg), while
+ *   3. by-hash copies of the new indices are written into the suite (nothing
+ *      refers to them yet) and the staged indices are fsynced;
  *   4. the publication recorded (gc keeps the pool files it references);
  *   5. the index files renamed into place;
  *   6. Release and Release.gpg renamed into place, InRelease LAST.
- * A client that fetched the old InRelease still finds its by-hash files (kept
- * for graceHours and for the last few publications); a crash at any point
- * leaves the previous InRelease live and consistent.
+ * Every file is durable before the rename that publishes it. Steps that run
+ * at once are only ever writes outside the live view or fsyncs; the renames of
+ * 5 and 6 keep their order. A client that fetched the old InRelease still
+ * finds its by-hash files (kept for graceHours and for the last few
+ * publications); a crash at any point leaves the previous InRelease live and
+ * consistent.
  */
 import { randomBytes, createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
