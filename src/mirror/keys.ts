@@ -33,8 +33,10 @@ export async function signingKeyFingerprint(ctx: MirrorContext): Promise<string 
 
 /**
  * What the last real publish found, so the next one spawns no gpg just to learn it:
- * <stateDir>/mirror/cache/signing-key.json, trusted only while pubring.kbx and
- * mirror.gpg are the very files (size, mtime, inode) it was made from.
+ * <stateDir>/mirror/signing-key.json, trusted only while pubring.kbx and
+ * mirror.gpg are the very files (size, mtime, inode) it was made from. Not
+ * under cache/: removing the index caches (packages*.db) need not cost two
+ * gpg runs on the next publish.
  */
 interface KeyRecord {
   fingerprint: string;
@@ -44,7 +46,7 @@ interface KeyRecord {
 }
 
 function keyRecordPath(ctx: MirrorContext): string {
-  return join(mirrorLayout(ctx.config).cache, 'signing-key.json');
+  return join(mirrorLayout(ctx.config).state, 'signing-key.json');
 }
 
 async function fileSig(path: string): Promise<string> {
@@ -193,7 +195,8 @@ async function exportPublicKey(ctx: MirrorContext, fpr: string): Promise<void> {
 /**
  * Signs a Release file: InRelease (clearsigned) and Release.gpg (detached,
  * armored), both with SHA512, written to the given paths (outside the suite
- * directory; the publisher moves them into place).
+ * directory; the publisher moves them into place). The two signatures are
+ * made concurrently.
  */
 export async function signRelease(
   ctx: MirrorContext,
@@ -203,8 +206,13 @@ export async function signRelease(
 ): Promise<void> {
   const base = [...gpgBase(mirrorLayout(ctx.config).gnupgHome), '--yes', '--local-user', fpr, '--digest-algo', 'SHA512'];
   const hint = 'Check the signing key with `gpg --homedir <stateDir>/gnupg --list-secret-keys`.';
-  await ctx.sh.write(['gpg', [...base, '--clearsign', '--output', out.inRelease, '--', release]], { hint });
-  await ctx.sh.write(['gpg', [...base, '--armor', '--detach-sign', '--output', out.releaseGpg, '--', release]], { hint });
+  // Two gpg processes at once (one gpg-agent serves both); both have ended before a failure is thrown.
+  const [clear, detached] = await Promise.allSettled([
+    ctx.sh.write(['gpg', [...base, '--clearsign', '--output', out.inRelease, '--', release]], { hint }),
+    ctx.sh.write(['gpg', [...base, '--armor', '--detach-sign', '--output', out.releaseGpg, '--', release]], { hint }),
+  ]);
+  if (clear.status === 'rejected') throw clear.reason;
+  if (detached.status === 'rejected') throw detached.reason;
 }
 
 /** Stops the gpg-agent of the mirror's GNUPGHOME (tests, and callers that want no lingering process). */

@@ -3,14 +3,18 @@
  * at every instant (the order Debian mirrors use):
  *   1. index files generated and checked in a staging dir (<root>/.staging,
  *      same file system, outside dists/<codename>);
- *   2. Release built and signed there (InRelease, Release.gpg);
- *   3. by-hash copies of the new indices written into the suite;
+ *   2. Release built and signed there (InRelease, Release.gpg), while
+ *   3. by-hash copies of the new indices are written into the suite (nothing
+ *      refers to them yet) and the staged indices are fsynced;
  *   4. the publication recorded (gc keeps the pool files it references);
  *   5. the index files renamed into place;
  *   6. Release and Release.gpg renamed into place, InRelease LAST.
- * A client that fetched the old InRelease still finds its by-hash files (kept
- * for graceHours and for the last few publications); a crash at any point
- * leaves the previous InRelease live and consistent.
+ * Every file is durable before the rename that publishes it. Steps that run
+ * at once are only ever writes outside the live view or fsyncs; the renames of
+ * 5 and 6 keep their order. A client that fetched the old InRelease still
+ * finds its by-hash files (kept for graceHours and for the last few
+ * publications); a crash at any point leaves the previous InRelease live and
+ * consistent.
  */
 import { randomBytes, createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -19,10 +23,10 @@ import { performance } from 'node:perf_hooks';
 import { OperationError } from '../errors.js';
 import { exists, fsyncDir } from '../shell.js';
 import { progress, type MirrorContext } from './context.js';
-import { CODENAME, PACKAGES_FILES, generatePackages, listSuites, membersForArch, readSuiteList } from './ftparchive.js';
+import { CODENAME, generatePackages, listSuites, membersForArch, readSuiteList, settleAll } from './ftparchive.js';
 import { ensureSigningKey, signRelease } from './keys.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
-import { buildRelease, byHashPaths, clearsignedText, hashBuffer, parseRelease, releaseFieldsFor, type IndexFile } from './release.js';
+import { buildRelease, byHashPaths, clearsignedText, parseRelease, releaseFieldsFor } from './release.js';
 import { pidAlive } from '../proc.js';
 
 export interface PublishOptions {
@@ -30,6 +34,8 @@ export interface PublishOptions {
   codenames?: string[];
   /** false skips the free-space estimate (the real writes are still checked). */
   spaceCheck?: boolean;
+  /** apt-ftparchive processes per suite (default: partsFor, by suite size and CPUs). */
+  indexParts?: number;
 }
 
 export interface SuitePublication {
@@ -65,21 +71,28 @@ export async function publishMirror(ctx: MirrorContext, opts: PublishOptions = {
     await checkFreeSpace(layout.root, members * 4096 * ctx.config.mirror.architectures.length + 1024 * 1024);
   }
   await ctx.sh.mkdir(layout.root);
-  const fingerprint = await ensureSigningKey(ctx);
-  const report: PublishReport = { fingerprint, dryRun: ctx.sh.dryRun, suites: [] };
-  for (const [codename, members] of suites) {
-    ctx.signal?.throwIfAborted();
-    try {
-      report.suites.push(await publishSuite(ctx, layout, fingerprint, codename, members));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-      throw new OperationError(
-        `no space left on the file system of ${layout.root} while publishing ${codename}; the previous publication is still live`,
-        'Free space on that file system (or run `nspawn-kit mirror gc`), then publish again.',
-      );
+  // The key is looked up (or made) while the first suite is indexed: gpg beside apt-ftparchive.
+  // A dry run keeps the plan in its old order. Awaited (settled) before this function returns or throws.
+  const key = ctx.sh.dryRun ? Promise.resolve(await ensureSigningKey(ctx)) : ensureSigningKey(ctx);
+  key.catch(() => undefined);
+  const suitesDone: SuitePublication[] = [];
+  try {
+    for (const [codename, members] of suites) {
+      ctx.signal?.throwIfAborted();
+      try {
+        suitesDone.push(await publishSuite(ctx, layout, key, codename, members, opts.indexParts));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+        throw new OperationError(
+          `no space left on the file system of ${layout.root} while publishing ${codename}; the previous publication is still live`,
+          'Free space on that file system (or run `nspawn-kit mirror gc`), then publish again.',
+        );
+      }
     }
+  } finally {
+    await key.catch(() => undefined);
   }
-  return report;
+  return { fingerprint: await key, dryRun: ctx.sh.dryRun, suites: suitesDone };
 }
 
 /** Free bytes for an unprivileged writer on the file system holding `path` (or its nearest existing parent). */
@@ -104,9 +117,10 @@ async function checkFreeSpace(root: string, need: number): Promise<void> {
 async function publishSuite(
   ctx: MirrorContext,
   layout: MirrorLayout,
-  fingerprint: string,
+  key: Promise<string>,
   codename: string,
   members: string[],
+  indexParts: number | undefined,
 ): Promise<SuitePublication> {
   const started = performance.now();
   const { sh, config } = ctx;
@@ -118,7 +132,7 @@ async function publishSuite(
   const staging = join(stagingRoot, `${codename}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await sh.mkdir(staging);
   try {
-    const indices = await generatePackages(ctx, { members, architectures: archs, outDir: staging });
+    const indices = await generatePackages(ctx, { members, architectures: archs, outDir: staging, parts: indexParts });
     const sizes = new Map(indices.flatMap((i) => [...i.sizes]));
     const packages = sh.dryRun ? new Set(indices.flatMap((i) => i.files)).size : sizes.size;
     const bytes = [...sizes.values()].reduce((n, b) => n + b, 0);
@@ -126,51 +140,57 @@ async function publishSuite(
       progress(ctx, `[dry-run] would sign and publish ${codename}: ${packages} packages into ${join(layout.dists, codename)}`);
       return { codename, architectures: archs, packages, bytes, inReleaseSha256: '', durationMs: performance.now() - started, otherArchitectures };
     }
-    // Hash what was checked, from memory: the bytes hashed are the bytes published.
-    const files: Array<{ index: IndexFile; data: Buffer; staged: string }> = [];
-    for (const i of indices) {
-      for (const name of PACKAGES_FILES) {
-        const staged = join(i.dir, name);
-        const data = await fsp.readFile(staged);
-        files.push({ index: hashBuffer(`main/binary-${i.arch}/${name}`, data), data, staged });
-      }
-    }
+    // Hashed from memory as checked and written: the bytes hashed are the bytes published.
+    const files = indices.flatMap((i) => i.forms);
     const release = buildRelease(releaseFieldsFor(config.mirror, codename, files.map((f) => f.index), new Date()));
     const signed = { release: join(staging, 'Release'), inRelease: join(staging, 'InRelease'), releaseGpg: join(staging, 'Release.gpg') };
-    await sh.writeFile(signed.release, release);
-    await signRelease(ctx, fingerprint, signed.release, signed);
+    // A staging file: made durable (fsync) just before the rename that publishes it, below.
+    await fsp.writeFile(signed.release, release, { mode: 0o644 });
+    const fingerprint = await key;
+    const suiteDir = join(layout.dists, codename);
+    // While gpg signs (in staging), the by-hash copies go into the suite (nothing refers to them
+    // until the new InRelease is live) and the staged indices are made durable: these are
+    // written and fsynced before anything is renamed into place.
+    await settleAll<unknown>([
+      signRelease(ctx, fingerprint, signed.release, signed),
+      // Each an atomic, durable write of its own (temp name, fsync, rename, directory fsync).
+      ...files.flatMap((f) =>
+        byHashPaths(f.index).map(async (rel) => {
+          const target = join(suiteDir, rel);
+          // Content-addressed: an existing file of the right size is the same file.
+          const st = await fsp.stat(target).catch(() => undefined);
+          if (st?.size !== f.index.size) await sh.writeFile(target, f.data);
+        }),
+      ),
+      ...files.map((f) => fsyncFile(f.staged)),
+    ]);
+    progress(ctx, `${codename}: by-hash copies written`);
     const inReleaseText = await fsp.readFile(signed.inRelease);
     ctx.signal?.throwIfAborted();
-
-    const suiteDir = join(layout.dists, codename);
-    for (const f of files) {
-      for (const rel of byHashPaths(f.index)) {
-        const target = join(suiteDir, rel);
-        // Content-addressed: an existing file of the right size is the same file.
-        const st = await fsp.stat(target).catch(() => undefined);
-        if (st?.size !== f.index.size) await sh.writeFile(target, f.data);
-      }
-    }
-    progress(ctx, `${codename}: by-hash copies written`);
+    const releaseFiles = ['Release', 'Release.gpg', 'InRelease'] as const;
     // Recorded before anything but by-hash copies changed: all that follows are renames,
     // which need no space, so a full disk cannot leave new plain indices beside the old InRelease.
-    await recordPublication(ctx, codename, inReleaseText, indices.flatMap((i) => i.files));
+    // Meanwhile the signed files are made durable too.
+    await settleAll<unknown>([
+      recordPublication(ctx, codename, inReleaseText, indices.flatMap((i) => i.files)),
+      ...releaseFiles.map(async (name) => {
+        const from = join(staging, name);
+        await fsp.chmod(from, 0o644);
+        await fsyncFile(from);
+      }),
+    ]);
     for (const f of files) {
-      await fsyncFile(f.staged);
       const target = join(suiteDir, f.index.path);
       await sh.mkdir(dirname(target));
       await sh.rename(f.staged, target);
     }
-    for (const i of indices) await fsyncDir(join(suiteDir, 'main', `binary-${i.arch}`));
+    await settleAll(indices.map((i) => fsyncDir(join(suiteDir, 'main', `binary-${i.arch}`))));
     progress(ctx, `${codename}: index files in place, InRelease next`);
-    for (const name of ['Release', 'Release.gpg', 'InRelease'] as const) {
-      const from = join(staging, name);
-      await fsyncFile(from);
-      await fsp.chmod(from, 0o644);
-      await sh.rename(from, join(suiteDir, name));
-    }
+    // In this order: InRelease last.
+    for (const name of releaseFiles) await sh.rename(join(staging, name), join(suiteDir, name));
     await fsyncDir(suiteDir);
-    await pruneSuite(ctx, codename, suiteDir, archs);
+    // Live. The staging dir goes while old by-hash files are pruned (again in `finally`, a no-op then).
+    await settleAll<unknown>([pruneSuite(ctx, codename, suiteDir, archs), fsp.rm(staging, { recursive: true, force: true })]);
     const inReleaseSha256 = createHash('sha256').update(inReleaseText).digest('hex');
     const durationMs = performance.now() - started;
     progress(ctx, `published ${codename}: ${packages} packages, InRelease sha256 ${inReleaseSha256.slice(0, 16)}…`);
@@ -227,8 +247,10 @@ async function recordPublication(ctx: MirrorContext, codename: string, inRelease
   let stamp = base;
   for (let n = 1; await exists(join(dir, `${stamp}.InRelease`)); n++) stamp = `${base}-${n}`;
   const unique = [...new Set(files)].sort();
-  await ctx.sh.writeFile(join(dir, `${stamp}.files`), unique.length ? `${unique.join('\n')}\n` : '');
-  await ctx.sh.writeFile(join(dir, `${stamp}.InRelease`), inRelease);
+  await settleAll([
+    ctx.sh.writeFile(join(dir, `${stamp}.files`), unique.length ? `${unique.join('\n')}\n` : ''),
+    ctx.sh.writeFile(join(dir, `${stamp}.InRelease`), inRelease),
+  ]);
 }
 
 /**
@@ -243,14 +265,17 @@ async function pruneSuite(ctx: MirrorContext, codename: string, suiteDir: string
   for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'))) await ctx.sh.remove(join(dir, name));
   const records = names.filter((n) => n.endsWith('.InRelease') && recordTime(n) !== undefined).sort();
   const referenced = new Set<string>();
+  const kept: string[] = [];
   for (const [i, name] of records.entries()) {
     const stamp = name.slice(0, -'.InRelease'.length);
     if (i < records.length - KEEP_RECENT && (recordTime(name) ?? 0) < cutoff) {
       await ctx.sh.remove(join(dir, `${stamp}.files`));
       await ctx.sh.remove(join(dir, name));
-      continue;
-    }
-    const rel = parseRelease(clearsignedText(await fsp.readFile(join(dir, name), 'utf8')));
+    } else kept.push(name);
+  }
+  // Every record within the grace period is read on every publish: at once, not one by one.
+  for (const text of await settleAll(kept.map((name) => fsp.readFile(join(dir, name), 'utf8')))) {
+    const rel = parseRelease(clearsignedText(text));
     for (const e of [...rel.sha256, ...rel.sha512]) referenced.add(e.hash);
   }
   for (const arch of archs) {

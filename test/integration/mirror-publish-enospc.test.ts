@@ -43,7 +43,9 @@ if (!mounted) console.log('  (mount -t tmpfs failed: needs root and mount permis
 
 ifMounted('a full disk fails the publish with a clear error and leaves the previous publication intact', async () => {
   const pool: string[] = [];
-  for (let i = 0; i < 60; i++) {
+  // Enough members that the largest reserve below is just too little, so ENOSPC also strikes late
+  // in the publish (120 entries of ~450 bytes, MD5sum and SHA256: 176 KiB needed on this tmpfs).
+  for (let i = 0; i < 120; i++) {
     const rel = poolRelativePath({ name: `fill${i}`, version: '1.0-1', architecture: 'amd64' });
     mkdirSync(dirname(join(layout.root, rel)), { recursive: true });
     copyFileSync(makeDeb(join(base, 'debs'), { name: `fill${i}` }), join(layout.root, rel));

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
@@ -75,6 +75,12 @@ test('first publish: key, indices in three forms, by-hash, signed Release, recor
     const names = packagesOf(layout.root, 'bookworm', arch).map((s) => s['Filename']);
     const expected = rels.filter((r) => r.endsWith(`_${arch}.deb`) || r.endsWith('_all.deb')).sort();
     assert.equal([...names].sort(), expected, `binary-${arch} lists exactly its members`);
+    for (const stanza of packagesOf(layout.root, 'bookworm', arch)) {
+      assert.match(stanza['SHA256'] ?? '', /^[0-9a-f]{64}$/);
+      assert.match(stanza['MD5sum'] ?? '', /^[0-9a-f]{32}$/);
+      assert.is(stanza['SHA1'], undefined, 'the checksums of Debian\'s own Packages: MD5sum and SHA256');
+      assert.is(stanza['SHA512'], undefined);
+    }
     assert.is(new Set(names).size, names.length, 'no duplicates');
     const dir = join(layout.root, 'dists/bookworm/main', `binary-${arch}`);
     const plain = readFileSync(join(dir, 'Packages'));
@@ -105,6 +111,68 @@ test('first publish: key, indices in three forms, by-hash, signed Release, recor
   assert.equal(verified.problems, []);
   assert.is(verified.suites[0]!.packages, rels.length + 1, 'the arch:all package is listed for both architectures');
   assert.is(await ensureSigningKey(ctx), report.fingerprint, 'the key is made once');
+});
+
+test('a suite indexed by several apt-ftparchive processes publishes the indices one process makes, each part with its own cache', async () => {
+  const { ctx, layout } = newMirror(['amd64', 'arm64']);
+  addDebs(ctx, [
+    { name: 'docs', arch: 'all' },
+    { name: 'armonly', arch: 'arm64' },
+    { name: 'libfoo1', source: 'libfoo', version: '2:1.2-3' },
+    ...Array.from({ length: 9 }, (_, i) => ({ name: `split${i}` })),
+  ]);
+  const indexFiles = () =>
+    ['amd64', 'arm64'].map((arch) => {
+      const dir = join(layout.root, 'dists/bookworm/main', `binary-${arch}`);
+      const plain = readFileSync(join(dir, 'Packages'));
+      assert.ok(gunzipSync(readFileSync(join(dir, 'Packages.gz'))).equals(plain));
+      assert.ok(execFileSync('xz', ['-dc', join(dir, 'Packages.xz')]).equals(plain));
+      return plain.toString('utf8');
+    });
+  const one = await publishMirror(ctx, { indexParts: 1 });
+  const single = indexFiles();
+  rmSync(layout.cache, { recursive: true, force: true });
+  const three = await publishMirror(ctx, { indexParts: 3 });
+  assert.equal(indexFiles(), single, 'same bytes, same order');
+  assert.is(three.suites[0]!.packages, one.suites[0]!.packages);
+  assert.is(three.suites[0]!.bytes, one.suites[0]!.bytes);
+  assert.equal(readdirSync(layout.cache).filter((f) => f.endsWith('.db')).sort(), ['packages-1.db', 'packages-2.db', 'packages.db']);
+  assert.equal(readdirSync(join(layout.root, '.staging')), []);
+  // Warm caches, and a list that shifted between parts: still the same index.
+  const again = await publishMirror(ctx, { indexParts: 2 });
+  assert.equal(indexFiles(), single);
+  assert.is(again.suites[0]!.packages, one.suites[0]!.packages);
+  assert.equal((await verifyMirror(ctx)).problems, []);
+
+  // A bad .deb in the last part fails the whole publish; the live publication stays.
+  const inRelease = readFileSync(join(layout.root, 'dists/bookworm/InRelease'));
+  const [bad] = addDebs(ctx, [{ name: 'zzbroken' }]);
+  writeFileSync(join(layout.root, bad!), 'garbage, not an ar archive');
+  const err = await publishMirror(ctx, { indexParts: 3 }).then(() => undefined, (e: Error) => e);
+  assert.match(err?.message ?? '', /apt-ftparchive reported problems/);
+  assert.match(err?.message ?? '', /zzbroken_1\.0-1_amd64\.deb/);
+  assert.ok(readFileSync(join(layout.root, 'dists/bookworm/InRelease')).equals(inRelease));
+  assert.equal(readdirSync(join(layout.root, '.staging')), []);
+  assert.equal((await verifyMirror(ctx)).problems, []);
+});
+
+test('a large index is xz-compressed in one block per CPU: one stream, read back by xz and by apt', async () => {
+  const { ctx, layout } = newMirror();
+  // One huge Depends field makes a 1.2 MB Packages file out of two .debs.
+  addDebs(ctx, [{ name: 'big', depends: Array.from({ length: 120_000 }, (_, i) => `dep${i}`).join(', ') }, { name: 'small' }]);
+  await publishMirror(ctx);
+  const dir = join(layout.root, 'dists/bookworm/main/binary-amd64');
+  const plain = readFileSync(join(dir, 'Packages'));
+  assert.ok(plain.length > 1024 * 1024, `${plain.length} bytes`);
+  const xz = join(dir, 'Packages.xz');
+  const list = execFileSync('xz', ['-lvv', '--robot', '--', xz], { encoding: 'utf8' }).split('\n');
+  assert.is(list.filter((l) => l.startsWith('stream\t')).length, 1);
+  const blocks = list.filter((l) => l.startsWith('block\t')).length;
+  assert.is(blocks, Math.max(1, Math.min(availableParallelism(), Math.floor(plain.length / (256 * 1024)))));
+  if (availableParallelism() > 1) assert.ok(blocks > 1, `${blocks} blocks`);
+  assert.ok(execFileSync('xz', ['-dc', '--', xz], { maxBuffer: 1 << 26 }).equals(plain));
+  assert.ok(execFileSync('/usr/lib/apt/apt-helper', ['cat-file', xz], { maxBuffer: 1 << 26 }).equals(plain), 'apt decompresses it');
+  assert.equal((await verifyMirror(ctx)).problems, []);
 });
 
 test('a corrupt .deb fails the publish loudly and leaves the previous publication in place', async () => {

@@ -12,7 +12,7 @@ import {
   parseStanzas,
   releaseFieldsFor,
 } from '../../src/mirror/release.js';
-import { ftparchiveProblems, isValidMember, membersForArch } from '../../src/mirror/ftparchive.js';
+import { ftparchiveProblems, indexEntries, isValidMember, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
 import { firstSecretFingerprint } from '../../src/mirror/keys.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
 import { contentType, parseRange } from '../../src/mirror/serve.js';
@@ -101,6 +101,83 @@ test('apt-ftparchive output: E: and W: lines are failures, progress is not', () 
   const out = ' bin-amd64: New 1939 B 2 files 1268 B 0s\nE: Invalid archive signature\n W: Unable to read x\nPackages done, Starting contents.\n';
   assert.equal(ftparchiveProblems(out), ['E: Invalid archive signature', 'W: Unable to read x']);
   assert.equal(ftparchiveProblems('Done. 1268 B in 2 archives. Took 0s\n'), []);
+});
+
+test('apt-ftparchive processes: one for a small suite or one CPU, at most one per CPU and per 500 members, at most 4', () => {
+  assert.is(partsFor(0, 2), 1);
+  assert.is(partsFor(999, 2), 1);
+  assert.is(partsFor(1000, 2), 2);
+  assert.is(partsFor(2000, 2), 2);
+  assert.is(partsFor(2000, 1), 1);
+  assert.is(partsFor(1500, 8), 3);
+  assert.is(partsFor(100_000, 16), 4);
+});
+
+test('split runs: contiguous, in order, near-equal, every item once; empty runs when parts outnumber items', () => {
+  const items = Array.from({ length: 11 }, (_, i) => `pool/main/p/p${String(i).padStart(2, '0')}.deb`);
+  for (const parts of [1, 2, 3, 4, 11]) {
+    const runs = splitRuns(items, parts);
+    assert.is(runs.length, parts);
+    assert.equal(runs.flat(), items, `${parts} parts concatenate to the list`);
+    const sizes = runs.map((r) => r.length);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${parts} parts: ${sizes.join(',')}`);
+  }
+  assert.equal(splitRuns(['a'], 3), [[], [], ['a']]);
+  assert.equal(splitRuns([], 2), [[], []]);
+});
+
+test('Packages entries: Filename and Size per paragraph, as parseStanzas reads them', () => {
+  const text = [
+    'Package: a',
+    'Version: 1',
+    'Filename: pool/main/a/a/a_1_amd64.deb',
+    'Size: 1234',
+    'Description: x',
+    ' Filename: not/a/field.deb',
+    ' .',
+    '',
+    'Package: b',
+    'Size: 99',
+    'Filename: pool/main/b/b/b_1_all.deb',
+    '  ',
+    'Package: no-file',
+    '',
+    '',
+  ].join('\n');
+  const entries = indexEntries(text);
+  assert.equal(entries, [
+    { filename: 'pool/main/a/a/a_1_amd64.deb', size: 1234 },
+    { filename: 'pool/main/b/b/b_1_all.deb', size: 99 },
+    { filename: '', size: 0 },
+  ]);
+  assert.equal(
+    entries,
+    parseStanzas(text).map((s) => ({ filename: s['Filename'] ?? '', size: Number(s['Size'] ?? 0) })),
+  );
+  assert.equal(indexEntries(''), []);
+});
+
+test('xz threads: one block per CPU (of 256 KiB at least) for an index of 512 KiB and more, plain xz below or on one CPU', () => {
+  assert.equal(xzThreadArgs(100_000, 2), []);
+  assert.equal(xzThreadArgs(500_000, 2), []);
+  assert.equal(xzThreadArgs(886_000, 2), ['-T', '2', '--block-size=443000']);
+  assert.equal(xzThreadArgs(886_000, 8), ['-T', '3', '--block-size=295334']);
+  assert.equal(xzThreadArgs(1_254_000, 1), []);
+  assert.equal(xzThreadArgs(20_000_000, 4), ['-T', '4', '--block-size=5000000']);
+});
+
+test('settleAll: the values in order; on failure, the first error only after every promise settled', async () => {
+  assert.equal(await settleAll([Promise.resolve(1), Promise.resolve(2)]), [1, 2]);
+  let slowDone = false;
+  const slow = new Promise<number>((resolve) =>
+    setTimeout(() => {
+      slowDone = true;
+      resolve(3);
+    }, 30),
+  );
+  const err = await settleAll([Promise.reject(new Error('first')), slow, Promise.reject(new Error('second'))]).then(() => undefined, (e: Error) => e);
+  assert.is(err?.message, 'first');
+  assert.ok(slowDone, 'the slow promise had settled before the error was thrown');
 });
 
 test('gpg --with-colons: the primary key fingerprint, not a subkey', () => {
