@@ -1,57 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `nspawn-kit` bin. Subcommands live in src/commands/; errors are mapped
- * to exit codes here and only here: 0 ok, 1 failure, 2 usage or configuration.
+ * The `nspawn-kit` bin: sets up the heap of the long-running verbs (see
+ * triggers/heap-tuning.ts), then loads the program. The program is imported
+ * dynamically so that V8 setting applies before any of its modules is even
+ * parsed (static imports are all loaded before the first line runs).
  */
-import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
-import { registerBasic } from './commands/basic.js';
-import { registerMirror } from './commands/mirror.js';
-import { registerMachine } from './commands/machine.js';
-import { registerTriggers } from './commands/triggers.js';
-import type { GlobalOptions } from './context.js';
-import { exitCodeFor, formatError } from './errors.js';
+import { tuneHeapFor } from './triggers/heap-tuning.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-
-export function buildProgram(): Command {
-  const program = new Command('nspawn-kit')
-    .description('Signed local apt mirror + debootstrap + systemd-nspawn containers from recipes')
-    .version(pkg.version)
-    .option('-c, --config <file>', 'configuration file (default: search for .nspawnrc.json, nspawn.config.mjs, ...)')
-    .option('-n, --dry-run', 'print every command that would change the system; change nothing')
-    .option('-v, --verbose', 'stream command output')
-    .option('--json', 'machine-readable output where the command supports it')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  registerBasic(program, globals);
-  registerMirror(program, globals);
-  registerMachine(program, globals);
-  registerTriggers(program, globals);
-  const override = (cmd: Command): void => {
-    cmd.exitOverride();
-    cmd.commands.forEach(override);
-  };
-  override(program);
-  return program;
-}
-
-export async function main(argv = process.argv): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version end with exit code 0; usage errors with 2.
-      return err.exitCode === 0 ? 0 : 2;
-    }
-    process.stderr.write(`nspawn-kit: ${formatError(err)}\n`);
-    return exitCodeFor(err);
-  }
-}
-
+tuneHeapFor(process.argv.slice(2));
+const { main, formatError } = await import('./program.js');
 main().then(
   (code) => {
     process.exitCode = code;

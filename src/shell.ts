@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants as fsConstants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { $, quote } from 'zx';
+import { $, quote } from 'zx/core';
 import { CommandError, tail } from './errors.js';
 
 /** A command as data: the program and its argv, each flag next to its value. */

@@ -2,7 +2,8 @@
  * One measured nspawn-kit operation in its own process, so its peak memory is
  * its own: `node bench/lib/child.mjs OP JOB.json`. Imports the built library
  * (dist/). The last stdout line is a JSON result with timings and
- * process.resourceUsage().maxRSS; `watch` streams JSON event lines instead.
+ * process.resourceUsage().maxRSS. (The watcher is measured as users run it,
+ * through the CLI: see watch.mjs.)
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -23,13 +24,6 @@ const finish = (result) => {
   emit({ ok: true, ...result, maxRssKb: process.resourceUsage().maxRSS });
   process.exit(0);
 };
-
-/** The watcher's validate callback: full dpkg-deb validation, the reason when it fails. */
-async function validateDeb(p) {
-  const { inspectDeb } = await load('mirror/deb.js');
-  const r = await inspectDeb(sh, p, { architectures: config.mirror.architectures });
-  return r.ok ? true : r.reason;
-}
 
 async function timed(fn) {
   const t = performance.now();
@@ -79,79 +73,6 @@ const ops = {
     const recipe = resolveRecipe(config, job.recipe);
     const r = await timed(() => createMachine({ sh, config }, recipe, job.name, { settingsDir: job.settingsDir, unitDir: job.unitDir }));
     finish({ totalMs: r.ms, fromBaseCache: r.value.fromBaseCache, storage: r.value.storage, root: r.value.root });
-  },
-
-  /**
-   * The daemon's watch half (or the bare watcher with job.watchOnly): JSON
-   * lines on stdout; runs until SIGTERM.
-   */
-  async watch() {
-    const stopAll = [];
-    process.on('SIGTERM', async () => {
-      for (const s of stopAll) await s().catch(() => undefined);
-      emit({ event: 'exit', maxRssKb: process.resourceUsage().maxRSS });
-      process.exit(0);
-    });
-    if (job.watchOnly) {
-      const { startArchiveWatcher } = await load('triggers/watch.js');
-      let decided = 0;
-      const w = await startArchiveWatcher({
-        archives: config.mirror.archives,
-        settleMs: config.watch.settleMs,
-        batchMs: config.watch.batchMs,
-        validate: validateDeb,
-        onBatch: () => {},
-        onEvent: (e) => {
-          if (e.event === 'ready') emit({ event: 'ready', files: e.files });
-          if (e.event === 'settled' || e.event === 'invalid') {
-            decided++;
-            if (decided % 500 === 0) emit({ event: 'decided', n: decided });
-          }
-        },
-      });
-      stopAll.push(() => w.close());
-      emit({ event: 'started' });
-      return;
-    }
-    const daemonMod = await load('triggers/daemon.js').catch(() => undefined);
-    if (daemonMod?.startDaemon) {
-      const d = await daemonMod.startDaemon({
-        config,
-        sh,
-        refresh: async () => undefined,
-        importAndPublish: async (files, signal) => {
-          const r = await daemonMod.importAndPublish({ ...ctx, signal }, files);
-          emit({ event: 'published', files: files.length, at: Date.now() });
-          return r;
-        },
-        log: () => {},
-        schedule: false,
-        handleSignals: false,
-      });
-      stopAll.push(() => d.stop());
-      emit({ event: 'started', via: 'startDaemon' });
-      return;
-    }
-    // Before the daemon landed: the same pieces by hand.
-    const { startArchiveWatcher } = await load('triggers/watch.js');
-    const { importFiles } = await load('mirror/import.js');
-    const { publishMirror } = await load('mirror/publish.js');
-    let chain = Promise.resolve();
-    const w = await startArchiveWatcher({
-      archives: config.mirror.archives,
-      settleMs: config.watch.settleMs,
-      batchMs: config.watch.batchMs,
-      validate: validateDeb,
-      onBatch: (files) => {
-        chain = chain.then(async () => {
-          await importFiles(ctx, files);
-          await publishMirror(ctx, { codenames: [...new Set(files.map((f) => f.codename))] });
-          emit({ event: 'published', files: files.length, at: Date.now() });
-        });
-      },
-    });
-    stopAll.push(() => w.close());
-    emit({ event: 'started', via: 'startArchiveWatcher' });
   },
 };
 

@@ -31,6 +31,12 @@ export interface InspectOptions {
    * validates are the bytes it hashed and no second read is needed.
    */
   known?: ReadonlyArray<{ sha256: string; size: number } | undefined>;
+  /**
+   * false: a verdict only (the watcher's "is it complete and valid?"), the
+   * file is not read a second time to hash it; pkg.sha256 is then '' and
+   * pkg.size the size stat saw. Default true.
+   */
+  hash?: boolean;
 }
 
 export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -140,9 +146,11 @@ function splitByMarker(text: string, nonce: string): Map<number, string> {
 export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptions = {}): Promise<DebInspection[]> {
   const results: Array<DebInspection | undefined> = new Array(paths.length).fill(undefined);
   const toRun: number[] = [];
+  const sizes: number[] = [];
   for (const [i, path] of paths.entries()) {
     try {
       const st = await fsp.stat(path);
+      sizes[i] = st.size;
       if (!st.isFile()) results[i] = { ok: false, reason: 'not a regular file' };
       else if (st.size === 0) results[i] = { ok: false, reason: 'empty file (0 bytes)' };
       else toRun.push(i);
@@ -180,7 +188,7 @@ export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptio
         results[i] = checked;
         continue;
       }
-      const { sha256, size } = opts.known?.[i] ?? (await sha256File(paths[i] ?? '', opts.signal));
+      const { sha256, size } = opts.known?.[i] ?? (opts.hash === false ? { sha256: '', size: sizes[i] ?? 0 } : await sha256File(paths[i] ?? '', opts.signal));
       const { name, version, architecture, source } = checked;
       results[i] = size === 0 ? { ok: false, reason: 'empty file (0 bytes)' } : { ok: true, pkg: { name, version, architecture, source, size, sha256 } };
     }

@@ -4,9 +4,11 @@
  * path and codename, valid while size, mtime and inode are unchanged.
  * Plus the import report and its human rendering.
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Shell } from '../shell.js';
+import { mapLimit } from './archive-scan.js';
 import type { MirrorLayout } from './layout.js';
 
 export interface QuarantineEntry {
@@ -57,11 +59,14 @@ function cachePath(layout: MirrorLayout): string {
   return join(layout.cache, 'import.json');
 }
 
+/** The file's text as loaded is remembered by digest only: with many entries it is megabytes. */
+const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 export async function loadImportCache(layout: MirrorLayout): Promise<ImportCache & { loaded: string }> {
   try {
     const text = await fsp.readFile(cachePath(layout), 'utf8');
     const data = JSON.parse(text) as ImportCache;
-    if (data && data.version === 1 && typeof data.entries === 'object') return { ...data, loaded: text };
+    if (data && data.version === 1 && typeof data.entries === 'object') return { version: 1, entries: data.entries, loaded: digest(text) };
   } catch {
     // missing or unreadable: start empty
   }
@@ -70,14 +75,15 @@ export async function loadImportCache(layout: MirrorLayout): Promise<ImportCache
 
 /** Drops entries of files that no longer exist, then writes if anything changed. */
 export async function saveImportCache(sh: Shell, layout: MirrorLayout, cache: ImportCache & { loaded: string }): Promise<void> {
+  const keys = Object.keys(cache.entries).sort();
+  const exists = await mapLimit(keys, 64, (key) => fsp.lstat(key.slice(key.indexOf('\t') + 1)).then(() => true, () => false));
   const entries: Record<string, ImportCacheEntry> = {};
-  for (const key of Object.keys(cache.entries).sort()) {
-    const path = key.slice(key.indexOf('\t') + 1);
+  for (const [i, key] of keys.entries()) {
     const entry = cache.entries[key];
-    if (entry && (await fsp.lstat(path).then(() => true, () => false))) entries[key] = entry;
+    if (entry && exists[i]) entries[key] = entry;
   }
   const text = `${JSON.stringify({ version: 1, entries })}\n`;
-  if (text === cache.loaded) return;
+  if (digest(text) === cache.loaded) return;
   await sh.writeFile(cachePath(layout), text);
 }
 

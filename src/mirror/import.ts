@@ -42,6 +42,9 @@ export interface ImportOptions {
   hostLists?: string;
 }
 
+/** Files a native import validates and ingests at a time (see runImport, step 2). */
+export const IMPORT_SLICE = 256;
+
 export function defaultConcurrency(): number {
   return Math.min(4, Math.max(2, availableParallelism()));
 }
@@ -177,8 +180,6 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   const architectures = config.mirror.architectures;
   const concurrency = opts.concurrency ?? defaultConcurrency();
   const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
-  const chunks: Candidate[][] = [];
-  for (let i = 0; i < work.length; i += size) chunks.push(work.slice(i, i + size));
   let done = 0;
   const validateChunk = async (chunk: Candidate[]): Promise<DebInspection[]> => {
     if (!staging) return inspectDebs(sh, chunk.map((c) => c.path), { architectures, signal: ctx.signal });
@@ -196,90 +197,107 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     for (const [j, k] of copied.entries()) out[k] = res[j] ?? { ok: false, reason: 'not inspected' };
     return out;
   };
+  // Natively, the files go through steps 2 and 3 in slices: what a slice holds
+  // (inspections, staged copies) is dropped before the next one, so importing
+  // a big cache (the watcher's start-up reconcile) never holds every file's
+  // facts at once. apt-move takes each codename's files in one call (it pairs
+  // files that want the same pool name within a call).
+  const sliceSize = native ? IMPORT_SLICE : Math.max(1, work.length);
+  let trusted: TrustedSet | undefined;
+  let indexDirty = false;
   try {
-    const inspections = (
-      await mapLimit(chunks, concurrency, async (chunk) => {
-        const res = await validateChunk(chunk);
-        done += chunk.length;
-        if (work.length >= 100 && done % (size * concurrency * 4) < size) ctx.log?.(`validated ${done}/${work.length}`);
-        return res;
-      })
-    ).flat();
+    for (let from = 0; from < work.length; from += sliceSize) {
+      const part = work.slice(from, from + sliceSize);
+      const chunks: Candidate[][] = [];
+      for (let i = 0; i < part.length; i += size) chunks.push(part.slice(i, i + size));
+      const inspections = (
+        await mapLimit(chunks, concurrency, async (chunk) => {
+          const res = await validateChunk(chunk);
+          done += chunk.length;
+          if (work.length >= 100 && done % (size * concurrency * 4) < size) ctx.log?.(`validated ${done}/${work.length}`);
+          return res;
+        })
+      ).flat();
 
-    // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
-    //    deterministically), or through apt-move per codename.
-    let trusted: TrustedSet | undefined;
-    const valid: { c: Candidate; pkg: DebPackage }[] = [];
-    for (const [i, c] of work.entries()) {
-      const inspection = inspections[i];
-      if (!inspection) continue;
-      if (inspection.ok && c.machine !== undefined) {
-        // A machine's file enters the signed mirror only with bytes some verified list names.
-        trusted ??= await loadTrustedIndex(sh, layout, (w) => report.warnings.push(w));
-        const { name, version, architecture, sha256 } = inspection.pkg;
-        const inPool = index.files[poolRelativePath(inspection.pkg)]?.sha256 === sha256;
-        if (!inPool && !trusted.has(trustKey(name, version, architecture, sha256))) {
-          const reason = `not in any index nspawn-kit verified (machine ${c.machine})`;
-          // Not cached: a later warm may verify these very bytes.
-          report.rejected.push({ file: c.path, reason });
-          quarantined.set(c.path, { file: c.path, reason, time: now });
-          ctx.log?.(`rejected ${c.path}: ${reason}`);
+      // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
+      //    deterministically), or through apt-move per codename.
+      const valid: { c: Candidate; pkg: DebPackage }[] = [];
+      for (const [i, c] of part.entries()) {
+        const inspection = inspections[i];
+        if (!inspection) continue;
+        if (inspection.ok && c.machine !== undefined) {
+          // A machine's file enters the signed mirror only with bytes some verified list names.
+          trusted ??= await loadTrustedIndex(sh, layout, (w) => report.warnings.push(w));
+          const { name, version, architecture, sha256 } = inspection.pkg;
+          const inPool = index.files[poolRelativePath(inspection.pkg)]?.sha256 === sha256;
+          if (!inPool && !trusted.has(trustKey(name, version, architecture, sha256))) {
+            const reason = `not in any index nspawn-kit verified (machine ${c.machine})`;
+            // Not cached: a later warm may verify these very bytes.
+            report.rejected.push({ file: c.path, reason });
+            quarantined.set(c.path, { file: c.path, reason, time: now });
+            ctx.log?.(`rejected ${c.path}: ${reason}`);
+            continue;
+          }
+        }
+        if (inspection.ok) {
+          valid.push({ c, pkg: inspection.pkg });
           continue;
         }
+        report.rejected.push({ file: c.path, reason: inspection.reason });
+        quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
+        cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
+        ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
       }
-      if (inspection.ok) {
-        valid.push({ c, pkg: inspection.pkg });
-        continue;
-      }
-      report.rejected.push({ file: c.path, reason: inspection.reason });
-      quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
-      cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
-      ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
-    }
-    const outcomes = new Map<Candidate, AptMoveOutcome>();
-    let indexDirty = false;
-    if (!native) {
-      for (const codename of new Set(valid.map((v) => v.c.codename))) {
-        const group = valid.filter((v) => v.c.codename === codename);
-        const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
-        for (const v of group) {
-          const o = res.get(v.c.path);
-          if (o) outcomes.set(v.c, o);
+      const outcomes = new Map<Candidate, AptMoveOutcome>();
+      if (!native) {
+        for (const codename of new Set(valid.map((v) => v.c.codename))) {
+          const group = valid.filter((v) => v.c.codename === codename);
+          const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
+          for (const v of group) {
+            const o = res.get(v.c.path);
+            if (o) outcomes.set(v.c, o);
+          }
+        }
+      } else {
+        for (const { c, pkg } of valid) {
+          ctx.signal?.throwIfAborted();
+          // A dry run stages nothing (it validated the source, read-only): ingestDeb only prints the install.
+          outcomes.set(c, c.staged ? await commitStaged(sh, layout, c.staged, pkg, index) : await ingestDeb(sh, layout, c.path, pkg, index, ctx.signal));
         }
       }
-    } else {
       for (const { c, pkg } of valid) {
-        ctx.signal?.throwIfAborted();
-        // A dry run stages nothing (it validated the source, read-only): ingestDeb only prints the install.
-        outcomes.set(c, c.staged ? await commitStaged(sh, layout, c.staged, pkg, index) : await ingestDeb(sh, layout, c.path, pkg, index, ctx.signal));
+        const result = outcomes.get(c);
+        if (!result) continue;
+        const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
+        switch (result.status) {
+          case 'imported':
+          case 'present':
+            (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
+            if (result.status === 'imported' || !index.files[result.pool]?.sha256) {
+              await recordInIndex(index, layout, result.pool, pkg);
+              indexDirty = true;
+            }
+            add(c.codename, result.pool);
+            released.add(c.path);
+            cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
+            break;
+          case 'conflict':
+            report.conflicts.push({ file: c.path, codename: c.codename, pool: result.pool, reason: result.reason });
+            ctx.log?.(`conflict ${c.path}: ${result.reason}`);
+            break;
+          case 'skipped':
+            report.skipped.push({ file: c.path, reason: result.reason });
+            break;
+          case 'changed':
+            report.warnings.push(`${c.path}: ${result.reason}`);
+            break;
+        }
       }
-    }
-    for (const { c, pkg } of valid) {
-      const result = outcomes.get(c);
-      if (!result) continue;
-      const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
-      switch (result.status) {
-        case 'imported':
-        case 'present':
-          (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
-          if (result.status === 'imported' || !index.files[result.pool]?.sha256) {
-            await recordInIndex(index, layout, result.pool, pkg);
-            indexDirty = true;
-          }
-          add(c.codename, result.pool);
-          released.add(c.path);
-          cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
-          break;
-        case 'conflict':
-          report.conflicts.push({ file: c.path, codename: c.codename, pool: result.pool, reason: result.reason });
-          ctx.log?.(`conflict ${c.path}: ${result.reason}`);
-          break;
-        case 'skipped':
-          report.skipped.push({ file: c.path, reason: result.reason });
-          break;
-        case 'changed':
-          report.warnings.push(`${c.path}: ${result.reason}`);
-          break;
+      // This slice's copies are in place (commit removes its temp) or not wanted.
+      for (const c of part) {
+        if (!c.staged) continue;
+        await fsp.rm(c.staged.tmp, { force: true });
+        delete c.staged;
       }
     }
 

@@ -153,7 +153,9 @@ export async function stageDeb(
     const hash = createHash('sha256');
     let size = 0;
     try {
-      const buf = Buffer.allocUnsafe(1 << 20);
+      // Sized to the file (most .debs are small): a 1 MiB buffer per file is external
+      // memory the GC reclaims late, and it fragments the malloc heap of a long-running daemon.
+      const buf = Buffer.allocUnsafe(Math.max(4096, Math.min(1 << 20, st.size + 1)));
       for (;;) {
         opts.signal?.throwIfAborted();
         const { bytesRead } = await src.read(buf, 0, buf.length, null);

@@ -77,14 +77,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, sh } = opts;
   const lockPath = mirrorLayout(config).lock;
   const verdict = (r: DebInspection) => (r.ok ? (true as const) : r.reason);
-  const validate = opts.validate ?? (async (path: string) => verdict(await inspectDeb(sh, path, { architectures: config.mirror.architectures })));
+  // A verdict only: the importer hashes the copy it validates again.
+  const validate = opts.validate ?? (async (path: string) => verdict(await inspectDeb(sh, path, { architectures: config.mirror.architectures, hash: false })));
   // The default validates in batches (one shell for many files); an injected validate is used as given.
   const validateMany = opts.validate
     ? undefined
-    : async (paths: string[]) => (await inspectDebs(sh, paths, { architectures: config.mirror.architectures })).map(verdict);
+    : async (paths: string[]) => (await inspectDebs(sh, paths, { architectures: config.mirror.architectures, hash: false })).map(verdict);
 
   const runner = createCoalescer<Payload>({
-    merge: (a, b) => ({ refresh: a.refresh || b.refresh, files: new Map([...a.files, ...b.files]) }),
+    // In place: the pending payload is the runner's own (each trigger makes a
+    // new one), and copying it at every batch of a big reconcile is quadratic.
+    merge: (a, b) => {
+      for (const [k, f] of b.files) a.files.set(k, f);
+      return { refresh: a.refresh || b.refresh, files: a.files };
+    },
     onRunStart: ({ payload, run }) => log('run-start', { run, refresh: payload.refresh, files: payload.files.size }),
     onRunEnd: ({ error, run }) =>
       error === undefined ? log('run-end', { run }) : log('run-failed', { run, error: error instanceof Error ? error.message : String(error) }),
