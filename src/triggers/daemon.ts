@@ -16,6 +16,7 @@ import { mirrorLayout, suiteListPath } from '../mirror/layout.js';
 import { publishMirror, type PublishReport } from '../mirror/publish.js';
 import type { Shell } from '../shell.js';
 import { createCoalescer } from './coalesce.js';
+import { collectBetweenRuns } from './heap-tuning.js';
 import { withMirrorLock } from './lock.js';
 import { startSchedule, type Schedule } from './schedule.js';
 import { discoverMachineArchives, startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
@@ -92,8 +93,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return { refresh: a.refresh || b.refresh, files: a.files };
     },
     onRunStart: ({ payload, run }) => log('run-start', { run, refresh: payload.refresh, files: payload.files.size }),
-    onRunEnd: ({ error, run }) =>
-      error === undefined ? log('run-end', { run }) : log('run-failed', { run, error: error instanceof Error ? error.message : String(error) }),
+    onRunEnd: ({ error, run }) => {
+      if (error === undefined) log('run-end', { run });
+      else log('run-failed', { run, error: error instanceof Error ? error.message : String(error) });
+      // The run's garbage goes before the next run (a reconcile's follow-up) adds its own.
+      collectBetweenRuns();
+    },
     run: (payload, signal) => {
       const work = async () => {
         if (payload.refresh) await opts.refresh(signal);

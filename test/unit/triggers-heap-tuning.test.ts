@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { ROOT } from '../helpers/cli.js';
-import { tuneHeapFor, verbOf } from '../../src/triggers/heap-tuning.js';
+import { collectBetweenRuns, tuneHeapFor, verbOf } from '../../src/triggers/heap-tuning.js';
 
 test('the verb is found after the global options (only --config takes a separate value)', () => {
   assert.is(verbOf(['watch']), 'watch');
@@ -44,6 +44,17 @@ test('set at run time, the flags take effect: `watch` keeps the young generation
   assert.ok(youngGenerationAfterChurn(['--config', 'x.json', 'watch']) <= 2 * MiB);
   // The same churn grows it with V8's defaults (so the check above means something).
   assert.ok(youngGenerationAfterChurn(['mirror', 'publish']) > 2 * MiB);
+});
+
+test('collectBetweenRuns runs a full collection (garbage of a run is gone) without exposing gc globally', () => {
+  let garbage: string[] | undefined = Array.from({ length: 200_000 }, (_, i) => `${'x'.repeat(40)}${i}`);
+  const full = process.memoryUsage().heapUsed;
+  assert.ok(garbage.length > 0);
+  garbage = undefined;
+  assert.ok(collectBetweenRuns());
+  const after = process.memoryUsage().heapUsed;
+  assert.ok(after < full - 5 * 1024 * 1024, `heap ${full} -> ${after}`);
+  assert.is(typeof (globalThis as { gc?: unknown }).gc, 'undefined');
 });
 
 test.run();
