@@ -15,7 +15,7 @@ import { besideRootSettingsFile } from './nspawn-file.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
 import { existsInRoot } from './inject.js';
 import { FIRSTBOOT, type Provenance } from './paths.js';
-import { releaseBase, storageOf } from './storage.js';
+import { baseExists, releaseBase, storageOf } from './storage.js';
 
 export type FirstBootState = 'pending' | 'success' | 'failure' | 'unknown';
 
@@ -88,7 +88,7 @@ export async function listMachines(ctx: MachineContext, opts: ListOptions = {}):
       if (fb.exitCode !== undefined) info.firstBootExitCode = fb.exitCode;
       if (storage.kind === 'overlay') {
         info.base = storage.lower;
-        if (!(await exists(join(storage.lower, 'etc')))) info.problem = `its base ${storage.lower} is missing`;
+        if (!(await baseExists(storage))) info.problem = `its base ${storage.lower} is missing`;
       }
     } catch (err) {
       info = {

@@ -25,10 +25,15 @@ export function storageOf(config: Pick<Config, 'stateDir'>, prov: Provenance | u
   return { kind: 'overlay', base: prov.base, lower: join(baseCacheDir(config), prov.base) };
 }
 
+/** False for an overlay machine whose base is gone (a copy has no base to lose). */
+export async function baseExists(storage: MachineStorage): Promise<boolean> {
+  return storage.kind === 'copy' || exists(join(storage.lower, 'etc'));
+}
+
 /** The storage of the machine at root; an overlay machine's base must exist. */
 export async function machineStorage(config: Pick<Config, 'stateDir'>, root: string, name: string): Promise<MachineStorage> {
   const storage = storageOf(config, await readProvenance(root).catch(() => undefined));
-  if (storage.kind === 'overlay' && !(await exists(join(storage.lower, 'etc')))) {
+  if (storage.kind === 'overlay' && !(await baseExists(storage))) {
     throw new OperationError(
       `machine ${name} is an overlay over the base ${storage.lower}, which is missing`,
       `The machine's own changes are in ${root}, but it cannot start without its base. Recreate it: \`nspawn-kit rm ${name}\`, then \`nspawn-kit create <recipe> --name ${name}\`.`,

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDeb } from '../helpers/debs.js';
+import { exportKey, stopAgent, testKeyring } from '../helpers/gpg.js';
 import { renderFirstBootScript } from '../../src/machine/firstboot.js';
 import { MIRROR_MOUNT } from '../../src/machine/paths.js';
 import { MIRROR_KEYRING, renderMirrorSources } from '../../src/machine/sources.js';
@@ -20,15 +21,8 @@ const repo = join(base, 'repo');
 const dists = join(repo, 'dists', 'bookworm');
 const bin = join(dists, 'main', 'binary-amd64');
 
-function gnupg(name: string): NodeJS.ProcessEnv {
-  const home = join(base, name);
-  mkdirSync(home, { mode: 0o700 });
-  const env = { ...process.env, GNUPGHOME: home };
-  execFileSync('gpg', ['--batch', '--quiet', '--passphrase', '', '--quick-gen-key', `${name} <${name}@example.invalid>`, 'ed25519', 'sign', 'never'], { env, stdio: 'ignore' });
-  return env;
-}
-const good = gnupg('good');
-const evil = gnupg('evil');
+const good = testKeyring(base, 'good');
+const evil = testKeyring(base, 'evil');
 
 function publish(signer: NodeJS.ProcessEnv): void {
   rmSync(dists, { recursive: true, force: true });
@@ -46,8 +40,8 @@ mkdirSync(join(repo, 'pool', 'main'), { recursive: true });
 makeDeb(join(repo, 'pool', 'main'), { name: 'nk-hello', version: '2.0-1' });
 publish(good);
 const keyAsc = join(base, 'mirror.asc');
-writeFileSync(keyAsc, execFileSync('gpg', ['--export', '--armor'], { env: good }));
-for (const env of [good, evil]) spawnSync('gpgconf', ['--kill', 'all'], { env });
+writeFileSync(keyAsc, exportKey(good, true));
+for (const env of [good, evil]) stopAgent(env);
 
 // The rendered file, with the two in-container paths mapped to the test's.
 const sourcesFile = join(base, 'nspawn-kit-mirror.sources');

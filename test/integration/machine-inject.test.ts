@@ -5,11 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
+import { exportKey, stopAgent, testKeyring } from '../helpers/gpg.js';
 import { Shell } from '../../src/shell.js';
 import { OperationError } from '../../src/errors.js';
 import type { Recipe } from '../../src/config/types.js';
@@ -25,14 +26,11 @@ const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9zcGF3bi1raXQtdGVzdC1rZXktMDA
 
 // A real armored public key for the mirror (ed25519, made once for this file).
 {
-  const gnupg = join(base, 'gnupg');
-  mkdirSync(gnupg, { mode: 0o700 });
-  const env = { ...process.env, GNUPGHOME: gnupg };
-  execFileSync('gpg', ['--batch', '--quiet', '--passphrase', '', '--quick-gen-key', 'nk test <t@example.invalid>', 'ed25519', 'sign', 'never'], { env, stdio: 'ignore' });
+  const env = testKeyring(base, 'gnupg');
   mkdirSync(config.mirror.root, { recursive: true });
-  writeFileSync(join(config.mirror.root, 'mirror.asc'), execFileSync('gpg', ['--export', '--armor'], { env }));
-  writeFileSync(join(base, 'repo.gpg'), execFileSync('gpg', ['--export'], { env }));
-  spawnSync('gpgconf', ['--kill', 'all'], { env });
+  writeFileSync(join(config.mirror.root, 'mirror.asc'), exportKey(env, true));
+  writeFileSync(join(base, 'repo.gpg'), exportKey(env, false));
+  stopAgent(env);
 }
 
 let n = 0;

@@ -5,7 +5,6 @@
 // is covered end to end in test/e2e/machine-lifecycle.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,19 +18,17 @@ import { pruneBases, basePath, type BaseRef } from '../../src/rootfs/base-cache.
 import { mountsUnder } from '../../src/rootfs/builddir.js';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
 import { snapshotTree, diffTrees } from '../helpers/tree.js';
+import { exportKey, stopAgent, testKeyring } from '../helpers/gpg.js';
 
 const sh = new Shell({ log: () => {} });
 const base = mkdtempSync(join(tmpdir(), 'nk-overlay-'));
 const config = makeConfig(base);
 
 function setupKey(): void {
-  const gnupg = join(base, 'gnupg');
-  mkdirSync(gnupg, { mode: 0o700 });
-  const env = { ...process.env, GNUPGHOME: gnupg };
-  execFileSync('gpg', ['--batch', '--quiet', '--passphrase', '', '--quick-gen-key', 'nk test <t@example.invalid>', 'ed25519', 'sign', 'never'], { env, stdio: 'ignore' });
+  const env = testKeyring(base, 'gnupg');
   mkdirSync(config.mirror.root, { recursive: true });
-  writeFileSync(join(config.mirror.root, 'mirror.asc'), execFileSync('gpg', ['--export', '--armor'], { env }));
-  spawnSync('gpgconf', ['--kill', 'all'], { env });
+  writeFileSync(join(config.mirror.root, 'mirror.asc'), exportKey(env, true));
+  stopAgent(env);
 }
 
 /** A small base root as the base cache stores it. */
@@ -102,10 +99,7 @@ test('list shows the overlay and its base; a provenance pointing outside the bas
   const good = readFileSync(provPath, 'utf8');
   try {
     writeFileSync(provPath, JSON.stringify({ ...JSON.parse(good), base: '../../../etc' }));
-    let error: unknown;
-    await machineStorage(config, join(config.machines.dir, 'web1'), 'web1').catch((e) => (error = e));
     // parseProvenance refuses the record; machineStorage then treats the machine as a plain copy.
-    assert.equal(error, undefined);
     assert.equal(await machineStorage(config, join(config.machines.dir, 'web1'), 'web1'), { kind: 'copy' });
   } finally {
     writeFileSync(provPath, good);
