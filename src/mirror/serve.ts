@@ -1,13 +1,26 @@
 /**
- * `mirror serve`: a small static HTTP server for the repository (GET, HEAD,
- * single byte ranges), loopback by default. Files only from inside root:
- * no "..", no dot-files (the publisher's .staging), symlinks followed only
- * when they resolve inside root. For many hosts, nginx does the same job.
+ * `mirror serve`: a small static HTTP server for the repository, loopback by
+ * default. Which file a request may read is decided in serve-path.ts (real
+ * path inside the root, no dot-directory, a regular file on the open
+ * descriptor). The HTTP semantics (conditional requests, single byte ranges,
+ * HEAD, 304/412/416) are `send`'s, with the validators of serve-http.ts.
+ *
+ * send opens files by path, and a path can be renamed over by a republish
+ * between any two system calls. So send is handed /proc/self/fd/N of the
+ * descriptor already opened and checked: its stat and its read both see that
+ * one inode, and a response is one version of one file, never a mix.
+ * For many hosts, nginx does the same job (README, "The mirror").
  */
 import { promises as fsp } from 'node:fs';
+import type { ReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import send from 'send';
+import { openServable, type ServableFile } from './serve-path.js';
+import { contentType, httpDate, ifRangeHolds, msUntilDateIsStrong, strongEtag } from './serve-http.js';
+
+export { contentType } from './serve-http.js';
 
 export interface ServeOptions {
   host?: string;
@@ -22,74 +35,21 @@ export interface MirrorServer {
   close(): Promise<void>;
 }
 
-const TEXT_NAMES = new Set(['Release', 'InRelease', 'Packages', 'Sources', 'Contents']);
-
-export function contentType(path: string): string {
-  const base = path.slice(path.lastIndexOf('/') + 1);
-  if (TEXT_NAMES.has(base)) return 'text/plain; charset=utf-8';
-  switch (extname(base)) {
-    case '.deb':
-    case '.udeb':
-      return 'application/vnd.debian.binary-package';
-    case '.gz':
-      return 'application/gzip';
-    case '.xz':
-      return 'application/x-xz';
-    case '.asc':
-      return 'application/pgp-keys';
-    case '.gpg':
-      // Release.gpg is a detached signature; mirror.gpg is a binary keyring.
-      return base === 'Release.gpg' ? 'application/pgp-signature' : 'application/pgp-keys';
-    default:
-      return 'application/octet-stream';
-  }
-}
-
-/** Parses "bytes=a-b" / "bytes=a-" / "bytes=-n" for a file of `size`; 'invalid' for 416, undefined to ignore. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m) return undefined; // multi-range or other units: serve the whole file, as RFC 9110 allows
-  const [a, b] = [m[1] ?? '', m[2] ?? ''];
-  if (a === '' && b === '') return 'invalid';
-  let start: number;
-  let end: number;
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0) return 'invalid';
-    start = Math.max(0, size - n);
-    end = size - 1;
-  } else {
-    start = Number(a);
-    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  }
-  return start >= size || start > end ? 'invalid' : { start, end };
-}
-
-/** The file a URL path names inside root, or undefined (then: 404). */
-async function resolveInside(root: string, realRoot: string, urlPath: string): Promise<string | undefined> {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(urlPath);
-  } catch {
-    return undefined;
-  }
-  const parts = decoded.split('/').filter((p) => p !== '');
-  if (decoded.includes('\0') || decoded.includes('\\') || parts.some((p) => p.startsWith('.'))) return undefined;
-  const candidate = join(root, ...parts);
-  const real = await fsp.realpath(candidate).catch(() => undefined);
-  if (!real || (real !== realRoot && !real.startsWith(realRoot + sep))) return undefined;
-  return real;
-}
+const FD_DIR = '/proc/self/fd';
+/** A file republished again and again within each second is served without a date after this many waits. */
+const DATE_WAITS = 2;
 
 export async function serveMirror(root: string, opts: ServeOptions = {}): Promise<MirrorServer> {
   const realRoot = await fsp.realpath(root);
+  await fsp.access(FD_DIR).catch(() => {
+    throw new Error(`${FD_DIR} is not available: mount /proc (mirror serve reads files through their open descriptors)`);
+  });
   const server = createServer((req, res) => {
+    res.on('finish', () => opts.log?.(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode}`));
     handle(root, realRoot, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
-    res.on('finish', () => opts.log?.(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode}`));
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -108,43 +68,68 @@ export async function serveMirror(root: string, opts: ServeOptions = {}): Promis
   };
 }
 
+/**
+ * The file for a request, and its Last-Modified date if that date is strong.
+ * A file changed within the current second gets its date only once the second
+ * is over, and only if it is still the file at that path: a client that later
+ * sends the date back in If-Modified-Since can then never be told 304 for a
+ * newer file written within the same second.
+ */
+async function openWithDate(root: string, realRoot: string, urlPath: string): Promise<{ file: ServableFile; lastModified?: string } | undefined> {
+  for (let waits = 0; ; waits++) {
+    const file = await openServable(root, realRoot, urlPath);
+    if (!file) return undefined;
+    const mtimeMs = Number(file.stat.mtimeNs / 1_000_000n);
+    const wait = msUntilDateIsStrong(mtimeMs, Date.now());
+    if (wait === 0) return { file, lastModified: httpDate(mtimeMs) };
+    if (wait === undefined || waits === DATE_WAITS) return { file };
+    await file.fh.close();
+    await sleep(wait + 5);
+  }
+}
+
+function notFound(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(404, { 'Content-Type': 'text/plain' }).end(req.method === 'HEAD' ? undefined : 'not found\n');
+}
+
 async function handle(root: string, realRoot: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD' }).end();
     return;
   }
   const urlPath = (req.url ?? '/').split('?')[0] ?? '/';
-  const file = await resolveInside(root, realRoot, urlPath);
-  // One open file for stat and body: a republish renaming files meanwhile cannot mix two versions.
-  const fh = file ? await fsp.open(file, 'r').catch(() => undefined) : undefined;
-  const st = fh ? await fh.stat() : undefined;
-  if (!file || !fh || !st?.isFile()) {
-    await fh?.close();
-    res.writeHead(404, { 'Content-Type': 'text/plain' }).end(req.method === 'HEAD' ? undefined : 'not found\n');
-    return;
+  const opened = await openWithDate(root, realRoot, urlPath);
+  if (!opened) return notFound(req, res);
+  const { file, lastModified } = opened;
+  const etag = strongEtag(file.stat);
+  res.setHeader('Content-Type', contentType(file.path));
+  res.setHeader('ETag', etag);
+  if (lastModified) res.setHeader('Last-Modified', lastModified);
+  // If-Range is decided here (send would accept a weak tag or an older date):
+  // either the range stands unconditionally, or the whole current file is sent.
+  const ifRange = req.headers['if-range'];
+  if (ifRange !== undefined && req.headers.range !== undefined) {
+    if (typeof ifRange === 'string' && ifRangeHolds(ifRange, etag)) delete req.headers['if-range'];
+    else delete req.headers.range;
   }
-  const headers: Record<string, string | number> = {
-    'Content-Type': contentType(file),
-    'Accept-Ranges': 'bytes',
-    'Last-Modified': st.mtime.toUTCString(),
-  };
-  const range = parseRange(req.headers.range, st.size);
-  if (range === 'invalid') {
-    await fh.close();
-    res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` }).end();
-    return;
-  }
-  const { start, end } = range ?? { start: 0, end: st.size - 1 };
-  const status = range ? 206 : 200;
-  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${st.size}`;
-  headers['Content-Length'] = st.size === 0 ? 0 : end - start + 1;
-  res.writeHead(status, headers);
-  if (req.method === 'HEAD' || st.size === 0) {
-    await fh.close();
-    res.end();
-    return;
-  }
-  const stream = fh.createReadStream({ start, end }); // closes fh when done
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
+
+  // Our descriptor stays open until send's own stream of it is closed, so the
+  // number N in /proc/self/fd/N cannot be reused for another file meanwhile.
+  let stream: ReadStream | undefined;
+  const release = () => void file.fh.close().catch(() => {});
+  res.once('close', () => {
+    if (!stream) release();
+  });
+  send(req, `/${file.fh.fd}`, { root: FD_DIR, etag: false, lastModified: false, index: false, dotfiles: 'allow' })
+    .on('stream', (s: ReadStream) => {
+      stream = s;
+      s.once('close', release);
+    })
+    .on('error', (err: { status?: number; headers?: Record<string, string> }) => {
+      if (res.headersSent) return void res.destroy();
+      res.removeHeader('ETag');
+      res.removeHeader('Last-Modified');
+      res.writeHead(err.status ?? 500, { 'Content-Type': 'text/plain', ...err.headers }).end();
+    })
+    .pipe(res);
 }

@@ -1,13 +1,16 @@
 /**
- * The embedded HTTP server: HEAD, Range, 404, traversal; and the staged
+ * The embedded HTTP server: HEAD, Range, conditional requests (RFC 9110),
+ * 404s for traversal, dot-directories, links out, FIFOs; and the staged
  * publish seen through it by a real apt client updating in a loop while the
  * mirror is republished 100+ times with changes between publishes.
+ * Real apt resuming across a republish, apt-cacher-ng and nginx:
+ * mirror-serve-clients.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Shell } from '../../src/shell.js';
@@ -51,6 +54,7 @@ function get(path: string, headers: Record<string, string> = {}, method = 'GET')
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error(`${method} ${path}: no answer within 5 s`)));
     req.end();
   });
 }
@@ -105,6 +109,78 @@ test('serve: GET, HEAD, content types, ranges, 404s and no way out of the root',
   symlinkSync(join(layout.root, deb), join(layout.root, 'inside.deb'));
   assert.ok((await get('/inside.deb')).body.equals(bytes), 'symlink inside the root');
   assert.is((await get(`/${deb}`, {}, 'POST')).status, 405);
+});
+
+test('serve: judged on the resolved path and the open file: dot-directories via links, links out, FIFOs, encoded traversal', async () => {
+  mkdirSync(join(layout.root, '.hidden'), { recursive: true });
+  writeFileSync(join(layout.root, '.hidden', 'key.asc'), 'SECRET KEY');
+  symlinkSync('.hidden', join(layout.root, 'visible'));
+  symlinkSync(join(layout.root, '.hidden', 'key.asc'), join(layout.root, 'key.asc'));
+  symlinkSync('/etc', join(layout.root, 'etc'));
+  for (const path of ['/visible/key.asc', '/key.asc', '/.hidden/key.asc', '/%2ehidden/key.asc', '/etc/passwd', '/etc%2fpasswd', '/pool%2f..%2f..%2fsecret.txt', '/pool/%2e%2e%2f%2e%2e%2fsecret.txt', '/dists%00/bookworm/InRelease', '/dists/bookworm/InRelease%00.deb', '/pool%5c..%5c..%5csecret.txt']) {
+    const res = await get(path);
+    assert.is(res.status, 404, path);
+    assert.not.match(res.body.toString(), /SECRET|root:/, path);
+  }
+  const fifo = join(layout.root, 'pool', 'fifo.deb');
+  execFileSync('mkfifo', ['--', fifo]);
+  const started = Date.now();
+  for (let i = 0; i < 6; i++) assert.is((await get('/pool/fifo.deb')).status, 404, 'a FIFO is not served');
+  assert.ok(Date.now() - started < 3000, `six FIFO requests took ${Date.now() - started} ms`);
+  const after = await get('/dists/bookworm/InRelease');
+  assert.is(after.status, 200, 'the server still answers after the FIFO requests');
+  assert.ok(after.body.equals(readFileSync(join(layout.root, 'dists/bookworm/InRelease'))));
+  rmSync(fifo);
+});
+
+test('serve: strong ETag, Last-Modified, 304 for If-None-Match and If-Modified-Since, If-Range decides between 206 and 200', async () => {
+  const rel = 'dists/bookworm/InRelease';
+  const path = join(layout.root, rel);
+  // An old mtime: its Last-Modified date is sent at once (a file changed in the current second waits for the next).
+  utimesSync(path, new Date('2026-01-02T03:04:05.678Z'), new Date('2026-01-02T03:04:05.678Z'));
+  const bytes = readFileSync(path);
+  const full = await get(`/${rel}`);
+  assert.is(full.status, 200);
+  const etag = String(full.headers.etag);
+  assert.match(etag, /^"[0-9a-f]+(-[0-9a-f]+){3}"$/, 'a strong entity-tag');
+  assert.is(full.headers['last-modified'], 'Fri, 02 Jan 2026 03:04:05 GMT');
+  const head = await get(`/${rel}`, {}, 'HEAD');
+  assert.equal([head.status, head.headers.etag, Number(head.headers['content-length']), head.body.length], [200, etag, bytes.length, 0]);
+
+  const inm = await get(`/${rel}`, { 'If-None-Match': etag });
+  assert.equal([inm.status, inm.body.length, inm.headers.etag], [304, 0, etag]);
+  assert.is((await get(`/${rel}`, { 'If-None-Match': '"other"' })).status, 200);
+  assert.is((await get(`/${rel}`, { 'If-Modified-Since': 'Fri, 02 Jan 2026 03:04:05 GMT' })).status, 304);
+  assert.is((await get(`/${rel}`, { 'If-Modified-Since': 'Fri, 02 Jan 2026 03:04:04 GMT' })).status, 200);
+  assert.is((await get(`/${rel}`, { 'If-None-Match': '"other"', 'If-Modified-Since': 'Fri, 02 Jan 2026 03:04:05 GMT' })).status, 200, 'If-None-Match wins');
+  assert.is((await get(`/${rel}`, { 'If-Match': '"other"' })).status, 412);
+
+  const ranged = await get(`/${rel}`, { Range: 'bytes=100-', 'If-Range': etag });
+  assert.is(ranged.status, 206, 'the current strong tag: the range is sent');
+  assert.ok(ranged.body.equals(bytes.subarray(100)));
+  for (const stale of ['"0-0-0-0"', `W/${etag}`, 'Fri, 02 Jan 2026 03:04:05 GMT', 'Sat, 03 Jan 2026 00:00:00 GMT']) {
+    const res = await get(`/${rel}`, { Range: 'bytes=100-', 'If-Range': stale });
+    assert.is(res.status, 200, `If-Range ${stale}: the whole file`);
+    assert.is(res.headers['content-range'], undefined);
+    assert.ok(res.body.equals(bytes), stale);
+  }
+  const unsatisfiable = await get(`/${rel}`, { Range: `bytes=${bytes.length + 10}-`, 'If-Range': '"0-0-0-0"' });
+  assert.is(unsatisfiable.status, 200, 'a stale If-Range makes even an unsatisfiable range a full 200, not 416');
+
+  // The file replaced by a new one of the same size and the same second: new tag, no 304 and no range for the old one.
+  const next = `${path}.next`;
+  writeFileSync(next, Buffer.from(bytes.toString('latin1').replace(/Date: [^\n]*/, (d) => d.replace(/\d/g, (c) => String((Number(c) + 1) % 10))), 'latin1'));
+  assert.is(statSync(next).size, bytes.length);
+  utimesSync(next, new Date('2026-01-02T03:04:05.900Z'), new Date('2026-01-02T03:04:05.900Z'));
+  const newBytes = readFileSync(next);
+  renameSync(next, path);
+  assert.is((await get(`/${rel}`, { 'If-None-Match': etag })).status, 200);
+  const resumed = await get(`/${rel}`, { Range: 'bytes=100-', 'If-Range': etag });
+  assert.is(resumed.status, 200, 'the old tag: the whole new file');
+  assert.ok(resumed.body.equals(newBytes));
+  assert.not.ok(newBytes.equals(bytes));
+  writeFileSync(next, bytes); // the signed InRelease back for the next test
+  renameSync(next, path);
 });
 
 /** Runs apt-get without blocking the event loop (the server lives in this process). */

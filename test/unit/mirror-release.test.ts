@@ -1,4 +1,4 @@
-/** Pure pieces of the publishing side: Release text, parsers, member checks, ranges, records. */
+/** Pure pieces of the publishing side: Release text, parsers, member checks, records (serving: mirror-serve-http.test.ts). */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -15,7 +15,6 @@ import {
 import { ftparchiveProblems, indexEntries, isValidMember, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
 import { firstSecretFingerprint } from '../../src/mirror/keys.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
-import { contentType, parseRange } from '../../src/mirror/serve.js';
 
 const now = new Date('2026-11-29T01:52:54.789Z');
 const files = [
@@ -193,32 +192,6 @@ test('publication record names sort by time and read back', () => {
   assert.is(recordTime(`${a}-2.files`), now.getTime());
   assert.is(recordTime('notes.txt'), undefined);
   assert.ok(recordStamp(new Date(now.getTime() + 1)) > a);
-});
-
-test('HTTP ranges: first-last, open end, suffix, unsatisfiable, ignored forms', () => {
-  assert.equal(parseRange('bytes=0-9', 100), { start: 0, end: 9 });
-  assert.equal(parseRange('bytes=90-', 100), { start: 90, end: 99 });
-  assert.equal(parseRange('bytes=-10', 100), { start: 90, end: 99 });
-  assert.equal(parseRange('bytes=-500', 100), { start: 0, end: 99 });
-  assert.equal(parseRange('bytes=50-1000', 100), { start: 50, end: 99 });
-  assert.is(parseRange('bytes=100-', 100), 'invalid');
-  assert.is(parseRange('bytes=9-1', 100), 'invalid');
-  assert.is(parseRange('bytes=-0', 100), 'invalid');
-  assert.is(parseRange(undefined, 100), undefined);
-  assert.is(parseRange('bytes=0-1,5-6', 100), undefined);
-  assert.is(parseRange('items=0-1', 100), undefined);
-});
-
-test('content types apt and browsers expect', () => {
-  assert.is(contentType('/pool/main/h/hello/hello_1_amd64.deb'), 'application/vnd.debian.binary-package');
-  assert.is(contentType('/dists/bookworm/InRelease'), 'text/plain; charset=utf-8');
-  assert.is(contentType('/dists/bookworm/main/binary-amd64/Packages'), 'text/plain; charset=utf-8');
-  assert.is(contentType('/dists/bookworm/main/binary-amd64/Packages.xz'), 'application/x-xz');
-  assert.is(contentType('/dists/bookworm/main/binary-amd64/Packages.gz'), 'application/gzip');
-  assert.is(contentType('/mirror.asc'), 'application/pgp-keys');
-  assert.is(contentType('/mirror.gpg'), 'application/pgp-keys');
-  assert.is(contentType('/dists/bookworm/Release.gpg'), 'application/pgp-signature');
-  assert.is(contentType('/dists/bookworm/main/binary-amd64/by-hash/SHA256/abc'), 'application/octet-stream');
 });
 
 test.run();
