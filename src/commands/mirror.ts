@@ -118,7 +118,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
 
   mirror
     .command('serve')
-    .description('serve the mirror over HTTP (GET, HEAD, Range); loopback by default')
+    .description('serve the mirror over HTTP (GET, HEAD, ranges, conditional requests); loopback by default')
     .option('--port <n>', 'port (default 8080; 0 picks a free one)', '8080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .action(async (o: { port: string; host: string }) => {
@@ -126,6 +126,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: "${o.port}" is not a port number`);
       const server = await serveMirror(app.config.mirror.root, { host: o.host, port, log: app.opts.verbose ? app.log : undefined }).catch((err: Error) => {
+        if (err instanceof OperationError) throw err;
         throw new OperationError(`cannot listen on ${o.host}:${port}: ${err.message}`, 'Pick another --port or stop what listens there.');
       });
       app.log(`serving ${app.config.mirror.root} at ${server.url} (Ctrl-C to stop)`);

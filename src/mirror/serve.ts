@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import send from 'send';
+import { OperationError } from '../errors.js';
 import { openServable, type ServableFile } from './serve-path.js';
 import { contentType, httpDate, ifRangeHolds, msUntilDateIsStrong, strongEtag } from './serve-http.js';
 
@@ -40,9 +41,11 @@ const FD_DIR = '/proc/self/fd';
 const DATE_WAITS = 2;
 
 export async function serveMirror(root: string, opts: ServeOptions = {}): Promise<MirrorServer> {
-  const realRoot = await fsp.realpath(root);
+  const realRoot = await fsp.realpath(root).catch((err: Error) => {
+    throw new OperationError(`cannot serve ${root}: ${err.message}`, 'Publish the mirror first (nspawn-kit mirror publish), or check mirror.root.');
+  });
   await fsp.access(FD_DIR).catch(() => {
-    throw new Error(`${FD_DIR} is not available: mount /proc (mirror serve reads files through their open descriptors)`);
+    throw new OperationError(`${FD_DIR} is not available`, 'Mount /proc: mirror serve reads each file through its open descriptor.');
   });
   const server = createServer((req, res) => {
     res.on('finish', () => opts.log?.(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode}`));

@@ -20,7 +20,7 @@ import { makeConfig } from '../helpers/config.js';
 import { makeDeb } from '../helpers/debs.js';
 import { aptProblems, aptRun, listedInRelease, listedPackages, makeAptClient } from '../helpers/apt-client.js';
 import { freePort, startDaemon, type Daemon } from '../helpers/daemon.js';
-import { ROOT } from '../helpers/cli.js';
+import { cli, ROOT } from '../helpers/cli.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-serve-clients-'));
 const config = makeConfig(base);
@@ -199,6 +199,30 @@ test("the README's nginx server block serves the mirror to apt, with types, and 
     assert.ok(res.status === 404 || res.status === 403, `${path}: ${res.status}`);
     assert.not.match(res.body.toString(), 'SECRET', path);
   }
+});
+
+test('the CLI: nspawn-kit mirror serve serves the root until SIGTERM; a missing root is a clear error', async () => {
+  mkdirSync(join(base, 'archives'), { recursive: true });
+  const cfg = join(base, 'nspawnrc.json');
+  const write = (root: string) =>
+    writeFileSync(cfg, JSON.stringify({ stateDir: config.stateDir, mirror: { root, archives: [{ path: join(base, 'archives'), codename: 'bookworm' }] }, machines: { dir: join(base, 'machines') } }));
+  write(join(base, 'no-mirror-here'));
+  const missing = cli(['--config', cfg, 'mirror', 'serve', '--port', '0'], { cwd: base, timeoutMs: 60_000 });
+  assert.is(missing.code, 1, missing.stderr);
+  assert.match(missing.stderr, `cannot serve ${join(base, 'no-mirror-here')}`);
+  assert.match(missing.stderr, 'nspawn-kit mirror publish');
+
+  write(layout.root);
+  const port = await freePort();
+  const tsx = ['--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'src', 'cli.ts')];
+  const serve = await startDaemon(process.execPath, [...tsx, '--config', cfg, 'mirror', 'serve', '--port', String(port)], port, 60_000);
+  const res = await get(`http://127.0.0.1:${port}`, '/dists/bookworm/InRelease');
+  assert.is(res.status, 200);
+  assert.ok(res.body.equals(readFileSync(inRelease)));
+  assert.is((await get(`http://127.0.0.1:${port}`, '/.staging')).status, 404);
+  await serve.stop();
+  assert.is(serve.child.exitCode, 0, serve.output());
+  assert.match(serve.output(), `serving ${layout.root} at http://127.0.0.1:${port}`);
 });
 
 test.after(async () => {
