@@ -183,6 +183,28 @@ test('serve: strong ETag, Last-Modified, 304 for If-None-Match and If-Modified-S
   renameSync(next, path);
 });
 
+test('serve: a file changed within the current second gets its Last-Modified once the second is over, from the file then at that path', async () => {
+  const path = join(layout.root, 'pool', 'race.txt');
+  const replace = (text: string) => {
+    writeFileSync(`${path}.new`, text);
+    renameSync(`${path}.new`, path);
+  };
+  await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000))); // 50 ms into a second
+  replace('version A\n');
+  const second = Math.floor(statSync(path).mtimeMs / 1000);
+  const pending = get('/pool/race.txt');
+  await new Promise((r) => setTimeout(r, 200));
+  replace('version B, same second\n');
+  assert.is(Math.floor(statSync(path).mtimeMs / 1000), second, 'both versions were written within one second');
+  const res = await pending;
+  assert.is(res.body.toString(), 'version B, same second\n', 'the file at the path once the second was over');
+  const lastModified = new Date(second * 1000).toUTCString();
+  assert.is(res.headers['last-modified'], lastModified);
+  assert.ok(Date.parse(String(res.headers.date)) > second * 1000, 'sent after the second of the Last-Modified');
+  assert.is((await get('/pool/race.txt', { 'If-Modified-Since': lastModified })).status, 304, 'B is current: its own date is fresh');
+  rmSync(path);
+});
+
 /** Runs apt-get without blocking the event loop (the server lives in this process). */
 function aptGet(dir: string, args: string[]): Promise<{ code: number | null; out: string }> {
   const opts = privateAptOptions(dir, ['Acquire::http::Proxy=false']);
