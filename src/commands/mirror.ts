@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
 import { OperationError, UsageError, requireRoot } from '../errors.js';
+import { jsonText, neutralizeBlock, writeLines } from '../escape.js';
 import type { MirrorContext } from '../mirror/context.js';
 import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
@@ -34,9 +35,10 @@ export async function underLock<T>(app: AppContext, fn: () => Promise<T>, wait =
   }
 }
 
+/** The one stdout sink of these commands: JSON safe for a terminal, or lines (an array item is one line, whatever it holds). */
 function print(app: AppContext, json: unknown, text: string | string[]): void {
-  if (app.opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-  else process.stdout.write(`${Array.isArray(text) ? text.join('\n') : text}\n`);
+  if (app.opts.json) process.stdout.write(`${jsonText(json, 2)}\n`);
+  else writeLines(process.stdout, Array.isArray(text) ? text : neutralizeBlock(text).split('\n'));
 }
 
 export function registerMirror(program: Command, globals: () => GlobalOptions): void {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { escapeText, safe } from '../escape.js';
 import type { Shell } from '../shell.js';
 import { mapLimit } from './archive-scan.js';
 import type { MirrorLayout } from './layout.js';
@@ -136,13 +137,24 @@ export function summarizeImport(r: ImportReport): string {
   return `${r.dryRun ? '[dry-run] ' : ''}import: ${parts.join(', ')}`;
 }
 
-/** Human lines for the CLI: the summary, then every problem by file name. */
+/**
+ * Human lines for the CLI: the summary, then every problem by file name.
+ * Names and reasons are untrusted (a file name may hold a newline or an
+ * ESC): each value is escaped, so one problem is one line, and a reason of
+ * several lines (dpkg's whole message) continues on indented lines of its own.
+ */
 export function formatImportReport(r: ImportReport): string[] {
   return [
     summarizeImport(r),
-    ...r.conflicts.map((c) => `  conflict: ${c.file} -> ${c.pool}: ${c.reason}`),
-    ...r.rejected.map((x) => `  rejected: ${x.file}: ${x.reason}`),
-    ...r.skipped.map((x) => `  skipped: ${x.file}: ${x.reason}`),
-    ...r.warnings.map((w) => `  warning: ${w}`),
+    ...r.conflicts.flatMap((c) => withReason(safe`  conflict: ${c.file} -> ${c.pool}`, c.reason)),
+    ...r.rejected.flatMap((x) => withReason(safe`  rejected: ${x.file}`, x.reason)),
+    ...r.skipped.flatMap((x) => withReason(safe`  skipped: ${x.file}`, x.reason)),
+    ...r.warnings.map((w) => safe`  warning: ${w}`),
   ];
+}
+
+/** "head: reason", or for a reason of several lines, each further line indented under it. */
+export function withReason(head: string, reason: string, indent = '      '): string[] {
+  const [first = '', ...rest] = reason.replace(/\s+$/, '').split('\n');
+  return [`${head}: ${escapeText(first)}`, ...rest.map((l) => indent + escapeText(l))];
 }

@@ -29,7 +29,8 @@ export function createEventLog(write: (line: string) => void, json: boolean): Ev
   return (event, fields = {}) => {
     const time = new Date().toISOString();
     if (json) return write(JSON.stringify({ time, event, ...fields }));
-    const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"]/.test(v) ? v : JSON.stringify(v)}`);
+    // Quoted (JSON) when a value could be misread: a space, a quote, a backslash, a control or bidi character.
+    const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"\\\p{Cc}\p{Bidi_Control}]/u.test(v) ? v : JSON.stringify(v)}`);
     write([time, event, ...parts].join(' '));
   };
 }
