@@ -20,7 +20,7 @@ export class NspawnKitError extends Error {
 
   /** The message for a terminal (formatError adds the hint). */
   render(): string {
-    return neutralizeBlock(this.message);
+    return renderMessage(this.message);
   }
 }
 
@@ -84,18 +84,29 @@ export function exitCodeFor(err: unknown): number {
   return err instanceof NspawnKitError ? err.exitCode : 1;
 }
 
+/**
+ * A message of one or more lines for a terminal: no control character, and
+ * only the first line starts at column 0. Continuation lines (a tool's output
+ * tail, a list of problems) are indented, and so is a line that a newline in
+ * a quoted value would start: it cannot pass for a line of its own.
+ */
+export function renderMessage(message: string): string {
+  const [first = '', ...rest] = message.split('\n');
+  return [neutralizeLine(first), ...rest.map((l) => neutralizeLine(l === '' || /^\s/.test(l) ? l : `  ${l}`))].join('\n');
+}
+
 /** An error for the terminal: our line breaks kept, every control character of the values escaped. */
 export function formatError(err: unknown): string {
   if (err instanceof NspawnKitError) {
-    return err.hint ? `${err.render()}\n  → ${neutralizeBlock(err.hint)}` : err.render();
+    return err.hint ? `${err.render()}\n  → ${renderMessage(err.hint)}` : err.render();
   }
   if (err instanceof Error) {
     // "Name: message" (a system error quotes the path) on one line, then the stack frames.
     const head = String(err);
     const stack = err.stack ?? head;
-    return stack.startsWith(head) ? neutralizeLine(head) + neutralizeBlock(stack.slice(head.length)) : neutralizeBlock(stack);
+    return stack.startsWith(head) ? neutralizeLine(head) + neutralizeBlock(stack.slice(head.length)) : renderMessage(stack);
   }
-  return neutralizeBlock(String(err));
+  return renderMessage(String(err));
 }
 
 export function indent(text: string, prefix = '    '): string {

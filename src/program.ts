@@ -11,8 +11,7 @@ import { registerMirror } from './commands/mirror.js';
 import { registerMachine } from './commands/machine.js';
 import { registerTriggers } from './commands/triggers.js';
 import type { GlobalOptions } from './context.js';
-import { exitCodeFor, formatError } from './errors.js';
-import { neutralizeBlock } from './escape.js';
+import { exitCodeFor, formatError, renderMessage } from './errors.js';
 
 export { formatError };
 
@@ -28,7 +27,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output where the command supports it')
     .showHelpAfterError('(run with --help for usage)')
     // Commander's usage errors quote the arguments given (a file name, say): no control character of theirs is printed.
-    .configureOutput({ outputError: (text, write) => write(neutralizeBlock(text)) })
+    .configureOutput({ outputError: (text, write) => write(`${renderMessage(text.replace(/\n$/, ''))}\n`) })
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   registerBasic(program, globals);

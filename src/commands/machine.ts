@@ -46,7 +46,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('provision');
       const timeoutMs = Number(o.timeout) * 1000;
-      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout: "${o.timeout}" is not a number of seconds`);
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(safe`--timeout: "${o.timeout}" is not a number of seconds`);
       const { provisionMachine } = await import('../machine/provision.js');
       const report = await provisionMachine({ sh: app.sh, config: app.config }, name, { timeoutMs, onLine: app.opts.verbose ? app.log : undefined });
       if (app.opts.json) process.stdout.write(`${jsonText(report, 2)}\n`);

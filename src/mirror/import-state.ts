@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { escapeText, safe } from '../escape.js';
+import { neutralizeLine, safe } from '../escape.js';
 import type { Shell } from '../shell.js';
 import { mapLimit } from './archive-scan.js';
 import type { MirrorLayout } from './layout.js';
@@ -139,9 +139,10 @@ export function summarizeImport(r: ImportReport): string {
 
 /**
  * Human lines for the CLI: the summary, then every problem by file name.
- * Names and reasons are untrusted (a file name may hold a newline or an
- * ESC): each value is escaped, so one problem is one line, and a reason of
- * several lines (dpkg's whole message) continues on indented lines of its own.
+ * Names are untrusted values (a newline, an ESC): escaped, backslash and all,
+ * so one problem starts one line. A reason is a message that quotes its values
+ * already (dpkg's, or ours with JSON.stringify): neutralized line by line, and
+ * a reason of several lines (dpkg's whole message) continues on indented lines.
  */
 export function formatImportReport(r: ImportReport): string[] {
   return [
@@ -149,12 +150,12 @@ export function formatImportReport(r: ImportReport): string[] {
     ...r.conflicts.flatMap((c) => withReason(safe`  conflict: ${c.file} -> ${c.pool}`, c.reason)),
     ...r.rejected.flatMap((x) => withReason(safe`  rejected: ${x.file}`, x.reason)),
     ...r.skipped.flatMap((x) => withReason(safe`  skipped: ${x.file}`, x.reason)),
-    ...r.warnings.map((w) => safe`  warning: ${w}`),
+    ...r.warnings.map((w) => `  warning: ${neutralizeLine(w)}`),
   ];
 }
 
 /** "head: reason", or for a reason of several lines, each further line indented under it. */
 export function withReason(head: string, reason: string, indent = '      '): string[] {
   const [first = '', ...rest] = reason.replace(/\s+$/, '').split('\n');
-  return [`${head}: ${escapeText(first)}`, ...rest.map((l) => indent + escapeText(l))];
+  return [`${head}: ${neutralizeLine(first)}`, ...rest.map((l) => indent + neutralizeLine(l))];
 }

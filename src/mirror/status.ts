@@ -93,7 +93,8 @@ const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 /**
  * Human-readable status (the CLI prints jsonText(status) for --json).
- * Every value read from disk is escaped: quarantined names come from hostile files.
+ * Every value read from disk is escaped: quarantined names come from hostile files
+ * (reasons are messages: neutralized line by line, see formatImportReport).
  */
 export function formatStatus(s: MirrorStatus): string {
   const lines = [safe`mirror ${s.root}`, s.fingerprint ? safe`signing key ${s.fingerprint}` : 'signing key (none yet: created by the first publish)'];

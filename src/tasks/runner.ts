@@ -6,7 +6,8 @@
  */
 import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from 'listr2';
 import type { AppContext } from '../context.js';
-import { neutralizeBlock, neutralizeLine } from '../escape.js';
+import { renderMessage } from '../errors.js';
+import { neutralizeLine } from '../escape.js';
 import type { Shell } from '../shell.js';
 
 export interface StageCtx {
@@ -48,7 +49,7 @@ export function stage<C extends StageCtx>(
         if (note) task.title = `${title}: ${note}`;
       } catch (err) {
         // listr2 prints the message itself before the CLI does: no control character of a file name or tool in it.
-        if (err instanceof Error) err.message = neutralizeBlock(err.message);
+        if (err instanceof Error) err.message = renderMessage(err.message);
         throw err;
       } finally {
         ctx.timings.push({ stage: title, ms: Date.now() - started });
