@@ -103,7 +103,8 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (!app.sh.dryRun) requireRoot('rm');
       await sweepStaleBuilds({ sh: app.sh, config: app.config });
       const r = await removeMachine({ sh: app.sh, config: app.config }, name);
-      process.stdout.write(app.opts.json ? `${jsonText(r, 2)}\n` : `removed ${name}${r.releasedBase ? ` and its base ${r.releasedBase}, which nothing else used` : ''}\n`);
+      if (app.opts.json) process.stdout.write(`${jsonText(r, 2)}\n`);
+      else writeLines(process.stdout, `removed ${name}${r.releasedBase ? safe` and its base ${r.releasedBase}, which nothing else used` : ''}`);
     });
 }
 

@@ -21,6 +21,7 @@ import { withMirrorLock } from './lock.js';
 import { startSchedule, type Schedule } from './schedule.js';
 import { discoverMachineArchives, startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
 import { UsageError } from '../errors.js';
+import { logToStderr } from '../escape.js';
 
 export type EventLog = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -74,7 +75,7 @@ interface Payload {
 const keyOf = (f: WatchedFile) => `${f.codename}\0${f.path}`;
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const write = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const write = opts.log ?? logToStderr;
   const log = createEventLog(write, opts.json ?? false);
   const { config, sh } = opts;
   const lockPath = mirrorLayout(config).lock;
