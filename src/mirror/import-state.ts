@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { neutralizeLine, safe } from '../escape.js';
+import { escapeText, neutralizeBlock, neutralizeLine, safe } from '../escape.js';
 import type { Shell } from '../shell.js';
 import { mapLimit } from './archive-scan.js';
 import type { MirrorLayout } from './layout.js';
@@ -147,15 +147,21 @@ export function summarizeImport(r: ImportReport): string {
 export function formatImportReport(r: ImportReport): string[] {
   return [
     summarizeImport(r),
-    ...r.conflicts.flatMap((c) => withReason(safe`  conflict: ${c.file} -> ${c.pool}`, c.reason)),
-    ...r.rejected.flatMap((x) => withReason(safe`  rejected: ${x.file}`, x.reason)),
-    ...r.skipped.flatMap((x) => withReason(safe`  skipped: ${x.file}`, x.reason)),
+    ...r.conflicts.flatMap((c) => withReason(safe`  conflict: ${c.file} -> ${c.pool}`, c.reason, c.file)),
+    ...r.rejected.flatMap((x) => withReason(safe`  rejected: ${x.file}`, x.reason, x.file)),
+    ...r.skipped.flatMap((x) => withReason(safe`  skipped: ${x.file}`, x.reason, x.file)),
     ...r.warnings.map((w) => `  warning: ${neutralizeLine(w)}`),
   ];
 }
 
-/** "head: reason", or for a reason of several lines, each further line indented under it. */
-export function withReason(head: string, reason: string, indent = '      '): string[] {
-  const [first = '', ...rest] = reason.replace(/\s+$/, '').split('\n');
-  return [`${head}: ${neutralizeLine(first)}`, ...rest.map((l) => indent + neutralizeLine(l))];
+/**
+ * "head: reason", or for a reason of several lines, each further line indented
+ * under it. Where the reason quotes the file's name (dpkg does), the name is
+ * escaped like the head's, so a newline in it does not break the reason either.
+ */
+export function withReason(head: string, reason: string, name?: string, indent = '      '): string[] {
+  const text = reason.replace(/\s+$/, '');
+  const parts = name ? text.split(name) : [text];
+  const [first = '', ...rest] = parts.map(neutralizeBlock).join(name ? escapeText(name) : '').split('\n');
+  return [`${head}: ${first}`, ...rest.map((l) => indent + l)];
 }

@@ -106,7 +106,7 @@ export function formatStatus(s: MirrorStatus): string {
   if (s.quarantineError) lines.push(safe`quarantine unreadable: ${s.quarantineError}`);
   if (s.quarantined.length) {
     lines.push(`quarantined (${s.quarantined.length}):`);
-    for (const q of s.quarantined) lines.push(...withReason(safe`  ${q.file}`, `${q.reason} (${q.time})`));
+    for (const q of s.quarantined) lines.push(...withReason(safe`  ${q.file}`, `${q.reason} (${q.time})`, q.file));
   }
   return lines.join('\n');
 }

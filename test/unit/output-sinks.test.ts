@@ -60,6 +60,16 @@ test('formatImportReport: names escaped (backslash too), a reason of several lin
   ]);
 });
 
+test('formatImportReport: a reason that quotes the file name (dpkg does) escapes it there too', () => {
+  const r = emptyReport(false);
+  const file = `/a/bad${FORGED}\x1b[2J.deb`;
+  r.rejected.push({ file, reason: `not a valid .deb: '${file}' is not a Debian format archive\ndpkg-deb: see '${file}'` });
+  assert.equal(formatImportReport(r).slice(1), [
+    "  rejected: /a/bad\\n[ok] imported evil\\u001b[2J.deb: not a valid .deb: '/a/bad\\n[ok] imported evil\\u001b[2J.deb' is not a Debian format archive",
+    "      dpkg-deb: see '/a/bad\\n[ok] imported evil\\u001b[2J.deb'",
+  ]);
+});
+
 test('daemon event lines: a value with a control character or backslash is JSON-quoted; a sink neutralizes the rest', () => {
   const lines: string[] = [];
   const text = createEventLog((l) => lines.push(neutralizeLine(l)), false);
