@@ -42,6 +42,11 @@ export function neutralizeBlock(text: string): string {
   return text.split('\n').map(neutralizeLine).join('\n');
 }
 
+/** A record for a table: each string field through escapeText (so a cell never holds a line break). */
+export function escapeFields<T extends object>(record: T): T {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, typeof v === 'string' ? escapeText(v) : v])) as T;
+}
+
 /** Tagged template: our text verbatim, every interpolated value through escapeText. */
 export function safe(strings: TemplateStringsArray, ...values: unknown[]): string {
   return strings.reduce((out, s, i) => out + (i > 0 ? escapeText(values[i - 1]) : '') + s, '');

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
 import { UsageError, requireRoot } from '../errors.js';
-import { jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
+import { escapeFields, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
 import { assertMachineName } from '../machine/create.js';
 import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
@@ -90,7 +90,10 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
     .action(async () => {
       const app = await createContext(globals());
       const machines = await listMachines({ sh: app.sh, config: app.config });
-      process.stdout.write(app.opts.json ? `${jsonText(machines, 2)}\n` : `${neutralizeBlock(formatMachineTable(machines))}\n`);
+      // Recipe, codename and problem come from records on disk: escaped per cell before the table is laid out
+      // (the table shows a problem's first line).
+      const cells = machines.map((m) => escapeFields({ ...m, problem: m.problem?.split('\n')[0] }));
+      process.stdout.write(app.opts.json ? `${jsonText(machines, 2)}\n` : `${neutralizeBlock(formatMachineTable(cells))}\n`);
     });
 
   program

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { escapeText, jsonText, neutralizeBlock, neutralizeLine, safe } from '../../src/escape.js';
+import { escapeFields, escapeText, jsonText, neutralizeBlock, neutralizeLine, safe } from '../../src/escape.js';
 
 // Every class that must never reach a terminal raw, with the escape it gets.
 const CLASSES: [string, string, string][] = [
@@ -66,6 +66,10 @@ test('safe`` escapes the values, not the template', () => {
   const file = '/a/evil\n[ok] imported evil.deb';
   assert.is(safe`  rejected: ${file}: ${'bad\x1b'}\n`, '  rejected: /a/evil\\n[ok] imported evil.deb: bad\\u001b\n');
   assert.is(safe`${1} of ${2}`, '1 of 2');
+});
+
+test('escapeFields escapes the string fields of a record and leaves the rest', () => {
+  assert.equal(escapeFields({ name: 'a\nb', size: 3, ok: true, note: 'x\u009b' }), { name: 'a\\nb', size: 3, ok: true, note: 'x\\u009b' });
 });
 
 test('jsonText: C1, DEL, separators and bidi become \\u escapes; the JSON round-trips exactly', () => {
