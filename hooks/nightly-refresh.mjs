@@ -5,13 +5,15 @@
 //   npx zx hooks/nightly-refresh.mjs [--config FILE] [--no-warm] [--dry-run] [--verbose]
 import { argv } from 'zx';
 import { loadConfig } from '../dist/config/load.js';
+import { logToStderr, writeLines } from '../dist/escape.js';
 import { exitCodeFor, formatError } from '../dist/errors.js';
 import { refreshMirror } from '../dist/mirror/refresh.js';
 import { Shell } from '../dist/shell.js';
 import { stopGpgAgent } from '../dist/mirror/keys.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
 
-const log = (line) => process.stderr.write(`${line}\n`);
+// Lines name files from archives and machines: neutralized (src/escape.ts).
+const log = logToStderr;
 let config;
 try {
   if (argv.help || argv.h) {
@@ -22,7 +24,7 @@ try {
   config = await loadConfig({ configFile: flags.config });
   const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
   const report = await refreshMirror({ sh, config, log }, { warm: argv.warm !== false });
-  process.stdout.write(`${report.summary}\n`);
+  writeLines(process.stdout, report.summary.split('\n'));
   if (report.problems.length) process.exitCode = 1;
 } catch (err) {
   process.stderr.write(`nightly-refresh: ${formatError(err)}\n`);

@@ -5,6 +5,7 @@
 //   npx zx hooks/reindex-on-deb.mjs [--config FILE] [--codename NAME] [--dry-run] [--verbose] [FILE|DIR...]
 import { argv } from 'zx';
 import { loadConfig } from '../dist/config/load.js';
+import { logToStderr, writeLines } from '../dist/escape.js';
 import { exitCodeFor, formatError, UsageError } from '../dist/errors.js';
 import { summarizeImport } from '../dist/mirror/import.js';
 import { Shell } from '../dist/shell.js';
@@ -12,7 +13,8 @@ import { stopGpgAgent } from '../dist/mirror/keys.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
 import { reindex } from '../dist/triggers/daemon.js';
 
-const log = (line) => process.stderr.write(`${line}\n`);
+// Lines name files from archives and machines: neutralized (src/escape.ts).
+const log = logToStderr;
 let config;
 try {
   if (argv.help || argv.h) {
@@ -25,7 +27,7 @@ try {
   const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
   const result = await reindex({ sh, config, log }, argv._.map(String), argv.codename);
   const published = result.publish?.suites.map((s) => `${s.codename} (${s.packages} packages)`).join(', ');
-  process.stdout.write(`${summarizeImport(result.import)}; ${published ? `published ${published}` : 'nothing to publish'}\n`);
+  writeLines(process.stdout, `${summarizeImport(result.import)}; ${published ? `published ${published}` : 'nothing to publish'}`);
 } catch (err) {
   process.stderr.write(`reindex-on-deb: ${formatError(err)}\n`);
   process.exitCode = exitCodeFor(err);

@@ -1,7 +1,11 @@
 /**
  * Small typed errors, mapped to exit codes in one place (exitCodeFor).
  * Every error says what went wrong and, where we know it, what to do next.
+ * formatError is the one renderer: messages carry file names and tools'
+ * output, so no control character of theirs reaches the terminal (escape.ts).
  */
+import { neutralizeBlock, neutralizeLine } from './escape.js';
+
 export class NspawnKitError extends Error {
   /** Process exit code when this error ends the CLI. */
   readonly exitCode: number = 1;
@@ -13,6 +17,11 @@ export class NspawnKitError extends Error {
     super(message);
     this.name = new.target.name;
   }
+
+  /** The message for a terminal (formatError adds the hint). */
+  render(): string {
+    return renderMessage(this.message);
+  }
 }
 
 /** Bad configuration or recipe: every problem at once, exit 2, nothing written. */
@@ -23,6 +32,11 @@ export class ConfigError extends NspawnKitError {
     hint = 'Fix the configuration and run again; `nspawn-kit config` shows the resolved result.',
   ) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, hint);
+  }
+
+  /** One line per problem, even when a problem quotes a value with a newline. */
+  override render(): string {
+    return ['invalid configuration:', ...this.problems.map((p) => `  - ${neutralizeLine(p)}`)].join('\n');
   }
 }
 
@@ -39,9 +53,18 @@ export class CommandError extends NspawnKitError {
     readonly stderrTail: string,
     hint?: string,
   ) {
-    const status = commandExitCode === null ? 'was killed by a signal' : `exited with ${commandExitCode}`;
-    const tail = stderrTail.trim() ? `\n${indent(stderrTail.trim())}` : '';
-    super(`command ${status}: ${command}${tail}`, hint);
+    super(CommandError.text(command, commandExitCode, stderrTail, (x) => x), hint);
+  }
+
+  private static text(command: string, code: number | null, stderrTail: string, line: (s: string) => string): string {
+    const status = code === null ? 'was killed by a signal' : `exited with ${code}`;
+    const tail = stderrTail.trim() ? `\n${indent(stderrTail.trim().split('\n').map(line).join('\n'))}` : '';
+    return `command ${status}: ${line(command)}${tail}`;
+  }
+
+  /** The command on one line, then the stderr tail line by line. */
+  override render(): string {
+    return CommandError.text(this.command, this.commandExitCode, this.stderrTail, neutralizeLine);
   }
 }
 
@@ -61,12 +84,29 @@ export function exitCodeFor(err: unknown): number {
   return err instanceof NspawnKitError ? err.exitCode : 1;
 }
 
+/**
+ * A message of one or more lines for a terminal: no control character, and
+ * only the first line starts at column 0. Continuation lines (a tool's output
+ * tail, a list of problems) are indented, and so is a line that a newline in
+ * a quoted value would start: it cannot pass for a line of its own.
+ */
+export function renderMessage(message: string): string {
+  const [first = '', ...rest] = message.split('\n');
+  return [neutralizeLine(first), ...rest.map((l) => neutralizeLine(l === '' || /^\s/.test(l) ? l : `  ${l}`))].join('\n');
+}
+
+/** An error for the terminal: our line breaks kept, every control character of the values escaped. */
 export function formatError(err: unknown): string {
   if (err instanceof NspawnKitError) {
-    return err.hint ? `${err.message}\n  → ${err.hint}` : err.message;
+    return err.hint ? `${err.render()}\n  → ${renderMessage(err.hint)}` : err.render();
   }
-  if (err instanceof Error) return err.stack ?? err.message;
-  return String(err);
+  if (err instanceof Error) {
+    // "Name: message" (a system error quotes the path) on one line, then the stack frames.
+    const head = String(err);
+    const stack = err.stack ?? head;
+    return stack.startsWith(head) ? neutralizeLine(head) + neutralizeBlock(stack.slice(head.length)) : renderMessage(stack);
+  }
+  return renderMessage(String(err));
 }
 
 export function indent(text: string, prefix = '    '): string {

@@ -1,7 +1,8 @@
 /**
  * The `nspawn-kit` program (the bin is cli.ts). Subcommands live in
  * src/commands/; errors are mapped to exit codes here and only here: 0 ok,
- * 1 failure, 2 usage or configuration.
+ * 1 failure, 2 usage or configuration. Errors are printed through formatError,
+ * which escapes every control character of the values in them (escape.ts).
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { registerMirror } from './commands/mirror.js';
 import { registerMachine } from './commands/machine.js';
 import { registerTriggers } from './commands/triggers.js';
 import type { GlobalOptions } from './context.js';
-import { exitCodeFor, formatError } from './errors.js';
+import { exitCodeFor, formatError, renderMessage } from './errors.js';
 
 export { formatError };
 
@@ -25,6 +26,8 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'stream command output')
     .option('--json', 'machine-readable output where the command supports it')
     .showHelpAfterError('(run with --help for usage)')
+    // Commander's usage errors quote the arguments given (a file name, say): no control character of theirs is printed.
+    .configureOutput({ outputError: (text, write) => write(`${renderMessage(text.replace(/\n$/, ''))}\n`) })
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   registerBasic(program, globals);

@@ -11,6 +11,7 @@ import { promises as fsp, constants as fsConstants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { $, quote } from 'zx/core';
 import { CommandError, tail } from './errors.js';
+import { logToStderr } from './escape.js';
 
 /** A command as data: the program and its argv, each flag next to its value. */
 export type Command = readonly [cli: string, args: readonly string[]];
@@ -63,7 +64,7 @@ export class Shell {
   constructor(opts: ShellOptions = {}) {
     this.dryRun = opts.dryRun ?? false;
     this.verbose = opts.verbose ?? false;
-    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.log = opts.log ?? logToStderr;
   }
 
   /** A shell sharing settings and plan, logging elsewhere (e.g. to one listr2 task). */

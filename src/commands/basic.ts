@@ -1,6 +1,7 @@
 /** `config` and `doctor`. */
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
+import { jsonText, neutralizeBlock } from '../escape.js';
 import { loadRecipeDefs, resolveAllRecipes, resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
 import { fixHost, formatDoctor, runDoctor } from '../host/doctor.js';
@@ -32,7 +33,7 @@ export function registerBasic(program: Command, globals: () => GlobalOptions): v
         if (problems.length) throw new ConfigError(problems);
         out = { ...ctx.config, recipes: Object.fromEntries([...defs].map(([n, d]) => [n, d.source])) };
       }
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      process.stdout.write(`${jsonText(out, 2)}\n`);
     });
 
   program
@@ -48,8 +49,8 @@ export function registerBasic(program: Command, globals: () => GlobalOptions): v
         const installed = await fixHost(sh, report, !o.requiredOnly);
         if (installed.length && !sh.dryRun) report = await runDoctor(sh);
       }
-      if (g.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${formatDoctor(report)}\n`);
+      if (g.json) process.stdout.write(`${jsonText(report, 2)}\n`);
+      else process.stdout.write(`${neutralizeBlock(formatDoctor(report))}\n`);
       if (report.missingRequired.length && !sh.dryRun) process.exitCode = 1;
     });
 }

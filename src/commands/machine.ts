@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
 import { UsageError, requireRoot } from '../errors.js';
+import { escapeFields, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
 import { assertMachineName } from '../machine/create.js';
 import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
@@ -26,12 +27,12 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (!app.sh.dryRun) requireRoot('create');
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
       await runGraph(ctx, [createStage(), ...(o.provision ? [provisionStage()] : [])]);
-      if (app.opts.json) process.stdout.write(`${JSON.stringify(ctx.created ?? null, null, 2)}\n`);
+      if (app.opts.json) process.stdout.write(`${jsonText(ctx.created ?? null, 2)}\n`);
       else {
         // Not created: a dry run, or a machine already built from the same recipe and package set.
         const existing = ctx.existing && ctx.existing.state !== 'absent' && ctx.existing.state !== 'stale' ? ctx.existing.reason : undefined;
         const what = ctx.created?.root ?? existing ?? '(dry run)';
-        process.stdout.write([`machine ${name}: ${what}`, ...enterHint(app.config, name), 'time per stage:', ...formatTimings(ctx.timings)].join('\n') + '\n');
+        writeLines(process.stdout, [`machine ${name}: ${what}`, ...enterHint(app.config, name), 'time per stage:', ...formatTimings(ctx.timings)]);
       }
     });
 
@@ -45,13 +46,14 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('provision');
       const timeoutMs = Number(o.timeout) * 1000;
-      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout: "${o.timeout}" is not a number of seconds`);
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(safe`--timeout: "${o.timeout}" is not a number of seconds`);
       const { provisionMachine } = await import('../machine/provision.js');
       const report = await provisionMachine({ sh: app.sh, config: app.config }, name, { timeoutMs, onLine: app.opts.verbose ? app.log : undefined });
-      if (app.opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`first boot of ${name}: ${report.result.status} (exit ${report.result.exitCode})${report.booted ? '' : ', already provisioned'}\n`);
+      if (app.opts.json) process.stdout.write(`${jsonText(report, 2)}\n`);
+      else writeLines(process.stdout, `${safe`first boot of ${name}: ${report.result.status} (exit ${report.result.exitCode})`}${report.booted ? '' : ', already provisioned'}`);
       if (report.result.status !== 'success') {
-        process.stderr.write(`first-boot log (tail):\n${report.logTail}\n`);
+        // The machine wrote this log: its lines are kept, its control characters are not.
+        process.stderr.write(`first-boot log (tail):\n${neutralizeBlock(report.logTail)}\n`);
         process.exitCode = report.result.exitCode || 1;
       }
     });
@@ -88,7 +90,10 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
     .action(async () => {
       const app = await createContext(globals());
       const machines = await listMachines({ sh: app.sh, config: app.config });
-      process.stdout.write(app.opts.json ? `${JSON.stringify(machines, null, 2)}\n` : `${formatMachineTable(machines)}\n`);
+      // Recipe, codename and problem come from records on disk: escaped per cell before the table is laid out
+      // (the table shows a problem's first line).
+      const cells = machines.map((m) => escapeFields({ ...m, problem: m.problem?.split('\n')[0] }));
+      process.stdout.write(app.opts.json ? `${jsonText(machines, 2)}\n` : `${neutralizeBlock(formatMachineTable(cells))}\n`);
     });
 
   program
@@ -101,7 +106,8 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (!app.sh.dryRun) requireRoot('rm');
       await sweepStaleBuilds({ sh: app.sh, config: app.config });
       const r = await removeMachine({ sh: app.sh, config: app.config }, name);
-      process.stdout.write(app.opts.json ? `${JSON.stringify(r, null, 2)}\n` : `removed ${name}${r.releasedBase ? ` and its base ${r.releasedBase}, which nothing else used` : ''}\n`);
+      if (app.opts.json) process.stdout.write(`${jsonText(r, 2)}\n`);
+      else writeLines(process.stdout, `removed ${name}${r.releasedBase ? safe` and its base ${r.releasedBase}, which nothing else used` : ''}`);
     });
 }
 

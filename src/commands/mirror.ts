@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
 import { OperationError, UsageError, requireRoot } from '../errors.js';
+import { jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import type { MirrorContext } from '../mirror/context.js';
 import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
@@ -34,9 +35,10 @@ export async function underLock<T>(app: AppContext, fn: () => Promise<T>, wait =
   }
 }
 
+/** The one stdout sink of these commands: JSON safe for a terminal, or lines (an array item is one line, whatever it holds). */
 function print(app: AppContext, json: unknown, text: string | string[]): void {
-  if (app.opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-  else process.stdout.write(`${Array.isArray(text) ? text.join('\n') : text}\n`);
+  if (app.opts.json) process.stdout.write(`${jsonText(json, 2)}\n`);
+  else writeLines(process.stdout, Array.isArray(text) ? text : neutralizeBlock(text).split('\n'));
 }
 
 export function registerMirror(program: Command, globals: () => GlobalOptions): void {
@@ -52,7 +54,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
   ).action(async (o: { from?: string; codename?: string; wait: boolean }) => {
     const app = await createContext(globals());
     if (Boolean(o.from) !== Boolean(o.codename)) throw new UsageError('--from and --codename go together');
-    if (o.codename && !CODENAME.test(o.codename)) throw new UsageError(`--codename: "${o.codename}" is not a codename like "bookworm"`);
+    if (o.codename && !CODENAME.test(o.codename)) throw new UsageError(safe`--codename: "${o.codename}" is not a codename like "bookworm"`);
     const archives = o.from && o.codename ? [{ path: o.from, codename: o.codename }] : app.config.mirror.archives;
     const report = await underLock(app, () => importArchives(mirrorContext(app), archives), o.wait);
     print(app, report, formatImportReport(report));
@@ -124,7 +126,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
     .action(async (o: { port: string; host: string }) => {
       const app = await createContext(globals());
       const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: "${o.port}" is not a port number`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(safe`--port: "${o.port}" is not a port number`);
       const server = await serveMirror(app.config.mirror.root, { host: o.host, port, log: app.opts.verbose ? app.log : undefined }).catch((err: Error) => {
         if (err instanceof OperationError) throw err;
         throw new OperationError(`cannot listen on ${o.host}:${port}: ${err.message}`, 'Pick another --port or stop what listens there.');

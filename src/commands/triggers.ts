@@ -4,6 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
 import { requireRoot } from '../errors.js';
+import { jsonText, writeLines } from '../escape.js';
 import { refreshMirror } from '../mirror/refresh.js';
 import { importAndPublish, runDaemon } from '../triggers/daemon.js';
 import { checkSchedule } from '../triggers/schedule.js';
@@ -16,6 +17,8 @@ async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolea
   await runDaemon({
     config: app.config,
     sh: app.sh,
+    // One event per line, neutralized: file names from archives and machines are in them (escape.ts).
+    log: app.log,
     json: app.opts.json,
     watch: parts.watch,
     schedule: parts.schedule,
@@ -52,7 +55,7 @@ export function registerTriggers(program: Command, globals: () => GlobalOptions)
       if (unitDir && !app.sh.dryRun) requireRoot('install-units');
       const r = await installUnits({ config: app.config, sh: app.sh, nodePath: process.execPath, cliPath, unitDir, enable: o.enable });
       if (app.opts.json) {
-        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        process.stdout.write(`${jsonText(r, 2)}\n`);
         return;
       }
       const lines = r.written.map((f) => `wrote ${f}`);
@@ -62,6 +65,6 @@ export function registerTriggers(program: Command, globals: () => GlobalOptions)
         if (r.crontab) lines.push('  put this line into /etc/cron.d/nspawn-kit (nightly refresh):', `    ${r.crontab}`);
         if (r.watchCommand) lines.push('  and start the watcher (e.g. from your init or a supervisor):', `    ${r.watchCommand}`);
       }
-      process.stdout.write(`${lines.join('\n')}\n`);
+      writeLines(process.stdout, lines);
     });
 }

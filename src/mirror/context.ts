@@ -5,17 +5,18 @@
  * side (ftparchive, release, publish, verify, status, serve).
  */
 import type { Config } from '../config/types.js';
+import { neutralizeLine } from '../escape.js';
 import type { Shell } from '../shell.js';
 
 export interface MirrorContext {
   sh: Shell;
   config: Config;
-  /** Progress lines (a listr2 task's output, or stderr). */
+  /** Progress lines (a listr2 task's output, or stderr); a sink neutralizes what it prints (escape.ts). */
   log?: (line: string) => void;
   signal?: AbortSignal;
 }
 
-/** ctx.log, or nothing. */
+/** ctx.log, or nothing; the line made safe for a terminal (file names are in it). */
 export function progress(ctx: MirrorContext, line: string): void {
-  ctx.log?.(line);
+  ctx.log?.(neutralizeLine(line));
 }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { escapeText, neutralizeBlock, neutralizeLine, safe } from '../escape.js';
 import type { Shell } from '../shell.js';
 import { mapLimit } from './archive-scan.js';
 import type { MirrorLayout } from './layout.js';
@@ -136,13 +137,31 @@ export function summarizeImport(r: ImportReport): string {
   return `${r.dryRun ? '[dry-run] ' : ''}import: ${parts.join(', ')}`;
 }
 
-/** Human lines for the CLI: the summary, then every problem by file name. */
+/**
+ * Human lines for the CLI: the summary, then every problem by file name.
+ * Names are untrusted values (a newline, an ESC): escaped, backslash and all,
+ * so one problem starts one line. A reason is a message that quotes its values
+ * already (dpkg's, or ours with JSON.stringify): neutralized line by line, and
+ * a reason of several lines (dpkg's whole message) continues on indented lines.
+ */
 export function formatImportReport(r: ImportReport): string[] {
   return [
     summarizeImport(r),
-    ...r.conflicts.map((c) => `  conflict: ${c.file} -> ${c.pool}: ${c.reason}`),
-    ...r.rejected.map((x) => `  rejected: ${x.file}: ${x.reason}`),
-    ...r.skipped.map((x) => `  skipped: ${x.file}: ${x.reason}`),
-    ...r.warnings.map((w) => `  warning: ${w}`),
+    ...r.conflicts.flatMap((c) => withReason(safe`  conflict: ${c.file} -> ${c.pool}`, c.reason, c.file)),
+    ...r.rejected.flatMap((x) => withReason(safe`  rejected: ${x.file}`, x.reason, x.file)),
+    ...r.skipped.flatMap((x) => withReason(safe`  skipped: ${x.file}`, x.reason, x.file)),
+    ...r.warnings.map((w) => `  warning: ${neutralizeLine(w)}`),
   ];
+}
+
+/**
+ * "head: reason", or for a reason of several lines, each further line indented
+ * under it. Where the reason quotes the file's name (dpkg does), the name is
+ * escaped like the head's, so a newline in it does not break the reason either.
+ */
+export function withReason(head: string, reason: string, name?: string, indent = '      '): string[] {
+  const text = reason.replace(/\s+$/, '');
+  const parts = name ? text.split(name) : [text];
+  const [first = '', ...rest] = parts.map(neutralizeBlock).join(name ? escapeText(name) : '').split('\n');
+  return [`${head}: ${first}`, ...rest.map((l) => indent + l)];
 }

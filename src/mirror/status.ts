@@ -6,7 +6,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { escapeText, safe } from '../escape.js';
 import { exists } from '../shell.js';
+import { withReason } from './import-state.js';
 import type { MirrorContext } from './context.js';
 import { CODENAME, listSuites, readSuiteList } from './ftparchive.js';
 import { signingKeyFingerprint } from './keys.js';
@@ -89,18 +91,22 @@ function isQuarantineEntry(x: unknown): x is QuarantineEntry {
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
-/** Human-readable status (the CLI prints JSON.stringify(status) for --json). */
+/**
+ * Human-readable status (the CLI prints jsonText(status) for --json).
+ * Every value read from disk is escaped: quarantined names come from hostile files
+ * (reasons are messages: neutralized line by line, see formatImportReport).
+ */
 export function formatStatus(s: MirrorStatus): string {
-  const lines = [`mirror ${s.root}`, `signing key ${s.fingerprint ?? '(none yet: created by the first publish)'}`];
+  const lines = [safe`mirror ${s.root}`, s.fingerprint ? safe`signing key ${s.fingerprint}` : 'signing key (none yet: created by the first publish)'];
   if (!s.suites.length) lines.push('no suites yet: run `nspawn-kit mirror import` and `nspawn-kit mirror publish`');
   for (const x of s.suites) {
     const when = x.lastPublish ? `published ${x.lastPublish}, valid until ${x.validUntil ?? '?'}${x.expired ? ' (EXPIRED: publish again)' : ''}` : 'never published';
-    lines.push(`  ${x.codename}: ${x.packages} packages, ${mib(x.bytes)} [${x.architectures.join(' ')}], ${x.members} in the suite list; ${when}`);
+    lines.push(`  ${escapeText(x.codename)}: ${x.packages} packages, ${mib(x.bytes)} [${escapeText(x.architectures.join(' '))}], ${x.members} in the suite list; ${when}`);
   }
-  if (s.quarantineError) lines.push(`quarantine unreadable: ${s.quarantineError}`);
+  if (s.quarantineError) lines.push(safe`quarantine unreadable: ${s.quarantineError}`);
   if (s.quarantined.length) {
     lines.push(`quarantined (${s.quarantined.length}):`);
-    for (const q of s.quarantined) lines.push(`  ${q.file}: ${q.reason} (${q.time})`);
+    for (const q of s.quarantined) lines.push(...withReason(safe`  ${q.file}`, `${q.reason} (${q.time})`, q.file));
   }
   return lines.join('\n');
 }

@@ -6,6 +6,8 @@
  */
 import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from 'listr2';
 import type { AppContext } from '../context.js';
+import { renderMessage } from '../errors.js';
+import { neutralizeLine } from '../escape.js';
 import type { Shell } from '../shell.js';
 
 export interface StageCtx {
@@ -36,19 +38,37 @@ export function stage<C extends StageCtx>(
     enabled: opts.enabled,
     skip: opts.skip,
     rendererOptions: { persistentOutput: false, bottomBar: 3 },
-    task: async (ctx, task) => {
+    task: async (ctx, listrTask) => {
       const started = Date.now();
+      const task = safeOutput(listrTask);
       const sh = ctx.app.sh.withLog((line) => {
         task.output = line;
       });
       try {
         const note = await fn(ctx, task, sh);
         if (note) task.title = `${title}: ${note}`;
+      } catch (err) {
+        // listr2 prints the message itself before the CLI does: no control character of a file name or tool in it.
+        if (err instanceof Error) err.message = renderMessage(err.message);
+        throw err;
       } finally {
         ctx.timings.push({ stage: title, ms: Date.now() - started });
       }
     },
   };
+}
+
+/**
+ * The task as the stage sees it: whatever it sets as output or title is
+ * neutralized first (output lines name files and carry tools' output), so no
+ * stage can forget it. listr2's wrapper keeps no private state, so a Proxy is
+ * transparent to it.
+ */
+function safeOutput<T extends object>(task: T): T {
+  return new Proxy(task, {
+    set: (target, key, value: unknown) =>
+      Reflect.set(target, key, (key === 'output' || key === 'title') && typeof value === 'string' ? neutralizeLine(value) : value),
+  });
 }
 
 export function lineMode(app: AppContext): boolean {

@@ -4,6 +4,7 @@
  * and maps errors to exit codes exactly like the CLI.
  */
 import { ConfigError, UsageError, exitCodeFor, formatError } from '../errors.js';
+import { logToStderr, writeLines } from '../escape.js';
 import { loadConfig } from '../config/load.js';
 import { resolveRecipe } from '../config/recipes.js';
 import type { Config, Recipe } from '../config/types.js';
@@ -57,7 +58,7 @@ export interface ScriptSpec<C extends StageCtx> {
 }
 
 export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: ScriptArgv): Promise<number> {
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const log = logToStderr;
   let loaded: Config | undefined;
   try {
     if (argv.help || argv.h) {
@@ -75,7 +76,7 @@ export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: S
     await runGraph(ctx, spec.tasks(flags));
     const lines = [...(spec.summary?.(ctx) ?? []), 'time per stage:', ...formatTimings(ctx.timings)];
     if (flags.dryRun) lines.unshift(`dry run: ${sh.planned.length} command(s) printed above; nothing was changed`);
-    process.stdout.write(`\n${lines.join('\n')}\n`);
+    writeLines(process.stdout, ['', ...lines]);
     return 0;
   } catch (err) {
     process.stderr.write(`\n${spec.title}: ${formatError(err)}\n`);

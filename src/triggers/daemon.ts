@@ -21,6 +21,7 @@ import { withMirrorLock } from './lock.js';
 import { startSchedule, type Schedule } from './schedule.js';
 import { discoverMachineArchives, startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
 import { UsageError } from '../errors.js';
+import { logToStderr } from '../escape.js';
 
 export type EventLog = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -29,7 +30,8 @@ export function createEventLog(write: (line: string) => void, json: boolean): Ev
   return (event, fields = {}) => {
     const time = new Date().toISOString();
     if (json) return write(JSON.stringify({ time, event, ...fields }));
-    const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"]/.test(v) ? v : JSON.stringify(v)}`);
+    // Quoted (JSON) when a value could be misread: a space, a quote, a backslash, a control or bidi character.
+    const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"\\\p{Cc}\p{Bidi_Control}]/u.test(v) ? v : JSON.stringify(v)}`);
     write([time, event, ...parts].join(' '));
   };
 }
@@ -73,7 +75,7 @@ interface Payload {
 const keyOf = (f: WatchedFile) => `${f.codename}\0${f.path}`;
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const write = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const write = opts.log ?? logToStderr;
   const log = createEventLog(write, opts.json ?? false);
   const { config, sh } = opts;
   const lockPath = mirrorLayout(config).lock;
