@@ -78,7 +78,12 @@ export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts:
     const path = resolve(f.path);
     if (f.machine !== undefined) {
       // Values a machine supplied refuse its file only: the other files (and machines) go on.
-      const refused = refuseMachineValues(f.codename, f.machine) ?? (basename(path).endsWith('.deb') ? await refuseMachineFile(path) : 'not a .deb file name');
+      const bad = refuseMachineValues(f.codename, f.machine);
+      if (bad) {
+        pre.rejected.push({ file: path, reason: bad });
+        continue;
+      }
+      const refused = basename(path).endsWith('.deb') ? await refuseMachineFile(path) : 'not a .deb file name';
       if (refused === 'vanished before it could be read') pre.warnings.push(`${path}: ${refused}`);
       else if (refused) pre.rejected.push({ file: path, reason: `${refused} (machine ${f.machine})` });
       else accepted.push({ path, codename: f.codename, machine: f.machine });
