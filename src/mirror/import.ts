@@ -123,6 +123,8 @@ interface Candidate extends ImportFile {
   staged?: StagedDeb;
   /** Refused for a reason that may pass later (full disk, a list not verified yet): not remembered in the cache. */
   retry?: boolean;
+  /** The disk was full when this file was staged (perhaps by copies made in parallel). */
+  noSpace?: boolean;
 }
 
 async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport, scannedDirs: string[]): Promise<ImportReport> {
@@ -218,7 +220,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
         c.staged = r.staged;
         inspect.push({ k, path: r.staged.tmp, known: r.staged });
       } else {
-        c.retry = r.noSpace;
+        c.retry = c.noSpace = r.noSpace;
         out[k] = { ok: false, reason: r.reason };
       }
     }
@@ -246,6 +248,13 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
           return res;
         })
       ).flat();
+      // A full disk met while other copies were in flight: each such file is tried again
+      // alone, so only a file that really does not fit beside the others is refused.
+      for (const [i, c] of part.entries()) {
+        if (!c.noSpace) continue;
+        c.noSpace = c.retry = false;
+        inspections[i] = (await validateChunk([c]))[0] ?? { ok: false, reason: 'not inspected' };
+      }
 
       // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
       //    deterministically), or through apt-move per codename.

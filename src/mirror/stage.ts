@@ -14,6 +14,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MirrorLayout } from './layout.js';
 
@@ -60,6 +61,19 @@ export async function noSpaceReason(dir: string, needed: number): Promise<string
   return `no space left on device: copying into ${dir} needs ${needed} bytes${free}; not imported (free space there, then import again)`;
 }
 
+/**
+ * write(2) may write less than asked when the disk fills (it reports ENOSPC
+ * only on the next call): a short write ignored would leave a truncated copy
+ * that then fails validation as "corrupt", a verdict about the disk blamed on the file.
+ */
+async function writeAll(out: FileHandle, chunk: Buffer): Promise<void> {
+  for (let off = 0; off < chunk.length; ) {
+    const { bytesWritten } = await out.write(chunk, off, chunk.length - off);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (write wrote nothing)'), { code: 'ENOSPC' });
+    off += bytesWritten;
+  }
+}
+
 export async function stageDeb(layout: MirrorLayout, source: string, opts: StageOptions = {}): Promise<StageResult> {
   const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (opts.noFollow ? fsConstants.O_NOFOLLOW : 0);
   let src;
@@ -103,7 +117,7 @@ export async function stageDeb(layout: MirrorLayout, source: string, opts: Stage
         if (size > limit) return { ok: false, reason: `grew past the verified size of ${limit} bytes while it was copied; not imported` };
         const chunk = buf.subarray(0, bytesRead);
         hash.update(chunk);
-        await out.write(chunk);
+        await writeAll(out, chunk);
       }
       await out.sync();
     } finally {
