@@ -4,31 +4,20 @@
  * and recorded in their codename's suite list. Source directories are only
  * read (COPYONLY). Bad files are reported by name, quarantined, never listed.
  */
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
-import { listArchive, mapLimit, refuseMachineFile, symlinkStaysInside } from './archive-scan.js';
+import { join, resolve, sep } from 'node:path';
+import { listArchive, mapLimit } from './archive-scan.js';
 import type { Archive } from '../config/types.js';
 import type { MirrorContext } from './context.js';
-import { inspectDebs, type DebInspection, type DebPackage } from './deb.js';
-import { mirrorLayout, poolRelativePath } from './layout.js';
+import type { DebPackage } from './deb.js';
+import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
-import { stageDeb, type StagedDeb } from './stage.js';
-import { MachineTrust, notVerified, refuseMachineValues } from './machine-files.js';
+import { MachineTrust, notVerified } from './machine-files.js';
+import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
 import { addToSuite, assertCodename, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
 import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportedFile, type ImportReport, type QuarantineEntry } from './import-state.js';
-
-export interface ImportFile {
-  path: string;
-  codename: string;
-  /**
-   * Set for files from a machine's apt cache (root inside the machine wrote
-   * them): accepted only when named by a package list nspawn-kit verified
-   * of its codename (see machine-files.ts); never set for the admin's mirror.archives.
-   */
-  machine?: string;
-}
 
 export interface ImportOptions {
   /** Ignore the cache of already-processed files (re-validate everything). */
@@ -73,58 +62,8 @@ export async function importArchives(ctx: MirrorContext, archives: Archive[], op
 /** Imports specific files (the watcher's entry point); each must be a .deb regular file or a symlink inside its directory. */
 export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions = {}): Promise<ImportReport> {
   const pre = emptyReport(ctx.sh.dryRun);
-  const accepted: ImportFile[] = [];
-  for (const f of files) {
-    const path = resolve(f.path);
-    if (f.machine !== undefined) {
-      // Values a machine supplied refuse its file only: the other files (and machines) go on.
-      const bad = refuseMachineValues(f.codename, f.machine);
-      if (bad) {
-        pre.rejected.push({ file: path, reason: bad });
-        continue;
-      }
-      const refused = basename(path).endsWith('.deb') ? await refuseMachineFile(path) : 'not a .deb file name';
-      if (refused === 'vanished before it could be read') pre.warnings.push(`${path}: ${refused}`);
-      else if (refused) pre.rejected.push({ file: path, reason: `${refused} (machine ${f.machine})` });
-      else accepted.push({ path, codename: f.codename, machine: f.machine });
-      continue;
-    }
-    assertCodename(f.codename);
-    if (!basename(path).endsWith('.deb')) {
-      pre.rejected.push({ file: path, reason: 'not a .deb file name' });
-      continue;
-    }
-    let st;
-    try {
-      st = await fsp.lstat(path);
-    } catch {
-      pre.warnings.push(`${path}: vanished before it could be read`);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (!(await symlinkStaysInside(path, await fsp.realpath(dirname(path))))) {
-        pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
-        continue;
-      }
-    } else if (!st.isFile()) {
-      pre.rejected.push({ file: path, reason: 'not a regular file' });
-      continue;
-    }
-    accepted.push({ path, codename: f.codename });
-  }
+  const accepted = await screenFiles(files, pre);
   return runImport(ctx, accepted, opts, pre, []);
-}
-
-interface Candidate extends ImportFile {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  /** The private pool copy that was validated (native, not dry-run; always for a machine's file). */
-  staged?: StagedDeb;
-  /** Refused for a reason that may pass later (full disk, a list not verified yet): not remembered in the cache. */
-  retry?: boolean;
-  /** The disk was full when this file was staged (perhaps by copies made in parallel). */
-  noSpace?: boolean;
 }
 
 async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport, scannedDirs: string[]): Promise<ImportReport> {
@@ -192,42 +131,9 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   const concurrency = opts.concurrency ?? defaultConcurrency();
   const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
   const trust = new MachineTrust(sh, layout, index, (w) => report.warnings.push(w));
-  // A machine's file is always staged (never read in place, whatever the importer); a dry run stages it outside the mirror.
-  let dryStage: Promise<string> | undefined;
-  const stageDir = async (): Promise<string | undefined> => (sh.dryRun ? (dryStage ??= fsp.mkdtemp(join(tmpdir(), 'nk-dry-stage-'))) : undefined);
+  const validator = createValidator({ sh, layout, trust, staging, architectures, signal: ctx.signal });
+  const validateChunk = validator.validateChunk;
   let done = 0;
-  const validateChunk = async (chunk: Candidate[]): Promise<DebInspection[]> => {
-    const out: DebInspection[] = [];
-    const inspect: { k: number; path: string; known?: StagedDeb }[] = [];
-    for (const [k, c] of chunk.entries()) {
-      if (c.machine === undefined && !staging) {
-        inspect.push({ k, path: c.path });
-        continue;
-      }
-      let expectedSizes: number[] | undefined;
-      if (c.machine !== undefined) {
-        const expected = await trust.expectedSizes(basename(c.path), c.codename, c.machine);
-        if ('reason' in expected) {
-          // Not cached: a later warm may verify these very bytes.
-          c.retry = true;
-          out[k] = { ok: false, reason: expected.reason };
-          continue;
-        }
-        expectedSizes = expected.sizes;
-      }
-      const r = await stageDeb(layout, c.path, { noFollow: c.machine !== undefined, expectedSizes, dir: await stageDir(), signal: ctx.signal });
-      if (r.ok) {
-        c.staged = r.staged;
-        inspect.push({ k, path: r.staged.tmp, known: r.staged });
-      } else {
-        c.retry = c.noSpace = r.noSpace;
-        out[k] = { ok: false, reason: r.reason };
-      }
-    }
-    const res = await inspectDebs(sh, inspect.map((i) => i.path), { architectures, signal: ctx.signal, known: inspect.map((i) => i.known) });
-    for (const [j, { k }] of inspect.entries()) out[k] = res[j] ?? { ok: false, reason: 'not inspected' };
-    return out;
-  };
   // Natively, the files go through steps 2 and 3 in slices: what a slice holds
   // (inspections, staged copies) is dropped before the next one, so importing
   // a big cache (the watcher's start-up reconcile) never holds every file's
@@ -357,7 +263,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   } finally {
     // Copies not put in place (rejected, conflicts, an abort): never left in the pool.
     for (const c of work) if (c.staged) await fsp.rm(c.staged.tmp, { force: true });
-    if (dryStage) await fsp.rm(await dryStage, { recursive: true, force: true });
+    await validator.cleanup();
   }
   ctx.log?.(summarizeImport(report));
   return report;
@@ -365,3 +271,4 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
 
 export { formatImportReport, summarizeImport, type ImportReport, type ImportedFile } from './import-state.js';
 export { listArchive } from './archive-scan.js';
+export type { ImportFile } from './import-files.js';
