@@ -119,7 +119,11 @@ export function createValidator(opts: ValidatorOptions): { validateChunk: (chunk
         }
         expectedSizes = expected.sizes;
       }
-      const r = await stageDeb(layout, c.path, { noFollow: c.machine !== undefined, expectedSizes, dir: await stageDir(), signal });
+      const r = await stageDeb(layout, c.path, { noFollow: c.machine !== undefined, expectedSizes, dir: await stageDir(), signal }).catch((err: unknown) => {
+        // A machine's file that fails in an unforeseen way (EIO, say) is that file's problem, never the import's.
+        if (c.machine === undefined || signal?.aborted) throw err;
+        return { ok: false as const, reason: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, noSpace: false };
+      });
       if (r.ok) {
         c.staged = r.staged;
         inspect.push({ k, path: r.staged.tmp, known: r.staged });

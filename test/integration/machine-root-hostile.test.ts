@@ -167,6 +167,22 @@ test('stageDeb: a FIFO and a socket are refused on the open descriptor without b
   assert.equal(readdirSync(layout.pool), []);
 });
 
+test('a dry run reads a machine file only through a private copy outside the mirror, and changes nothing', async () => {
+  const { config, debs, machines } = world('dry');
+  const m1 = machine(machines, 'm1');
+  copyFileSync(debs.good, join(m1, 'good_1.0-1_amd64.deb'));
+  execFileSync('mkfifo', [join(m1, 'trixonly_1.0-1_amd64.deb')]);
+  const printed: string[] = [];
+  const dry: MirrorContext = { sh: new Shell({ dryRun: true, log: (l) => printed.push(l) }), config, log: () => {} };
+  const before = readdirSync(tmpdir()).filter((n) => n.startsWith('nk-dry-stage-')).length;
+  const r = await importFiles(dry, ['good', 'trixonly'].map((n) => ({ path: join(m1, `${n}_1.0-1_amd64.deb`), codename: 'bookworm', machine: 'm1' })));
+  assert.equal(r.imported.map((i) => i.package), ['good']);
+  assert.equal(r.rejected.map((x) => x.reason), ['not a regular file (machine m1)']);
+  assert.ok(printed.some((l) => l.includes('install -D -m 0644 -T --') && l.includes('nk-dry-stage-') && l.includes('pool/main/g/good/good_1.0-1_amd64.deb')), printed.join('\n'));
+  assert.not.ok(existsSync(config.mirror.root), 'nothing written into the mirror');
+  assert.is(readdirSync(tmpdir()).filter((n) => n.startsWith('nk-dry-stage-')).length, before, 'the private copy is gone');
+});
+
 /** Machines whose records are hostile, each refused for its own reason; "good" and "trixie" are fine. */
 function hostileMachines(w: ReturnType<typeof world>): { good: string } {
   const { machines, secret, debs } = w;
