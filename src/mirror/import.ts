@@ -6,28 +6,18 @@
  */
 import { availableParallelism } from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
-import { listArchive, mapLimit, refuseMachineFile, symlinkStaysInside } from './archive-scan.js';
+import { join, resolve, sep } from 'node:path';
+import { listArchive, mapLimit } from './archive-scan.js';
 import type { Archive } from '../config/types.js';
 import type { MirrorContext } from './context.js';
-import { inspectDebs, type DebInspection, type DebPackage } from './deb.js';
-import { mirrorLayout, poolRelativePath } from './layout.js';
-import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex, stageDeb, type StagedDeb } from './pool.js';
-import { loadTrustedIndex, trustKey, type TrustedSet } from './trusted-index.js';
+import type { DebPackage } from './deb.js';
+import { mirrorLayout } from './layout.js';
+import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
+import { MachineTrust, notVerified } from './machine-files.js';
+import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
 import { addToSuite, assertCodename, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
 import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportedFile, type ImportReport, type QuarantineEntry } from './import-state.js';
-
-export interface ImportFile {
-  path: string;
-  codename: string;
-  /**
-   * Set for files from a machine's apt cache (root inside the machine wrote
-   * them): accepted only when named by a package list nspawn-kit verified
-   * (see trusted-index.ts); never set for the admin's mirror.archives.
-   */
-  machine?: string;
-}
 
 export interface ImportOptions {
   /** Ignore the cache of already-processed files (re-validate everything). */
@@ -72,48 +62,8 @@ export async function importArchives(ctx: MirrorContext, archives: Archive[], op
 /** Imports specific files (the watcher's entry point); each must be a .deb regular file or a symlink inside its directory. */
 export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions = {}): Promise<ImportReport> {
   const pre = emptyReport(ctx.sh.dryRun);
-  const accepted: ImportFile[] = [];
-  for (const f of files) {
-    assertCodename(f.codename);
-    const path = resolve(f.path);
-    if (!basename(path).endsWith('.deb')) {
-      pre.rejected.push({ file: path, reason: 'not a .deb file name' });
-      continue;
-    }
-    if (f.machine !== undefined) {
-      const refused = await refuseMachineFile(path);
-      if (refused === 'vanished before it could be read') pre.warnings.push(`${path}: ${refused}`);
-      else if (refused) pre.rejected.push({ file: path, reason: `${refused} (machine ${f.machine})` });
-      else accepted.push({ path, codename: f.codename, machine: f.machine });
-      continue;
-    }
-    let st;
-    try {
-      st = await fsp.lstat(path);
-    } catch {
-      pre.warnings.push(`${path}: vanished before it could be read`);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (!(await symlinkStaysInside(path, await fsp.realpath(dirname(path))))) {
-        pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
-        continue;
-      }
-    } else if (!st.isFile()) {
-      pre.rejected.push({ file: path, reason: 'not a regular file' });
-      continue;
-    }
-    accepted.push({ path, codename: f.codename });
-  }
+  const accepted = await screenFiles(files, pre);
   return runImport(ctx, accepted, opts, pre, []);
-}
-
-interface Candidate extends ImportFile {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  /** The private pool copy that was validated (native, not dry-run). */
-  staged?: StagedDeb;
 }
 
 async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport, scannedDirs: string[]): Promise<ImportReport> {
@@ -180,30 +130,16 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   const architectures = config.mirror.architectures;
   const concurrency = opts.concurrency ?? defaultConcurrency();
   const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
+  const trust = new MachineTrust(sh, layout, index, (w) => report.warnings.push(w));
+  const validator = createValidator({ sh, layout, trust, staging, architectures, signal: ctx.signal });
+  const validateChunk = validator.validateChunk;
   let done = 0;
-  const validateChunk = async (chunk: Candidate[]): Promise<DebInspection[]> => {
-    if (!staging) return inspectDebs(sh, chunk.map((c) => c.path), { architectures, signal: ctx.signal });
-    const out: DebInspection[] = [];
-    const copied: number[] = [];
-    for (const [k, c] of chunk.entries()) {
-      const r = await stageDeb(layout, c.path, { noFollow: c.machine !== undefined, signal: ctx.signal });
-      if (r.ok) {
-        c.staged = r.staged;
-        copied.push(k);
-      } else out[k] = { ok: false, reason: r.reason };
-    }
-    const staged = copied.map((k) => chunk[k]?.staged);
-    const res = await inspectDebs(sh, staged.map((st) => st?.tmp ?? ''), { architectures, signal: ctx.signal, known: staged });
-    for (const [j, k] of copied.entries()) out[k] = res[j] ?? { ok: false, reason: 'not inspected' };
-    return out;
-  };
   // Natively, the files go through steps 2 and 3 in slices: what a slice holds
   // (inspections, staged copies) is dropped before the next one, so importing
   // a big cache (the watcher's start-up reconcile) never holds every file's
   // facts at once. apt-move takes each codename's files in one call (it pairs
   // files that want the same pool name within a call).
   const sliceSize = native ? IMPORT_SLICE : Math.max(1, work.length);
-  let trusted: TrustedSet | undefined;
   let indexDirty = false;
   try {
     for (let from = 0; from < work.length; from += sliceSize) {
@@ -218,6 +154,13 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
           return res;
         })
       ).flat();
+      // A full disk met while other copies were in flight: each such file is tried again
+      // alone, so only a file that really does not fit beside the others is refused.
+      for (const [i, c] of part.entries()) {
+        if (!c.noSpace) continue;
+        c.noSpace = c.retry = false;
+        inspections[i] = (await validateChunk([c]))[0] ?? { ok: false, reason: 'not inspected' };
+      }
 
       // 3. Ingest: natively one at a time, in order (two files naming the same pool path meet
       //    deterministically), or through apt-move per codename.
@@ -225,19 +168,13 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       for (const [i, c] of part.entries()) {
         const inspection = inspections[i];
         if (!inspection) continue;
-        if (inspection.ok && c.machine !== undefined) {
-          // A machine's file enters the signed mirror only with bytes some verified list names.
-          trusted ??= await loadTrustedIndex(sh, layout, (w) => report.warnings.push(w));
-          const { name, version, architecture, sha256 } = inspection.pkg;
-          const inPool = index.files[poolRelativePath(inspection.pkg)]?.sha256 === sha256;
-          if (!inPool && !trusted.has(trustKey(name, version, architecture, sha256))) {
-            const reason = `not in any index nspawn-kit verified (machine ${c.machine})`;
-            // Not cached: a later warm may verify these very bytes.
-            report.rejected.push({ file: c.path, reason });
-            quarantined.set(c.path, { file: c.path, reason, time: now });
-            ctx.log?.(`rejected ${c.path}: ${reason}`);
-            continue;
-          }
+        if (inspection.ok && c.machine !== undefined && !(await trust.admits(c.codename, inspection.pkg))) {
+          // Its apt name was promised, its bytes are not: what a hostile container would plant.
+          const reason = notVerified(c.codename, c.machine);
+          report.rejected.push({ file: c.path, reason });
+          quarantined.set(c.path, { file: c.path, reason, time: now });
+          ctx.log?.(`rejected ${c.path}: ${reason}`);
+          continue;
         }
         if (inspection.ok) {
           valid.push({ c, pkg: inspection.pkg });
@@ -245,13 +182,16 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
         }
         report.rejected.push({ file: c.path, reason: inspection.reason });
         quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
-        cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
+        if (!c.retry) cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
         ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
       }
       const outcomes = new Map<Candidate, AptMoveOutcome>();
       if (!native) {
-        for (const codename of new Set(valid.map((v) => v.c.codename))) {
-          const group = valid.filter((v) => v.c.codename === codename);
+        // Staged copies (a machine's files) go in natively: apt-move would read the machine's file again.
+        const moved = valid.filter((v) => !v.c.staged);
+        for (const { c, pkg } of valid) if (c.staged) outcomes.set(c, await commitStaged(sh, layout, c.staged, pkg, index));
+        for (const codename of new Set(moved.map((v) => v.c.codename))) {
+          const group = moved.filter((v) => v.c.codename === codename);
           const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
           for (const v of group) {
             const o = res.get(v.c.path);
@@ -291,6 +231,12 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
           case 'changed':
             report.warnings.push(`${c.path}: ${result.reason}`);
             break;
+          case 'no-space':
+            // Reported by name and listed in status; not cached, so the next import retries it.
+            report.rejected.push({ file: c.path, reason: result.reason });
+            quarantined.set(c.path, { file: c.path, reason: result.reason, time: now });
+            ctx.log?.(`not imported ${c.path}: ${result.reason}`);
+            break;
         }
       }
       // This slice's copies are in place (commit removes its temp) or not wanted.
@@ -317,6 +263,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   } finally {
     // Copies not put in place (rejected, conflicts, an abort): never left in the pool.
     for (const c of work) if (c.staged) await fsp.rm(c.staged.tmp, { force: true });
+    await validator.cleanup();
   }
   ctx.log?.(summarizeImport(report));
   return report;
@@ -324,3 +271,4 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
 
 export { formatImportReport, summarizeImport, type ImportReport, type ImportedFile } from './import-state.js';
 export { listArchive } from './archive-scan.js';
+export type { ImportFile } from './import-files.js';

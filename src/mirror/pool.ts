@@ -1,9 +1,8 @@
 /**
- * The pool: atomic ingest of validated .debs, stale temp-file cleanup, a
+ * The pool: atomic ingest of validated .debs (staging: stage.ts), stale temp-file cleanup, a
  * walk of its files, and the pool index (control facts of every pool file,
  * so gc can order versions with their epochs without reopening each .deb).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fsyncDir, type Shell } from '../shell.js';
@@ -11,24 +10,18 @@ import { sha256File, type DebPackage } from './deb.js';
 import type { MirrorLayout } from './layout.js';
 import { poolRelativePath } from './layout.js';
 import { pidAlive } from '../proc.js';
+import { isPoolTemp, noSpaceReason, tempName, TEMP_NAME, type StagedDeb } from './stage.js';
+
+export { isPoolTemp, stageDeb, type StagedDeb } from './stage.js';
 
 export type IngestResult =
   | { status: 'imported'; pool: string }
   | { status: 'present'; pool: string }
   | { status: 'conflict'; pool: string; reason: string }
   /** The source changed after it was validated: nothing was added. */
-  | { status: 'changed'; pool: string; reason: string };
-
-/** Temp names in the pool carry the writer's PID so a dead writer's leftovers can be told apart. */
-const TEMP_NAME = /^\.nk-(\d+)-[0-9a-f]+\..+\.tmp$/;
-
-function tempName(finalName: string): string {
-  return `.nk-${process.pid}-${randomBytes(6).toString('hex')}.${finalName}.tmp`;
-}
-
-export function isPoolTemp(name: string): boolean {
-  return TEMP_NAME.test(name);
-}
+  | { status: 'changed'; pool: string; reason: string }
+  /** The disk is full: nothing was added; the file is retried by the next import. */
+  | { status: 'no-space'; pool: string; reason: string };
 
 async function lstatOrUndefined(path: string) {
   try {
@@ -81,9 +74,9 @@ export async function ingestDeb(
   }
   signal?.throwIfAborted();
   const dir = dirname(dest);
-  await mkdirDurable(dir);
   const tmp = join(dir, tempName(basename(dest)));
   try {
+    await mkdirDurable(dir);
     await fsp.copyFile(source, tmp, fsConstants.COPYFILE_EXCL);
     const fh = await fsp.open(tmp, 'r+');
     try {
@@ -108,72 +101,12 @@ export async function ingestDeb(
     }
     await fsyncDir(dir);
     return { status: 'imported', pool: rel };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    await fsp.rm(tmp, { force: true });
+    return { status: 'no-space', pool: rel, reason: await noSpaceReason(dir, pkg.size) };
   } finally {
     await fsp.rm(tmp, { force: true });
-  }
-}
-
-export interface StagedDeb {
-  /** Private copy in the pool (temp name, mode 0600). */
-  tmp: string;
-  sha256: string;
-  size: number;
-}
-
-/**
- * Copies a source .deb ONCE into a temp name in the pool (same file system,
- * so the later link is atomic), hashing while copying. The importer then
- * validates this copy and only this copy goes into place: a source swapped
- * after the copy cannot slip in unvalidated. noFollow (machine-sourced files,
- * written by root inside a container) refuses a symlink at open time
- * (O_NOFOLLOW) and anything that is not a regular file (O_NONBLOCK, so a FIFO
- * put there does not hang the import).
- */
-export async function stageDeb(
-  layout: MirrorLayout,
-  source: string,
-  opts: { noFollow?: boolean; signal?: AbortSignal } = {},
-): Promise<{ ok: true; staged: StagedDeb } | { ok: false; reason: string }> {
-  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (opts.noFollow ? fsConstants.O_NOFOLLOW : 0);
-  let src;
-  try {
-    src = await fsp.open(source, flags);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') return { ok: false, reason: 'symbolic link (not followed: files from a machine must be regular files)' };
-    return { ok: false, reason: `cannot read: ${code ?? String(err)}` };
-  }
-  await fsp.mkdir(layout.pool, { recursive: true, mode: 0o755 });
-  const tmp = join(layout.pool, tempName('incoming.deb'));
-  let keep = false;
-  try {
-    const st = await src.stat();
-    if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
-    const out = await fsp.open(tmp, 'wx', 0o600);
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
-      // Sized to the file (most .debs are small): a 1 MiB buffer per file is external
-      // memory the GC reclaims late, and it fragments the malloc heap of a long-running daemon.
-      const buf = Buffer.allocUnsafe(Math.max(4096, Math.min(1 << 20, st.size + 1)));
-      for (;;) {
-        opts.signal?.throwIfAborted();
-        const { bytesRead } = await src.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        const chunk = buf.subarray(0, bytesRead);
-        hash.update(chunk);
-        await out.write(chunk);
-        size += bytesRead;
-      }
-      await out.sync();
-    } finally {
-      await out.close();
-    }
-    keep = true;
-    return { ok: true, staged: { tmp, sha256: hash.digest('hex'), size } };
-  } finally {
-    await src.close();
-    if (!keep) await fsp.rm(tmp, { force: true });
   }
 }
 
@@ -192,18 +125,25 @@ export async function commitStaged(sh: Shell, layout: MirrorLayout, staged: Stag
       return { status: 'imported', pool: rel };
     }
     const dir = dirname(dest);
-    await mkdirDurable(dir);
-    await fsp.chmod(staged.tmp, 0o644);
     try {
-      await fsp.link(staged.tmp, dest);
+      await mkdirDurable(dir);
+      await fsp.chmod(staged.tmp, 0o644);
+      try {
+        await fsp.link(staged.tmp, dest);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') return await compareExisting(dest, rel, pkg, index);
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
+        if (await lstatOrUndefined(dest)) return await compareExisting(dest, rel, pkg, index);
+        await fsp.rename(staged.tmp, dest);
+      }
+      await fsyncDir(dir);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return await compareExisting(dest, rel, pkg, index);
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
-      if (await lstatOrUndefined(dest)) return await compareExisting(dest, rel, pkg, index);
-      await fsp.rename(staged.tmp, dest);
+      // A new directory (or its entry) needs a block too: the copy goes, the pool stays as it was.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      await fsp.rm(staged.tmp, { force: true });
+      return { status: 'no-space', pool: rel, reason: await noSpaceReason(dir, staged.size) };
     }
-    await fsyncDir(dir);
     return { status: 'imported', pool: rel };
   } finally {
     await fsp.rm(staged.tmp, { force: true });

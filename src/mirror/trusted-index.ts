@@ -1,12 +1,14 @@
 /**
- * The packages nspawn-kit has itself verified: every (Package, Version,
- * Architecture, SHA256) of the Packages lists in the private apt roots that
+ * The packages nspawn-kit has itself verified, per codename: every
+ * (Package, Version, Architecture, Size, SHA256) of the Packages lists in the private apt roots that
  * `mirror warm` keeps (<stateDir>/mirror/warm/<codename>/apt-<recipe>/state/lists,
  * fetched by apt and checked against the upstream's keyring and the recipe
  * repositories' keys), plus the mirror's own published Packages.
  *
  * A .deb from a machine's apt cache is written by root inside that machine;
- * it may enter the signed mirror only when its exact bytes are named here.
+ * it may enter the signed mirror only when its exact bytes are named here by
+ * a list of the machine's own codename (a bookworm machine cannot bring a
+ * trixie package into bookworm).
  * A container's own /var/lib/apt/lists is never read: the container controls it.
  */
 import { promises as fsp } from 'node:fs';
@@ -14,23 +16,45 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Shell } from '../shell.js';
 import type { MirrorLayout } from './layout.js';
+import { CODENAME } from './suites.js';
 
-export type TrustedSet = ReadonlySet<string>;
-
-export function trustKey(name: string, version: string, architecture: string, sha256: string): string {
-  return `${name}\0${version}\0${architecture}\0${sha256.toLowerCase()}`;
+/** One package a verified list names: the exact bytes it promises. */
+export interface TrustedPackage {
+  name: string;
+  version: string;
+  architecture: string;
+  size: number;
+  sha256: string;
 }
 
-/** Keys of every complete stanza of a Packages index (fields other than the four are ignored). */
-export function parsePackagesIndex(text: string): string[] {
-  const keys: string[] = [];
+/** The verified packages of ONE codename: a bookworm machine is judged by bookworm's lists only. */
+export interface TrustedIndex {
+  codename: string;
+  /** What the lists promise for this name, version and architecture (empty: nothing). */
+  lookup(name: string, version: string, architecture: string): readonly TrustedPackage[];
+  /** true when a list names exactly these bytes (all five facts). */
+  has(pkg: TrustedPackage): boolean;
+}
+
+export function packageKey(name: string, version: string, architecture: string): string {
+  return `${name}\0${version}\0${architecture}`;
+}
+
+export function trustKey(name: string, version: string, architecture: string, size: number, sha256: string): string {
+  return `${packageKey(name, version, architecture)}\0${size}\0${sha256.toLowerCase()}`;
+}
+
+/** Every complete stanza of a Packages index (fields other than the five are ignored). */
+export function parsePackagesIndex(text: string): TrustedPackage[] {
+  const out: TrustedPackage[] = [];
   let name = '';
   let version = '';
   let arch = '';
+  let size = '';
   let sha = '';
   const flush = (): void => {
-    if (name && version && arch && /^[0-9a-f]{64}$/.test(sha)) keys.push(trustKey(name, version, arch, sha));
-    name = version = arch = sha = '';
+    if (name && version && arch && /^[0-9]{1,15}$/.test(size) && /^[0-9a-f]{64}$/.test(sha)) out.push({ name, version, architecture: arch, size: Number(size), sha256: sha });
+    name = version = arch = size = sha = '';
   };
   for (const line of text.split('\n')) {
     if (line === '' || line === '\r') {
@@ -47,10 +71,50 @@ export function parsePackagesIndex(text: string): string[] {
     if (field === 'Package') name = value;
     else if (field === 'Version') version = value;
     else if (field === 'Architecture') arch = value;
+    else if (field === 'Size') size = value;
     else if (field === 'SHA256') sha = value.toLowerCase();
   }
   flush();
-  return keys;
+  return out;
+}
+
+/** An index over packages (the lists' and any the caller adds, e.g. the suite's own pool files). */
+export function buildTrustedIndex(codename: string, packages: Iterable<TrustedPackage>): TrustedIndex & { add(pkg: TrustedPackage): void } {
+  const byPackage = new Map<string, TrustedPackage[]>();
+  const keys = new Set<string>();
+  const add = (p: TrustedPackage): void => {
+    const key = trustKey(p.name, p.version, p.architecture, p.size, p.sha256);
+    if (keys.has(key)) return;
+    keys.add(key);
+    const k = packageKey(p.name, p.version, p.architecture);
+    const list = byPackage.get(k);
+    if (list) list.push(p);
+    else byPackage.set(k, [p]);
+  };
+  for (const p of packages) add(p);
+  return {
+    codename,
+    add,
+    lookup: (name, version, architecture) => byPackage.get(packageKey(name, version, architecture)) ?? [],
+    has: (p) => keys.has(trustKey(p.name, p.version, p.architecture, p.size, p.sha256)),
+  };
+}
+
+/**
+ * Name, version and architecture as apt names a downloaded file
+ * (`name_version_arch.deb`, each part %-quoted: an epoch's ":" is "%3a").
+ * Undefined for any other name: such a file cannot be looked up, so it is refused.
+ */
+export function parseArchiveFileName(file: string): { name: string; version: string; architecture: string } | undefined {
+  const m = /^([^_/]+)_([^_/]+)_([^_/]+)\.deb$/.exec(file);
+  if (!m) return undefined;
+  try {
+    const [name, version, architecture] = [m[1], m[2], m[3]].map((part) => decodeURIComponent(part ?? ''));
+    if (!name || !version || !architecture) return undefined;
+    return { name, version, architecture };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Decompressors for the forms apt may keep lists in (Acquire::GzipIndexes and friends). */
@@ -67,51 +131,52 @@ export async function readPackagesFile(sh: Shell, path: string): Promise<string>
   return (await sh.read([tool, ['-dc', '--', path]])).stdout;
 }
 
-/** The verified lists nspawn-kit keeps: warm roots' apt lists and the published Packages. */
-export async function verifiedListFiles(layout: MirrorLayout): Promise<string[]> {
+/**
+ * The verified lists of ONE codename: the lists of the warm roots fetched
+ * for it (<state>/warm/<codename>/apt-*) and the mirror's published
+ * dists/<codename>. A list fetched for another codename never counts.
+ */
+export async function verifiedListFiles(layout: MirrorLayout, codename: string): Promise<string[]> {
+  if (!CODENAME.test(codename)) return [];
   const out: string[] = [];
   const dirs = async (dir: string): Promise<string[]> =>
     (await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
-  for (const codenameDir of await dirs(join(layout.state, 'warm'))) {
-    for (const root of await dirs(codenameDir)) {
-      if (!/\/apt-[^/]+$/.test(root)) continue;
-      const lists = join(root, 'state', 'lists');
-      // Only the lists apt moved into place after verifying them; partial/ holds unverified downloads.
-      for (const e of await fsp.readdir(lists, { withFileTypes: true }).catch(() => [])) {
-        if (e.isFile() && LIST_NAME.test(e.name)) out.push(join(lists, e.name));
-      }
+  for (const root of await dirs(join(layout.state, 'warm', codename))) {
+    if (!/\/apt-[^/]+$/.test(root)) continue;
+    const lists = join(root, 'state', 'lists');
+    // Only the lists apt moved into place after verifying them; partial/ holds unverified downloads.
+    for (const e of await fsp.readdir(lists, { withFileTypes: true }).catch(() => [])) {
+      if (e.isFile() && LIST_NAME.test(e.name)) out.push(join(lists, e.name));
     }
   }
-  for (const suite of await dirs(layout.dists)) {
-    for (const component of await dirs(suite)) {
-      for (const binary of await dirs(component)) {
-        const packages = join(binary, 'Packages');
-        if (/\/binary-[^/]+$/.test(binary) && (await fsp.stat(packages).catch(() => undefined))?.isFile()) out.push(packages);
-      }
+  for (const component of await dirs(join(layout.dists, codename))) {
+    for (const binary of await dirs(component)) {
+      const packages = join(binary, 'Packages');
+      if (/\/binary-[^/]+$/.test(binary) && (await fsp.stat(packages).catch(() => undefined))?.isFile()) out.push(packages);
     }
   }
   return out.sort();
 }
 
 /** Parsed lists by path, reused while size and mtime are unchanged (the daemon imports often; a list is ~50 MB). */
-const parsed = new Map<string, { stamp: string; keys: string[] }>();
+const parsed = new Map<string, { stamp: string; packages: TrustedPackage[] }>();
 
-/** Every key of every verified list (lists that cannot be read are reported through warn and skipped). */
-export async function loadTrustedIndex(sh: Shell, layout: MirrorLayout, warn?: (message: string) => void): Promise<TrustedSet> {
-  const set = new Set<string>();
-  for (const file of await verifiedListFiles(layout)) {
+/** The verified packages of one codename (lists that cannot be read are reported through warn and skipped). */
+export async function loadTrustedIndex(sh: Shell, layout: MirrorLayout, codename: string, warn?: (message: string) => void): Promise<TrustedIndex & { add(pkg: TrustedPackage): void }> {
+  const index = buildTrustedIndex(codename, []);
+  for (const file of await verifiedListFiles(layout, codename)) {
     try {
       const st = await fsp.stat(file);
       const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
       let entry = parsed.get(file);
       if (entry?.stamp !== stamp) {
-        entry = { stamp, keys: parsePackagesIndex(await readPackagesFile(sh, file)) };
+        entry = { stamp, packages: parsePackagesIndex(await readPackagesFile(sh, file)) };
         parsed.set(file, entry);
       }
-      for (const k of entry.keys) set.add(k);
+      for (const p of entry.packages) index.add(p);
     } catch (err) {
       warn?.(`${file}: cannot read a verified package list (${err instanceof Error ? err.message : String(err)}); skipped`);
     }
   }
-  return set;
+  return index;
 }

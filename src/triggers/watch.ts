@@ -14,29 +14,28 @@
  * reconcile) and every `reconcileMs`, which also covers an inotify overflow.
  *
  * Machines built by nspawn-kit (a PROVENANCE file inside their root) have their
- * own /var/cache/apt/archives watched too, filed under their codename. Root
- * inside a machine controls that directory: it is resolved inside the machine
- * root (never a host path through a symlink), its symlinked files are not
- * followed, and its files carry the machine's name so the importer accepts
- * only bytes a verified package list names (mirror/trusted-index.ts).
+ * own /var/cache/apt/archives watched too, filed under their codename (found
+ * by machine-archives.ts). Root inside a machine controls that directory: it
+ * is resolved inside the machine root (never a host path through a symlink),
+ * its symlinks, FIFOs, sockets and devices are reported once and never
+ * opened, its files are not validated here (dpkg-deb would open them in
+ * place: the importer validates its own private copy), and they carry the
+ * machine's name so the importer accepts only bytes a verified package list
+ * of the machine's codename names (mirror/machine-files.ts).
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Archive } from '../config/types.js';
-import { resolveInRoot } from '../machine/inject.js';
-import { PROVENANCE } from '../machine/paths.js';
+import { discoverMachineArchives, type MachineArchive } from './machine-archives.js';
+
+export { discoverMachineArchives, MACHINE_ARCHIVES, resolveMachineArchiveDir, type MachineArchive } from './machine-archives.js';
 
 export interface WatchedFile {
   path: string;
   codename: string;
   /** The machine whose apt cache holds the file (root in that machine wrote it); absent for mirror.archives. */
   machine?: string;
-}
-
-/** A machine's archive directory, resolved inside its root. */
-export interface MachineArchive extends Archive {
-  machine: string;
 }
 
 export type WatchEvent =
@@ -121,16 +120,21 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
     atomic: false,
   });
 
+  /** A machine's cache is written by root inside the machine: its symlinks are never followed, not even for metadata. */
+  const statOf = (path: string) => (machineOf.has(dirname(path)) ? fsp.lstat(path) : fsp.stat(path)).catch(() => undefined);
+
   const noteChange = async (path: string): Promise<void> => {
     // In validation: validateGroup itself notices a change made meanwhile.
     if (closed || !isTopLevelDeb(path) || queued.has(path)) return;
-    // A machine's cache is written by root inside the machine: its symlinks are never followed.
     const inMachine = machineOf.get(dirname(path));
-    const st = await (inMachine ? fsp.lstat(path) : fsp.stat(path)).catch(() => undefined);
+    const st = await statOf(path);
     if (!st) return forget(path);
-    if (inMachine && st.isSymbolicLink() && decided.get(path) !== 'symlink') {
-      decided.set(path, 'symlink');
-      return emit({ event: 'invalid', path, reason: `symbolic link in the archive of machine ${inMachine} (not followed)` });
+    if (inMachine && !st.isFile()) {
+      // Reported once per path (a rescan every few seconds must not repeat it).
+      const what = st.isSymbolicLink() ? 'symbolic link' : st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : st.isDirectory() ? 'directory' : 'device or other special file';
+      if (decided.get(path) === what) return;
+      decided.set(path, what);
+      return emit({ event: 'invalid', path, reason: `${what} in the archive of machine ${inMachine} (not ${st.isSymbolicLink() ? 'followed' : 'opened'})` });
     }
     if (!st.isFile() || decided.get(path) === `${st.size}:${st.mtimeMs}`) return;
     // Every write moves mtime: a file untouched for settleMs (found at start,
@@ -157,7 +161,7 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
     for (let i = 0; i < entries.length && !closed; i += 256) {
       await Promise.all(
         entries.slice(i, i + 256).map(async ([path, t]) => {
-          const st = await fsp.stat(path).catch(() => undefined);
+          const st = await statOf(path);
           if (!st) return void settling.delete(path);
           if (st.size !== t.size || st.mtimeMs !== t.mtimeMs) {
             settling.set(path, { size: st.size, mtimeMs: st.mtimeMs, since: Date.now() });
@@ -199,15 +203,20 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
   };
 
   const validateGroup = async (paths: string[]) => {
-    const before = await Promise.all(paths.map((p) => fsp.stat(p).catch(() => undefined)));
-    let verdicts: (true | string)[];
-    try {
-      verdicts = opts.validateMany ? await opts.validateMany(paths) : [await opts.validate(paths[0]!)];
-    } catch (err) {
-      verdicts = paths.map(() => (err instanceof Error ? err.message : String(err)));
+    const before = await Promise.all(paths.map(statOf));
+    // A machine's file is never validated in place (a swap to a FIFO would hang dpkg-deb): the importer validates its copy.
+    const checked = paths.filter((p) => !machineOf.has(dirname(p)));
+    const verdictOf = new Map<string, true | string>(paths.map((p) => [p, true]));
+    if (checked.length) {
+      try {
+        const res = opts.validateMany ? await opts.validateMany(checked) : [await opts.validate(checked[0]!)];
+        for (const [i, p] of checked.entries()) verdictOf.set(p, res[i] ?? 'not validated');
+      } catch (err) {
+        for (const p of checked) verdictOf.set(p, err instanceof Error ? err.message : String(err));
+      }
     }
     for (const [i, path] of paths.entries()) {
-      const after = await fsp.stat(path).catch(() => undefined);
+      const after = await statOf(path);
       const was = before[i];
       if (!after || !was || closed) continue;
       if (after.size !== was.size || after.mtimeMs !== was.mtimeMs) {
@@ -216,7 +225,7 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
         continue;
       }
       decided.set(path, `${after.size}:${after.mtimeMs}`);
-      const verdict = verdicts[i] ?? 'not validated';
+      const verdict = verdictOf.get(path) ?? 'not validated';
       if (verdict !== true) {
         emit({ event: 'invalid', path, reason: verdict });
         continue;
@@ -369,65 +378,4 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
       await Promise.all([files.close(), machineWatcher?.close()]);
     },
   };
-}
-
-/** Where apt inside a machine keeps its downloads (inside the machine's root). */
-export const MACHINE_ARCHIVES = '/var/cache/apt/archives';
-
-/**
- * The machine's archive directory seen from the host, every symlink resolved
- * INSIDE the machine root (an absolute link in the container means the
- * container's /, not the host's). Refused (with the reason) unless it exists,
- * is a directory and its real path stays under the machine root: root in the
- * container must not make the host daemon list, watch or import host directories.
- */
-export async function resolveMachineArchiveDir(machinesDir: string, name: string): Promise<{ ok: true; path: string } | { ok: false; reason: string }> {
-  const root = join(machinesDir, name);
-  try {
-    const realRoot = await fsp.realpath(root);
-    const inRoot = await resolveInRoot(root, MACHINE_ARCHIVES);
-    const real = await fsp.realpath(inRoot).catch(() => undefined);
-    if (!real) {
-      // Followed symlinks on the way: say so (a link to a host path is resolved in the machine, never on the host).
-      if (inRoot !== join(realRoot, MACHINE_ARCHIVES)) return { ok: false, reason: `${MACHINE_ARCHIVES} is a symbolic link; inside the machine it leads to ${inRoot}, which does not exist (not followed on the host)` };
-      return { ok: false, reason: `${MACHINE_ARCHIVES} does not exist yet` };
-    }
-    if (!real.startsWith(`${realRoot}/`)) return { ok: false, reason: `${MACHINE_ARCHIVES} leads outside the machine root (${real}); not watched` };
-    if (!(await fsp.stat(real)).isDirectory()) return { ok: false, reason: `${MACHINE_ARCHIVES} is not a directory` };
-    return { ok: true, path: real };
-  } catch (err) {
-    return { ok: false, reason: `${MACHINE_ARCHIVES} cannot be resolved (${err instanceof Error ? err.message : String(err)})` };
-  }
-}
-
-/**
- * Machines nspawn-kit built under machinesDir: a directory (not hidden, so no
- * build in progress) whose root holds a PROVENANCE record with a codename,
- * and whose archive directory resolves inside its root (others go to refuse).
- */
-export async function discoverMachineArchives(machinesDir: string, refuse?: (machine: string, reason: string) => void): Promise<Map<string, MachineArchive>> {
-  const found = new Map<string, MachineArchive>();
-  const entries = await fsp.readdir(machinesDir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const root = join(machinesDir, entry.name);
-    const provenance = await resolveInRoot(root, PROVENANCE).catch(() => undefined);
-    const codename = provenance ? await readProvenanceCodename(provenance) : undefined;
-    if (!codename) continue;
-    const dir = await resolveMachineArchiveDir(machinesDir, entry.name);
-    if (dir.ok) found.set(entry.name, { path: dir.path, codename, machine: entry.name });
-    else if (!dir.reason.endsWith('does not exist yet')) refuse?.(entry.name, dir.reason);
-  }
-  return found;
-}
-
-async function readProvenanceCodename(file: string): Promise<string | undefined> {
-  try {
-    const data: unknown = JSON.parse(await fsp.readFile(file, 'utf8'));
-    const codename = typeof data === 'object' && data !== null ? (data as { codename?: unknown }).codename : undefined;
-    // A codename names a suite directory: refuse anything that could climb out of it.
-    return typeof codename === 'string' && /^[a-z0-9][a-z0-9.+-]*$/.test(codename) ? codename : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -66,25 +66,26 @@ test('machine files: bytes named by a verified list are imported, others quarant
   // Same name and version as a trusted one, other bytes: what a hostile container would plant.
   makeDeb(join(base, 'evil'), { name: 'trusted', version: '1.0-1', salt: 'evil' });
   copyFileSync(join(base, 'evil', 'trusted_1.0-1_amd64.deb'), join(cache, 'evil_1.0-1_amd64.deb'));
-  makeDeb(cache, { name: 'openssh-server', version: '99:1.0-1' });
+  // Named as apt names its downloads (the epoch's ":" quoted as %3a).
+  copyFileSync(makeDeb(join(base, 'planted'), { name: 'openssh-server', version: '99:1.0-1' }), join(cache, 'openssh-server_99%3a1.0-1_amd64.deb'));
 
   const names = readdirSync(cache).sort();
   const r = await importFiles(ctx, names.map((n) => ({ path: join(cache, n), codename: 'bookworm', machine: 'm1' })));
   assert.equal(r.imported.map((i) => i.package).sort(), ['trusted', 'trustedlz']);
-  assert.equal(r.rejected.map((x) => x.reason), ['not in any index nspawn-kit verified (machine m1)', 'not in any index nspawn-kit verified (machine m1)']);
-  assert.equal(r.rejected.map((x) => x.file).sort(), [join(cache, 'evil_1.0-1_amd64.deb'), join(cache, 'openssh-server_1.0-1_amd64.deb')]);
+  assert.equal(r.rejected.map((x) => x.reason), ['not in any index nspawn-kit verified for bookworm (machine m1)', 'not in any index nspawn-kit verified for bookworm (machine m1)']);
+  assert.equal(r.rejected.map((x) => x.file).sort(), [join(cache, 'evil_1.0-1_amd64.deb'), join(cache, 'openssh-server_99%3a1.0-1_amd64.deb')]);
   assert.not.match(suite(config), 'openssh-server');
   assert.is(suite(config).split('\n').filter(Boolean).length, 2);
   const q = await loadQuarantine(layout);
-  assert.equal(q.map((e) => e.reason), r.rejected.map(() => 'not in any index nspawn-kit verified (machine m1)'));
+  assert.equal(q.map((e) => e.reason), r.rejected.map(() => 'not in any index nspawn-kit verified for bookworm (machine m1)'));
   // The pool holds the trusted bytes, not the planted ones.
   assert.is((await sha256File(join(layout.root, 'pool/main/t/trusted/trusted_1.0-1_amd64.deb'))).sha256, (await sha256File(join(repo, 'trusted_1.0-1_amd64.deb'))).sha256);
 
   // Once a verified list names the bytes (a later warm), the same file is accepted: rejection is not cached.
-  copyFileSync(join(cache, 'openssh-server_1.0-1_amd64.deb'), join(repo, 'openssh-server_1.0-1_amd64.deb'));
+  copyFileSync(join(cache, 'openssh-server_99%3a1.0-1_amd64.deb'), join(repo, 'openssh-server_1.0-1_amd64.deb'));
   rmSync(join(warmLists(config), 'deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4'));
   writeVerifiedList(warmLists(config), repo, 'gz');
-  const again = await importFiles(ctx, [{ path: join(cache, 'openssh-server_1.0-1_amd64.deb'), codename: 'bookworm', machine: 'm1' }]);
+  const again = await importFiles(ctx, [{ path: join(cache, 'openssh-server_99%3a1.0-1_amd64.deb'), codename: 'bookworm', machine: 'm1' }]);
   assert.equal(again.imported.map((i) => i.package), ['openssh-server']);
 });
 

@@ -87,13 +87,13 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, tim
 const events = (lines: string[]) => lines.map((l) => JSON.parse(l) as { event: string; [k: string]: unknown });
 
 /** `apt-get download` into a fresh dir, or with `archives`, `apt-get install --download-only` into that apt cache. */
-function aptDownload(config: Config, packages: string[], archives?: string): { code: number | null; out: string; files: string[] } {
+function aptDownload(config: Config, packages: string[], archives?: string, suite = 'bookworm'): { code: number | null; out: string; files: string[] } {
   const layout = mirrorLayout(config);
   const dir = join(base, `apt-${Math.random().toString(36).slice(2)}`);
   for (const d of ['parts', 'state/lists/partial', 'cache/archives/partial', 'empty', 'out']) spawnSync('mkdir', ['-p', '--', join(dir, d)]);
   spawnSync('touch', ['--', join(dir, 'status')]);
   // file:// debs are used in place; copy:// copies them into the cache like a download.
-  const sources = ['Types: deb', `URIs: ${archives ? 'copy' : 'file'}://${layout.root}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''];
+  const sources = ['Types: deb', `URIs: ${archives ? 'copy' : 'file'}://${layout.root}`, `Suites: ${suite}`, 'Components: main', `Signed-By: ${layout.publicKeyAsc}`, ''];
   spawnSync('sh', ['-c', 'cat > "$1"', 'sh', join(dir, 'parts', 'mirror.sources')], { input: sources.join('\n') });
   const opts = privateAptOptions(dir, archives ? [`Dir::Cache::archives=${archives}`] : []);
   const run = (...args: string[]) => spawnSync('apt-get', [...opts, ...args], { cwd: join(dir, 'out'), encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
@@ -140,7 +140,11 @@ test("a machine's downloads land in the mirror under its codename only when a ve
   await writeFile(join(lists, 'deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages'), packagesText);
   assert.match(packagesText, /Package: pkg10/);
   for (const d of pool.slice(0, 3)) await copyFile(d, join(archive, d.split('/').pop()!));
-  await importArchives(ctx, config.mirror.archives);
+  // The admin also files pkg3 under trixie: the mirror publishes a trixie suite too.
+  const trixieArchive = join(base, 'loop', 'archives-trixie');
+  await mkdir(trixieArchive, { recursive: true });
+  await copyFile(pool[3]!, join(trixieArchive, 'pkg3_1.0-1_amd64.deb'));
+  await importArchives(ctx, [...config.mirror.archives, { path: trixieArchive, codename: 'trixie' }]);
   await publishMirror(ctx);
   // A machine root as the builder leaves it: provenance (codename trixie) and apt's cache dir.
   const machine = join(config.machines.dir, 'box');
@@ -163,22 +167,29 @@ test("a machine's downloads land in the mirror under its codename only when a ve
     assert.ok(daemon.watcher!.dirs().some((d) => d.path === machineArchives && d.codename === 'trixie'));
     assert.not.ok(daemon.watcher!.dirs().some((d) => d.path.includes('loop-host-private')), 'the host directory is not watched');
     // The machine's apt: downloads from the mirror into partial/, verifies, renames into the cache.
-    // The mirror's own published Packages is a verified index: these are accepted.
+    // The mirror's own published trixie Packages is a verified index for trixie: pkg3 is accepted.
+    const own = aptDownload(config, ['pkg3'], machineArchives, 'trixie');
+    assert.is(own.code, 0, own.out);
+    // The bookworm suite's packages are verified for bookworm, not for trixie: a trixie machine cannot bring them into trixie.
     const apt = aptDownload(config, ['pkg0', 'pkg1'], machineArchives);
     assert.is(apt.code, 0, apt.out);
-    assert.equal(apt.files.filter((f) => f.endsWith('.deb')).sort(), ['pkg0_1.0-1_amd64.deb', 'pkg1_1.0-1_amd64.deb']);
+    assert.equal(apt.files.filter((f) => f.endsWith('.deb')).sort(), ['pkg0_1.0-1_amd64.deb', 'pkg1_1.0-1_amd64.deb', 'pkg3_1.0-1_amd64.deb']);
     // Named by warm's verified list: accepted. Planted by root in the container (pkg30, higher "openssh"-like): quarantined.
     await copyFile(pool[10]!, join(machineArchives, 'pkg10_1.0-1_amd64.deb'));
     await copyFile(pool[30]!, join(machineArchives, 'pkg30_1.0-1_amd64.deb'));
-    await waitFor('the trixie suite', async () => (await publishedPackages(config, 'trixie')).length === 3);
-    await waitFor('the quarantine', async () => (await readFile(mirrorLayout(config).quarantine, 'utf8').catch(() => '')).includes('pkg30'));
+    await waitFor('the trixie suite', async () => (await publishedPackages(config, 'trixie')).length === 2);
+    await waitFor('the quarantine', async () => {
+      const text = await readFile(mirrorLayout(config).quarantine, 'utf8').catch(() => '');
+      return ['pkg0', 'pkg1', 'pkg30'].every((p) => text.includes(`${p}_`));
+    });
     await daemon.idle();
   } finally {
     await daemon.stop();
   }
-  assert.equal(await publishedPackages(config, 'trixie'), ['pkg0', 'pkg1', 'pkg10']);
+  assert.equal(await publishedPackages(config, 'trixie'), ['pkg10', 'pkg3']);
   const quarantine = JSON.parse(await readFile(mirrorLayout(config).quarantine, 'utf8')) as { file: string; reason: string }[];
-  assert.equal(quarantine.map((q) => [q.file, q.reason]), [[join(machineArchives, 'pkg30_1.0-1_amd64.deb'), 'not in any index nspawn-kit verified (machine box)']]);
+  const refusedForTrixie = 'not in any index nspawn-kit verified for trixie (machine box)';
+  assert.equal(quarantine.map((q) => [q.file, q.reason]), ['pkg0', 'pkg1', 'pkg30'].map((p) => [join(machineArchives, `${p}_1.0-1_amd64.deb`), refusedForTrixie]));
   const refused = events(lines).filter((e) => e.event === 'machine-refused');
   assert.is(refused.length, 1, lines.join('\n'));
   assert.is(refused[0]!.machine, 'evil');
@@ -215,7 +226,7 @@ test('reindex targets: files of a machine keep its name (default and explicit pa
   assert.equal(explicit.map((f) => f.machine), ['evil']);
   const r = await importAndPublish(ctx, [...all, ...explicit]);
   assert.equal(r.import.imported.map((i) => i.package), ['pkg0']);
-  assert.equal(r.import.rejected.map((x) => x.reason).sort(), ['not in any index nspawn-kit verified (machine box)', 'not in any index nspawn-kit verified (machine evil)']);
+  assert.equal(r.import.rejected.map((x) => x.reason).sort(), ['not in any index nspawn-kit verified for trixie (machine box)', 'not in any index nspawn-kit verified for trixie (machine evil)']);
   assert.equal(await publishedPackages(config, 'trixie'), []);
 });
 

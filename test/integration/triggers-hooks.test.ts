@@ -78,7 +78,7 @@ test('reindex-on-deb: given files and a machine archive end up in the signed ind
   assert.is(all.code, 0, all.out);
   assert.equal(packages('bookworm'), ['hookpkg']);
   assert.equal(packages('trixie'), ['boxpkg']);
-  assert.match(readFileSync(mirrorLayout(config).quarantine, 'utf8'), /plantedpkg_1\.0-1_amd64\.deb",\n\s+"reason": "not in any index nspawn-kit verified \(machine box\)"/);
+  assert.match(readFileSync(mirrorLayout(config).quarantine, 'utf8'), /plantedpkg_1\.0-1_amd64\.deb",\n\s+"reason": "not in any index nspawn-kit verified for trixie \(machine box\)"/);
 
   const one = zx('reindex-on-deb.mjs', '--codename', 'bookworm', '--', join(base, '$(touch pwned) --version.deb'));
   assert.is(one.code, 0, one.out);

@@ -1,0 +1,139 @@
+/**
+ * Staging: a source .deb is copied ONCE into a private temp name in the pool
+ * (same file system, so the later link is atomic), hashed while copied. The
+ * importer validates this copy and only this copy goes into place.
+ *
+ * A machine's file (written by root inside a container) is opened without
+ * following a link (O_NOFOLLOW) and without blocking (O_NONBLOCK: a FIFO put
+ * there cannot hang the import); the open descriptor must be a regular file
+ * of exactly a size a verified list gives, and no more than that size + 1
+ * byte is ever read (a sparse 1 TB file costs the host one fstat).
+ *
+ * A full disk is not the file's fault: the copy is removed and the caller
+ * gets a one-line reason naming the directory and the space needed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MirrorLayout } from './layout.js';
+
+/** Temp names in the pool carry the writer's PID so a dead writer's leftovers can be told apart. */
+export const TEMP_NAME = /^\.nk-(\d+)-[0-9a-f]+\..+\.tmp$/;
+
+export function tempName(finalName: string): string {
+  return `.nk-${process.pid}-${randomBytes(6).toString('hex')}.${finalName}.tmp`;
+}
+
+export function isPoolTemp(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+export interface StagedDeb {
+  /** Private copy in the pool (temp name, mode 0600). */
+  tmp: string;
+  sha256: string;
+  size: number;
+}
+
+export type StageResult =
+  | { ok: true; staged: StagedDeb }
+  /** noSpace: the disk was full (not the file's fault: do not remember the verdict). */
+  | { ok: false; reason: string; noSpace?: boolean };
+
+export interface StageOptions {
+  /** Machine files: no symlink is followed, not even the last component. */
+  noFollow?: boolean;
+  /**
+   * The sizes a verified list gives for this file: anything else is refused
+   * before a byte is copied, and the copy stops one byte past the size.
+   */
+  expectedSizes?: readonly number[];
+  /** Where the temp goes (default: the pool; a dry run stages outside the mirror). */
+  dir?: string;
+  signal?: AbortSignal;
+}
+
+/** A one-line ENOSPC reason: the directory, the bytes this file needs, the bytes available. */
+export async function noSpaceReason(dir: string, needed: number): Promise<string> {
+  const st = await fsp.statfs(dir).catch(() => undefined);
+  const free = st ? ` (${st.bavail * st.bsize} available)` : '';
+  return `no space left on device: copying into ${dir} needs ${needed} bytes${free}; not imported (free space there, then import again)`;
+}
+
+/**
+ * write(2) may write less than asked when the disk fills (it reports ENOSPC
+ * only on the next call): a short write ignored would leave a truncated copy
+ * that then fails validation as "corrupt", a verdict about the disk blamed on the file.
+ */
+async function writeAll(out: FileHandle, chunk: Buffer): Promise<void> {
+  for (let off = 0; off < chunk.length; ) {
+    const { bytesWritten } = await out.write(chunk, off, chunk.length - off);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (write wrote nothing)'), { code: 'ENOSPC' });
+    off += bytesWritten;
+  }
+}
+
+export async function stageDeb(layout: MirrorLayout, source: string, opts: StageOptions = {}): Promise<StageResult> {
+  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (opts.noFollow ? fsConstants.O_NOFOLLOW : 0);
+  let src;
+  try {
+    src = await fsp.open(source, flags);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return { ok: false, reason: 'symbolic link (not followed: files from a machine must be regular files)' };
+    if (code === 'ENXIO') return { ok: false, reason: 'not a regular file (a socket or a FIFO without a writer)' };
+    return { ok: false, reason: `cannot read: ${code ?? String(err)}` };
+  }
+  const dir = opts.dir ?? layout.pool;
+  let tmp: string | undefined;
+  let keep = false;
+  let size = 0;
+  let limit = Infinity;
+  try {
+    const st = await src.stat();
+    if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+    if (opts.expectedSizes) {
+      if (!opts.expectedSizes.includes(st.size)) {
+        return { ok: false, reason: `${st.size} bytes, but the verified index gives ${[...new Set(opts.expectedSizes)].join(' or ')}; not copied` };
+      }
+      limit = st.size;
+    }
+    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+    tmp = join(dir, tempName('incoming.deb'));
+    const out = await fsp.open(tmp, 'wx', 0o600);
+    const hash = createHash('sha256');
+    try {
+      // Sized to the file (most .debs are small): a 1 MiB buffer per file is external
+      // memory the GC reclaims late, and it fragments the malloc heap of a long-running daemon.
+      const buf = Buffer.allocUnsafe(Math.max(4096, Math.min(1 << 20, st.size + 1)));
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        // At most one byte past the expected size: enough to see that the file grew.
+        const want = Math.min(buf.length, limit + 1 - size);
+        const { bytesRead } = await src.read(buf, 0, want, null);
+        if (bytesRead === 0) break;
+        size += bytesRead;
+        if (size > limit) return { ok: false, reason: `grew past the verified size of ${limit} bytes while it was copied; not imported` };
+        const chunk = buf.subarray(0, bytesRead);
+        hash.update(chunk);
+        await writeAll(out, chunk);
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    if (limit !== Infinity && size !== limit) return { ok: false, reason: `shrank to ${size} bytes while it was copied (verified size ${limit}); not imported` };
+    keep = true;
+    return { ok: true, staged: { tmp, sha256: hash.digest('hex'), size } };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    // The partial copy goes first, so the space reported is what the disk really has.
+    if (tmp) await fsp.rm(tmp, { force: true });
+    const st = await src.stat().catch(() => undefined);
+    return { ok: false, reason: await noSpaceReason(dir, st?.size ?? size), noSpace: true };
+  } finally {
+    await src.close();
+    if (!keep && tmp) await fsp.rm(tmp, { force: true });
+  }
+}
