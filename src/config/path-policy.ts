@@ -9,14 +9,23 @@ import { posix } from 'node:path';
 import type { Config } from './types.js';
 import { parseBind } from './formats.js';
 
-/** The path itself and, when it exists, its realpath. */
+/**
+ * The normalised path and its realpath: that of the path itself when it
+ * exists, else that of its deepest existing ancestor with the rest appended
+ * (a symlink higher up counts even when the leaf is not there yet).
+ */
 export function pathForms(path: string): string[] {
-  const forms = [posix.resolve('/', path)];
-  try {
-    const real = realpathSync(path);
-    if (!forms.includes(real)) forms.push(real);
-  } catch {
-    /* absent: only its normalised form counts */
+  const normal = posix.resolve('/', path);
+  const forms = [normal];
+  const parts = normal.split('/').filter(Boolean);
+  for (let i = parts.length; i >= 0; i--) {
+    try {
+      const real = posix.join(realpathSync(`/${parts.slice(0, i).join('/')}`), ...parts.slice(i));
+      if (!forms.includes(real)) forms.push(real);
+      break;
+    } catch {
+      /* not there: try its parent */
+    }
   }
   return forms;
 }
@@ -47,13 +56,15 @@ export function relation(a: string, b: string): 'same' | 'inside' | 'contains' |
  */
 export function stateDirProblems(config: { stateDir: string; mirror: { root: string } }): Array<[string, string]> {
   const rel = relation(config.stateDir, config.mirror.root);
+  const root = posix.resolve('/', config.mirror.root);
+  const state = posix.resolve('/', config.stateDir);
   switch (rel) {
     case 'same':
-      return [['stateDir', `is the same directory as mirror.root (${config.mirror.root}): the secret signing key in stateDir would be served with the mirror; give them separate directories`]];
+      return [['stateDir', `is the same directory as mirror.root (${root}): the secret signing key in stateDir would be served with the mirror; give them separate directories`]];
     case 'inside':
-      return [['stateDir', `is inside mirror.root (${config.mirror.root}): the secret signing key in stateDir would be served with the mirror; put stateDir outside mirror.root`]];
+      return [['stateDir', `is inside mirror.root (${root}): the secret signing key in stateDir would be served with the mirror; put stateDir outside mirror.root`]];
     case 'contains':
-      return [['mirror.root', `is inside stateDir (${config.stateDir}): the published mirror would sit among the private state (the secret signing key, records, locks); put mirror.root outside stateDir`]];
+      return [['mirror.root', `is inside stateDir (${state}): the published mirror would sit among the private state (the secret signing key, records, locks); put mirror.root outside stateDir`]];
     default:
       return [];
   }
@@ -85,8 +96,8 @@ export function bindProblem(bind: string, config: Pick<Config, 'stateDir' | 'mir
   for (const [dir, what] of protectedDirs(config, readOnly)) {
     const rel = relation(spec.source, dir);
     if (rel === 'apart') continue;
-    const how = rel === 'contains' ? `contains ${dir}` : rel === 'same' ? `is ${dir}` : `is inside ${dir}`;
-    return `host path ${spec.source} ${how}: ${what} must not be reachable from a container`;
+    const how = rel === 'contains' ? ` contains ${dir}` : rel === 'inside' ? ` is inside ${dir}` : spec.source === dir ? '' : ` is ${dir}`;
+    return `host path ${spec.source}${how}: ${what} must not be reachable from a container`;
   }
   return undefined;
 }

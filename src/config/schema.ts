@@ -54,7 +54,7 @@ export const PasswordSchema = z
       policy: z.literal('hash'),
       hash: z
         .string()
-        .regex(/^\$(y|gy|7|2[abxy]|6|5)\$[^:\s]+$/, { message: 'expected a crypt(3) hash such as "$y$..." or "$6$..." (make one with `mkpasswd`)' }),
+        .regex(/^\$(y|gy|7|2[abxy]|6|5)\$[!-9;-~]+$/, { message: 'expected a crypt(3) hash such as "$y$..." or "$6$..." (make one with `mkpasswd`)' }),
     }),
   ])
   .default({ policy: 'locked' })
