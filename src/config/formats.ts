@@ -55,23 +55,34 @@ export const groupName: Check = (v) =>
 /** The gecos (comment) field of passwd: one line, no ":" (the field separator). */
 export const gecos: Check = (v) => (v.includes(':') ? 'must not contain ":" (the field separator of /etc/passwd)' : singleLine(v));
 
-/** Accounts and groups that are root or give root-equivalent access to a recipe user. */
-export const PRIVILEGED_GROUPS: Readonly<Record<string, string>> = {
-  root: 'group root owns system files: membership is root-equivalent',
-  shadow: 'group shadow reads every password hash in /etc/shadow',
-  disk: 'group disk writes raw block devices: membership is root-equivalent',
-  kmem: 'group kmem reads kernel memory',
-};
+/** Groups that give root-equivalent access to a recipe user, with the reason. */
+const PRIVILEGED_GROUPS: ReadonlyMap<string, string> = new Map([
+  ['root', 'group root owns system files: membership is root-equivalent'],
+  ['shadow', 'group shadow reads every password hash in /etc/shadow'],
+  ['disk', 'group disk writes raw block devices: membership is root-equivalent'],
+  ['kmem', 'group kmem reads kernel memory'],
+]);
+
+/** Why membership of this group is root-equivalent, or undefined. */
+export function privilegedGroup(name: string): string | undefined {
+  return PRIVILEGED_GROUPS.get(name);
+}
 
 /** Why a supplementary group may not be given to a recipe user, or undefined. */
-export const userGroup: Check = (v) => groupName(v) ?? (PRIVILEGED_GROUPS[v] ? `${PRIVILEGED_GROUPS[v]}; use "sudo" for administrators` : undefined);
+export const userGroup: Check = (v) => {
+  const bad = groupName(v);
+  if (bad) return bad;
+  const why = privilegedGroup(v);
+  return why ? `${why}; use "sudo" for administrators` : undefined;
+};
 
 /** A recipe user's name: Debian's rules, not root, not the name of a privileged group (it would become its primary group). */
 export const recipeUserName: Check = (v) => {
   const bad = userName(v);
   if (bad) return bad;
   if (v === 'root') return 'a recipe user may not be "root": root stays locked; add a normal user with the groups it needs (e.g. "sudo")';
-  if (PRIVILEGED_GROUPS[v]) return `a user named "${v}" would get group ${v} as its primary group (${PRIVILEGED_GROUPS[v]})`;
+  const privileged = privilegedGroup(v);
+  if (privileged) return `a user named "${v}" would get group ${v} as its primary group (${privileged})`;
   return undefined;
 };
 

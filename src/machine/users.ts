@@ -152,7 +152,7 @@ export function planUsers(current: AccountFiles, users: readonly User[], now: Da
       if (gshadow) upsert(gshadow, [user.name, '!', '', '']);
     }
     const gid = Number(ownGroup[2]);
-    if (gid === 0 || fmt.PRIVILEGED_GROUPS[ownGroup[0] ?? '']) {
+    if (gid === 0 || fmt.privilegedGroup(ownGroup[0] ?? '')) {
       throw new OperationError(`the primary group of user ${user.name} would be ${ownGroup[0]} (gid ${gid}), which is root-equivalent`, 'Give the recipe user another name.');
     }
     const home = user.home ?? `/home/${user.name}`;
