@@ -4,12 +4,12 @@
  * the host's file system, and repository key files read with gpg. They run
  * with the schema's checks, when recipes are loaded, before anything is built.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PreflightError } from '../errors.js';
 import { formatPath } from './issues.js';
 import { bindProblem } from './path-policy.js';
-import { MAX_KEY_FILE, normalisePublicKeys } from './repo-keys.js';
+import { normalisePublicKeys, readKeyFile } from './repo-keys.js';
 import type { RecipeInput } from './schema.js';
 import type { Config } from './types.js';
 
@@ -49,7 +49,7 @@ export function recipePolicyProblems(recipe: PolicySubject, config: Pick<Config,
       return;
     }
     try {
-      const keys = normalisePublicKeys(readKey(file));
+      const keys = normalisePublicKeys(readKeyFile(file));
       if (typeof keys === 'string') problems.push(`${at(['repositories', i, 'key'])}: ${file} ${keys}; export the public key with \`gpg --export --armor KEYID\``);
     } catch (err) {
       // Without gpg the key is checked (and the missing tool reported) at build time.
@@ -57,16 +57,4 @@ export function recipePolicyProblems(recipe: PolicySubject, config: Pick<Config,
     }
   });
   return problems;
-}
-
-/** Reads at most MAX_KEY_FILE + 1 bytes (a bigger file is refused by the normaliser). */
-function readKey(file: string): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const size = Math.min(fstatSync(fd).size, MAX_KEY_FILE + 1);
-    const buf = Buffer.alloc(size);
-    return buf.subarray(0, readSync(fd, buf, 0, size, 0));
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -10,7 +10,7 @@
  * so a key file without a public key is refused before anything is built.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PreflightError } from '../errors.js';
@@ -90,5 +90,17 @@ export function normalisePublicKeys(content: Buffer): PublicKeys | string {
     return { content: exported.stdout, format, fingerprints };
   } finally {
     rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** Reads at most MAX_KEY_FILE + 1 bytes of a key file (a bigger one is refused by normalisePublicKeys). */
+export function readKeyFile(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const size = Math.min(fstatSync(fd).size, MAX_KEY_FILE + 1);
+    const buf = Buffer.alloc(size);
+    return buf.subarray(0, readSync(fd, buf, 0, size, 0));
+  } finally {
+    closeSync(fd);
   }
 }

@@ -4,12 +4,11 @@
  * the recipe's extra repositories. Planning is pure; the only I/O here is
  * reading the repository key files named by the recipe (host side).
  */
-import { promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
 import type { Recipe } from '../config/types.js';
 import type { Repository } from '../config/schema.js';
 import { OperationError } from '../errors.js';
-import { keyFormat, normalisePublicKeys } from '../config/repo-keys.js';
+import { keyFormat, normalisePublicKeys, readKeyFile } from '../config/repo-keys.js';
 import { MIRROR_MOUNT } from './paths.js';
 import { renderStanza } from './render.js';
 
@@ -60,7 +59,7 @@ export async function loadRepositoryKeys(recipe: Recipe): Promise<Map<string, Re
     if (!repo.key) continue;
     let content: Buffer;
     try {
-      content = await fsp.readFile(repo.key);
+      content = readKeyFile(repo.key);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new OperationError(
