@@ -39,7 +39,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
     else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(String(key))}]`;
+    else out += `[${quoteValue(String(key))}]`;
   }
   return out || '(top level)';
 }
@@ -68,11 +68,17 @@ export function didYouMean(word: string, candidates: string[]): string | undefin
   return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
+/** A string quoted for a message: control characters escaped, so a value cannot forge a line. */
+export function quoteValue(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(v).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  if (typeof v === 'string') return quoteValue(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   return String(v);
 }
 

@@ -9,6 +9,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { hostFacts } from './host.js';
 import { formatIssues } from './issues.js';
+import { stateDirProblems } from './path-policy.js';
 import { ConfigSchema } from './schema.js';
 import type { Config, HostFacts } from './types.js';
 
@@ -78,6 +79,9 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     throw new ConfigError(formatIssues(where, ConfigSchema, data, parsed.error.issues));
   }
   const c = parsed.data;
+  // The secret signing key in stateDir must never be under what is published.
+  const placement = stateDirProblems({ stateDir: c.stateDir, mirror: { root: c.mirror.root } });
+  if (placement.length) throw new ConfigError(placement.map(([key, why]) => `${where}: ${key}: ${why}`));
   const host = opts.host ?? hostFacts();
   // Relative recipe directories are relative to the configuration file.
   const base = file ? resolve(file, '..') : cwd;

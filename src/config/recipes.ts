@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { debootstrapDefaultMirror } from './host.js';
 import { didYouMean, formatIssues } from './issues.js';
 import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
+import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
 import type { Config, Recipe } from './types.js';
 
 /** The recipes/ directory shipped with the package. */
@@ -22,6 +23,8 @@ export interface RecipeDef {
   /** Directory relative key paths are resolved against. */
   baseDir: string;
   input: RecipeInput;
+  /** "file: key.path" of a field of this recipe, for problems found after parsing. */
+  at: (path: PropertyKey[]) => string;
 }
 
 function readRecipeFile(file: string, problems: string[]): RecipeDef | undefined {
@@ -42,7 +45,7 @@ function readRecipeFile(file: string, problems: string[]): RecipeDef | undefined
     problems.push(`${file}: name: expected a safe name, got "${name}"`);
     return undefined;
   }
-  return { name, source: file, baseDir: dirname(file), input: parsed.data };
+  return { name, source: file, baseDir: dirname(file), input: parsed.data, at: fieldLocator(file, []) };
 }
 
 /** Every recipe definition visible with this configuration, by name. */
@@ -63,8 +66,10 @@ export function loadRecipeDefs(config: Config): Map<string, RecipeDef> {
   const where = config.file ?? '<embedded defaults>';
   for (const [key, input] of Object.entries(config.recipes ?? {})) {
     const name = input.name ?? key;
-    defs.set(name, { name, source: `${where}: recipes.${key}`, baseDir: config.file ? dirname(config.file) : process.cwd(), input });
+    defs.set(name, { name, source: `${where}: recipes.${key}`, baseDir: config.file ? dirname(config.file) : process.cwd(), input, at: fieldLocator(where, ['recipes', key]) });
   }
+  // Binds and key files: checked now, with their key paths, not after a build.
+  for (const def of defs.values()) problems.push(...recipePolicyProblems(def, config));
   if (problems.length) throw new ConfigError(problems);
   return defs;
 }
@@ -76,6 +81,11 @@ function unknownRecipe(name: string, defs: Map<string, RecipeDef>, where = ''): 
     [`${where}unknown recipe "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; known recipes: ${known.join(', ') || '(none)'}`],
     'Use one of the known recipe names, or add a recipe file to recipes/ or a recipeDirs directory.',
   );
+}
+
+/** A host name (RFC 1123) from a recipe name: "_" and "." become "-", none at either end. */
+export function defaultHostname(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '') || 'machine';
 }
 
 function sha256(text: string): string {
@@ -140,7 +150,7 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
     components: merged.components ?? ['main'],
     packages: merged.packages ?? [],
     repositories: merged.repositories ?? [],
-    hostname: merged.hostname ?? name.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63),
+    hostname: merged.hostname ?? defaultHostname(name),
     users: merged.users ?? [],
     steps: merged.steps ?? [],
     firstboot: merged.firstboot ?? 'systemd',

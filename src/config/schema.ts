@@ -3,6 +3,15 @@
  * (descriptions) and the generated nspawnrc.schema.json all come from here.
  */
 import { z } from 'zod';
+import * as fmt from './formats.js';
+
+/** A string that passes a format check of formats.ts (the message says why not). */
+function checked(check: fmt.Check, base: z.ZodString = z.string()) {
+  return base.superRefine((v, ctx) => {
+    const why = check(v);
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  });
+}
 
 /** Recipe and machine names: safe as a path component and as an argv word. */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -12,10 +21,9 @@ const safeName = z
   .refine((s) => !s.includes('..'), { message: 'expected a safe name without ".."' });
 
 const codename = z.string().regex(/^[a-z][a-z0-9-]{1,31}$/, { message: 'expected a codename like "bookworm"' });
-const absPath = z.string().regex(/^\//, { message: 'expected an absolute path' });
-const url = z
-  .string()
-  .regex(/^(https?|file|copy):\/\/\S+$/, { message: 'expected a URL (http://, https://, file://)' });
+const absPath = checked(fmt.hostPath, z.string().regex(/^\//, { message: 'expected an absolute path', abort: true }));
+const url = checked(fmt.aptUri, z.string().regex(/^(https?|file|copy):\/\/\S+$/, { message: 'expected a URL (http://, https://, file://)', abort: true }));
+const oneLine = checked(fmt.singleLine);
 const debName = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { message: 'expected a Debian package name' });
 const component = z.string().regex(/^[a-z][a-z0-9/-]*$/, { message: 'expected a component name like "main"' });
 const arch = z.string().regex(/^[a-z0-9-]+$/, { message: 'expected a Debian architecture like "amd64"' });
@@ -31,10 +39,10 @@ export const RepositorySchema = z
   .strictObject({
     name: safeName.describe('Name used for the .sources and key file names in the container.'),
     uri: url.describe('Repository URI.'),
-    suite: z.string().min(1).describe('Suite (codename) of the repository.'),
+    suite: checked(fmt.aptSuite).describe('Suite (codename) of the repository.'),
     components: z.array(component).min(1).default(['main']).describe('Components to use.'),
-    key: z.string().optional().describe('Path to the repository key (.asc or binary), relative to the recipe file; copied to /etc/apt/keyrings.'),
-    signedBy: z.string().optional().describe('Signed-By path inside the container, if the key is already there (e.g. from a keyring package).'),
+    key: oneLine.optional().describe('Path to the repository key (.asc or binary), relative to the recipe file; copied to /etc/apt/keyrings.'),
+    signedBy: checked(fmt.safeAbsPath).optional().describe('Signed-By path inside the container, if the key is already there (e.g. from a keyring package).'),
     enabled: z.boolean().default(true).describe('false: written to the container but disabled (Enabled: no).'),
   })
   .describe('An extra apt repository (deb822 .sources with Signed-By).');
@@ -46,20 +54,35 @@ export const PasswordSchema = z
       policy: z.literal('hash'),
       hash: z
         .string()
-        .regex(/^\$(y|gy|7|2[abxy]|6|5)\$[^:\s]+$/, { message: 'expected a crypt(3) hash such as "$y$..." or "$6$..." (make one with `mkpasswd`)' }),
+        .regex(/^\$(y|gy|7|2[abxy]|6|5)\$[!-9;-~]+$/, { message: 'expected a crypt(3) hash such as "$y$..." or "$6$..." (make one with `mkpasswd`)' }),
     }),
   ])
   .default({ policy: 'locked' })
   .describe('Password policy: locked (default) or a crypt(3) hash. Never a plain-text password.');
 
+const uidRange = `ids below ${fmt.UID_MIN} belong to root (0) and system accounts, above ${fmt.UID_MAX} are reserved`;
+
 export const UserSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { message: 'expected a user name like "user"' }),
-    uid: z.number().int().min(1000).max(60000).optional().describe('User id (1000-60000).'),
-    groups: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/)).default([]).describe('Supplementary groups, e.g. ["sudo"].'),
-    shell: absPath.default('/bin/bash'),
+    name: checked(fmt.recipeUserName, z.string().regex(fmt.USER_NAME, { message: 'expected a user name like "user"', abort: true })).describe(
+      'User name (Debian\'s rules: lower-case letters, digits, "_", "-", starting with a letter); not root.',
+    ),
+    uid: z
+      .number()
+      .int()
+      .min(fmt.UID_MIN, { message: `expected a uid from ${fmt.UID_MIN} to ${fmt.UID_MAX}: ${uidRange}` })
+      .max(fmt.UID_MAX, { message: `expected a uid from ${fmt.UID_MIN} to ${fmt.UID_MAX}: ${uidRange}` })
+      .optional()
+      .describe(`User id (${fmt.UID_MIN}-${fmt.UID_MAX}).`),
+    groups: z
+      .array(checked(fmt.userGroup, z.string().regex(fmt.GROUP_NAME, { message: 'expected a group name like "sudo"', abort: true })))
+      .default([])
+      .describe('Supplementary groups, e.g. ["sudo"]; not root, shadow, disk or kmem (root-equivalent).'),
+    shell: checked(fmt.loginShell).default('/bin/bash').describe('Login shell: an absolute path of safe characters.'),
+    home: checked(fmt.homeDir).optional().describe('Home directory under /home or /srv; default /home/<name>.'),
+    gecos: checked(fmt.gecos).optional().describe('Comment (full name) field of /etc/passwd; no ":".'),
     // One line each: an embedded newline would add a second authorized key.
-    sshKeys: z.array(z.string().regex(/^(ssh|ecdsa|sk)-[^\s]+ [^\s]+( [^\n\r]*)?$/, { message: 'expected one OpenSSH public key line' })).default([]),
+    sshKeys: z.array(checked(fmt.sshPublicKey)).default([]).describe('OpenSSH public keys, one line each ("ssh-ed25519 AAAA... comment").'),
     password: PasswordSchema,
   })
   .describe('A user created in the container.');
@@ -70,8 +93,8 @@ export const NspawnSettingsSchema = z
       .enum(['host', 'private', 'veth'])
       .default('host')
       .describe('host: share the host network; private: no network; veth: private network with a veth link.'),
-    binds: z.array(z.string().min(1)).default([]).describe('Bind= entries ("/host/path[:/container/path]").'),
-    bindsReadOnly: z.array(z.string().min(1)).default([]).describe('BindReadOnly= entries.'),
+    binds: z.array(checked(fmt.bindSpec)).default([]).describe('Bind= entries ("/host/path[:/container/path]").'),
+    bindsReadOnly: z.array(checked(fmt.bindSpec)).default([]).describe('BindReadOnly= entries.'),
     privateUsers: z
       .union([z.boolean(), z.literal('pick')])
       .default(false)
@@ -85,7 +108,7 @@ export const RecipeInputSchema = z
   .strictObject({
     $schema: z.string().optional(),
     name: safeName.optional().describe('Recipe name; defaults to the file name or the key under "recipes".'),
-    description: z.string().optional(),
+    description: oneLine.optional(),
     extends: safeName.optional().describe('Name of a recipe this one builds on (its fields are defaults; arrays are replaced).'),
     codename: codename.optional().describe('Distribution codename, e.g. "bookworm".'),
     variant: z.enum(['minbase', 'buildd', 'fakechroot', 'default']).optional().describe('debootstrap --variant ("default": none).'),
@@ -93,9 +116,9 @@ export const RecipeInputSchema = z
     components: z.array(component).min(1).optional().describe('Components of the upstream, e.g. ["main"].'),
     packages: z.array(debName).optional().describe('Packages installed into the base root filesystem.'),
     repositories: z.array(RepositorySchema).optional().describe('Extra apt repositories.'),
-    hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'expected a host name' }).optional(),
+    hostname: checked(fmt.hostname).optional().describe('Host name (RFC 1123); default: derived from the recipe name.'),
     users: z.array(UserSchema).optional(),
-    steps: z.array(z.string()).optional().describe('Shell commands run by the first-boot script, in order.'),
+    steps: z.array(checked(fmt.scriptText)).optional().describe('Shell commands run by the first-boot script, in order.'),
     firstboot: z.enum(['systemd', 'rc.local']).optional().describe('First-boot mechanism: a systemd oneshot unit (default) or /etc/rc.local (the original recipe).'),
     bootstrap: z.enum(['debootstrap', 'mmdebstrap']).optional().describe('Bootstrap backend.'),
     nspawn: NspawnSettingsSchema.optional(),
@@ -117,7 +140,7 @@ export const ConfigSchema = z
         validDays: z.number().int().min(1).max(365).default(14).describe('Valid-Until of the Release files, in days.'),
         keep: z.number().int().min(1).default(3).describe('gc keeps this many newest versions of each package per suite.'),
         graceHours: z.number().min(0).default(48).describe('Superseded by-hash and pool files stay this long.'),
-        origin: z.string().default('nspawn-kit').describe('Origin and Label of the Release files.'),
+        origin: oneLine.default('nspawn-kit').describe('Origin and Label of the Release files.'),
       })
       .prefault({}),
     machines: z
@@ -139,8 +162,8 @@ export const ConfigSchema = z
       .prefault({}),
     schedule: z
       .strictObject({
-        refresh: z.string().default('17 3 * * *').describe('Cron expression of the nightly mirror refresh.'),
-        timezone: z.string().optional().describe('IANA time zone of the schedule; default: the host\'s.'),
+        refresh: oneLine.default('17 3 * * *').describe('Cron expression of the nightly mirror refresh.'),
+        timezone: oneLine.optional().describe('IANA time zone of the schedule; default: the host\'s.'),
       })
       .prefault({}),
     watch: z
@@ -149,7 +172,7 @@ export const ConfigSchema = z
         batchMs: z.number().int().min(0).default(300).describe('Events within this window are imported together.'),
       })
       .prefault({}),
-    recipeDirs: z.array(z.string()).default([]).describe('Extra directories of recipe JSON files (the bundled recipes/ is always searched).'),
+    recipeDirs: z.array(oneLine).default([]).describe('Extra directories of recipe JSON files (the bundled recipes/ is always searched).'),
     recipes: z.record(safeName, RecipeInputSchema).default({}).describe('Inline recipes, by name.'),
   })
   .describe('nspawn-kit configuration (.nspawnrc.json, nspawn.config.mjs, ... or --config FILE).');

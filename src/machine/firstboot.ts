@@ -9,6 +9,9 @@ import type { Recipe } from '../config/types.js';
 import { FIRSTBOOT } from './paths.js';
 import { MIRROR_SOURCES } from './sources.js';
 import { shellQuote } from './render.js';
+import { SAFE_NAME } from '../config/schema.js';
+import { scriptText } from '../config/formats.js';
+import { OperationError } from '../errors.js';
 
 export const FIRSTBOOT_UNIT_NAME = posix.basename(FIRSTBOOT.unit);
 /** The enablement symlink, written directly into the root (no systemctl needed on the host). */
@@ -50,7 +53,18 @@ export interface FirstBootScriptOptions {
  */
 export function renderFirstBootScript(opts: FirstBootScriptOptions): string {
   const p = opts.prefix ?? '';
-  const steps = opts.recipe.steps.map((step, i) => `  run_step ${i + 1} ${shellQuote(step)}`);
+  // Names appear unquoted in comments and echo lines: only safe names get there.
+  for (const [what, name] of [
+    ['machine', opts.machine],
+    ['recipe', opts.recipe.name],
+  ] as const) {
+    if (!SAFE_NAME.test(name)) throw new OperationError(`${what} name ${JSON.stringify(name)} is not a safe name`, 'Use letters, digits, ".", "_" and "-".');
+  }
+  const steps = opts.recipe.steps.map((step, i) => {
+    const why = scriptText(step);
+    if (why) throw new OperationError(`recipe ${opts.recipe.name}: steps[${i}] ${why}`, 'Fix "steps" in the recipe.');
+    return `  run_step ${i + 1} ${shellQuote(step)}`;
+  });
   const resolvConf = opts.linkResolvConf
     ? '    ln -sf /run/systemd/resolve/resolv.conf "$ROOT/etc/resolv.conf"'
     : '    echo "nspawn-kit: host network: /etc/resolv.conf left to systemd-nspawn"';

@@ -22,6 +22,8 @@ import type { Config, Recipe } from '../config/types.js';
 import type { Shell } from '../shell.js';
 import { MIRROR_MOUNT } from './paths.js';
 import { assertSingleLine, systemdWord } from './render.js';
+import { bindProblem } from '../config/path-policy.js';
+import { OperationError } from '../errors.js';
 import { nspawnOverlayValue } from '../rootfs/overlay.js';
 import { readProvenance } from './provenance.js';
 import { storageOf } from './storage.js';
@@ -93,9 +95,15 @@ export function resolvConfLines(network: Recipe['nspawn']['network']): string[] 
  * it before anything else), so `systemd-nspawn -M NAME` and `machinectl
  * start` see the whole root too.
  */
-export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<Config, 'mirror' | 'machines'>, lower?: string): string {
-  const binds = recipe.nspawn.binds.map((b) => `Bind=${assertSingleLine(b, 'nspawn.binds entry')}`);
-  const ro = recipe.nspawn.bindsReadOnly.map((b) => `BindReadOnly=${assertSingleLine(b, 'nspawn.bindsReadOnly entry')}`);
+export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<Config, 'mirror' | 'machines' | 'stateDir'>, lower?: string): string {
+  // The configuration refused these already; checked again: the renderer trusts no input.
+  const checked = (b: string, key: 'binds' | 'bindsReadOnly'): string => {
+    const why = bindProblem(assertSingleLine(b, `nspawn.${key} entry`), config, key === 'bindsReadOnly');
+    if (why) throw new OperationError(`recipe ${recipe.name}: nspawn.${key} entry ${JSON.stringify(b)}: ${why}`, 'Fix the recipe; `nspawn-kit config` checks it before a build.');
+    return b;
+  };
+  const binds = recipe.nspawn.binds.map((b) => `Bind=${checked(b, 'binds')}`);
+  const ro = recipe.nspawn.bindsReadOnly.map((b) => `BindReadOnly=${checked(b, 'bindsReadOnly')}`);
   return [
     `# Written by nspawn-kit for machine ${machine} (recipe ${recipe.name}).`,
     '[Exec]',

@@ -3,10 +3,18 @@
  * the other renderers share. No I/O here: strings in, strings out.
  */
 import { OperationError } from '../errors.js';
+import { hostname as fmtHostname } from '../config/formats.js';
+
+/** The host name checked again (RFC 1123) before it reaches /etc/hostname or /etc/hosts. */
+function checkedHostname(name: string): string {
+  const why = fmtHostname(name);
+  if (why) throw new OperationError(`host name ${JSON.stringify(name)}: ${why}`, 'Fix "hostname" in the recipe.');
+  return name;
+}
 
 /** /etc/hostname: the name alone, one line. */
 export function renderHostname(hostname: string): string {
-  return `${hostname}\n`;
+  return `${checkedHostname(hostname)}\n`;
 }
 
 /**
@@ -16,7 +24,7 @@ export function renderHostname(hostname: string): string {
 export function renderHosts(hostname: string): string {
   return [
     '127.0.0.1\tlocalhost',
-    `127.0.1.1\t${hostname}`,
+    `127.0.1.1\t${checkedHostname(hostname)}`,
     '',
     '# The following lines are desirable for IPv6 capable hosts',
     '::1\t\tlocalhost ip6-localhost ip6-loopback',

@@ -4,11 +4,11 @@
  * the recipe's extra repositories. Planning is pure; the only I/O here is
  * reading the repository key files named by the recipe (host side).
  */
-import { promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
 import type { Recipe } from '../config/types.js';
 import type { Repository } from '../config/schema.js';
 import { OperationError } from '../errors.js';
+import { keyFormat, normalisePublicKeys, readKeyFile } from '../config/repo-keys.js';
 import { MIRROR_MOUNT } from './paths.js';
 import { renderStanza } from './render.js';
 
@@ -46,24 +46,20 @@ export interface RepositoryKey {
   format: 'asc' | 'gpg';
 }
 
-/** armored (.asc) or binary (.gpg) OpenPGP public key, decided by content, not by name. */
-export function keyFormat(content: Buffer): 'asc' | 'gpg' | undefined {
-  const head = content.subarray(0, 64).toString('latin1').trimStart();
-  if (head.startsWith('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return 'asc';
-  // First packet must be a public key: old-format tag 6 (0x98-0x9b) or new-format 0xc6.
-  const first = content[0];
-  if (first !== undefined && ((first & 0xfc) === 0x98 || first === 0xc6)) return 'gpg';
-  return undefined;
-}
+export { keyFormat };
 
-/** Reads every repository key of the recipe; a missing or non-key file names recipe, repository and path. */
+/**
+ * Reads every repository key of the recipe, normalised to its public keys
+ * (see config/repo-keys.ts); a missing file or one without a public key names
+ * recipe, repository and path.
+ */
 export async function loadRepositoryKeys(recipe: Recipe): Promise<Map<string, RepositoryKey>> {
   const keys = new Map<string, RepositoryKey>();
   for (const repo of recipe.repositories) {
     if (!repo.key) continue;
     let content: Buffer;
     try {
-      content = await fsp.readFile(repo.key);
+      content = readKeyFile(repo.key);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new OperationError(
@@ -71,14 +67,14 @@ export async function loadRepositoryKeys(recipe: Recipe): Promise<Map<string, Re
         `Put the repository's public key at that path (e.g. download its .asc), or fix "key" in ${recipe.source}.`,
       );
     }
-    const format = keyFormat(content);
-    if (!format) {
+    const normal = normalisePublicKeys(content);
+    if (typeof normal === 'string') {
       throw new OperationError(
-        `recipe ${recipe.name}: repository ${repo.name}: ${repo.key} is not an OpenPGP public key (armored or binary)`,
+        `recipe ${recipe.name}: repository ${repo.name}: ${repo.key} is not an OpenPGP public key: it ${normal}`,
         'Export it with `gpg --export --armor KEYID > file.asc` and point "key" at that file.',
       );
     }
-    keys.set(repo.name, { source: repo.key, content, format });
+    keys.set(repo.name, { source: repo.key, content: normal.content, format: normal.format });
   }
   return keys;
 }

@@ -10,6 +10,7 @@
  * (gid 999 downwards, like `addgroup --system`) and reported.
  */
 import type { User } from '../config/schema.js';
+import * as fmt from '../config/formats.js';
 import { OperationError } from '../errors.js';
 
 export interface AccountFiles {
@@ -47,8 +48,36 @@ function parse(text: string): Row[] {
     .map((l) => l.split(':'));
 }
 
+/** The files' one rule: ":" separates fields, a newline rows; no field may hold either (or any control character). */
 function serialize(rows: Row[]): string {
+  for (const row of rows) {
+    for (const field of row) {
+      if (field.includes(':') || fmt.singleLine(field)) {
+        throw new OperationError(`account field ${JSON.stringify(field)} of ${JSON.stringify(row[0])} contains ":" or a control character`, 'Fix the recipe user; `nspawn-kit config` reports why.');
+      }
+    }
+  }
   return rows.map((r) => r.join(':')).join('\n') + '\n';
+}
+
+/**
+ * The schema's checks again, before anything is written: the renderer never
+ * trusts its input (a caller might pass users that were not validated).
+ */
+function assertUser(user: User): void {
+  const checks: Array<[string, string | undefined]> = [
+    ['name', fmt.recipeUserName(user.name)],
+    ['shell', fmt.loginShell(user.shell)],
+    ['home', user.home === undefined ? undefined : fmt.homeDir(user.home)],
+    ['gecos', user.gecos === undefined ? undefined : fmt.gecos(user.gecos)],
+    ['uid', user.uid === undefined || (Number.isInteger(user.uid) && user.uid >= fmt.UID_MIN && user.uid <= fmt.UID_MAX) ? undefined : `expected ${fmt.UID_MIN}-${fmt.UID_MAX}`],
+    ...user.groups.map((g): [string, string | undefined] => [`group ${g}`, fmt.userGroup(g)]),
+    ...user.sshKeys.map((k, i): [string, string | undefined] => [`sshKeys[${i}]`, fmt.sshPublicKey(k)]),
+  ];
+  if (user.password.policy === 'hash' && (user.password.hash.includes(':') || fmt.singleLine(user.password.hash))) checks.push(['password hash', 'contains ":" or a control character']);
+  for (const [what, why] of checks) {
+    if (why) throw new OperationError(`recipe user ${JSON.stringify(user.name)}: ${what}: ${why}`, 'Fix the recipe; `nspawn-kit config` checks it before a build.');
+  }
 }
 
 function upsert(rows: Row[], row: Row): void {
@@ -100,8 +129,15 @@ export function planUsers(current: AccountFiles, users: readonly User[], now: Da
     if (user.name === 'root') {
       throw new OperationError('a recipe user may not be "root"', 'root stays locked; add a normal user with the groups it needs.');
     }
+    assertUser(user);
     const existing = passwd.find((r) => r[0] === user.name);
     const uid = user.uid ?? (existing ? Number(existing[2]) : firstFree(ids(passwd, 2), 1000, 59999));
+    if (!(uid >= fmt.UID_MIN && uid <= fmt.UID_MAX)) {
+      throw new OperationError(
+        `user ${user.name} already exists in the root with uid ${existing?.[2]}, a system account: a recipe user would take it over`,
+        `Give the recipe user another name; recipe users have uids ${fmt.UID_MIN}-${fmt.UID_MAX}.`,
+      );
+    }
     const owner = passwd.find((r) => Number(r[2]) === uid && r[0] !== user.name);
     if (owner) {
       throw new OperationError(`uid ${uid} of user ${user.name} already belongs to ${owner[0]} in the root`, 'Pick another uid in the recipe.');
@@ -116,8 +152,11 @@ export function planUsers(current: AccountFiles, users: readonly User[], now: Da
       if (gshadow) upsert(gshadow, [user.name, '!', '', '']);
     }
     const gid = Number(ownGroup[2]);
-    const home = `/home/${user.name}`;
-    upsert(passwd, [user.name, 'x', String(uid), String(gid), '', home, user.shell]);
+    if (gid === 0 || fmt.privilegedGroup(ownGroup[0] ?? '')) {
+      throw new OperationError(`the primary group of user ${user.name} would be ${ownGroup[0]} (gid ${gid}), which is root-equivalent`, 'Give the recipe user another name.');
+    }
+    const home = user.home ?? `/home/${user.name}`;
+    upsert(passwd, [user.name, 'x', String(uid), String(gid), user.gecos ?? '', home, user.shell]);
     upsert(shadow, [user.name, passwordField(user), days, '0', '99999', '7', '', '', '']);
 
     for (const name of user.groups) {
@@ -147,7 +186,15 @@ export function planUsers(current: AccountFiles, users: readonly User[], now: Da
   };
 }
 
-/** ~/.ssh/authorized_keys: one key per line. */
+/** ~/.ssh/authorized_keys: one key per line, each checked again (one line, a known key type). */
 export function renderAuthorizedKeys(keys: readonly string[]): string {
-  return keys.map((k) => k.trim()).join('\n') + '\n';
+  return (
+    keys
+      .map((k) => {
+        const why = fmt.sshPublicKey(k.trim());
+        if (why) throw new OperationError(`SSH key ${JSON.stringify(k)}: ${why}`, 'Fix sshKeys in the recipe.');
+        return k.trim();
+      })
+      .join('\n') + '\n'
+  );
 }

@@ -73,8 +73,51 @@ test('no gshadow in the root: none written', () => {
   assert.is(plan.files.gshadow, undefined);
 });
 
+/** The base64 blob of an OpenSSH public key of `type` (a length-prefixed type name, then key bytes). */
+const blob = (type: string) => {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(type.length);
+  return Buffer.concat([len, Buffer.from(type), Buffer.alloc(36, 7)]).toString('base64');
+};
+
 test('authorized_keys: one key per line', () => {
-  assert.is(renderAuthorizedKeys(['ssh-ed25519 AAAA a@b ', 'ssh-rsa BBBB']), 'ssh-ed25519 AAAA a@b\nssh-rsa BBBB\n');
+  const ed = `ssh-ed25519 ${blob('ssh-ed25519')}`;
+  const rsa = `ssh-rsa ${blob('ssh-rsa')}`;
+  assert.is(renderAuthorizedKeys([`${ed} a@b `, rsa]), `${ed} a@b\n${rsa}\n`);
+});
+
+test('authorized_keys refuses what the schema refuses: a second line, an unknown type, a blob of another type', () => {
+  const ed = `ssh-ed25519 ${blob('ssh-ed25519')}`;
+  assert.throws(() => renderAuthorizedKeys([`${ed} a@b\ncommand="sh" ${ed}`]), /one line/);
+  assert.throws(() => renderAuthorizedKeys([`ssh-dss ${blob('ssh-dss')}`]), /TYPE one of/);
+  assert.throws(() => renderAuthorizedKeys([`ssh-ed25519 ${blob('ssh-rsa')}`]), /not a ssh-ed25519 key/);
+});
+
+test('second line of defence: hostile users that skipped the schema are refused, nothing is planned', () => {
+  const cases: Array<[Partial<User>, RegExp]> = [
+    [{ shell: '/bin/bash\nevil::0:0::/:/bin/sh' }, /shell: expected an absolute path of letters/],
+    [{ gecos: 'Alice:0:0' }, /gecos: must not contain ":"/],
+    [{ home: '/home/a:b' }, /home: expected an absolute path of letters/],
+    [{ home: '/etc' }, /home: expected a directory under \/home or \/srv/],
+    [{ uid: 0 }, /uid: expected 1000-60000/],
+    [{ groups: ['shadow'] }, /group shadow: group shadow reads every password hash/],
+    [{ groups: ['disk'] }, /group disk: group disk writes raw block devices/],
+    [{ name: 'shadow' }, /name: a user named "shadow" would get group shadow as its primary group/],
+  ];
+  for (const [over, re] of cases) {
+    assert.throws(() => planUsers(BASE, [user(over)], NOW), (e: unknown) => e instanceof OperationError && re.test((e as Error).message), JSON.stringify(over));
+  }
+});
+
+test('a recipe user never takes over a system account of the root (uid below 1000 or above 60000)', () => {
+  assert.throws(() => planUsers(BASE, [user({ name: 'daemon' })], NOW), /user daemon already exists in the root with uid 1, a system account/);
+  assert.throws(() => planUsers(BASE, [user({ name: 'nobody' })], NOW), /uid 65534/);
+});
+
+test('gecos and home from the recipe reach passwd as fields, nothing more', () => {
+  const plan = planUsers(BASE, [user({ gecos: 'Alice Liddell,,,', home: '/srv/alice' })], NOW);
+  assert.equal(row(plan.files.passwd, 'alice'), ['alice', 'x', '1000', '1000', 'Alice Liddell,,,', '/srv/alice', '/bin/bash']);
+  assert.is(plan.files.passwd, `${BASE.passwd}alice:x:1000:1000:Alice Liddell,,,:/srv/alice:/bin/bash\n`);
 });
 
 test.run();
