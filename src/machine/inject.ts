@@ -13,6 +13,7 @@ import { OperationError } from '../errors.js';
 import type { Shell } from '../shell.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { FIRSTBOOT } from './paths.js';
+import { openResolvedFile } from './record.js';
 import { FIRSTBOOT_WANTS_LINK, renderFirstBootScript, renderFirstBootUnit, renderRcLocal } from './firstboot.js';
 import { renderHostname, renderHosts } from './render.js';
 import { DISTRO_KEYRINGS, KEYRINGS_DIR, loadRepositoryKeys, pickUpstreamKeyring, planSources, type MirrorAccess } from './sources.js';
@@ -55,20 +56,27 @@ export async function resolveInRoot(root: string, inner: string, followFinal = t
   return posix.join(realRoot, ...done);
 }
 
-/** Reads a file of the root (symlinks resolved inside it); undefined when absent. */
-export async function readInRoot(root: string, inner: string): Promise<Buffer | undefined> {
+/** System files read at injection (passwd, os-release, rc.local) are far smaller than this. */
+export const ROOT_FILE_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads a file of the root (symlinks resolved inside it); undefined when
+ * absent. The resolved file is opened without following a link and without
+ * blocking, must be a regular file and at most maxBytes (record.ts);
+ * anything else is an OperationError naming the path.
+ */
+export async function readInRoot(root: string, inner: string, maxBytes = ROOT_FILE_MAX_BYTES): Promise<Buffer | undefined> {
   const path = await resolveInRoot(root, inner);
-  try {
-    return await fsp.readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const read = await openResolvedFile(path, { maxBytes, noun: 'a file read from a root' });
+  if (read.ok) return read.value;
+  if (read.absent) return undefined;
+  throw new OperationError(read.reason, `${inner} of ${root} was changed by something other than nspawn-kit; fix or recreate the machine.`);
 }
 
+/** Whether something is at `inner` (symlinks resolved inside the root); never opens it. */
 export async function existsInRoot(root: string, inner: string): Promise<boolean> {
   const path = await resolveInRoot(root, inner);
-  return fsp.access(path).then(
+  return fsp.lstat(path).then(
     () => true,
     () => false,
   );
@@ -143,8 +151,10 @@ async function writeHome(sh: Shell, root: string, home: PlannedHome): Promise<st
     for (const entry of entries) {
       if (!entry.isFile()) continue; // never follow a symlink out of the root
       const st = await fsp.lstat(posix.join(skel, entry.name));
+      const read = await openResolvedFile(posix.join(skel, entry.name), { maxBytes: ROOT_FILE_MAX_BYTES, noun: 'a file read from a root' });
+      if (!read.ok) throw new OperationError(read.reason, 'Fix /etc/skel in the root filesystem, or recreate it.');
       const inner = posix.join(home.home, entry.name);
-      owned.push(await writeInRoot(sh, root, inner, await fsp.readFile(posix.join(skel, entry.name)), st.mode & 0o777));
+      owned.push(await writeInRoot(sh, root, inner, read.value, st.mode & 0o777));
       written.push(inner);
     }
   }

@@ -47,8 +47,14 @@ export interface ListOptions {
   sizes?: boolean;
 }
 
-async function firstBootState(root: string): Promise<{ state: FirstBootState; exitCode?: number }> {
-  const result = await readFirstBootResult(root);
+/** A marker that cannot be read (a FIFO, a link, a bad value) is the machine's problem, not the listing's. */
+async function firstBootState(root: string): Promise<{ state: FirstBootState; exitCode?: number; problem?: string }> {
+  let result;
+  try {
+    result = await readFirstBootResult(root);
+  } catch (err) {
+    return { state: 'unknown', problem: err instanceof Error ? err.message : String(err) };
+  }
   if (result) return { state: result.status, exitCode: result.exitCode };
   return { state: (await existsInRoot(root, FIRSTBOOT.script)) ? 'pending' : 'unknown' };
 }
@@ -86,6 +92,7 @@ export async function listMachines(ctx: MachineContext, opts: ListOptions = {}):
         running: (await nspawnPids(root)).length > 0,
       };
       if (fb.exitCode !== undefined) info.firstBootExitCode = fb.exitCode;
+      if (fb.problem !== undefined) info.problem = fb.problem;
       if (storage.kind === 'overlay') {
         info.base = storage.lower;
         if (!(await baseExists(storage))) info.problem = `its base ${storage.lower} is missing`;

@@ -7,9 +7,13 @@ import { OperationError, tail } from '../errors.js';
 import type { RunResult } from '../shell.js';
 import { bootCommand, existingMachineRoot, isRunning, machineLaunch, stopContainer } from './boot.js';
 import type { MachineContext } from './create.js';
-import { existsInRoot, readInRoot } from './inject.js';
+import { existsInRoot, resolveInRoot } from './inject.js';
 import { FIRSTBOOT, type FirstBootResult } from './paths.js';
 import { readFirstBootResult } from './provenance.js';
+import { openResolvedFile } from './record.js';
+
+/** The first-boot log can be long (apt output): only its end is read. */
+const LOG_TAIL_BYTES = 64 * 1024;
 
 export interface BootUntilOptions {
   /** Polled from the host every pollMs; the boot ends when it returns true. */
@@ -28,6 +32,17 @@ export interface BootUntilReport {
   console: string[];
   /** systemd-nspawn's exit code after the poweroff. */
   exitCode: number | null;
+}
+
+/** Calls `check` every pollMs until it gives a reason to stop; 'timeout' when timeoutMs pass first. */
+export async function pollUntil<T extends string>(check: () => Promise<T | undefined>, timeoutMs: number, pollMs = 500): Promise<T | 'timeout'> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const reason = await check();
+    if (reason !== undefined) return reason;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return 'timeout';
 }
 
 /**
@@ -60,24 +75,13 @@ export async function bootUntil(ctx: MachineContext, name: string, opts: BootUnt
     const res = await boot;
     return { ended: 'exited', console: [], exitCode: res.exitCode };
   }
-  let ended: BootUntilReport['ended'] = 'timeout';
-  const deadline = Date.now() + opts.timeoutMs;
+  let ended: BootUntilReport['ended'];
   try {
-    while (Date.now() < deadline) {
-      if (opts.done && (await opts.done())) {
-        ended = 'done';
-        break;
-      }
-      if (sawLine) {
-        ended = 'line';
-        break;
-      }
-      if (exited) {
-        ended = 'exited';
-        break;
-      }
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
-    }
+    ended = await pollUntil(
+      async () => ((opts.done && (await opts.done())) ? 'done' : sawLine ? 'line' : exited ? 'exited' : undefined),
+      opts.timeoutMs,
+      opts.pollMs,
+    );
   } finally {
     if (!exited) await stopContainer(ctx.sh, root);
   }
@@ -100,18 +104,55 @@ export interface ProvisionReport {
   logTail: string;
 }
 
+/** The first-boot log's tail: its last 64 KiB only, read without following a link or blocking. */
 async function firstBootLogTail(root: string, lines = 25): Promise<string> {
-  const log = await readInRoot(root, FIRSTBOOT.log).catch(() => undefined);
-  return log ? tail(log.toString('utf8'), lines) : '';
+  const path = await resolveInRoot(root, FIRSTBOOT.log).catch(() => undefined);
+  const log = path === undefined ? undefined : await openResolvedFile(path, { maxBytes: LOG_TAIL_BYTES, tail: true });
+  return log?.ok ? tail(log.value.toString('utf8'), lines) : '';
+}
+
+export interface FirstBootPoller {
+  /**
+   * The first boot has finished when the marker is a valid result and the
+   * script has removed itself: powering off between the two would make the
+   * script's exit trap record a failure.
+   */
+  done: () => Promise<boolean>;
+  /** Why the last look at the marker could not use it (a FIFO, a link, a bad value), if it could not. */
+  problem: () => string | undefined;
 }
 
 /**
- * The first boot has finished when the marker exists and the script has
- * removed itself: powering off between the two would make the script's exit
- * trap record a failure.
+ * Looks at the marker from the host while the container runs. Root in the
+ * container controls it: a marker that cannot be read is not "finished"; the
+ * poll goes on until the timeout, which then names the problem.
  */
-async function firstBootFinished(root: string): Promise<boolean> {
-  return (await existsInRoot(root, FIRSTBOOT.marker)) && !(await existsInRoot(root, FIRSTBOOT.script));
+export function firstBootPoller(root: string): FirstBootPoller {
+  let problem: string | undefined;
+  return {
+    done: async () => {
+      try {
+        const result = await readFirstBootResult(root);
+        problem = undefined;
+        return result !== undefined && !(await existsInRoot(root, FIRSTBOOT.script));
+      } catch (err) {
+        problem = err instanceof Error ? err.message : String(err);
+        return false;
+      }
+    },
+    problem: () => problem,
+  };
+}
+
+/** The error of a first boot that ended (timeout, or the container exited) without a usable result. */
+export function unfinishedFirstBoot(name: string, why: string, problem: string | undefined, logTail: string, consoleTail: string[]): OperationError {
+  const marker = problem ? `\n  result marker: ${problem}` : '';
+  return new OperationError(
+    `first boot of ${name} ${why}; the container was stopped${marker}\n  first-boot log:\n${indentBlock(logTail || '(empty)')}\n  console:\n${indentBlock(consoleTail.join('\n'))}`,
+    problem
+      ? `Root in the machine replaced ${FIRSTBOOT.marker} by something nspawn-kit does not read; recreate the machine (\`nspawn-kit rm ${name}\`, then create it again).`
+      : `Boot it by hand (\`nspawn-kit boot ${name}\`) and read ${FIRSTBOOT.log}, or raise the timeout.`,
+  );
 }
 
 export async function provisionMachine(ctx: MachineContext, name: string, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
@@ -122,9 +163,10 @@ export async function provisionMachine(ctx: MachineContext, name: string, opts: 
     throw new OperationError(`machine ${name} has neither a first-boot script nor a result`, 'It was not made by `nspawn-kit create`; recreate it.');
   }
   const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
+  const poller = firstBootPoller(root);
   const boot = await bootUntil(ctx, name, {
     done: async () => {
-      if (!(await firstBootFinished(root))) return false;
+      if (!(await poller.done())) return false;
       await new Promise((r) => setTimeout(r, 300));
       return true;
     },
@@ -132,14 +174,17 @@ export async function provisionMachine(ctx: MachineContext, name: string, opts: 
     onLine: opts.onLine,
   });
   if (ctx.sh.dryRun) return { name, result: { status: 'success', exitCode: 0, time: '' }, booted: false, logTail: '' };
-  const result = await readFirstBootResult(root);
+  let result: FirstBootResult | undefined;
+  let problem = poller.problem();
+  try {
+    result = await readFirstBootResult(root);
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
   const logTail = await firstBootLogTail(root);
   if (!result) {
     const why = boot.ended === 'timeout' ? `did not finish within ${Math.round(timeoutMs / 1000)} s` : `ended before the first boot finished (systemd-nspawn exit ${boot.exitCode})`;
-    throw new OperationError(
-      `first boot of ${name} ${why}; the container was stopped\n  first-boot log:\n${indentBlock(logTail || '(empty)')}\n  console:\n${indentBlock(boot.console.slice(-15).join('\n'))}`,
-      `Boot it by hand (\`nspawn-kit boot ${name}\`) and read ${FIRSTBOOT.log}, or raise the timeout.`,
-    );
+    throw unfinishedFirstBoot(name, why, problem, logTail, boot.console.slice(-15));
   }
   return { name, result, booted: true, logTail: result.status === 'failure' ? logTail : '' };
 }

@@ -9,7 +9,7 @@ import { mirrorLayout } from '../mirror/layout.js';
 import { resolveBase } from '../rootfs/base-cache.js';
 import { exists } from '../shell.js';
 import { settingsArgs } from '../machine/boot.js';
-import { baseStage, checkStage, createStage, injectStage, machineNameStage, provisionStage, upToDate, type MachineStageCtx } from './machine-stages.js';
+import { baseStage, checkStage, createStage, injectStage, machineNameStage, provisionStage, repositoryKeysStage, upToDate, type MachineStageCtx } from './machine-stages.js';
 import type { ScriptFlags, ScriptSpec } from './script.js';
 import { indexStage, installToolsStage, mirrorDirsStage, warmStage } from './stages.js';
 import { UsageError } from '../errors.js';
@@ -70,6 +70,7 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
       return { app, timings: [], recipes: [recipe], recipe, name: flags.name ?? recipe.name, checks: [] };
     },
     tasks: () => [
+      repositoryKeysStage(),
       installToolsStage(),
       machineNameStage(),
       mirrorDirsStage(),

@@ -3,6 +3,7 @@ import type { ListrTask, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr
 import type { Recipe } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { createMachine, ensureBase, type CreateProgress, type CreateReport } from '../machine/create.js';
+import { assertRepositoryKeys } from '../machine/key-preflight.js';
 import { provisionMachine, type ProvisionReport } from '../machine/provision.js';
 import { bootCommand, runCommand, runInMachine } from '../machine/boot.js';
 import { machineState, type MachineState } from '../machine/uptodate.js';
@@ -56,6 +57,18 @@ function refuseExisting(ctx: MachineStageCtx, why: string): OperationError {
     `machine ${ctx.name} already exists at ${ctx.app.config.machines.dir}/${ctx.name}, but ${why}`,
     `Remove it (\`nspawn-kit rm ${ctx.name}\`) and run again, or build under another name (--name OTHER).`,
   );
+}
+
+/**
+ * First of the container graph, before host tools, warm or bootstrap: every
+ * repository key file the recipe names is there and holds a public key.
+ */
+export function repositoryKeysStage<C extends MachineStageCtx>(): Task<C> {
+  return stage<C>('Recipe repository keys', async (ctx) => {
+    assertRepositoryKeys(ctx.recipe);
+    const n = ctx.recipe.repositories.filter((r) => r.key).length;
+    return n ? `${n} key file(s) present` : 'none named';
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
  * record, every directory on the way to /var/cache/apt/archives, and the
  * files in it. So nothing in a root is opened in a way that follows a link
  * out of it or blocks (O_NOFOLLOW | O_NONBLOCK, the open descriptor checked
- * with fstat), a record is read up to RECORD_MAX_BYTES only, and every value
+ * with fstat: machine/record.ts), a record is read up to RECORD_MAX_BYTES only, and every value
  * read is validated like configuration (codename, machine name). A machine
  * whose record or cache is bad is refused with a reason (the watcher logs it
  * once); the other machines and the admin's archives are not affected.
@@ -19,81 +19,22 @@
  * host read a file, never publish one it has not verified.
  */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import type { Archive } from '../config/types.js';
 import { SAFE_NAME } from '../config/schema.js';
 import { resolveInRoot } from '../machine/inject.js';
 import { PROVENANCE } from '../machine/paths.js';
+import { readRecordInRoot, refuseLinkedDirs, type Read } from '../machine/record.js';
 import { CODENAME } from '../mirror/suites.js';
 
 /** Where apt inside a machine keeps its downloads (inside the machine's root). */
 export const MACHINE_ARCHIVES = '/var/cache/apt/archives';
 
-/** Records nspawn-kit writes into a root are a few hundred bytes: anything past this is not ours. */
-export const RECORD_MAX_BYTES = 64 * 1024;
+export { RECORD_MAX_BYTES, readRecordInRoot } from '../machine/record.js';
 
 /** A machine's archive directory, resolved inside its root. */
 export interface MachineArchive extends Archive {
   machine: string;
-}
-
-type Read<T> = { ok: true; value: T } | { ok: false; reason: string; absent?: boolean };
-
-const kind = (st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSymbolicLink(): boolean; isDirectory(): boolean }): string =>
-  st.isSymbolicLink() ? 'a symbolic link' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isDirectory() ? 'a directory' : 'not a regular file';
-
-/** Every directory from the root down to `dir` (a host path under realRoot) must be a real directory, no link. */
-async function refuseLinkedDirs(realRoot: string, dir: string, label: string): Promise<string | undefined> {
-  const parts = posix.relative(realRoot, dir).split('/').filter(Boolean);
-  let at = realRoot;
-  for (const part of parts) {
-    at = join(at, part);
-    const st = await fsp.lstat(at).catch(() => undefined);
-    if (!st) return `${label}: ${at} does not exist`;
-    if (!st.isDirectory()) return `${label}: ${at} is ${kind(st)}; not followed`;
-  }
-  return undefined;
-}
-
-/**
- * A small record inside a machine root (PROVENANCE, say): every directory on
- * the way a real directory (no symlink), the file opened with O_NOFOLLOW and
- * O_NONBLOCK (a FIFO cannot hang the host), a regular file on the open
- * descriptor, at most RECORD_MAX_BYTES read.
- */
-export async function readRecordInRoot(root: string, inner: string, maxBytes = RECORD_MAX_BYTES): Promise<Read<Buffer>> {
-  const realRoot = await fsp.realpath(root).catch(() => undefined);
-  if (!realRoot) return { ok: false, reason: 'machine root cannot be read', absent: true };
-  const path = join(realRoot, inner);
-  const linked = await refuseLinkedDirs(realRoot, posix.dirname(path), inner);
-  if (linked) return { ok: false, reason: linked, absent: linked.endsWith('does not exist') };
-  let fh;
-  try {
-    fh = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { ok: false, reason: `${inner} does not exist`, absent: true };
-    if (code === 'ELOOP') return { ok: false, reason: `${inner} is a symbolic link; not followed` };
-    if (code === 'ENXIO') return { ok: false, reason: `${inner} is a socket or a FIFO; not read` };
-    return { ok: false, reason: `${inner} cannot be opened (${code ?? String(err)})` };
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return { ok: false, reason: `${inner} is ${kind(st)}; not read` };
-    if (st.size > maxBytes) return { ok: false, reason: `${inner} has ${st.size} bytes, more than the ${maxBytes} a record may have; not read` };
-    // Never more than the cap, whatever the file grows to meanwhile.
-    const buf = Buffer.alloc(maxBytes + 1);
-    let got = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-      if (got > maxBytes) return { ok: false, reason: `${inner} grew past ${maxBytes} bytes while it was read; not read` };
-    }
-    return { ok: true, value: buf.subarray(0, got) };
-  } finally {
-    await fh.close();
-  }
 }
 
 /** The codename a machine's provenance record gives, validated like configuration. */
