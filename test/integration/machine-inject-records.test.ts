@@ -59,12 +59,18 @@ test('first-boot marker: undefined until written, parsed, validated; a symlinked
     () => assert.unreachable(),
     (err) => assert.instance(err, OperationError),
   );
-  // A link to a host file resolves inside the root, where nothing is.
+  // A link (here to a host file holding a valid marker) is never followed: refused, naming the marker.
   const host = join(base, 'host-marker.json');
-  writeFileSync(host, '{"status":"success","exitCode":0,"time":"x"}');
+  writeFileSync(host, '{"status":"success","exitCode":0,"time":"2026-01-02T03:04:05Z"}');
   rmSync(join(root, FIRSTBOOT.marker));
   symlinkSync(host, join(root, FIRSTBOOT.marker));
-  assert.is(await readFirstBootResult(root), undefined);
+  await readFirstBootResult(root).then(
+    () => assert.unreachable(),
+    (err: Error) => {
+      assert.instance(err, OperationError);
+      assert.is(err.message, `${join(root, FIRSTBOOT.marker)} is a symbolic link; not followed`);
+    },
+  );
 });
 
 test('writeNspawnFiles: settings file where asked and beside the root; override skipped without systemd as PID 1', async () => {
