@@ -19,7 +19,6 @@ import { checkFreeSpace, cloneBase, resolveBaseOrPlan, storeBase, treeBytes, typ
 import { sweepStaleBuilds, unmountAll, withBuildDir } from '../rootfs/builddir.js';
 import { chooseClone, mountOverlay, seedUpper } from '../rootfs/overlay.js';
 import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
-import { assertRepositoryKeys } from './key-preflight.js';
 import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
 import { MIRROR_MOUNT, type Provenance } from './paths.js';
 import { writeProvenance } from './provenance.js';
@@ -221,8 +220,6 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
   const { sh, config } = ctx;
   const emit = opts.onProgress ?? (() => {});
   assertMachineName(name);
-  // Before the base is built or anything downloaded: a missing key would only fail at injection.
-  assertRepositoryKeys(recipe);
   emit({ stage: 'sweep', message: 'removing leftovers of interrupted builds' });
   await sweepStaleBuilds(ctx);
   const target = join(config.machines.dir, name);

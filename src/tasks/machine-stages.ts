@@ -94,6 +94,8 @@ export function createStage<C extends MachineStageCtx>(): Task<C> {
     async (ctx, task, sh) => {
       const { machines } = ctx.app.config;
       if (ctx.existing?.state === 'stale') throw refuseExisting(ctx, ctx.existing.why);
+      // Before the base is built or anything downloaded: a missing key would only fail at injection.
+      assertRepositoryKeys(ctx.recipe);
       const report = await createMachine({ sh, config: ctx.app.config }, ctx.recipe, ctx.name, {
         onProgress: (p) => (task.output = progressLine(p)),
         settingsDir: machines.settingsDir,
