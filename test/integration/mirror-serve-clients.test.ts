@@ -172,6 +172,9 @@ test("the README's nginx server block serves the mirror to apt, with types, and 
   const v1 = await publish(['alpha', 'charlie']);
   const client = makeAptClient(join(base, 'nginx-client'), url, layout.publicKeyAsc);
   await assertUpdated('from nginx', client, v1, ['alpha', 'charlie']);
+  // nginx's validators have one-second resolution (ETag = mtime-size): a republish within the
+  // second of apt's last fetch, at the same size, would get a 304. Real republishes are minutes apart.
+  await new Promise((r) => setTimeout(r, 1100));
   const v2 = await publish(['bravo', 'delta'], v1);
   await assertUpdated('from nginx after a republish', client, v2, ['bravo', 'delta']);
 
