@@ -5,8 +5,9 @@
  * SHA256. Plus Debian version ordering, which gc and warm need.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import type { Shell } from '../shell.js';
+import { checkDebFile } from './ar.js';
 
 export interface DebPackage {
   name: string;
@@ -31,6 +32,8 @@ export interface InspectOptions {
    * validates are the bytes it hashed and no second read is needed.
    */
   known?: ReadonlyArray<{ sha256: string; size: number } | undefined>;
+  /** Follow a symbolic link (default: refused; the importer hands over its private copies). */
+  followLinks?: boolean;
   /**
    * false: a verdict only (the watcher's "is it complete and valid?"), the
    * file is not read a second time to hash it; pkg.sha256 is then '' and
@@ -56,14 +59,52 @@ export async function sha256File(path: string, signal?: AbortSignal): Promise<{ 
   return { sha256: hash.digest('hex'), size };
 }
 
-/** The first useful line of dpkg-deb's complaint, without its path noise. */
-function firstError(stderr: string): string {
+/** Control characters (C0, C1, line separators) and backslashes escaped: a reason read from a file cannot forge a log line. */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\\]/g, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\\') return '\\\\';
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** dpkg-deb's whole complaint: every line, escaped, without the repeated "dpkg-deb: error:" noise. */
+export function dpkgReason(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
-    .filter(Boolean);
-  const err = lines.find((l) => /error/i.test(l)) ?? lines[0] ?? 'no output';
-  return err.replace(/^dpkg-deb(?: \(subprocess\))?: (?:error: )?/, '');
+    .filter(Boolean)
+    .map((l) => printable(l.replace(/^dpkg-deb(?: \(subprocess\))?: (?:error: )?/, '')));
+  return lines.length ? lines.join(' / ') : 'no output';
+}
+
+/**
+ * Fields the index owns: apt-ftparchive writes Filename, Size, MD5sum and
+ * SHA256 itself, but copies SHA1, SHA512 and Description-md5 from the control
+ * file when it does not compute them. A .deb that carries any of them is refused.
+ */
+export const INDEX_OWNED_FIELDS = ['Filename', 'Size', 'MD5sum', 'SHA1', 'SHA256', 'SHA512', 'Description-md5'] as const;
+
+/**
+ * The whole control file (`dpkg-deb --field` without names): the fields that
+ * name the package (case-insensitive, as dpkg reads them), or why it is refused.
+ */
+export function readControl(text: string): { ok: true; fields: Record<string, string> } | { ok: false; reason: string } {
+  const canonical = new Map(['Package', 'Version', 'Architecture', 'Source'].map((f) => [f.toLowerCase(), f]));
+  const owned = new Map(INDEX_OWNED_FIELDS.map((f) => [f.toLowerCase(), f]));
+  const fields: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^([^\s:#][^:\s]*):[ \t]*(.*)$/.exec(line);
+    if (!m?.[1] || m[2] === undefined) continue;
+    const lower = m[1].toLowerCase();
+    if (owned.has(lower)) return { ok: false, reason: `control file sets ${owned.get(lower)}: the index owns that field (refused)` };
+    if (seen.has(lower)) return { ok: false, reason: `control file has the field ${printable(m[1])} twice` };
+    seen.add(lower);
+    const name = canonical.get(lower);
+    if (name) fields[name] = m[2].trim();
+  }
+  return { ok: true, fields };
 }
 
 /** "Field: value" lines of `dpkg-deb --field` with several fields asked. */
@@ -119,7 +160,7 @@ const BATCH_SCRIPT = [
   'n=$1; shift; i=0',
   'for f do',
   '  i=$((i+1)); echo "@@$n $i"; echo "@@$n $i" >&2',
-  '  dpkg-deb --field -- "$f" Package Version Architecture Source; rc=$?',
+  '  dpkg-deb --field -- "$f"; rc=$?',
   '  if [ $rc -eq 0 ]; then dpkg-deb --fsys-tarfile -- "$f" >/dev/null; echo "@@$n data $?"; else echo "@@$n field $rc"; fi',
   'done',
 ].join('\n');
@@ -143,20 +184,23 @@ function splitByMarker(text: string, nonce: string): Map<number, string> {
   return parts;
 }
 
+/** The ar check's reason in the words the importer has always used (the file-level ones as they are). */
+function layoutReason(reason: string): string {
+  if (/^(?:empty file|not a regular file|cannot read|symbolic link)/.test(reason)) return reason;
+  return /^truncated|^file shrank/.test(reason) ? `corrupt or truncated: ${reason}` : `not a valid .deb: ${reason}`;
+}
+
 export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptions = {}): Promise<DebInspection[]> {
   const results: Array<DebInspection | undefined> = new Array(paths.length).fill(undefined);
   const toRun: number[] = [];
   const sizes: number[] = [];
-  for (const [i, path] of paths.entries()) {
-    try {
-      const st = await fsp.stat(path);
-      sizes[i] = st.size;
-      if (!st.isFile()) results[i] = { ok: false, reason: 'not a regular file' };
-      else if (st.size === 0) results[i] = { ok: false, reason: 'empty file (0 bytes)' };
-      else toRun.push(i);
-    } catch (err) {
-      results[i] = { ok: false, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
-    }
+  // The ar structure first (headers only): dpkg-deb alone accepts files apt-ftparchive reads differently.
+  const layouts = await Promise.all(paths.map((path) => checkDebFile(path, { followLinks: opts.followLinks })));
+  for (const [i, layout] of layouts.entries()) {
+    if (layout.ok) {
+      sizes[i] = layout.size;
+      toRun.push(i);
+    } else results[i] = { ok: false, reason: layoutReason(layout.reason) };
   }
   if (toRun.length) {
     const nonce = randomBytes(8).toString('hex');
@@ -172,18 +216,23 @@ export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptio
       const stderr = err.get(k + 1) ?? '';
       const status = text === undefined ? undefined : new RegExp(`^@@${nonce} (field|data) (\\d+)$`, 'm').exec(text);
       if (!text || !status) {
-        results[i] = { ok: false, reason: `not inspected (the validation shell stopped: ${firstError(run.stderr)})` };
+        results[i] = { ok: false, reason: `not inspected (the validation shell stopped: ${dpkgReason(run.stderr)})` };
         continue;
       }
       if (status[1] === 'field') {
-        results[i] = { ok: false, reason: `not a valid .deb: ${firstError(stderr)}` };
+        results[i] = { ok: false, reason: `not a valid .deb: ${dpkgReason(stderr)}` };
         continue;
       }
       if (status[2] !== '0') {
-        results[i] = { ok: false, reason: `corrupt or truncated: ${firstError(stderr)}` };
+        results[i] = { ok: false, reason: `corrupt or truncated: ${dpkgReason(stderr)}` };
         continue;
       }
-      const checked = checkControlFields(parseControlFields(text), opts.architectures);
+      const control = readControl(text);
+      if (!control.ok) {
+        results[i] = control;
+        continue;
+      }
+      const checked = checkControlFields(control.fields, opts.architectures);
       if (!checked.ok) {
         results[i] = checked;
         continue;
