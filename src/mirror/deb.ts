@@ -185,7 +185,7 @@ function splitByMarker(text: string, nonce: string): Map<number, string> {
 }
 
 /** The ar check's reason in the words the importer has always used (the file-level ones as they are). */
-function layoutReason(reason: string): string {
+export function layoutReason(reason: string): string {
   if (/^(?:empty file|not a regular file|cannot read|symbolic link)/.test(reason)) return reason;
   return /^truncated|^file shrank/.test(reason) ? `corrupt or truncated: ${reason}` : `not a valid .deb: ${reason}`;
 }

@@ -89,10 +89,10 @@ export function arArchive(parts: ArPart[]): Buffer {
 
 /**
  * The severe bug of issue 11: package `first` with the control member of
- * package `second` appended after data.tar. dpkg-deb reads the first control
- * member, apt-ftparchive the last.
+ * package `second` appended after data.tar (as `appendedName`, default its
+ * own name). dpkg-deb reads the first control member, apt-ftparchive the last.
  */
-export function makeTwoControlDeb(outDir: string, first: DebSpec, second: DebSpec, fileName: string): string {
+export function makeTwoControlDeb(outDir: string, first: DebSpec, second: DebSpec, fileName: string, appendedName?: string): string {
   const work = mkdtempSync(join(tmpdir(), 'nk-deb2-'));
   try {
     const a = arMembers(readFileSync(makeDeb(work, first)));
@@ -101,7 +101,7 @@ export function makeTwoControlDeb(outDir: string, first: DebSpec, second: DebSpe
     if (!control) throw new Error('dpkg-deb wrote no control member');
     mkdirSync(outDir, { recursive: true });
     const out = join(outDir, fileName);
-    writeFileSync(out, arArchive([...a, control]));
+    writeFileSync(out, arArchive([...a, { name: appendedName ?? control.name, data: control.data }]));
     return out;
   } finally {
     rmSync(work, { recursive: true, force: true });
