@@ -12,6 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { mapLimit } from './archive-scan.js';
 import type { MirrorContext } from './context.js';
 import { inspectDebs, printable, type DebPackage } from './deb.js';
 import { poolRelativePath, type MirrorLayout } from './layout.js';
@@ -34,8 +35,11 @@ const FOREIGN_FIELDS = ['SHA1', 'SHA512', 'Description-md5'];
 export async function validatedFiles(ctx: MirrorContext, layout: MirrorLayout, index: PoolIndex, files: Iterable<string>): Promise<Map<string, Validated>> {
   const out = new Map<string, Validated>();
   const recheck: string[] = [];
-  for (const rel of new Set(files)) {
-    const st = await fsp.lstat(join(layout.root, rel)).catch(() => undefined);
+  const rels = [...new Set(files)];
+  // A suite of 20,000 files: the lstats at once (bounded), not one after another.
+  const stats = await mapLimit(rels, 64, (rel) => fsp.lstat(join(layout.root, rel)).catch(() => undefined));
+  for (const [i, rel] of rels.entries()) {
+    const st = stats[i];
     const known = index.files[rel];
     if (!st) out.set(rel, { ok: false, reason: 'missing from the pool' });
     else if (!st.isFile()) out.set(rel, { ok: false, reason: 'not a regular file in the pool' });
