@@ -87,7 +87,7 @@ export async function runFtparchive(ctx: MirrorContext, confPaths: string[], run
     const results = settled.map((r) => (r as PromiseFulfilledResult<RunResult>).value);
     if (results.some((r) => r.skipped)) return false;
     const verdicts = results.map((r) => judgeOutput(`${r.stderr}\n${r.stdout}`, layout.root));
-    if (verdicts.some((v) => v.noSpace)) throw new NoSpaceError(dirname(confPaths[0] ?? layout.root));
+    if (verdicts.some((v) => v.noSpace)) throw new NoSpaceError(layout.root);
     const damaged = verdicts.flatMap((v) => v.damagedDbs).filter((db) => dirname(db) === layout.cache);
     const bad = new Map(verdicts.flatMap((v) => [...v.badFiles].map(([f, lines]) => [f, lines.join(' / ')] as const)));
     const other = verdicts.flatMap((v) => v.other);

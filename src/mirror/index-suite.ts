@@ -14,10 +14,9 @@ import { printable } from './deb.js';
 import { generatePackages, type ArchIndex } from './ftparchive.js';
 import { IndexingFailed } from './ftparchive-run.js';
 import { quarantineFiles } from './import-state.js';
-import { checkStanzas, validatedFiles, type Disagreement } from './index-check.js';
+import { checkStanzas, indexStanzas, validatedFiles, type Disagreement } from './index-check.js';
 import { mirrorLayout } from './layout.js';
 import { loadPoolIndex } from './pool.js';
-import { parseStanzas } from './release.js';
 import { removeFromSuite } from './suites.js';
 
 /** The suite's publication was refused: the index would have misnamed these pool files. */
@@ -67,11 +66,9 @@ export async function indexSuite(
   }
   if (ctx.sh.dryRun) return { indices, quarantined };
   const layout = mirrorLayout(ctx.config);
-  const validated = await validatedFiles(ctx, layout, await loadPoolIndex(layout), indices.flatMap((i) => i.files));
-  const disagreements = checkStanzas(
-    indices.flatMap((i) => parseStanzas(i.forms.find((f) => f.name === 'Packages')?.data.toString('utf8') ?? '')),
-    validated,
-  );
+  const stanzas = indices.flatMap((i) => indexStanzas(i.forms.find((f) => f.name === 'Packages')?.data.toString('utf8') ?? ''));
+  const indexed = new Map(stanzas.map((s) => [s['Filename'] ?? '', s['SHA256'] ?? ''] as const));
+  const disagreements = checkStanzas(stanzas, await validatedFiles(ctx, layout, await loadPoolIndex(layout), indexed));
   if (disagreements.length) {
     await dropFiles(ctx, codename, disagreements);
     throw new IndexDisagrees(codename, disagreements);

@@ -13,10 +13,10 @@ import { exists } from '../shell.js';
 import type { MirrorContext } from './context.js';
 import { CODENAME, isValidMember, listSuites } from './ftparchive.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
-import { byHashPaths, hashFile, parseRelease, parseStanzas, type IndexFile } from './release.js';
+import { byHashPaths, hashFile, parseRelease, type IndexFile } from './release.js';
 import { checkDebFile } from './ar.js';
 import { inspectDebs, layoutReason } from './deb.js';
-import { stanzaDisagreement, type Validated } from './index-check.js';
+import { indexStanzas, stanzaDisagreement, type Validated } from './index-check.js';
 import { loadPoolIndex, type PoolIndex } from './pool.js';
 
 export interface SuiteVerification {
@@ -136,7 +136,7 @@ async function verifySuite(
     if (entry.path.endsWith('/Packages') && hashPath) {
       // The by-hash copy is the text InRelease vouches for.
       const text = await fsp.readFile(join(suiteDir, byHash ? hashPath : entry.path), 'utf8').catch(() => '');
-      result.packages += await verifyPackages(layout, parseStanzas(text), entry.path, problems, poolHashes, identity);
+      result.packages += await verifyPackages(layout, indexStanzas(text), entry.path, problems, poolHashes, identity);
     }
   }
   return result;
@@ -145,7 +145,7 @@ async function verifySuite(
 /** Every entry's pool file exists with the listed size and SHA256. Returns the number of entries. */
 async function verifyPackages(
   layout: MirrorLayout,
-  stanzas: ReturnType<typeof parseStanzas>,
+  stanzas: ReturnType<typeof indexStanzas>,
   index: string,
   problems: string[],
   poolHashes: Map<string, Promise<IndexFile | undefined>>,

@@ -1,14 +1,15 @@
 /**
  * A full disk during publish: mirror.root on a tiny tmpfs. The free-space
  * check refuses with a clear message; with the check off, the real ENOSPC
- * (which apt-ftparchive exits 0 on) still fails the publish. Either way the
- * previous publication stays intact and verifies, and a publish after space
- * is freed succeeds.
+ * (which apt-ftparchive exits 0 on) still fails the publish with one line
+ * naming the path and the space needed. Either way the previous publication
+ * stays intact and verifies, no temporary file stays behind, and a publish
+ * after space is freed succeeds.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Shell } from '../../src/shell.js';
@@ -36,6 +37,13 @@ function free(): number {
 function fillUntil(reserve: number): void {
   const size = Math.max(0, free() - reserve);
   writeFileSync(join(layout.root, 'filler'), Buffer.alloc(size));
+}
+
+/** Temp files of ours (atomic writes, pool copies) and anything left in the staging dir. */
+function leftovers(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((p) => /(^|\/)\..*\.tmp$/.test(p) || /(^|\/)\.nk-/.test(p) || (p.startsWith('.staging/') && p.split('/').length > 1))
+    .sort();
 }
 
 const ifMounted = mounted ? test : test.skip;
@@ -73,8 +81,14 @@ ifMounted('a full disk fails the publish with a clear error and leaves the previ
     fillUntil(reserve);
     const err = await publishMirror(ctx, { spaceCheck: false }).then(() => undefined, (e: Error) => e);
     assert.ok(err, `publish with ${reserve} bytes free must fail`);
-    assert.match(err.message, /no space left|nothing was published/i, err.message);
+    // One line: where, how much space the publish needs, and that the previous publication is live.
+    assert.match(
+      err.message,
+      new RegExp(`^no space left on the file system of ${layout.root}(/\\S*)? while publishing bookworm: about 1\\.5 MiB needed, \\d+\\.\\d MiB free; the previous publication is still live$`),
+      err.message,
+    );
     assert.ok(readFileSync(inRelease).equals(previous), `InRelease untouched (${reserve} bytes free)`);
+    assert.equal(leftovers(layout.root), [], `no temporary files left (${reserve} bytes free)`);
     const check = await verifyMirror(ctx);
     assert.equal(check.problems, [], `previous publication verifies (${reserve} bytes free)`);
   }

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkStanzas, stanzaDisagreement, type Validated } from '../../src/mirror/index-check.js';
+import { checkStanzas, indexStanzas, stanzaDisagreement, type Validated } from '../../src/mirror/index-check.js';
 import { dpkgReason, printable, readControl } from '../../src/mirror/deb.js';
 
 const sha = 'ab'.repeat(32);
@@ -30,13 +30,19 @@ test('every identity field that differs is refused, naming both identities', () 
   assert.match(stanzaDisagreement(stanza({ Package: 'x\u001b[2J' }), pkgA) ?? '', 'the index names it x\\x1b[2J 1:1.0-1');
 });
 
-test('fields copied from a control file, a wrong pool path, an invalid or unknown file are refused', () => {
+test('fields copied from a control file, a field twice, an invalid or unknown file are refused', () => {
   assert.is(stanzaDisagreement(stanza({ SHA512: 'ff' }), pkgA), 'the index entry carries SHA512 taken from the .deb\'s control file');
   assert.is(stanzaDisagreement(stanza({ SHA1: '1', 'Description-md5': '2' }), pkgA), 'the index entry carries SHA1, Description-md5 taken from the .deb\'s control file');
-  const elsewhere = 'pool/main/p/pkgb/pkgb_1.0-1_amd64.deb';
-  assert.is(stanzaDisagreement(stanza({ Filename: elsewhere }), pkgA), `validated as pkga 1:1.0-1 amd64 (802 bytes, sha256 ${sha.slice(0, 16)}…), whose pool path is ${file}`);
   assert.is(stanzaDisagreement(stanza(), { ok: false, reason: 'not a valid .deb: duplicate ar member control.tar.gz' }), 'not a valid .deb: duplicate ar member control.tar.gz');
   assert.is(stanzaDisagreement(stanza(), undefined), 'not a file of this suite');
+  const [twice] = indexStanzas(`Package: pkga\nVersion: 1:1.0-1\nArchitecture: amd64\npackage: pkgb\nFilename: ${file}\nSize: 802\nSHA256: ${sha}\n`);
+  assert.is(stanzaDisagreement(twice!, pkgA), 'the index entry has the field Package twice');
+});
+
+test('indexStanzas: the checked fields of each stanza, names canonical, continuation lines and other fields skipped', () => {
+  const text = 'Package: a\nversion: 1\nDescription: x\n Package: forged\n .\nsha512: ff\n\n\nPackage: b\nFilename: pool/b.deb\n \nPackage: c\n';
+  assert.equal(indexStanzas(text), [{ Package: 'a', Version: '1', SHA512: 'ff' }, { Package: 'b', Filename: 'pool/b.deb' }, { Package: 'c' }]);
+  assert.equal(indexStanzas(''), []);
 });
 
 test('checkStanzas: one disagreement per file (an `all` package is in every architecture index)', () => {
