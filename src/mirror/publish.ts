@@ -2,7 +2,9 @@
  * Staged publish of every suite, in the order that keeps readers consistent
  * at every instant (the order Debian mirrors use):
  *   1. index files generated and checked in a staging dir (<root>/.staging,
- *      same file system, outside dists/<codename>);
+ *      same file system, outside dists/<codename>): a file the indexer cannot
+ *      read is quarantined and the rest indexed, and every entry must name its
+ *      pool file as validated, or nothing is signed (index-suite.ts);
  *   2. Release built and signed there (InRelease, Release.gpg), while
  *   3. by-hash copies of the new indices are written into the suite (nothing
  *      refers to them yet) and the staged indices are fsynced;
