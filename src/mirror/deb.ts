@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Shell } from '../shell.js';
 import { checkDebFile } from './ar.js';
+import { mapLimit } from './archive-scan.js';
 
 export interface DebPackage {
   name: string;
@@ -196,7 +197,7 @@ export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptio
   const toRun: number[] = [];
   const sizes: number[] = [];
   // The ar structure first (headers only): dpkg-deb alone accepts files apt-ftparchive reads differently.
-  const layouts = await Promise.all(paths.map((path) => checkDebFile(path, { followLinks: opts.followLinks })));
+  const layouts = await mapLimit(paths, 32, (path) => checkDebFile(path, { followLinks: opts.followLinks }));
   for (const [i, layout] of layouts.entries()) {
     if (layout.ok) {
       sizes[i] = layout.size;

@@ -44,9 +44,17 @@ export async function validatedFiles(ctx: MirrorContext, layout: MirrorLayout, i
     if (known?.sha256 && known.sha256 === sha256.toLowerCase()) out.set(rel, { ok: true, pkg: known });
     else recheck.push(rel);
   }
-  if (recheck.length) {
-    const res = await inspectDebs(ctx.sh, recheck.map((rel) => join(layout.root, rel)), { architectures: ctx.config.mirror.architectures, signal: ctx.signal });
-    for (const [i, rel] of recheck.entries()) out.set(rel, res[i] ?? { ok: false, reason: 'not inspected' });
+  for (const [rel, v] of await inspectPoolFiles(ctx, layout, recheck)) out.set(rel, v);
+  return out;
+}
+
+/** Full inspection of pool files (pool-relative paths), a few hundred per shell (argv stays small). */
+export async function inspectPoolFiles(ctx: MirrorContext, layout: MirrorLayout, rels: string[]): Promise<Map<string, Validated>> {
+  const out = new Map<string, Validated>();
+  for (let from = 0; from < rels.length; from += 256) {
+    const part = rels.slice(from, from + 256);
+    const res = await inspectDebs(ctx.sh, part.map((rel) => join(layout.root, rel)), { architectures: ctx.config.mirror.architectures, signal: ctx.signal });
+    for (const [i, rel] of part.entries()) out.set(rel, res[i] ?? { ok: false, reason: 'not inspected' });
   }
   return out;
 }

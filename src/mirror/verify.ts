@@ -15,8 +15,8 @@ import { CODENAME, isValidMember, listSuites } from './ftparchive.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
 import { byHashPaths, hashFile, parseRelease, type IndexFile } from './release.js';
 import { checkDebFile } from './ar.js';
-import { inspectDebs, layoutReason } from './deb.js';
-import { indexStanzas, stanzaDisagreement, type Validated } from './index-check.js';
+import { layoutReason } from './deb.js';
+import { indexStanzas, inspectPoolFiles, stanzaDisagreement, type Validated } from './index-check.js';
 import { loadPoolIndex, type PoolIndex } from './pool.js';
 
 export interface SuiteVerification {
@@ -202,11 +202,7 @@ async function validatedAs(
     else if (known && known.sha256 === sha256) seen.set(file, { ok: true, pkg: known });
     else inspect.add(file);
   }
-  if (inspect.size) {
-    const files = [...inspect];
-    const res = await inspectDebs(ctx.sh, files.map((f) => join(layout.root, f)), { architectures: ctx.config.mirror.architectures, signal: ctx.signal });
-    for (const [i, file] of files.entries()) seen.set(file, res[i] ?? { ok: false, reason: 'not inspected' });
-  }
+  for (const [file, v] of await inspectPoolFiles(ctx, layout, [...inspect])) seen.set(file, v);
   return seen;
 }
 
