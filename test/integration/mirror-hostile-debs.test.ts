@@ -3,7 +3,7 @@
  * apt-ftparchive read differently. A second control member after data.tar
  * (dpkg-deb validates package A, apt-ftparchive indexes package B), bytes
  * after the last member, control files that set fields the index owns: all
- * refused at import with the reason. And a pool file that got in anyway
+ * refused at import with the reason (dpkg-deb's, every line). And a pool file that got in anyway
  * (an older importer) is refused before signing, quarantined, and the
  * previous publication stays live; `mirror verify` reports such a file in a
  * live publication.
@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cli } from '../helpers/cli.js';
-import { makeDeb, makeTrailingBytesDeb, makeTwoControlDeb, type DebSpec } from '../helpers/debs.js';
+import { arArchive, arMembers, makeDeb, makeTrailingBytesDeb, makeTwoControlDeb, type DebSpec } from '../helpers/debs.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-hostile-'));
 const archives = join(base, 'archives');
@@ -86,10 +86,22 @@ test('import refuses each hostile layout and control file with its reason; the g
   writeFileSync(join(ctl, 'DEBIAN/control'), 'Package: named\nVersion: 1\nArchitecture: amd64\nMaintainer: t <t@example.invalid>\nFilename: pool/elsewhere.deb\nDescription: d\n');
   execFileSync('dpkg-deb', ['--root-owner-group', '--build', ctl, join(archives, 'named.deb')], { stdio: 'ignore' });
 
+  // A well-formed layout whose data member does not decompress: dpkg-deb's complaint takes two lines.
+  const parts = arMembers(readFileSync(makeDeb(join(base, 'corrupt'), { name: 'corrupt', payloadBytes: 4000 })));
+  const data = Buffer.from(parts[2]!.data);
+  for (let k = 20; k < 60; k++) data[k] = data[k]! ^ 0x55;
+  writeFileSync(join(archives, 'corrupt-data.deb'), arArchive([parts[0]!, parts[1]!, { name: parts[2]!.name, data }]));
+
   const imp = run('mirror', 'import');
   assert.is(imp.code, 1, imp.stdout + imp.stderr);
-  assert.match(imp.stdout, 'import: 2 imported, 0 already present, 0 unchanged, 0 conflict(s), 6 rejected');
+  assert.match(imp.stdout, 'import: 2 imported, 0 already present, 0 unchanged, 0 conflict(s), 7 rejected');
   const rejected = Object.fromEntries([...imp.stdout.matchAll(/^ {2}rejected: (\S+): (.*)$/gm)].map((m) => [m[1]!.slice(archives.length + 1), m[2]]));
+  // dpkg-deb's whole reason, every line (the path is the importer's private copy).
+  assert.match(
+    rejected['corrupt-data.deb'] ?? '',
+    /^corrupt or truncated: decompressing archive '[^']*\.nk-\d+-[0-9a-f]+\.incoming\.deb\.tmp' \(size=\d+\) member 'data\.tar': .+ \/ <decompress> subprocess returned error exit status 2$/,
+  );
+  delete rejected['corrupt-data.deb'];
   assert.equal(rejected, {
     'named.deb': 'control file sets Filename: the index owns that field (refused)',
     'owned.deb': 'control file sets SHA512: the index owns that field (refused)',
@@ -99,7 +111,7 @@ test('import refuses each hostile layout and control file with its reason; the g
     'two-same.deb': 'not a valid .deb: duplicate ar member control.tar.gz',
   });
   const q = quarantined();
-  assert.equal(Object.keys(q).map((f) => f.slice(archives.length + 1)).sort(), ['named.deb', 'owned.deb', 'trailing-long.deb', 'trailing.deb', 'two-renamed.deb', 'two-same.deb']);
+  assert.equal(Object.keys(q).map((f) => f.slice(archives.length + 1)).sort(), ['corrupt-data.deb', 'named.deb', 'owned.deb', 'trailing-long.deb', 'trailing.deb', 'two-renamed.deb', 'two-same.deb']);
   const pub = run('mirror', 'publish');
   assert.is(pub.code, 0, pub.stdout + pub.stderr);
   assert.equal(names(), ['good1', 'good2']);
