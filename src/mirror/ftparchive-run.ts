@@ -10,12 +10,13 @@
  *   - "No space left" is a NoSpaceError; anything else fails the publish.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { OperationError } from '../errors.js';
 import type { RunResult } from '../shell.js';
 import { printable } from './deb.js';
 import { progress, type MirrorContext } from './context.js';
 import { mirrorLayout } from './layout.js';
+import { freeBytes } from './publish-space.js';
 
 /** Files apt-ftparchive could not index, each with its messages (pool-relative path -> message). */
 export class IndexingFailed extends OperationError {
@@ -80,6 +81,7 @@ export function judgeOutput(output: string, root: string): FtparchiveVerdict {
  */
 export async function runFtparchive(ctx: MirrorContext, confPaths: string[], run: (conf: string) => Promise<RunResult>): Promise<boolean> {
   const layout = mirrorLayout(ctx.config);
+  await removeStaleDbTemps(ctx, layout.cache);
   for (let attempt = 0; ; attempt++) {
     const settled = await Promise.allSettled(confPaths.map(run));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -87,7 +89,11 @@ export async function runFtparchive(ctx: MirrorContext, confPaths: string[], run
     const results = settled.map((r) => (r as PromiseFulfilledResult<RunResult>).value);
     if (results.some((r) => r.skipped)) return false;
     const verdicts = results.map((r) => judgeOutput(`${r.stderr}\n${r.stdout}`, layout.root));
-    if (verdicts.some((v) => v.noSpace)) throw new NoSpaceError(layout.root);
+    if (verdicts.some((v) => v.noSpace)) {
+      // It writes under mirror.root (the index) and under stateDir (its cache): name the fuller one.
+      const [root, cache] = await Promise.all([layout.root, layout.cache].map((p) => freeBytes(p).catch(() => Infinity)));
+      throw new NoSpaceError((cache ?? Infinity) < (root ?? Infinity) ? layout.cache : layout.root);
+    }
     const damaged = verdicts.flatMap((v) => v.damagedDbs).filter((db) => dirname(db) === layout.cache);
     const bad = new Map(verdicts.flatMap((v) => [...v.badFiles].map(([f, lines]) => [f, lines.join(' / ')] as const)));
     const other = verdicts.flatMap((v) => v.other);
@@ -97,6 +103,7 @@ export async function runFtparchive(ctx: MirrorContext, confPaths: string[], run
         progress(ctx, `apt-ftparchive could not open its cache ${db}: moved aside to ${db}.damaged, indexing again`);
         await fsp.rename(db, `${db}.damaged`).catch(() => fsp.rm(db, { force: true }));
       }
+      await removeStaleDbTemps(ctx, layout.cache);
       continue;
     }
     if (bad.size) throw new IndexingFailed(bad);
@@ -111,3 +118,18 @@ export async function runFtparchive(ctx: MirrorContext, confPaths: string[], run
   }
 }
 
+
+/**
+ * Berkeley DB creates a database as __db.<name> and renames it; a run that
+ * died (full disk, SIGKILL) leaves that file, and every later run then retries
+ * for 100 seconds and gives up ("Retry limit (100) exceeded", "File exists").
+ * Runs hold the mirror lock, so a leftover is never in use: removed.
+ */
+async function removeStaleDbTemps(ctx: MirrorContext, cacheDir: string): Promise<void> {
+  if (ctx.sh.dryRun) return;
+  const names = await fsp.readdir(cacheDir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => /^__db\.packages(?:-\d+)?\.db$/.test(n))) {
+    progress(ctx, `removing ${join(cacheDir, name)}, left by an apt-ftparchive run that did not finish`);
+    await fsp.rm(join(cacheDir, name), { force: true });
+  }
+}
