@@ -143,6 +143,19 @@ test('a two-control pool file an older importer let in (validated as A, indexed 
   assert.equal(names(), ['good1', 'good2']);
 });
 
+test('a pool file whose control sets SHA512 (apt-ftparchive copies it into the index) is refused before signing', () => {
+  const inRelease = join(root, 'dists/bookworm/InRelease');
+  const before = readFileSync(inRelease);
+  const rel = 'pool/main/o/owned/owned_1_amd64.deb';
+  intoPool(join(archives, 'owned.deb'), rel, { name: 'owned', version: '1', architecture: 'amd64' });
+  const pub = run('mirror', 'publish');
+  assert.is(pub.code, 1, pub.stdout + pub.stderr);
+  assert.match(pub.stderr, `${rel} (the index entry carries SHA512 taken from the .deb's control file)`);
+  assert.ok(readFileSync(inRelease).equals(before));
+  assert.is(quarantined()[join(root, rel)], "bookworm: the index entry carries SHA512 taken from the .deb's control file");
+  assert.not.ok(suiteList().includes(rel));
+});
+
 test('a pool file nspawn-kit never validated is checked in full before signing', () => {
   const inRelease = join(root, 'dists/bookworm/InRelease');
   const before = readFileSync(inRelease);
