@@ -193,8 +193,13 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
     await fh.writeFile(data);
     await fh.chmod(mode);
     await fh.sync();
+  } catch (err) {
+    // A full disk: the partial temp file goes too.
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw err;
   } finally {
-    await fh.close();
+    await fh.close().catch(() => undefined);
   }
   try {
     await fsp.rename(tmp, path);

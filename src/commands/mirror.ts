@@ -9,6 +9,7 @@ import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { publishMirror } from '../mirror/publish.js';
+import { printable } from '../mirror/deb.js';
 import { stopGpgAgent } from '../mirror/keys.js';
 import { refreshMirror } from '../mirror/refresh.js';
 import { serveMirror } from '../mirror/serve.js';
@@ -70,8 +71,13 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
         report,
         report.suites.length === 0
           ? 'nothing to publish: no suite has packages yet (run `nspawn-kit mirror import` or `mirror warm RECIPE` first)'
-          : report.suites.map((s) => `${s.codename}: ${s.packages} packages, ${s.bytes} bytes, InRelease sha256 ${s.inReleaseSha256.slice(0, 16)}… (${Math.round(s.durationMs)} ms)`),
+          : report.suites.flatMap((s) => [
+              `${s.codename}: ${s.packages} packages, ${s.bytes} bytes, InRelease sha256 ${s.inReleaseSha256.slice(0, 16)}… (${Math.round(s.durationMs)} ms)`,
+              ...s.quarantined.map((q) => `  quarantined: ${printable(q.file)}: ${q.reason}`),
+            ]),
       );
+      // Published without them, but a file was dropped: like a rejected import, exit 1.
+      if (report.suites.some((s) => s.quarantined.length)) process.exitCode = 1;
     },
   );
 

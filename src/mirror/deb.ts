@@ -1,12 +1,15 @@
 /**
- * Facts about one .deb: full validation (the data member must decompress
+ * Facts about one .deb: full validation (the ar structure of deb(5) first,
+ * ar.ts; then the data member must decompress
  * completely; `dpkg-deb --info` accepts a truncated file, `--fsys-tarfile`
  * does not), the control fields that name it in the pool, its size and
- * SHA256. Plus Debian version ordering, which gc and warm need.
+ * SHA256. (Debian version ordering: deb-version.ts.)
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import type { Shell } from '../shell.js';
+import { checkDebFile } from './ar.js';
+import { mapLimit } from './archive-scan.js';
 
 export interface DebPackage {
   name: string;
@@ -31,6 +34,8 @@ export interface InspectOptions {
    * validates are the bytes it hashed and no second read is needed.
    */
   known?: ReadonlyArray<{ sha256: string; size: number } | undefined>;
+  /** Follow a symbolic link (default: refused; the importer hands over its private copies). */
+  followLinks?: boolean;
   /**
    * false: a verdict only (the watcher's "is it complete and valid?"), the
    * file is not read a second time to hash it; pkg.sha256 is then '' and
@@ -56,14 +61,52 @@ export async function sha256File(path: string, signal?: AbortSignal): Promise<{ 
   return { sha256: hash.digest('hex'), size };
 }
 
-/** The first useful line of dpkg-deb's complaint, without its path noise. */
-function firstError(stderr: string): string {
+/** Control characters (C0, C1, line separators) and backslashes escaped: a reason read from a file cannot forge a log line. */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\\]/g, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\\') return '\\\\';
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** dpkg-deb's whole complaint: every line, escaped, without the repeated "dpkg-deb: error:" noise. */
+export function dpkgReason(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
-    .filter(Boolean);
-  const err = lines.find((l) => /error/i.test(l)) ?? lines[0] ?? 'no output';
-  return err.replace(/^dpkg-deb(?: \(subprocess\))?: (?:error: )?/, '');
+    .filter(Boolean)
+    .map((l) => printable(l.replace(/^dpkg-deb(?: \(subprocess\))?: (?:error: )?/, '')));
+  return lines.length ? lines.join(' / ') : 'no output';
+}
+
+/**
+ * Fields the index owns: apt-ftparchive writes Filename, Size, MD5sum and
+ * SHA256 itself, but copies SHA1, SHA512 and Description-md5 from the control
+ * file when it does not compute them. A .deb that carries any of them is refused.
+ */
+export const INDEX_OWNED_FIELDS = ['Filename', 'Size', 'MD5sum', 'SHA1', 'SHA256', 'SHA512', 'Description-md5'] as const;
+
+/**
+ * The whole control file (`dpkg-deb --field` without names): the fields that
+ * name the package (case-insensitive, as dpkg reads them), or why it is refused.
+ */
+export function readControl(text: string): { ok: true; fields: Record<string, string> } | { ok: false; reason: string } {
+  const canonical = new Map(['Package', 'Version', 'Architecture', 'Source'].map((f) => [f.toLowerCase(), f]));
+  const owned = new Map(INDEX_OWNED_FIELDS.map((f) => [f.toLowerCase(), f]));
+  const fields: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^([^\s:#][^:\s]*):[ \t]*(.*)$/.exec(line);
+    if (!m?.[1] || m[2] === undefined) continue;
+    const lower = m[1].toLowerCase();
+    if (owned.has(lower)) return { ok: false, reason: `control file sets ${owned.get(lower)}: the index owns that field (refused)` };
+    if (seen.has(lower)) return { ok: false, reason: `control file has the field ${printable(m[1])} twice` };
+    seen.add(lower);
+    const name = canonical.get(lower);
+    if (name) fields[name] = m[2].trim();
+  }
+  return { ok: true, fields };
 }
 
 /** "Field: value" lines of `dpkg-deb --field` with several fields asked. */
@@ -119,7 +162,7 @@ const BATCH_SCRIPT = [
   'n=$1; shift; i=0',
   'for f do',
   '  i=$((i+1)); echo "@@$n $i"; echo "@@$n $i" >&2',
-  '  dpkg-deb --field -- "$f" Package Version Architecture Source; rc=$?',
+  '  dpkg-deb --field -- "$f"; rc=$?',
   '  if [ $rc -eq 0 ]; then dpkg-deb --fsys-tarfile -- "$f" >/dev/null; echo "@@$n data $?"; else echo "@@$n field $rc"; fi',
   'done',
 ].join('\n');
@@ -143,20 +186,23 @@ function splitByMarker(text: string, nonce: string): Map<number, string> {
   return parts;
 }
 
+/** The ar check's reason in the words the importer has always used (the file-level ones as they are). */
+export function layoutReason(reason: string): string {
+  if (/^(?:empty file|not a regular file|cannot read|symbolic link)/.test(reason)) return reason;
+  return /^truncated|^file shrank/.test(reason) ? `corrupt or truncated: ${reason}` : `not a valid .deb: ${reason}`;
+}
+
 export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptions = {}): Promise<DebInspection[]> {
   const results: Array<DebInspection | undefined> = new Array(paths.length).fill(undefined);
   const toRun: number[] = [];
   const sizes: number[] = [];
-  for (const [i, path] of paths.entries()) {
-    try {
-      const st = await fsp.stat(path);
-      sizes[i] = st.size;
-      if (!st.isFile()) results[i] = { ok: false, reason: 'not a regular file' };
-      else if (st.size === 0) results[i] = { ok: false, reason: 'empty file (0 bytes)' };
-      else toRun.push(i);
-    } catch (err) {
-      results[i] = { ok: false, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
-    }
+  // The ar structure first (headers only): dpkg-deb alone accepts files apt-ftparchive reads differently.
+  const layouts = await mapLimit(paths, 32, (path) => checkDebFile(path, { followLinks: opts.followLinks }));
+  for (const [i, layout] of layouts.entries()) {
+    if (layout.ok) {
+      sizes[i] = layout.size;
+      toRun.push(i);
+    } else results[i] = { ok: false, reason: layoutReason(layout.reason) };
   }
   if (toRun.length) {
     const nonce = randomBytes(8).toString('hex');
@@ -172,18 +218,23 @@ export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptio
       const stderr = err.get(k + 1) ?? '';
       const status = text === undefined ? undefined : new RegExp(`^@@${nonce} (field|data) (\\d+)$`, 'm').exec(text);
       if (!text || !status) {
-        results[i] = { ok: false, reason: `not inspected (the validation shell stopped: ${firstError(run.stderr)})` };
+        results[i] = { ok: false, reason: `not inspected (the validation shell stopped: ${dpkgReason(run.stderr)})` };
         continue;
       }
       if (status[1] === 'field') {
-        results[i] = { ok: false, reason: `not a valid .deb: ${firstError(stderr)}` };
+        results[i] = { ok: false, reason: `not a valid .deb: ${dpkgReason(stderr)}` };
         continue;
       }
       if (status[2] !== '0') {
-        results[i] = { ok: false, reason: `corrupt or truncated: ${firstError(stderr)}` };
+        results[i] = { ok: false, reason: `corrupt or truncated: ${dpkgReason(stderr)}` };
         continue;
       }
-      const checked = checkControlFields(parseControlFields(text), opts.architectures);
+      const control = readControl(text);
+      if (!control.ok) {
+        results[i] = control;
+        continue;
+      }
+      const checked = checkControlFields(control.fields, opts.architectures);
       if (!checked.ok) {
         results[i] = checked;
         continue;
@@ -196,58 +247,4 @@ export async function inspectDebs(sh: Shell, paths: string[], opts: InspectOptio
   return results.map((r) => r ?? { ok: false, reason: 'not inspected' });
 }
 
-// ---- Debian version ordering (dpkg's verrevcmp) ----
-
-function order(c: string | undefined): number {
-  if (c === undefined || c === '') return 0;
-  if (c >= '0' && c <= '9') return 0;
-  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) return c.charCodeAt(0);
-  if (c === '~') return -1;
-  return c.charCodeAt(0) + 256;
-}
-
-const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
-
-function verrevcmp(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    let firstDiff = 0;
-    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
-      const ac = order(a[i]);
-      const bc = order(b[j]);
-      if (ac !== bc) return ac - bc;
-      i++;
-      j++;
-    }
-    while (a[i] === '0') i++;
-    while (b[j] === '0') j++;
-    while (isDigit(a[i]) && isDigit(b[j])) {
-      if (!firstDiff) firstDiff = a.charCodeAt(i) - b.charCodeAt(j);
-      i++;
-      j++;
-    }
-    if (isDigit(a[i])) return 1;
-    if (isDigit(b[j])) return -1;
-    if (firstDiff) return firstDiff;
-  }
-  return 0;
-}
-
-export function parseVersion(v: string): { epoch: bigint; upstream: string; revision: string } {
-  const colon = v.indexOf(':');
-  const epoch = colon > 0 && /^\d+$/.test(v.slice(0, colon)) ? BigInt(v.slice(0, colon)) : 0n;
-  const rest = colon > 0 ? v.slice(colon + 1) : v;
-  const dash = rest.lastIndexOf('-');
-  return dash >= 0 ? { epoch, upstream: rest.slice(0, dash), revision: rest.slice(dash + 1) } : { epoch, upstream: rest, revision: '' };
-}
-
-/** Debian version ordering, as `dpkg --compare-versions`: negative, zero or positive. */
-export function compareVersions(a: string, b: string): number {
-  const va = parseVersion(a);
-  const vb = parseVersion(b);
-  if (va.epoch !== vb.epoch) return va.epoch < vb.epoch ? -1 : 1;
-  const up = verrevcmp(va.upstream, vb.upstream);
-  if (up !== 0) return Math.sign(up);
-  return Math.sign(verrevcmp(va.revision, vb.revision));
-}
+export { compareVersions, parseVersion } from './deb-version.js';

@@ -10,8 +10,9 @@
  * with its own cache database; their outputs, concatenated, are the index.
  *
  * apt-ftparchive exits 0 on corrupt .debs, missing files and a full disk, so
- * its word is never taken: stderr is scanned for E:/W:, and the output must
- * list exactly the requested files. The .gz and .xz forms are made here.
+ * its word is never taken: its messages are judged (ftparchive-run.ts), and
+ * the output must list exactly the requested files. The .gz and .xz forms
+ * are made here.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { progress, type MirrorContext } from './context.js';
 import { exists } from '../shell.js';
 import { mirrorLayout, suiteListPath } from './layout.js';
 import { hashBuffer, type IndexFile } from './release.js';
+import { runFtparchive } from './ftparchive-run.js';
 
 /** The three forms of every Packages index (apt and mmdebstrap want the uncompressed one too). */
 export const PACKAGES_FILES = ['Packages', 'Packages.gz', 'Packages.xz'] as const;
@@ -60,14 +62,6 @@ export function isValidMember(line: string): boolean {
 /** Members of a suite that belong into binary-<arch>: that architecture and `all` (by the pool name). */
 export function membersForArch(members: readonly string[], arch: string): string[] {
   return members.filter((m) => m.endsWith(`_${arch}.deb`) || m.endsWith('_all.deb'));
-}
-
-/** Lines of apt-ftparchive output that mean failure. It exits 0 regardless. */
-export function ftparchiveProblems(output: string): string[] {
-  return output
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => /^(E|W):/.test(l));
 }
 
 /** apt.conf-style strings cannot escape a double quote: refuse such paths instead of mangling them. */
@@ -167,7 +161,7 @@ export async function generatePackages(ctx: MirrorContext, req: GenerateRequest)
     partOutputs.push(outputs);
     indices.push({ arch, dir, files, sizes: new Map(), forms: [] });
   }
-  const results = await settleAll(
+  const confPaths = await Promise.all(
     confs.map(async (sections, k) => {
       const conf = [
         `Dir { ArchiveDir ${confString(layout.root)}; CacheDir ${confString(layout.cache)}; };`,
@@ -177,21 +171,13 @@ export async function generatePackages(ctx: MirrorContext, req: GenerateRequest)
       ].join('\n');
       const confPath = join(req.outDir, parts === 1 ? 'apt-ftparchive.conf' : `apt-ftparchive-${k}.conf`);
       await scratchFile(ctx, confPath, conf);
-      return sh.write(['apt-ftparchive', ['-q', ...FTPARCHIVE_OPTIONS, 'generate', '--', confPath]], {
-        cwd: layout.root,
-        signal: ctx.signal,
-        hint: `If a cache database is damaged, remove ${layout.cache}/packages*.db and publish again.`,
-      });
+      return confPath;
     }),
   );
-  if (results.some((r) => r.skipped)) return indices;
-  const problems = results.flatMap((res) => ftparchiveProblems(`${res.stderr}\n${res.stdout}`));
-  if (problems.length) {
-    throw new OperationError(
-      `apt-ftparchive reported problems (it exits 0 anyway); nothing was published:\n${problems.slice(0, 20).map((p) => `  ${p}`).join('\n')}`,
-      'Bad .debs belong in quarantine (run `nspawn-kit mirror import` again); "No space left" means free space under mirror.root.',
-    );
-  }
+  const ran = await runFtparchive(ctx, confPaths, (confPath) =>
+    sh.write(['apt-ftparchive', ['-q', ...FTPARCHIVE_OPTIONS, 'generate', '--', confPath]], { cwd: layout.root, signal: ctx.signal }),
+  );
+  if (!ran) return indices;
   await settleAll(
     indices.map(async (index, i) => {
       const outputs = partOutputs[i]!;

@@ -165,3 +165,17 @@ export function withReason(head: string, reason: string, name?: string, indent =
   const [first = '', ...rest] = parts.map(neutralizeBlock).join(name ? escapeText(name) : '').split('\n');
   return [`${head}: ${first}`, ...rest.map((l) => indent + l)];
 }
+
+/**
+ * Adds files to the quarantine list (the publisher's finds: pool files that
+ * could not be indexed or that the index would misname), replacing older
+ * entries of the same file.
+ */
+export async function quarantineFiles(sh: Shell, layout: MirrorLayout, entries: Array<{ file: string; reason: string }>): Promise<void> {
+  if (!entries.length) return;
+  const before = await loadQuarantine(layout);
+  const byFile = new Map(before.map((q) => [q.file, q]));
+  const time = new Date().toISOString();
+  for (const e of entries) byFile.set(e.file, { file: e.file, reason: e.reason, time });
+  await saveQuarantine(sh, layout, before, [...byFile.values()]);
+}

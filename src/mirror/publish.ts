@@ -2,7 +2,9 @@
  * Staged publish of every suite, in the order that keeps readers consistent
  * at every instant (the order Debian mirrors use):
  *   1. index files generated and checked in a staging dir (<root>/.staging,
- *      same file system, outside dists/<codename>);
+ *      same file system, outside dists/<codename>): a file the indexer cannot
+ *      read is quarantined and the rest indexed, and every entry must name its
+ *      pool file as validated, or nothing is signed (index-suite.ts);
  *   2. Release built and signed there (InRelease, Release.gpg), while
  *   3. by-hash copies of the new indices are written into the suite (nothing
  *      refers to them yet) and the staged indices are fsynced;
@@ -23,10 +25,13 @@ import { performance } from 'node:perf_hooks';
 import { OperationError } from '../errors.js';
 import { exists, fsyncDir } from '../shell.js';
 import { progress, type MirrorContext } from './context.js';
-import { CODENAME, generatePackages, listSuites, membersForArch, readSuiteList, settleAll } from './ftparchive.js';
+import { CODENAME, listSuites, membersForArch, readSuiteList, settleAll } from './ftparchive.js';
 import { ensureSigningKey, signRelease } from './keys.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
-import { buildRelease, byHashPaths, clearsignedText, parseRelease, releaseFieldsFor } from './release.js';
+import { buildRelease, byHashPaths, releaseFieldsFor } from './release.js';
+import { pruneSuite, recordPublication } from './publications.js';
+import { checkFreeSpace, isNoSpace, noSpaceError, spaceNeeded } from './publish-space.js';
+import { IndexDisagrees, indexSuite } from './index-suite.js';
 import { pidAlive } from '../proc.js';
 
 export interface PublishOptions {
@@ -50,6 +55,8 @@ export interface SuitePublication {
   durationMs: number;
   /** Members whose architecture is not configured: not indexed, listed so nothing vanishes silently. */
   otherArchitectures: string[];
+  /** Pool files the indexer could not read: quarantined, out of the suite list, the rest published. */
+  quarantined: Array<{ file: string; reason: string }>;
 }
 
 export interface PublishReport {
@@ -66,52 +73,33 @@ export async function publishMirror(ctx: MirrorContext, opts: PublishOptions = {
   }
   const suites = new Map<string, string[]>();
   for (const c of codenames) suites.set(c, await readSuiteList(ctx, c));
-  if (opts.spaceCheck !== false) {
-    const members = [...suites.values()].reduce((n, m) => n + m.length, 0);
-    await checkFreeSpace(layout.root, members * 4096 * ctx.config.mirror.architectures.length + 1024 * 1024);
-  }
+  const need = spaceNeeded([...suites.values()].reduce((n, m) => n + m.length, 0), ctx.config.mirror.architectures.length);
+  if (opts.spaceCheck !== false) await checkFreeSpace(layout.root, need);
   await ctx.sh.mkdir(layout.root);
   // The key is looked up (or made) while the first suite is indexed: gpg beside apt-ftparchive.
   // A dry run keeps the plan in its old order. Awaited (settled) before this function returns or throws.
   const key = ctx.sh.dryRun ? Promise.resolve(await ensureSigningKey(ctx)) : ensureSigningKey(ctx);
   key.catch(() => undefined);
   const suitesDone: SuitePublication[] = [];
+  // A suite whose index disagreed with the pool is not published; the others still are.
+  const refused: IndexDisagrees[] = [];
   try {
     for (const [codename, members] of suites) {
       ctx.signal?.throwIfAborted();
       try {
         suitesDone.push(await publishSuite(ctx, layout, key, codename, members, opts.indexParts));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-        throw new OperationError(
-          `no space left on the file system of ${layout.root} while publishing ${codename}; the previous publication is still live`,
-          'Free space on that file system (or run `nspawn-kit mirror gc`), then publish again.',
-        );
+        if (err instanceof IndexDisagrees) refused.push(err);
+        else if (isNoSpace(err)) throw await noSpaceError(err, layout.root, codename, need);
+        else throw err;
       }
     }
   } finally {
     await key.catch(() => undefined);
   }
+  if (refused.length === 1) throw refused[0];
+  if (refused.length) throw new OperationError(refused.map((r) => r.message).join('\n'), refused[0]?.hint);
   return { fingerprint: await key, dryRun: ctx.sh.dryRun, suites: suitesDone };
-}
-
-/** Free bytes for an unprivileged writer on the file system holding `path` (or its nearest existing parent). */
-export async function freeBytes(path: string): Promise<number> {
-  let p = path;
-  while (!(await exists(p)) && dirname(p) !== p) p = dirname(p);
-  const st = await fsp.statfs(p);
-  return st.bavail * st.bsize;
-}
-
-async function checkFreeSpace(root: string, need: number): Promise<void> {
-  const free = await freeBytes(root);
-  if (free < need) {
-    const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
-    throw new OperationError(
-      `not enough free space to publish under ${root}: about ${mib(need)} needed, ${mib(free)} free; nothing was changed`,
-      'Free space on that file system (or run `nspawn-kit mirror gc`), then publish again.',
-    );
-  }
 }
 
 async function publishSuite(
@@ -132,13 +120,13 @@ async function publishSuite(
   const staging = join(stagingRoot, `${codename}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await sh.mkdir(staging);
   try {
-    const indices = await generatePackages(ctx, { members, architectures: archs, outDir: staging, parts: indexParts });
+    const { indices, quarantined } = await indexSuite(ctx, codename, members, staging, indexParts);
     const sizes = new Map(indices.flatMap((i) => [...i.sizes]));
     const packages = sh.dryRun ? new Set(indices.flatMap((i) => i.files)).size : sizes.size;
     const bytes = [...sizes.values()].reduce((n, b) => n + b, 0);
     if (sh.dryRun) {
       progress(ctx, `[dry-run] would sign and publish ${codename}: ${packages} packages into ${join(layout.dists, codename)}`);
-      return { codename, architectures: archs, packages, bytes, inReleaseSha256: '', durationMs: performance.now() - started, otherArchitectures };
+      return { codename, architectures: archs, packages, bytes, inReleaseSha256: '', durationMs: performance.now() - started, otherArchitectures, quarantined };
     }
     // Hashed from memory as checked and written: the bytes hashed are the bytes published.
     const files = indices.flatMap((i) => i.forms);
@@ -194,7 +182,7 @@ async function publishSuite(
     const inReleaseSha256 = createHash('sha256').update(inReleaseText).digest('hex');
     const durationMs = performance.now() - started;
     progress(ctx, `published ${codename}: ${packages} packages, InRelease sha256 ${inReleaseSha256.slice(0, 16)}…`);
-    return { codename, architectures: archs, packages, bytes, inReleaseSha256, durationMs, otherArchitectures };
+    return { codename, architectures: archs, packages, bytes, inReleaseSha256, durationMs, otherArchitectures, quarantined };
   } finally {
     // Our own staging dir holds no mounts: fs.rm, not a spawned `rm --one-file-system`.
     if (sh.dryRun) await sh.remove(staging);
@@ -220,71 +208,5 @@ async function removeStaleStaging(ctx: MirrorContext, stagingRoot: string, coden
   }
 }
 
-/** Publications always kept, whatever their age: a client may still be reading one. */
-const KEEP_RECENT = 5;
-
-/** Sortable record name for a time, without colons: 2026-11-29T015254.123Z */
-export function recordStamp(d: Date): string {
-  return d.toISOString().replace(/:/g, '');
-}
-
-/** The time of a record file name, or undefined if it is not one of ours. */
-export function recordTime(name: string): number | undefined {
-  const m = /^(\d{4}-\d{2}-\d{2}T)(\d{2})(\d{2})(\d{2}\.\d{3}Z)(-\d+)?\.(InRelease|files)$/.exec(name);
-  return m ? Date.parse(`${m[1]}${m[2]}:${m[3]}:${m[4]}`) : undefined;
-}
-
-/**
- * <stateDir>/mirror/publications/<codename>/<stamp>.files (the pool paths
- * the publication references; gc keeps them for graceHours) and
- * <stamp>.InRelease (its by-hash references; pruneSuite keeps those).
- * Written before InRelease goes live: a record of a publication that never
- * went live is harmless, a live one without a record is not.
- */
-async function recordPublication(ctx: MirrorContext, codename: string, inRelease: Buffer, files: string[]): Promise<void> {
-  const dir = join(mirrorLayout(ctx.config).publications, codename);
-  const base = recordStamp(new Date());
-  let stamp = base;
-  for (let n = 1; await exists(join(dir, `${stamp}.InRelease`)); n++) stamp = `${base}-${n}`;
-  const unique = [...new Set(files)].sort();
-  await settleAll([
-    ctx.sh.writeFile(join(dir, `${stamp}.files`), unique.length ? `${unique.join('\n')}\n` : ''),
-    ctx.sh.writeFile(join(dir, `${stamp}.InRelease`), inRelease),
-  ]);
-}
-
-/**
- * Drops publication records older than graceHours (keeping the newest
- * KEEP_RECENT), then every by-hash file no kept record references.
- */
-async function pruneSuite(ctx: MirrorContext, codename: string, suiteDir: string, archs: string[]): Promise<void> {
-  const dir = join(mirrorLayout(ctx.config).publications, codename);
-  const cutoff = Date.now() - ctx.config.mirror.graceHours * 3_600_000;
-  const names = await fsp.readdir(dir);
-  // Temp files of a writer killed mid-write (writeFileAtomic names them .<name>.<random>.tmp).
-  for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'))) await ctx.sh.remove(join(dir, name));
-  const records = names.filter((n) => n.endsWith('.InRelease') && recordTime(n) !== undefined).sort();
-  const referenced = new Set<string>();
-  const kept: string[] = [];
-  for (const [i, name] of records.entries()) {
-    const stamp = name.slice(0, -'.InRelease'.length);
-    if (i < records.length - KEEP_RECENT && (recordTime(name) ?? 0) < cutoff) {
-      await ctx.sh.remove(join(dir, `${stamp}.files`));
-      await ctx.sh.remove(join(dir, name));
-    } else kept.push(name);
-  }
-  // Every record within the grace period is read on every publish: at once, not one by one.
-  for (const text of await settleAll(kept.map((name) => fsp.readFile(join(dir, name), 'utf8')))) {
-    const rel = parseRelease(clearsignedText(text));
-    for (const e of [...rel.sha256, ...rel.sha512]) referenced.add(e.hash);
-  }
-  for (const arch of archs) {
-    for (const algo of ['SHA256', 'SHA512']) {
-      const hashDir = join(suiteDir, 'main', `binary-${arch}`, 'by-hash', algo);
-      if (!(await exists(hashDir))) continue;
-      for (const name of await fsp.readdir(hashDir)) {
-        if (!referenced.has(name)) await ctx.sh.remove(join(hashDir, name));
-      }
-    }
-  }
-}
+export { recordStamp, recordTime } from './publications.js';
+export { freeBytes } from './publish-space.js';

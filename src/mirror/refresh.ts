@@ -12,6 +12,7 @@ import { gcMirror } from './gc.js';
 import { importArchives, summarizeImport, type ImportReport } from './import.js';
 import { mirrorLayout } from './layout.js';
 import { publishMirror, type PublishReport } from './publish.js';
+import { printable } from './deb.js';
 import { warmRecipes } from './warm.js';
 
 export interface RefreshOptions {
@@ -55,6 +56,7 @@ export async function refreshMirror(ctx: MirrorContext, opts: RefreshOptions = {
     }
     await gcMirror(ctx, { dryRun: ctx.sh.dryRun });
     const published = await publishMirror(ctx);
+    for (const s of published.suites) for (const q of s.quarantined) problems.push(`quarantined by publish (${s.codename}) ${printable(q.file)}: ${q.reason}`);
     const summary = [
       `imported ${imported.imported.length} new, ${imported.rejected.length} rejected`,
       `warmed ${warmed.length ? warmed.join(', ') : 'nothing'}`,

@@ -3,7 +3,9 @@
  * plus the pool behind it: the InRelease signature (gpgv against the
  * published binary keyring, so the check uses what clients use), Release.gpg,
  * expiry, every index file and by-hash copy against the Release hashes, and
- * every Packages entry against its pool file (size, SHA256). Reads only.
+ * every Packages entry against its pool file (size, SHA256, and the package
+ * nspawn-kit validated it as: index-check.ts), with the pool file's ar layout
+ * checked again. Reads only.
  */
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -11,7 +13,11 @@ import { exists } from '../shell.js';
 import type { MirrorContext } from './context.js';
 import { CODENAME, isValidMember, listSuites } from './ftparchive.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
-import { byHashPaths, hashFile, parseRelease, parseStanzas, type IndexFile } from './release.js';
+import { byHashPaths, hashFile, parseRelease, type IndexFile } from './release.js';
+import { checkDebFile } from './ar.js';
+import { layoutReason } from './deb.js';
+import { indexStanzas, inspectPoolFiles, stanzaDisagreement, type Validated } from './index-check.js';
+import { loadPoolIndex, type PoolIndex } from './pool.js';
 
 export interface SuiteVerification {
   codename: string;
@@ -49,11 +55,14 @@ export async function verifyMirror(ctx: MirrorContext, opts: VerifyOptions = {})
   const suites: SuiteVerification[] = [];
   // A pool file listed by several suites or architectures is hashed once.
   const poolHashes = new Map<string, Promise<IndexFile | undefined>>();
+  const poolIndex = await loadPoolIndex(layout);
+  const identities = new Map<string, Validated>();
+  const identity: Identity = (items) => validatedAs(ctx, layout, poolIndex, identities, items);
   if (!(await exists(layout.publicKeyring))) problems.push(`${layout.publicKeyring}: missing public keyring (publish creates it)`);
   for (const codename of opts.codenames ?? (await suitesToCheck(layout, ctx))) {
     const found: string[] = [];
     const noted: string[] = [];
-    suites.push(await verifySuite(ctx, layout, codename, now, found, noted, poolHashes));
+    suites.push(await verifySuite(ctx, layout, codename, now, found, noted, poolHashes, identity));
     problems.push(...found.map((p) => `${codename}: ${p}`));
     warnings.push(...noted.map((p) => `${codename}: ${p}`));
   }
@@ -68,6 +77,7 @@ async function verifySuite(
   problems: string[],
   warnings: string[],
   poolHashes: Map<string, Promise<IndexFile | undefined>>,
+  identity: Identity,
 ): Promise<SuiteVerification> {
   const result: SuiteVerification = { codename, packages: 0, validUntil: undefined };
   const suiteDir = join(layout.dists, codename);
@@ -126,7 +136,7 @@ async function verifySuite(
     if (entry.path.endsWith('/Packages') && hashPath) {
       // The by-hash copy is the text InRelease vouches for.
       const text = await fsp.readFile(join(suiteDir, byHash ? hashPath : entry.path), 'utf8').catch(() => '');
-      result.packages += await verifyPackages(layout, parseStanzas(text), entry.path, problems, poolHashes);
+      result.packages += await verifyPackages(layout, indexStanzas(text), entry.path, problems, poolHashes, identity);
     }
   }
   return result;
@@ -135,11 +145,13 @@ async function verifySuite(
 /** Every entry's pool file exists with the listed size and SHA256. Returns the number of entries. */
 async function verifyPackages(
   layout: MirrorLayout,
-  stanzas: ReturnType<typeof parseStanzas>,
+  stanzas: ReturnType<typeof indexStanzas>,
   index: string,
   problems: string[],
   poolHashes: Map<string, Promise<IndexFile | undefined>>,
+  identity: Identity,
 ): Promise<number> {
+  const checks: Array<{ s: (typeof stanzas)[number]; file: string; sha256: string }> = [];
   for (const s of stanzas) {
     const file = s['Filename'] ?? '';
     const where = `${index}: ${s['Package'] ?? '?'} ${s['Version'] ?? '?'}`;
@@ -156,8 +168,42 @@ async function verifyPackages(
     if (!actual) problems.push(`${file}: missing from the pool (listed in ${index})`);
     else if (String(actual.size) !== s['Size']) problems.push(`${file}: size ${actual.size}, ${index} says ${s['Size'] ?? 'nothing'}`);
     else if (actual.sha256 !== (s['SHA256'] ?? '').toLowerCase()) problems.push(`${file}: SHA256 differs from ${index}`);
+    else checks.push({ s, file, sha256: actual.sha256 });
+  }
+  const ids = await identity(checks.map((c) => ({ file: c.file, sha256: c.sha256 })));
+  for (const c of checks) {
+    const why = stanzaDisagreement(c.s, ids.get(c.file));
+    if (why) problems.push(`${c.file}: ${why} (${index})`);
   }
   return stanzas.length;
+}
+
+/** What nspawn-kit validated each pool file as (files already resolved are not looked at again). */
+type Identity = (items: Array<{ file: string; sha256: string }>) => Promise<Map<string, Validated>>;
+
+/**
+ * What nspawn-kit validated these pool files as: each one's ar layout checked
+ * again, then the pool index entry of these very bytes, else a full
+ * inspection now (one batch).
+ */
+async function validatedAs(
+  ctx: MirrorContext,
+  layout: MirrorLayout,
+  index: PoolIndex,
+  seen: Map<string, Validated>,
+  items: Array<{ file: string; sha256: string }>,
+): Promise<Map<string, Validated>> {
+  const inspect = new Set<string>();
+  for (const { file, sha256 } of items) {
+    if (seen.has(file)) continue;
+    const ar = await checkDebFile(join(layout.root, file));
+    const known = index.files[file];
+    if (!ar.ok) seen.set(file, { ok: false, reason: layoutReason(ar.reason) });
+    else if (known && known.sha256 === sha256) seen.set(file, { ok: true, pkg: known });
+    else inspect.add(file);
+  }
+  for (const [file, v] of await inspectPoolFiles(ctx, layout, [...inspect])) seen.set(file, v);
+  return seen;
 }
 
 function lastLine(text: string): string {

@@ -80,12 +80,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, sh } = opts;
   const lockPath = mirrorLayout(config).lock;
   const verdict = (r: DebInspection) => (r.ok ? (true as const) : r.reason);
-  // A verdict only: the importer hashes the copy it validates again.
-  const validate = opts.validate ?? (async (path: string) => verdict(await inspectDeb(sh, path, { architectures: config.mirror.architectures, hash: false })));
+  // A verdict only: the importer hashes the copy it validates again. Links are followed as
+  // before: the watcher hands over no symlink of a machine's cache, and the importer validates
+  // its own private copy (never a link) anyway.
+  const validate = opts.validate ?? (async (path: string) => verdict(await inspectDeb(sh, path, { architectures: config.mirror.architectures, hash: false, followLinks: true })));
   // The default validates in batches (one shell for many files); an injected validate is used as given.
   const validateMany = opts.validate
     ? undefined
-    : async (paths: string[]) => (await inspectDebs(sh, paths, { architectures: config.mirror.architectures, hash: false })).map(verdict);
+    : async (paths: string[]) => (await inspectDebs(sh, paths, { architectures: config.mirror.architectures, hash: false, followLinks: true })).map(verdict);
 
   const runner = createCoalescer<Payload>({
     // In place: the pending payload is the runner's own (each trigger makes a

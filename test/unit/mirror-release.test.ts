@@ -12,7 +12,8 @@ import {
   parseStanzas,
   releaseFieldsFor,
 } from '../../src/mirror/release.js';
-import { ftparchiveProblems, indexEntries, isValidMember, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
+import { judgeOutput } from '../../src/mirror/ftparchive-run.js';
+import { indexEntries, isValidMember, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
 import { firstSecretFingerprint } from '../../src/mirror/keys.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
 
@@ -96,10 +97,36 @@ test('suite members: pool paths only, per architecture plus all', () => {
   assert.equal(membersForArch(m, 'arm64'), ['pool/main/b/b/b_1_all.deb', 'pool/main/c/c/c_1_arm64.deb']);
 });
 
-test('apt-ftparchive output: E: and W: lines are failures, progress is not', () => {
+test('apt-ftparchive output: E: and W: lines are failures, progress is not; messages about a file blame that file', () => {
   const out = ' bin-amd64: New 1939 B 2 files 1268 B 0s\nE: Invalid archive signature\n W: Unable to read x\nPackages done, Starting contents.\n';
-  assert.equal(ftparchiveProblems(out), ['E: Invalid archive signature', 'W: Unable to read x']);
-  assert.equal(ftparchiveProblems('Done. 1268 B in 2 archives. Took 0s\n'), []);
+  assert.equal(judgeOutput(out, '/m'), { badFiles: new Map(), damagedDbs: [], noSpace: false, other: ['E: Invalid archive signature', 'W: Unable to read x'] });
+  assert.equal(judgeOutput('Done. 1268 B in 2 archives. Took 0s\n', '/m').other, []);
+  // What apt-ftparchive 2.6 printed for a missing file, bytes after the last member, a text file and a symlink to /etc/passwd.
+  const real = [
+    "E: Could not open file /m/pool/main/m/missing.deb - open (2: No such file or directory)",
+    'E: read, still have 52 to read but none left',
+    'E: Error reading archive member header',
+    "E: Errors apply to file '/m/pool/main/t/trail.deb'",
+    'E: read, still have 6 to read but none left',
+    "E: Errors apply to file '/m/pool/main/n/notdeb.deb'",
+    'BDB3037 /s/cache/packages.db: file size not a multiple of the pagesize',
+    'E: DB format is invalid. If you upgraded from an older version of apt, please remove and re-create the database.',
+    'E: Unable to open DB file /s/cache/packages.db: Invalid argument',
+    'Packages done, Starting contents.',
+  ].join('\n');
+  assert.equal(judgeOutput(real, '/m'), {
+    badFiles: new Map([
+      ['pool/main/m/missing.deb', ['E: Could not open file /m/pool/main/m/missing.deb - open (2: No such file or directory)']],
+      ['pool/main/t/trail.deb', ['E: read, still have 52 to read but none left', 'E: Error reading archive member header']],
+      ['pool/main/n/notdeb.deb', ['E: read, still have 6 to read but none left']],
+    ]),
+    damagedDbs: ['/s/cache/packages.db'],
+    noSpace: false,
+    other: [],
+  });
+  assert.ok(judgeOutput('E: Write error - write (28: No space left on device)\n', '/m').noSpace);
+  // A file outside the pool is not ours to drop: the message fails the publish.
+  assert.equal(judgeOutput("E: boom\nE: Errors apply to file '/etc/passwd'\n", '/m').other, ['E: boom', "E: Errors apply to file '/etc/passwd'"]);
 });
 
 test('apt-ftparchive processes: one for a small suite or one CPU, at most one per CPU and per 500 members, at most 4', () => {
