@@ -125,6 +125,10 @@ export function bindProblem(bind: string, config: Pick<Config, 'stateDir' | 'mir
     const walk = walkPath(spec.source);
     const through = kernelTree(walk.visited);
     if (through) return kernelWhy(through, ` leads through ${through} (symbolic link)`);
+    if (walk.kernel) {
+      const { path, what } = walk.kernel;
+      return `host path ${spec.source} is ${what}${path === walk.normal ? '' : ` (at ${path})`}: kernel file systems (like /proc and /sys) and device nodes (like /dev's) expose the host's processes, settings and devices and must not be bound into a container`;
+    }
     if (walk.real === '/') return 'binding the host\'s whole file system ("/") gives the container the host; bind only the directories it needs';
     for (const [dir, why] of protectedDirs(config, readOnly)) {
       const rel = relation(spec.source, dir);

@@ -5,8 +5,25 @@
  * there" (ENOENT) is thrown: a path that cannot be resolved cannot be judged,
  * so callers refuse it (fail closed).
  */
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, statfsSync } from 'node:fs';
 import { posix } from 'node:path';
+
+/**
+ * Kernel file systems by statfs(2) magic: procfs or sysfs mounted somewhere
+ * else than /proc and /sys (a running container's /proc, say) is just as
+ * much the kernel's, and just as differently resolved by another process.
+ */
+const KERNEL_FS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x62656570, 'configfs'],
+  [0xcafe4a11, 'bpf'],
+  [0xde5e81e4, 'efivarfs'],
+  [0x6e736673, 'nsfs'],
+]);
 
 /** Symlinks followed before giving up, as the kernel's limit (ELOOP). */
 const MAX_LINKS = 40;
@@ -18,6 +35,8 @@ export interface PathWalk {
   real: string;
   /** Every path the resolution went through, link targets included, in order. */
   visited: string[];
+  /** The first existing path on a kernel file system (proc, sysfs, ...) or that is a device node, with what it is. */
+  kernel?: { path: string; what: string };
 }
 
 export class PathWalkError extends Error {
@@ -43,6 +62,7 @@ export function walkPath(path: string): PathWalk {
   let current = '/';
   let missing = false;
   let links = 0;
+  let kernel: PathWalk['kernel'];
   while (pending.length > 0) {
     const part = pending.shift() as string;
     if (part === '.') continue;
@@ -76,7 +96,19 @@ export function walkPath(path: string): PathWalk {
       continue;
     }
     if (!st.isDirectory() && pending.length > 0) throw new PathWalkError(path, 'ENOTDIR', `ENOTDIR at ${next}: not a directory, but the path goes on below it`, visited);
+    kernel ??= st.isBlockDevice() || st.isCharacterDevice() ? { path: next, what: 'a device node' } : kernelFs(next, path, visited);
     current = next;
   }
-  return { normal, real: current, visited };
+  return kernel ? { normal, real: current, visited, kernel } : { normal, real: current, visited };
+}
+
+function kernelFs(at: string, path: string, visited: string[]): PathWalk['kernel'] {
+  let type: number;
+  try {
+    type = statfsSync(at).type;
+  } catch (err) {
+    throw new PathWalkError(path, errCode(err), `${errCode(err)} at ${at} (statfs)`, visited);
+  }
+  const fs = KERNEL_FS.get(type);
+  return fs ? { path: at, what: `on a ${fs} file system` } : undefined;
 }
