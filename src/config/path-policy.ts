@@ -4,31 +4,30 @@
  * (a symlink /srv/etc -> /etc is /etc). Used by config validation and again
  * by the .nspawn renderer.
  */
-import { realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from './types.js';
 import { parseBind } from './formats.js';
+import { PathWalkError, walkPath } from './path-walk.js';
 
 /**
  * The normalised path and its realpath: that of the path itself when it
  * exists, else that of its deepest existing ancestor with the rest appended
- * (a symlink higher up counts even when the leaf is not there yet).
+ * (a symlink higher up counts even when the leaf is not there yet). Throws a
+ * PathWalkError when the path cannot be resolved for another reason than
+ * "not there" (EACCES, ELOOP, ENOTDIR): such a path cannot be judged.
  */
 export function pathForms(path: string): string[] {
-  const normal = posix.resolve('/', path);
-  const forms = [normal];
-  const parts = normal.split('/').filter(Boolean);
-  for (let i = parts.length; i >= 0; i--) {
-    try {
-      const real = posix.join(realpathSync(`/${parts.slice(0, i).join('/')}`), ...parts.slice(i));
-      if (!forms.includes(real)) forms.push(real);
-      break;
-    } catch {
-      /* not there: try its parent */
-    }
-  }
-  return forms;
+  const { normal, real } = walkPath(path);
+  return real === normal ? [normal] : [normal, real];
 }
+
+/**
+ * The kernel's views of processes, settings and devices. A path there means
+ * different things to different processes (/proc/self/cwd is the checking
+ * process's directory, not systemd-nspawn's), so no bind source may be,
+ * lie in or lead through one of them.
+ */
+export const KERNEL_TREES = ['/proc', '/sys', '/dev'] as const;
 
 function within(inner: string, outer: string): boolean {
   return outer === '/' || inner === outer || inner.startsWith(`${outer}/`);
@@ -55,7 +54,13 @@ export function relation(a: string, b: string): 'same' | 'inside' | 'contains' |
  * Returns [key, message] pairs.
  */
 export function stateDirProblems(config: { stateDir: string; mirror: { root: string } }): Array<[string, string]> {
-  const rel = relation(config.stateDir, config.mirror.root);
+  let rel: ReturnType<typeof relation>;
+  try {
+    rel = relation(config.stateDir, config.mirror.root);
+  } catch (err) {
+    if (!(err instanceof PathWalkError)) throw err;
+    return [['stateDir', `cannot be compared with mirror.root: ${err.message}; make both paths resolvable`]];
+  }
   const root = posix.resolve('/', config.mirror.root);
   const state = posix.resolve('/', config.stateDir);
   switch (rel) {
@@ -70,34 +75,72 @@ export function stateDirProblems(config: { stateDir: string; mirror: { root: str
   }
 }
 
+const NEVER = 'must not be reachable from a container';
+
+/** The host apt cache: the default archive directory, refused writable even when not configured. */
+const DEFAULT_ARCHIVE = '/var/cache/apt/archives';
+
 /** Host directories a recipe may never bind into a container, with the reason. */
 function protectedDirs(config: Pick<Config, 'stateDir' | 'mirror' | 'machines'>, readOnly: boolean): Array<[string, string]> {
   const dirs: Array<[string, string]> = [
-    ['/etc', 'the host configuration (password hashes, SSH host keys, sudoers)'],
-    ['/root', "root's home (its SSH keys and history)"],
-    ['/boot', 'the host kernel and boot loader'],
-    ['/var/lib/nspawn-kit', "nspawn-kit's state (the secret signing key)"],
-    [config.stateDir, "nspawn-kit's state (stateDir: the secret signing key)"],
-    ['/run/systemd/nspawn', 'trusted .nspawn settings (a container could grant itself any capability)'],
-    [config.machines.settingsDir, 'the .nspawn settings files (machines.settingsDir)'],
-    [config.machines.unitDir, 'the systemd units of the host (machines.unitDir)'],
-    [config.machines.dir, 'the other machines and their trusted .nspawn files (machines.dir)'],
+    ['/etc', `the host configuration (password hashes, SSH host keys, sudoers) ${NEVER}`],
+    ['/root', `root's home (its SSH keys and history) ${NEVER}`],
+    ['/boot', `the host kernel and boot loader ${NEVER}`],
+    ['/var/lib/nspawn-kit', `nspawn-kit's state (the secret signing key) ${NEVER}`],
+    [config.stateDir, `nspawn-kit's state (stateDir: the secret signing key) ${NEVER}`],
+    ['/var/backups', `the host's backups of its configuration (shadow.bak: password hashes) ${NEVER}`],
+    ['/run/systemd/nspawn', `trusted .nspawn settings (a container could grant itself any capability) ${NEVER}`],
+    [config.machines.settingsDir, `the .nspawn settings files (machines.settingsDir) ${NEVER}`],
+    [config.machines.unitDir, `the systemd units of the host (machines.unitDir) ${NEVER}`],
+    [config.machines.dir, `the other machines and their trusted .nspawn files (machines.dir) ${NEVER}`],
   ];
+  if (readOnly) return dirs;
   // The mirror is bound read-only into every machine already; writable, a container could change it.
-  if (!readOnly) dirs.push([config.mirror.root, 'the published mirror (mirror.root; it is bound read-only already)']);
+  dirs.push([config.mirror.root, `the published mirror (mirror.root; it is bound read-only already) ${NEVER}`]);
+  // What lands in an archive directory is imported as the admin's own packages (no check
+  // against a verified index) and signed: a container must not be able to write there.
+  const archive = (what: string) =>
+    `${what}: .debs a container wrote there would be imported as the admin's own packages and signed; bind it read-only (nspawn.bindsReadOnly) if the container needs it`;
+  for (const a of config.mirror.archives) dirs.push([a.path, archive(`a mirror archive directory (mirror.archives, codename ${a.codename})`)]);
+  if (!config.mirror.archives.some((a) => posix.resolve('/', a.path) === DEFAULT_ARCHIVE)) {
+    dirs.push([DEFAULT_ARCHIVE, archive("the host's apt archive (the default of mirror.archives)")]);
+  }
   return dirs;
+}
+
+function kernelTree(walked: string[]): string | undefined {
+  for (const p of walked) for (const t of KERNEL_TREES) if (within(p, t)) return t;
+  return undefined;
 }
 
 /** Why a Bind=/BindReadOnly= entry of a recipe is refused, or undefined. */
 export function bindProblem(bind: string, config: Pick<Config, 'stateDir' | 'mirror' | 'machines'>, readOnly: boolean): string | undefined {
   const spec = parseBind(bind);
   if (typeof spec === 'string') return spec;
-  if (pathForms(spec.source).includes('/')) return 'binding the host\'s whole file system ("/") gives the container the host; bind only the directories it needs';
-  for (const [dir, what] of protectedDirs(config, readOnly)) {
-    const rel = relation(spec.source, dir);
-    if (rel === 'apart') continue;
-    const how = rel === 'contains' ? ` contains ${dir}` : rel === 'inside' ? ` is inside ${dir}` : spec.source === dir ? '' : ` is ${dir}`;
-    return `host path ${spec.source}${how}: ${what} must not be reachable from a container`;
+  const lexical = kernelTree([posix.resolve('/', spec.source)]);
+  const kernelWhy = (tree: string, how: string) =>
+    `host path ${spec.source}${how}: ${tree} is the kernel's view of processes, settings and devices, which systemd-nspawn resolves differently than this check (e.g. /proc/self); /proc, /sys and /dev must not be bound into a container`;
+  if (lexical) return kernelWhy(lexical, spec.source === lexical ? '' : ` is inside ${lexical}`);
+  try {
+    const walk = walkPath(spec.source);
+    const through = kernelTree(walk.visited);
+    if (through) return kernelWhy(through, ` leads through ${through} (symbolic link)`);
+    if (walk.kernel) {
+      const { path, what } = walk.kernel;
+      return `host path ${spec.source} is ${what}${path === walk.normal ? '' : ` (at ${path})`}: kernel file systems (like /proc and /sys) and device nodes (like /dev's) expose the host's processes, settings and devices and must not be bound into a container`;
+    }
+    if (walk.real === '/') return 'binding the host\'s whole file system ("/") gives the container the host; bind only the directories it needs';
+    for (const [dir, why] of protectedDirs(config, readOnly)) {
+      const rel = relation(spec.source, dir);
+      if (rel === 'apart') continue;
+      const how = rel === 'contains' ? ` contains ${dir}` : rel === 'inside' ? ` is inside ${dir}` : spec.source === dir ? '' : ` is ${dir}`;
+      return `host path ${spec.source}${how}: ${why}`;
+    }
+  } catch (err) {
+    if (!(err instanceof PathWalkError)) throw err;
+    const through = kernelTree(err.visited);
+    if (through) return kernelWhy(through, ` leads through ${through} (symbolic link)`);
+    return `host path ${spec.source} cannot be resolved (${err.message}): where it leads cannot be checked, so it is refused; bind a path that exists and is readable, or one that does not exist yet`;
   }
   return undefined;
 }

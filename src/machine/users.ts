@@ -80,6 +80,17 @@ function assertUser(user: User): void {
   }
 }
 
+/** Refuses an existing passwd or group row whose id is outside the recipe range (a system account or group). */
+function assertNotSystemAccount(name: string, row: Row | undefined, kind: 'user' | 'group', idName: string): void {
+  if (!row) return;
+  const id = Number(row[2]);
+  if (Number.isInteger(id) && id >= fmt.UID_MIN && id <= fmt.UID_MAX) return;
+  throw new OperationError(
+    `${kind} ${name} already exists in the root with ${idName} ${row[2]}, a system account: a recipe user would take it over`,
+    `Give the recipe user another name; recipe users have uids ${fmt.UID_MIN}-${fmt.UID_MAX} and only ever take over accounts in that range.`,
+  );
+}
+
 function upsert(rows: Row[], row: Row): void {
   const i = rows.findIndex((r) => r[0] === row[0]);
   if (i >= 0) rows[i] = row;
@@ -131,13 +142,11 @@ export function planUsers(current: AccountFiles, users: readonly User[], now: Da
     }
     assertUser(user);
     const existing = passwd.find((r) => r[0] === user.name);
+    // An account of the root outside the recipe range (a system account the bootstrap or a
+    // package made, e.g. www-data) is never taken over, whatever uid the recipe gives.
+    assertNotSystemAccount(user.name, existing, 'user', 'uid');
+    assertNotSystemAccount(user.name, group.find((r) => r[0] === user.name), 'group', 'gid');
     const uid = user.uid ?? (existing ? Number(existing[2]) : firstFree(ids(passwd, 2), 1000, 59999));
-    if (!(uid >= fmt.UID_MIN && uid <= fmt.UID_MAX)) {
-      throw new OperationError(
-        `user ${user.name} already exists in the root with uid ${existing?.[2]}, a system account: a recipe user would take it over`,
-        `Give the recipe user another name; recipe users have uids ${fmt.UID_MIN}-${fmt.UID_MAX}.`,
-      );
-    }
     const owner = passwd.find((r) => Number(r[2]) === uid && r[0] !== user.name);
     if (owner) {
       throw new OperationError(`uid ${uid} of user ${user.name} already belongs to ${owner[0]} in the root`, 'Pick another uid in the recipe.');

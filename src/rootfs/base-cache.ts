@@ -108,9 +108,20 @@ export async function listBases(config: Pick<Config, 'stateDir'>, recipeName: st
   } catch {
     return [];
   }
-  // Exact "<recipe>-<16 hex>": recipe "web" must not match the bases of "web-db".
-  const own = new RegExp(`^${recipeName.replace(/[.+]/g, '\\$&')}-[0-9a-f]{16}$`);
-  return entries.filter((e) => own.test(e)).sort();
+  return entries.filter((e) => isBaseOf(e, recipeName)).sort();
+}
+
+const HEX16 = /^[0-9a-f]{16}$/;
+
+/**
+ * Whether a base directory name is exactly "<recipe>-<16 hex>": recipe "web"
+ * does not match the bases of "web-db". A plain comparison, never a pattern
+ * built from the name (it may come from a machine's provenance record, which
+ * root in the container can write).
+ */
+export function isBaseOf(entry: string, recipeName: string): boolean {
+  const prefix = `${recipeName}-`;
+  return recipeName !== '' && entry.length === prefix.length + 16 && entry.startsWith(prefix) && HEX16.test(entry.slice(prefix.length));
 }
 
 /** Removes the recipe's other bases once a new one is stored, except those overlay machines stand on. */

@@ -161,4 +161,34 @@ test('a stateDir inside mirror.root (the signing key would be served) and a mirr
   });
 });
 
+test('through `nspawn-kit config`: writable binds of the default archive, /proc/self/cwd/etc (from a cwd with no etc) and /sys are refused; the archive read-only is fine', () => {
+  withDir((dir) => {
+    // cwd is dir, which has no etc/: this process would resolve /proc/self/cwd/etc to a harmless path.
+    const r = config(dir, {
+      stateDir: join(dir, 'state'),
+      mirror: { root: join(dir, 'mirror') },
+      recipes: {
+        sharer: {
+          nspawn: {
+            binds: ['/var/cache/apt/archives:/var/cache/apt/archives', '/proc/self/cwd/etc:/hostetc', '/var/cache/apt'],
+            bindsReadOnly: ['/var/cache/apt/archives:/mnt/host-debs', '/sys/firmware'],
+          },
+        },
+      },
+    });
+    assert.is(r.code, 2, r.stderr);
+    const at = `${dir}/.nspawnrc.json: recipes.sharer.nspawn`;
+    const kernel = (tree: string) =>
+      `${tree} is the kernel's view of processes, settings and devices, which systemd-nspawn resolves differently than this check (e.g. /proc/self); /proc, /sys and /dev must not be bound into a container`;
+    const archive = /: a mirror archive directory \(mirror\.archives, codename [a-z]+\): \.debs a container wrote there would be imported as the admin's own packages and signed; bind it read-only \(nspawn\.bindsReadOnly\) if the container needs it$/;
+    assert.is(r.problems.length, 4, r.stderr);
+    assert.ok(r.problems[0]?.startsWith(`${at}.binds[0]: host path /var/cache/apt/archives: a mirror archive`), r.problems[0]);
+    assert.match(r.problems[0] ?? '', archive);
+    assert.is(r.problems[1], `${at}.binds[1]: host path /proc/self/cwd/etc is inside /proc: ${kernel('/proc')}`);
+    assert.ok(r.problems[2]?.startsWith(`${at}.binds[2]: host path /var/cache/apt contains /var/cache/apt/archives: a mirror archive`), r.problems[2]);
+    assert.match(r.problems[2] ?? '', archive);
+    assert.is(r.problems[3], `${at}.bindsReadOnly[1]: host path /sys/firmware is inside /sys: ${kernel('/sys')}`);
+  });
+});
+
 test.run();

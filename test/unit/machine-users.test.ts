@@ -114,6 +114,34 @@ test('a recipe user never takes over a system account of the root (uid below 100
   assert.throws(() => planUsers(BASE, [user({ name: 'nobody' })], NOW), /uid 65534/);
 });
 
+test('an existing system account is refused whatever uid the recipe gives (www-data with uid 1500), or a system group of its name', () => {
+  const withWww: AccountFiles = {
+    passwd: `${BASE.passwd}www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n`,
+    shadow: `${BASE.shadow}www-data:*:19000:0:99999:7:::\n`,
+    group: `${BASE.group}www-data:x:33:\n`,
+    gshadow: `${BASE.gshadow}www-data:*::\n`,
+  };
+  const refused = (re: RegExp) => (e: unknown) => e instanceof OperationError && re.test((e as Error).message);
+  for (const uid of [1500, 1000, 60000, undefined]) {
+    assert.throws(() => planUsers(withWww, [user({ name: 'www-data', uid })], NOW), refused(/user www-data already exists in the root with uid 33, a system account/), String(uid));
+  }
+  assert.throws(() => planUsers(BASE, [user({ name: 'daemon', uid: 2000 })], NOW), refused(/user daemon .* uid 1, a system account/));
+  assert.throws(() => planUsers(BASE, [user({ name: 'nobody', uid: 2000 })], NOW), refused(/uid 65534, a system account/));
+  // A system group of that name (no user): the recipe user's own group would be it.
+  const withStaff = { ...BASE, group: `${BASE.group}staff:x:50:\n` };
+  assert.throws(() => planUsers(withStaff, [user({ name: 'staff', uid: 1500 })], NOW), refused(/group staff already exists in the root with gid 50, a system account/));
+  // The account files are untouched by a refused plan: planning the other users alone still works.
+  const ok = planUsers(withWww, [user({ uid: 1500 })], NOW);
+  assert.equal(row(ok.files.passwd, 'www-data'), ['www-data', 'x', '33', '33', 'www-data', '/var/www', '/usr/sbin/nologin']);
+  assert.equal(row(ok.files.passwd, 'alice'), ['alice', 'x', '1500', '1500', '', '/home/alice', '/bin/bash']);
+});
+
+test('a recipe user already in the root in the recipe range is updated in place (re-injection)', () => {
+  const withAlice = { ...BASE, passwd: `${BASE.passwd}alice:x:1400:1400::/home/alice:/bin/sh\n`, group: `${BASE.group}alice:x:1400:\n` };
+  const plan = planUsers(withAlice, [user({ uid: 1400 })], NOW);
+  assert.equal(row(plan.files.passwd, 'alice'), ['alice', 'x', '1400', '1400', '', '/home/alice', '/bin/bash']);
+});
+
 test('gecos and home from the recipe reach passwd as fields, nothing more', () => {
   const plan = planUsers(BASE, [user({ gecos: 'Alice Liddell,,,', home: '/srv/alice' })], NOW);
   assert.equal(row(plan.files.passwd, 'alice'), ['alice', 'x', '1000', '1000', 'Alice Liddell,,,', '/srv/alice', '/bin/bash']);
