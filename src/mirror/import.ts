@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { listArchive, mapLimit } from './archive-scan.js';
 import type { Archive } from '../config/types.js';
 import type { MirrorContext } from './context.js';
@@ -14,6 +14,7 @@ import type { DebPackage } from './deb.js';
 import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
 import { MachineTrust, notVerified } from './machine-files.js';
+import { archiveOwner, machineDirFiles } from './machine-source.js';
 import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
 import { addToSuite, assertCodename, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
@@ -30,6 +31,8 @@ export interface ImportOptions {
   importer?: 'native' | 'apt-move';
   /** apt-move: the host's apt lists (default /var/lib/apt/lists). */
   hostLists?: string;
+  /** Runs after the files were listed and their sizes seen, before the first open (a seam for tests of what changes meanwhile). */
+  afterListing?: (files: readonly ImportFile[]) => Promise<void>;
 }
 
 /** Files a native import validates and ingests at a time (see runImport, step 2). */
@@ -41,32 +44,40 @@ export function defaultConcurrency(): number {
 
 export async function importArchives(ctx: MirrorContext, archives: Archive[], opts: ImportOptions = {}): Promise<ImportReport> {
   const files: ImportFile[] = [];
+  const machineFiles: ImportFile[] = [];
   const pre: ImportReport = emptyReport(ctx.sh.dryRun);
-  const scanned: string[] = [];
   for (const archive of archives) {
     assertCodename(archive.codename);
     const dir = resolve(archive.path);
     try {
-      const { files: found, escaping } = await listArchive(dir);
-      files.push(...found.map((path) => ({ path, codename: archive.codename })));
+      // A directory under machines.dir is a machine's, whoever configured it: its files pass the trust check.
+      const owner = await archiveOwner(ctx.config.machines.dir, dir);
+      if (!owner.admin) {
+        if ('refused' in owner) pre.warnings.push(`${owner.refused}; skipped`);
+        else if (owner.codename !== archive.codename) pre.warnings.push(`${dir}: machine ${owner.machine}'s files go only into ${owner.codename} (its provenance record), not ${archive.codename}; skipped`);
+        else machineFiles.push(...(await machineDirFiles(owner)));
+        continue;
+      }
+      const { files: found, escaping, targets, realDir } = await listArchive(dir);
+      files.push(...found.map((path) => ({ path, codename: archive.codename, realDir, ...(targets.has(path) ? { openPath: targets.get(path) } : {}) })));
       for (const path of escaping) pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
-      scanned.push(dir);
       ctx.log?.(`${dir}: ${found.length} .deb file(s) for ${archive.codename}`);
     } catch (err) {
       pre.warnings.push(`${dir}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)}); skipped`);
     }
   }
-  return runImport(ctx, files, opts, pre, scanned);
+  files.push(...(await screenFiles(machineFiles, pre)));
+  return runImport(ctx, files, opts, pre);
 }
 
 /** Imports specific files (the watcher's entry point); each must be a .deb regular file or a symlink inside its directory. */
 export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions = {}): Promise<ImportReport> {
   const pre = emptyReport(ctx.sh.dryRun);
   const accepted = await screenFiles(files, pre);
-  return runImport(ctx, accepted, opts, pre, []);
+  return runImport(ctx, accepted, opts, pre);
 }
 
-async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport, scannedDirs: string[]): Promise<ImportReport> {
+async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport): Promise<ImportReport> {
   const { sh, config } = ctx;
   const layout = mirrorLayout(config);
   const now = new Date().toISOString();
@@ -96,7 +107,8 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   for (const f of files) {
     let st;
     try {
-      st = await (f.machine === undefined ? fsp.stat(f.path) : fsp.lstat(f.path));
+      // What will be opened (a listed link's target), never following a link: a swapped name is refused when opened.
+      st = await fsp.lstat(f.openPath ?? f.path);
     } catch {
       report.warnings.push(`${f.path}: vanished before it could be read`);
       continue;
@@ -120,6 +132,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     work.push(c);
   }
   if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
+  await opts.afterListing?.(work);
 
   // 2. Validate in parallel (dpkg-deb reads every byte), bounded; a few files per shell.
   //    Natively (and not in a dry run), each file is first copied once into a
@@ -254,9 +267,9 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       if (added.length) report.addedToSuites[codename] = added.length;
     }
     for (const file of released) quarantined.delete(file);
-    const inScanned = (file: string): boolean => scannedDirs.some((d) => file.startsWith(d + sep));
+    // Entries whose file is gone go (admin's, machine's, watcher's or hook's alike): status stays bounded by what exists.
     for (const file of [...quarantined.keys()]) {
-      if (inScanned(file) && !(await fsp.lstat(file).then(() => true, () => false))) quarantined.delete(file);
+      if (await fsp.lstat(file).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOENT' || err.code === 'ENOTDIR')) quarantined.delete(file);
     }
     await saveQuarantine(sh, layout, quarantine, [...quarantined.values()]);
     if (!opts.noCache) await saveImportCache(sh, layout, cache);
