@@ -6,17 +6,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { listArchive, mapLimit } from './archive-scan.js';
+import { join } from 'node:path';
+import { mapLimit } from './archive-scan.js';
 import type { Archive } from '../config/types.js';
 import type { MirrorContext } from './context.js';
 import type { DebPackage } from './deb.js';
 import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
 import { MachineTrust, notVerified } from './machine-files.js';
-import { archiveOwner, machineDirFiles } from './machine-source.js';
+import { listSources } from './machine-source.js';
 import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
-import { addToSuite, assertCodename, readSuite } from './suites.js';
+import { addToSuite, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
 import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportedFile, type ImportReport, type QuarantineEntry } from './import-state.js';
 
@@ -42,32 +42,11 @@ export function defaultConcurrency(): number {
   return Math.min(4, Math.max(2, availableParallelism()));
 }
 
+/** Imports the archive directories (a directory under machines.dir is a machine's: machine-source.ts). */
 export async function importArchives(ctx: MirrorContext, archives: Archive[], opts: ImportOptions = {}): Promise<ImportReport> {
-  const files: ImportFile[] = [];
-  const machineFiles: ImportFile[] = [];
   const pre: ImportReport = emptyReport(ctx.sh.dryRun);
-  for (const archive of archives) {
-    assertCodename(archive.codename);
-    const dir = resolve(archive.path);
-    try {
-      // A directory under machines.dir is a machine's, whoever configured it: its files pass the trust check.
-      const owner = await archiveOwner(ctx.config.machines.dir, dir);
-      if (!owner.admin) {
-        if ('refused' in owner) pre.warnings.push(`${owner.refused}; skipped`);
-        else if (owner.codename !== archive.codename) pre.warnings.push(`${dir}: machine ${owner.machine}'s files go only into ${owner.codename} (its provenance record), not ${archive.codename}; skipped`);
-        else machineFiles.push(...(await machineDirFiles(owner)));
-        continue;
-      }
-      const { files: found, escaping, targets, realDir } = await listArchive(dir);
-      files.push(...found.map((path) => ({ path, codename: archive.codename, realDir, ...(targets.has(path) ? { openPath: targets.get(path) } : {}) })));
-      for (const path of escaping) pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
-      ctx.log?.(`${dir}: ${found.length} .deb file(s) for ${archive.codename}`);
-    } catch (err) {
-      pre.warnings.push(`${dir}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)}); skipped`);
-    }
-  }
-  files.push(...(await screenFiles(machineFiles, pre)));
-  return runImport(ctx, files, opts, pre);
+  const { admin, machine } = await listSources(ctx.config.machines.dir, archives, pre, ctx.log);
+  return runImport(ctx, [...admin, ...(await screenFiles(machine, pre))], opts, pre);
 }
 
 /** Imports specific files (the watcher's entry point); each must be a .deb regular file or a symlink inside its directory. */
