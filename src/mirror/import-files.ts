@@ -100,7 +100,7 @@ export interface ValidatorOptions {
   sh: Shell;
   layout: MirrorLayout;
   trust: MachineTrust;
-  /** Stage admin files too (native and not a dry run). */
+  /** Stage admin files too (not a dry run): whatever the importer, only the private copy is read after validation. */
   staging: boolean;
   architectures: readonly string[];
   signal?: AbortSignal;

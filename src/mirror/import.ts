@@ -114,11 +114,11 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   await opts.afterListing?.(work);
 
   // 2. Validate in parallel (dpkg-deb reads every byte), bounded; a few files per shell.
-  //    Natively (and not in a dry run), each file is first copied once into a
-  //    private temp in the pool, hashed while copied; the copy is what gets
-  //    validated and what goes into place (the source may change meanwhile).
+  //    Unless in a dry run, each file is first copied once into a private temp
+  //    (staging-dir.ts), hashed while copied; the copy is what gets validated and
+  //    what goes into place, natively or through apt-move (the source may change meanwhile).
   const native = (opts.importer ?? config.mirror.importer) !== 'apt-move';
-  const staging = native && !sh.dryRun;
+  const staging = !sh.dryRun;
   const architectures = config.mirror.architectures;
   const concurrency = opts.concurrency ?? defaultConcurrency();
   const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
@@ -179,14 +179,14 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       }
       const outcomes = new Map<Candidate, AptMoveOutcome>();
       if (!native) {
-        // Staged copies (a machine's files) go in natively: apt-move would read the machine's file again.
-        const moved = valid.filter((v) => !v.c.staged);
-        for (const { c, pkg } of valid) if (c.staged) outcomes.set(c, await commitStaged(sh, layout, c.staged, pkg, index));
+        // A machine's files go in natively; apt-move files the admin's from their private validated copies (never the source again).
+        const moved = valid.filter((v) => v.c.machine === undefined);
+        for (const { c, pkg } of valid) if (c.staged && c.machine !== undefined) outcomes.set(c, await commitStaged(sh, layout, c.staged, pkg, index));
         for (const codename of new Set(moved.map((v) => v.c.codename))) {
           const group = moved.filter((v) => v.c.codename === codename);
-          const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
+          const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.staged?.tmp ?? v.c.path, pkg: v.pkg })), opts.hostLists);
           for (const v of group) {
-            const o = res.get(v.c.path);
+            const o = res.get(v.c.staged?.tmp ?? v.c.path);
             if (o) outcomes.set(v.c, o);
           }
         }

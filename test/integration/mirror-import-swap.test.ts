@@ -8,11 +8,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Shell } from '../../src/shell.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { Shell, type Command, type RunOptions, type RunResult } from '../../src/shell.js';
 import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives } from '../../src/mirror/import.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
@@ -135,6 +136,48 @@ test('a file that grew after listing is not copied past the listed size, and is 
   makeDeb(archives, { name: 'grow' });
   const again = await importArchives(ctx, config.mirror.archives);
   assert.equal(again.imported.map((i) => i.package), ['grow']);
+});
+
+/** Swaps `path` for a symlink to `target` right after the validating dpkg-deb returns: the old validate-then-copy window. */
+class SwapAfterValidation extends Shell {
+  swapped = false;
+  constructor(private readonly path: string, private readonly target: string) {
+    super({ log: () => {} });
+  }
+  override async run(cmd: Command, opts: RunOptions): Promise<RunResult> {
+    const res = await super.run(cmd, opts);
+    if (!this.swapped && JSON.stringify(cmd).includes('dpkg-deb')) {
+      rmSync(this.path);
+      symlinkSync(this.target, this.path);
+      this.swapped = true;
+    }
+    return res;
+  }
+}
+
+test('importer "apt-move": a source swapped for a link to the key after validation is never read again; apt-move gets the private copy', async () => {
+  const { base, config, archives, key, secret } = setup();
+  config.mirror.importer = 'apt-move';
+  const x = makeDeb(archives, { name: 'xpkg' });
+  const xSha = createHash('sha256').update(readFileSync(x)).digest('hex');
+  // The host's apt lists name xpkg (as this host keeps them: lz4), so apt-move files it.
+  const repo = join(base, 'repo', 'pool', 'main', 'x', 'xpkg');
+  mkdirSync(repo, { recursive: true });
+  copyFileSync(x, join(repo, 'xpkg_1.0-1_amd64.deb'));
+  const lists = join(base, 'host-lists');
+  mkdirSync(lists);
+  writeFileSync(join(base, 'Packages'), execFileSync('apt-ftparchive', ['packages', 'pool'], { cwd: join(base, 'repo'), encoding: 'utf8' }));
+  execFileSync('lz4', ['-q', '-z', '-f', join(base, 'Packages'), join(lists, 'example.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4')]);
+  writeFileSync(join(lists, 'example.org_debian_dists_bookworm_InRelease'), '');
+  const sh = new SwapAfterValidation(x, key);
+  const r = await importArchives({ sh, config, log: () => {} }, config.mirror.archives, { hostLists: lists });
+  assert.ok(sh.swapped, 'the swap happened');
+  // Validated, then handed to apt-move as the private copy: the pool holds the validated bytes.
+  assert.equal(r.imported.map((i) => i.pool), ['pool/main/x/xpkg/xpkg_1.0-1_amd64.deb']);
+  assert.equal(r.rejected, []);
+  assert.is(createHash('sha256').update(readFileSync(join(config.mirror.root, 'pool/main/x/xpkg/xpkg_1.0-1_amd64.deb'))).digest('hex'), xSha);
+  assert.equal(filesContaining(base, secret.subarray(0, 64)), [join('state', 'gnupg', 'private-keys-v1.d', 'ABCDEF0123456789.key')]);
+  assert.equal(readdirSync(stateStagingDir(mirrorLayout(config))), []);
 });
 
 test.after(() => {
