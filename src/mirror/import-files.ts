@@ -103,18 +103,22 @@ export interface ValidatorOptions {
   /** Stage admin files too (not a dry run): whatever the importer, only the private copy is read after validation. */
   staging: boolean;
   architectures: readonly string[];
+  /** Bytes one machine may have copied in one run (the rest waits for the next run). */
+  machineBudget: number;
   signal?: AbortSignal;
 }
 
 /** Validates chunks of candidates (verdicts in order); cleanup removes a dry run's private staging directory. */
 export function createValidator(opts: ValidatorOptions): { validateChunk: (chunk: Candidate[]) => Promise<DebInspection[]>; cleanup: () => Promise<void> } {
-  const { sh, layout, trust, staging, architectures, signal } = opts;
+  const { sh, layout, trust, staging, architectures, machineBudget, signal } = opts;
   // A machine's file is always staged (never read in place, whatever the importer); a dry run stages it outside the mirror.
   let dryStage: Promise<string> | undefined;
   let realStage: Promise<string> | undefined;
   const stageDir = (): Promise<string> => (sh.dryRun ? (dryStage ??= fsp.mkdtemp(join(tmpdir(), 'nk-dry-stage-'))) : (realStage ??= chooseStagingDir(layout)));
   // Each (machine, codename, name, version, architecture) is copied at most once per run.
   const seen = new Set<string>();
+  // Bytes copied per machine in this run (reserved before the copy, at the largest verified size).
+  const budget = new Map<string, number>();
   const validateChunk = async (chunk: Candidate[]): Promise<DebInspection[]> => {
     const out: DebInspection[] = [];
     const inspect: { k: number; path: string; known?: StagedDeb }[] = [];
@@ -139,6 +143,14 @@ export function createValidator(opts: ValidatorOptions): { validateChunk: (chunk
           out[k] = { ok: false, reason: `another file of machine ${c.machine} names the same package in this run; not copied` };
           continue;
         }
+        const spent = budget.get(c.machine) ?? 0;
+        const cost = Math.max(...expected.sizes);
+        if (spent + cost > machineBudget) {
+          c.retry = true;
+          out[k] = { ok: false, reason: `machine ${c.machine} has had ${spent} bytes copied in this run (at most ${machineBudget}); not copied now, the next import takes it` };
+          continue;
+        }
+        budget.set(c.machine, spent + cost);
         seen.add(key);
         expectedSizes = expected.sizes;
       }
@@ -166,7 +178,10 @@ export function createValidator(opts: ValidatorOptions): { validateChunk: (chunk
       } else {
         c.retry = c.noSpace = r.noSpace;
         // A full disk is tried again alone (import.ts): that retry is the same file, not another one.
-        if (r.noSpace && key !== undefined) seen.delete(key);
+        if (r.noSpace && key !== undefined && c.machine !== undefined) {
+          seen.delete(key);
+          budget.set(c.machine, (budget.get(c.machine) ?? 0) - Math.max(...(expectedSizes ?? [0])));
+        }
         if ('changed' in r && r.changed) c.retry = true;
         out[k] = { ok: false, reason: r.reason };
       }

@@ -33,7 +33,12 @@ export interface ImportOptions {
   hostLists?: string;
   /** Runs after the files were listed and their sizes seen, before the first open (a seam for tests of what changes meanwhile). */
   afterListing?: (files: readonly ImportFile[]) => Promise<void>;
+  /** Bytes of one machine's files copied per run at most (default MACHINE_RUN_BUDGET); the rest waits for the next run. */
+  machineBudget?: number;
 }
+
+/** 4 GiB: a dist-upgrade's downloads, and a bound on what one container can make the host write per run. */
+export const MACHINE_RUN_BUDGET = 4 * 1024 ** 3;
 
 /** Files a native import validates and ingests at a time (see runImport, step 2). */
 export const IMPORT_SLICE = 256;
@@ -123,7 +128,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   const concurrency = opts.concurrency ?? defaultConcurrency();
   const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
   const trust = new MachineTrust(sh, layout, index, (w) => report.warnings.push(w));
-  const validator = createValidator({ sh, layout, trust, staging, architectures, signal: ctx.signal });
+  const validator = createValidator({ sh, layout, trust, staging, architectures, machineBudget: opts.machineBudget ?? MACHINE_RUN_BUDGET, signal: ctx.signal });
   const validateChunk = validator.validateChunk;
   let done = 0;
   // Natively, the files go through steps 2 and 3 in slices: what a slice holds

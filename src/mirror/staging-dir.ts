@@ -13,7 +13,7 @@
  * dot-directory (hidden from serve, which refuses dot components), files mode 0600.
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MirrorLayout } from './layout.js';
 import { tempName } from './stage.js';
 
@@ -25,9 +25,12 @@ export function poolStagingDir(layout: MirrorLayout): string {
   return join(layout.pool, '.nk-staging');
 }
 
-/** mkdir -p with mode 0700; the last component must be a real directory of ours (never a symlink); made 0700 if it was not. */
+/** mkdir -p (parents 0755, the directory itself 0700); the last component must be a real directory of ours (never a symlink); made 0700 if it was not. */
 async function privateDir(dir: string): Promise<void> {
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fsp.mkdir(dirname(dir), { recursive: true, mode: 0o755 });
+  await fsp.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
   const st = await fsp.lstat(dir);
   if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) throw new Error(`${dir}: not a directory owned by this user; refusing to stage files there`);
   if ((st.mode & 0o777) !== 0o700) await fsp.chmod(dir, 0o700);

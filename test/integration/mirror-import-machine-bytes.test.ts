@@ -103,6 +103,26 @@ test('M2: %-aliases of a verified name are not names; a sparse file is not copie
   assert.is(dpkgRuns(sh).length, 1);
 });
 
+test('M2: a byte budget per machine and run: what does not fit waits for the next import', async () => {
+  const { base, config, ctx, layout, size, trusted, cache } = setup();
+  // A second verified package in the same list.
+  const repo = join(base, 'repo');
+  const other = makeDeb(repo, { name: 'otherpkg', salt: randomBytes(1000).toString('base64') });
+  const lists = join(config.stateDir, 'mirror', 'warm', 'bookworm', 'apt-test-recipe', 'state', 'lists');
+  writeFileSync(join(lists, 'deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages'), execFileSync('apt-ftparchive', ['packages', '.'], { cwd: repo, encoding: 'utf8' }));
+  copyFileSync(trusted, join(cache, 'bigpkg_1.0-1_amd64.deb'));
+  copyFileSync(other, join(cache, 'otherpkg_1.0-1_amd64.deb'));
+  const names = ['bigpkg_1.0-1_amd64.deb', 'otherpkg_1.0-1_amd64.deb'];
+  const r = await importFiles(ctx, asMachine(cache, names), { machineBudget: size + 100, concurrency: 1 });
+  assert.equal(r.imported.map((i) => i.package), ['bigpkg']);
+  assert.equal(r.rejected, [{ file: join(cache, 'otherpkg_1.0-1_amd64.deb'), reason: `machine m1 has had ${size} bytes copied in this run (at most ${size + 100}); not copied now, the next import takes it` }]);
+  assert.equal(ls(stateStagingDir(layout)), []);
+  // Not a remembered verdict: the next run takes it.
+  const next = await importFiles(ctx, asMachine(cache, names), { machineBudget: size + 100, concurrency: 1 });
+  assert.equal(next.imported.map((i) => i.package), ['otherpkg']);
+  assert.is(next.unchanged, 1);
+});
+
 test('M6: quarantine entries of machine files (and any other) are pruned once the file is gone', async () => {
   const { ctx, layout, cache, config } = setup();
   const junk = Array.from({ length: 50 }, (_, i) => `junk${i}_1.0_amd64.deb`);
