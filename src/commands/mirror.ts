@@ -8,6 +8,7 @@ import type { MirrorContext } from '../mirror/context.js';
 import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
 import { mirrorLayout } from '../mirror/layout.js';
+import { archiveOwner } from '../mirror/machine-source.js';
 import { publishMirror } from '../mirror/publish.js';
 import { printable } from '../mirror/deb.js';
 import { stopGpgAgent } from '../mirror/keys.js';
@@ -50,13 +51,21 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
     mirror
       .command('import')
       .description('validate .debs from the archive directories and copy them atomically into the pool (sources are never changed)')
-      .option('--from <dir>', 'import from this directory only (needs --codename)')
+      .option('--from <dir>', "import from this directory only (needs --codename; a machine's directory under machines.dir passes the machines' trust check)")
       .option('--codename <name>', 'suite the --from packages are filed under'),
   ).action(async (o: { from?: string; codename?: string; wait: boolean }) => {
     const app = await createContext(globals());
     if (Boolean(o.from) !== Boolean(o.codename)) throw new UsageError('--from and --codename go together');
     if (o.codename && !CODENAME.test(o.codename)) throw new UsageError(safe`--codename: "${o.codename}" is not a codename like "bookworm"`);
     const archives = o.from && o.codename ? [{ path: o.from, codename: o.codename }] : app.config.mirror.archives;
+    if (o.from && o.codename) {
+      // A directory under machines.dir is a machine's: imported as its files (trust check), under its own codename only.
+      const owner = await archiveOwner(app.config.machines.dir, o.from);
+      if ('refused' in owner) throw new UsageError(safe`--from ${owner.refused}`);
+      if (!owner.admin && owner.codename !== o.codename) {
+        throw new UsageError(safe`--from ${o.from} is machine ${owner.machine}'s directory; its files go only into ${owner.codename} (its provenance record): use --codename ${owner.codename}`);
+      }
+    }
     const report = await underLock(app, () => importArchives(mirrorContext(app), archives), o.wait);
     print(app, report, formatImportReport(report));
     if (report.rejected.length || report.conflicts.length) process.exitCode = 1;

@@ -7,32 +7,43 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** Top-level regular *.deb files of one directory (no recursion, no partial/, no lock). */
-export async function listArchive(dir: string): Promise<{ files: string[]; escaping: string[] }> {
+/**
+ * Top-level regular *.deb files of one directory (no recursion, no partial/, no lock).
+ * An in-directory symlink is resolved here, once: `targets` gives the real file
+ * to open for it (opened later with O_NOFOLLOW, so a link swapped in after this
+ * listing is refused, never followed); `realDir` is where every opened file must lie.
+ */
+export async function listArchive(dir: string): Promise<{ files: string[]; escaping: string[]; targets: Map<string, string>; realDir: string }> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
   const files: string[] = [];
   const escaping: string[] = [];
+  const targets = new Map<string, string>();
   const realDir = await fsp.realpath(dir);
   for (const entry of entries) {
     if (!entry.name.endsWith('.deb')) continue;
     const path = join(dir, entry.name);
     if (entry.isFile()) files.push(path);
     else if (entry.isSymbolicLink()) {
-      if (await symlinkStaysInside(path, realDir)) files.push(path);
-      else escaping.push(path);
+      const target = await symlinkTargetInside(path, realDir);
+      if (target === undefined) escaping.push(path);
+      else {
+        files.push(path);
+        targets.set(path, target);
+      }
     }
   }
   files.sort();
-  return { files, escaping };
+  return { files, escaping, targets, realDir };
 }
 
-export async function symlinkStaysInside(path: string, realDir: string): Promise<boolean> {
+/** The real path of a symlink's final target when it is a regular file directly in realDir, else undefined. */
+export async function symlinkTargetInside(path: string, realDir: string): Promise<string | undefined> {
   try {
     const target = await fsp.realpath(path);
     const st = await fsp.stat(target);
-    return st.isFile() && dirname(target) === realDir;
+    return st.isFile() && dirname(target) === realDir ? target : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

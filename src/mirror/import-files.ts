@@ -9,11 +9,12 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Shell } from '../shell.js';
-import { refuseMachineFile, symlinkStaysInside } from './archive-scan.js';
+import { refuseMachineFile, symlinkTargetInside } from './archive-scan.js';
 import { inspectDebs, type DebInspection } from './deb.js';
 import type { ImportReport } from './import-state.js';
 import type { MirrorLayout } from './layout.js';
-import { refuseMachineValues, type MachineTrust } from './machine-files.js';
+import { notVerified, refuseMachineValues, type MachineTrust } from './machine-files.js';
+import { chooseStagingDir } from './staging-dir.js';
 import { stageDeb, type StagedDeb } from './stage.js';
 import { assertCodename } from './suites.js';
 
@@ -26,6 +27,10 @@ export interface ImportFile {
    * of its codename (see machine-files.ts); never set for the admin's mirror.archives.
    */
   machine?: string;
+  /** An in-directory symlink's real target, resolved once when listed: what is opened (O_NOFOLLOW). */
+  openPath?: string;
+  /** The real directory the opened file must lie in (set when listed or screened). */
+  realDir?: string;
 }
 
 export interface Candidate extends ImportFile {
@@ -55,7 +60,7 @@ export async function screenFiles(files: ImportFile[], pre: ImportReport): Promi
       const refused = basename(path).endsWith('.deb') ? await refuseMachineFile(path) : 'not a .deb file name';
       if (refused === 'vanished before it could be read') pre.warnings.push(`${path}: ${refused}`);
       else if (refused) pre.rejected.push({ file: path, reason: `${refused} (machine ${f.machine})` });
-      else accepted.push({ path, codename: f.codename, machine: f.machine });
+      else accepted.push({ path, codename: f.codename, machine: f.machine, realDir: dirname(path) });
       continue;
     }
     assertCodename(f.codename);
@@ -70,8 +75,15 @@ export async function screenFiles(files: ImportFile[], pre: ImportReport): Promi
       pre.warnings.push(`${path}: vanished before it could be read`);
       continue;
     }
+    const realDir = await fsp.realpath(dirname(path)).catch(() => undefined);
+    if (realDir === undefined) {
+      pre.warnings.push(`${path}: vanished before it could be read`);
+      continue;
+    }
+    let openPath: string | undefined;
     if (st.isSymbolicLink()) {
-      if (!(await symlinkStaysInside(path, await fsp.realpath(dirname(path))))) {
+      openPath = await symlinkTargetInside(path, realDir);
+      if (openPath === undefined) {
         pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
         continue;
       }
@@ -79,7 +91,7 @@ export async function screenFiles(files: ImportFile[], pre: ImportReport): Promi
       pre.rejected.push({ file: path, reason: 'not a regular file' });
       continue;
     }
-    accepted.push({ path, codename: f.codename });
+    accepted.push({ path, codename: f.codename, realDir, ...(openPath ? { openPath } : {}) });
   }
   return accepted;
 }
@@ -88,18 +100,25 @@ export interface ValidatorOptions {
   sh: Shell;
   layout: MirrorLayout;
   trust: MachineTrust;
-  /** Stage admin files too (native and not a dry run). */
+  /** Stage admin files too (not a dry run): whatever the importer, only the private copy is read after validation. */
   staging: boolean;
   architectures: readonly string[];
+  /** Bytes one machine may have copied in one run (the rest waits for the next run). */
+  machineBudget: number;
   signal?: AbortSignal;
 }
 
 /** Validates chunks of candidates (verdicts in order); cleanup removes a dry run's private staging directory. */
 export function createValidator(opts: ValidatorOptions): { validateChunk: (chunk: Candidate[]) => Promise<DebInspection[]>; cleanup: () => Promise<void> } {
-  const { sh, layout, trust, staging, architectures, signal } = opts;
+  const { sh, layout, trust, staging, architectures, machineBudget, signal } = opts;
   // A machine's file is always staged (never read in place, whatever the importer); a dry run stages it outside the mirror.
   let dryStage: Promise<string> | undefined;
-  const stageDir = async (): Promise<string | undefined> => (sh.dryRun ? (dryStage ??= fsp.mkdtemp(join(tmpdir(), 'nk-dry-stage-'))) : undefined);
+  let realStage: Promise<string> | undefined;
+  const stageDir = (): Promise<string> => (sh.dryRun ? (dryStage ??= fsp.mkdtemp(join(tmpdir(), 'nk-dry-stage-'))) : (realStage ??= chooseStagingDir(layout)));
+  // Each (machine, codename, name, version, architecture) is copied at most once per run.
+  const seen = new Set<string>();
+  // Bytes copied per machine in this run (reserved before the copy, at the largest verified size).
+  const budget = new Map<string, number>();
   const validateChunk = async (chunk: Candidate[]): Promise<DebInspection[]> => {
     const out: DebInspection[] = [];
     const inspect: { k: number; path: string; known?: StagedDeb }[] = [];
@@ -109,6 +128,7 @@ export function createValidator(opts: ValidatorOptions): { validateChunk: (chunk
         continue;
       }
       let expectedSizes: number[] | undefined;
+      let key: string | undefined;
       if (c.machine !== undefined) {
         const expected = await trust.expectedSizes(basename(c.path), c.codename, c.machine);
         if ('reason' in expected) {
@@ -117,18 +137,52 @@ export function createValidator(opts: ValidatorOptions): { validateChunk: (chunk
           out[k] = { ok: false, reason: expected.reason };
           continue;
         }
+        key = `${c.machine}\0${c.codename}\0${expected.key}`;
+        if (seen.has(key)) {
+          c.retry = true;
+          out[k] = { ok: false, reason: `another file of machine ${c.machine} names the same package in this run; not copied` };
+          continue;
+        }
+        const spent = budget.get(c.machine) ?? 0;
+        const cost = Math.max(...expected.sizes);
+        if (spent + cost > machineBudget) {
+          c.retry = true;
+          out[k] = { ok: false, reason: `machine ${c.machine} has had ${spent} bytes copied in this run (at most ${machineBudget}); not copied now, the next import takes it` };
+          continue;
+        }
+        budget.set(c.machine, spent + cost);
+        seen.add(key);
         expectedSizes = expected.sizes;
       }
-      const r = await stageDeb(layout, c.path, { noFollow: c.machine !== undefined, expectedSizes, dir: await stageDir(), signal }).catch((err: unknown) => {
+      const r = await stageDeb(layout, c.path, {
+        realDir: c.realDir ?? (await fsp.realpath(dirname(c.path)).catch(() => dirname(c.path))),
+        openPath: c.openPath,
+        expectedSizes,
+        listedSize: c.machine === undefined ? c.size : undefined,
+        refuseSparse: c.machine !== undefined,
+        dir: await stageDir(),
+        signal,
+      }).catch((err: unknown) => {
         // A machine's file that fails in an unforeseen way (EIO, say) is that file's problem, never the import's.
         if (c.machine === undefined || signal?.aborted) throw err;
         return { ok: false as const, reason: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, noSpace: false };
       });
-      if (r.ok) {
+      if (r.ok && c.machine !== undefined && !(await trust.namesBytes(basename(c.path), c.codename, r.staged))) {
+        // Its bytes are not the verified ones: refused before dpkg-deb reads (decompresses) a byte of them.
+        await fsp.rm(r.staged.tmp, { force: true });
+        c.retry = true;
+        out[k] = { ok: false, reason: notVerified(c.codename, c.machine) };
+      } else if (r.ok) {
         c.staged = r.staged;
         inspect.push({ k, path: r.staged.tmp, known: r.staged });
       } else {
         c.retry = c.noSpace = r.noSpace;
+        // A full disk is tried again alone (import.ts): that retry is the same file, not another one.
+        if (r.noSpace && key !== undefined && c.machine !== undefined) {
+          seen.delete(key);
+          budget.set(c.machine, (budget.get(c.machine) ?? 0) - Math.max(...(expectedSizes ?? [0])));
+        }
+        if ('changed' in r && r.changed) c.retry = true;
         out[k] = { ok: false, reason: r.reason };
       }
     }

@@ -6,16 +6,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
-import { listArchive, mapLimit } from './archive-scan.js';
+import { join } from 'node:path';
+import { mapLimit } from './archive-scan.js';
 import type { Archive } from '../config/types.js';
 import type { MirrorContext } from './context.js';
 import type { DebPackage } from './deb.js';
 import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
 import { MachineTrust, notVerified } from './machine-files.js';
+import { listSources } from './machine-source.js';
 import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
-import { addToSuite, assertCodename, readSuite } from './suites.js';
+import { addToSuite, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
 import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportedFile, type ImportReport, type QuarantineEntry } from './import-state.js';
 
@@ -30,7 +31,14 @@ export interface ImportOptions {
   importer?: 'native' | 'apt-move';
   /** apt-move: the host's apt lists (default /var/lib/apt/lists). */
   hostLists?: string;
+  /** Runs after the files were listed and their sizes seen, before the first open (a seam for tests of what changes meanwhile). */
+  afterListing?: (files: readonly ImportFile[]) => Promise<void>;
+  /** Bytes of one machine's files copied per run at most (default MACHINE_RUN_BUDGET); the rest waits for the next run. */
+  machineBudget?: number;
 }
+
+/** 4 GiB: a dist-upgrade's downloads, and a bound on what one container can make the host write per run. */
+export const MACHINE_RUN_BUDGET = 4 * 1024 ** 3;
 
 /** Files a native import validates and ingests at a time (see runImport, step 2). */
 export const IMPORT_SLICE = 256;
@@ -39,34 +47,21 @@ export function defaultConcurrency(): number {
   return Math.min(4, Math.max(2, availableParallelism()));
 }
 
+/** Imports the archive directories (a directory under machines.dir is a machine's: machine-source.ts). */
 export async function importArchives(ctx: MirrorContext, archives: Archive[], opts: ImportOptions = {}): Promise<ImportReport> {
-  const files: ImportFile[] = [];
   const pre: ImportReport = emptyReport(ctx.sh.dryRun);
-  const scanned: string[] = [];
-  for (const archive of archives) {
-    assertCodename(archive.codename);
-    const dir = resolve(archive.path);
-    try {
-      const { files: found, escaping } = await listArchive(dir);
-      files.push(...found.map((path) => ({ path, codename: archive.codename })));
-      for (const path of escaping) pre.rejected.push({ file: path, reason: 'symbolic link leading outside the archive directory (not followed)' });
-      scanned.push(dir);
-      ctx.log?.(`${dir}: ${found.length} .deb file(s) for ${archive.codename}`);
-    } catch (err) {
-      pre.warnings.push(`${dir}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)}); skipped`);
-    }
-  }
-  return runImport(ctx, files, opts, pre, scanned);
+  const { admin, machine } = await listSources(ctx.config.machines.dir, archives, pre, ctx.log);
+  return runImport(ctx, [...admin, ...(await screenFiles(machine, pre))], opts, pre);
 }
 
 /** Imports specific files (the watcher's entry point); each must be a .deb regular file or a symlink inside its directory. */
 export async function importFiles(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions = {}): Promise<ImportReport> {
   const pre = emptyReport(ctx.sh.dryRun);
   const accepted = await screenFiles(files, pre);
-  return runImport(ctx, accepted, opts, pre, []);
+  return runImport(ctx, accepted, opts, pre);
 }
 
-async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport, scannedDirs: string[]): Promise<ImportReport> {
+async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOptions, report: ImportReport): Promise<ImportReport> {
   const { sh, config } = ctx;
   const layout = mirrorLayout(config);
   const now = new Date().toISOString();
@@ -96,7 +91,8 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   for (const f of files) {
     let st;
     try {
-      st = await (f.machine === undefined ? fsp.stat(f.path) : fsp.lstat(f.path));
+      // What will be opened (a listed link's target), never following a link: a swapped name is refused when opened.
+      st = await fsp.lstat(f.openPath ?? f.path);
     } catch {
       report.warnings.push(`${f.path}: vanished before it could be read`);
       continue;
@@ -120,18 +116,19 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     work.push(c);
   }
   if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
+  await opts.afterListing?.(work);
 
   // 2. Validate in parallel (dpkg-deb reads every byte), bounded; a few files per shell.
-  //    Natively (and not in a dry run), each file is first copied once into a
-  //    private temp in the pool, hashed while copied; the copy is what gets
-  //    validated and what goes into place (the source may change meanwhile).
+  //    Unless in a dry run, each file is first copied once into a private temp
+  //    (staging-dir.ts), hashed while copied; the copy is what gets validated and
+  //    what goes into place, natively or through apt-move (the source may change meanwhile).
   const native = (opts.importer ?? config.mirror.importer) !== 'apt-move';
-  const staging = native && !sh.dryRun;
+  const staging = !sh.dryRun;
   const architectures = config.mirror.architectures;
   const concurrency = opts.concurrency ?? defaultConcurrency();
   const size = Math.max(1, Math.min(16, Math.ceil(work.length / concurrency)));
   const trust = new MachineTrust(sh, layout, index, (w) => report.warnings.push(w));
-  const validator = createValidator({ sh, layout, trust, staging, architectures, signal: ctx.signal });
+  const validator = createValidator({ sh, layout, trust, staging, architectures, machineBudget: opts.machineBudget ?? MACHINE_RUN_BUDGET, signal: ctx.signal });
   const validateChunk = validator.validateChunk;
   let done = 0;
   // Natively, the files go through steps 2 and 3 in slices: what a slice holds
@@ -187,14 +184,14 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       }
       const outcomes = new Map<Candidate, AptMoveOutcome>();
       if (!native) {
-        // Staged copies (a machine's files) go in natively: apt-move would read the machine's file again.
-        const moved = valid.filter((v) => !v.c.staged);
-        for (const { c, pkg } of valid) if (c.staged) outcomes.set(c, await commitStaged(sh, layout, c.staged, pkg, index));
+        // A machine's files go in natively; apt-move files the admin's from their private validated copies (never the source again).
+        const moved = valid.filter((v) => v.c.machine === undefined);
+        for (const { c, pkg } of valid) if (c.staged && c.machine !== undefined) outcomes.set(c, await commitStaged(sh, layout, c.staged, pkg, index));
         for (const codename of new Set(moved.map((v) => v.c.codename))) {
           const group = moved.filter((v) => v.c.codename === codename);
-          const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.path, pkg: v.pkg })), opts.hostLists);
+          const res = await ingestWithAptMove(ctx, layout, index, codename, group.map((v) => ({ path: v.c.staged?.tmp ?? v.c.path, pkg: v.pkg })), opts.hostLists);
           for (const v of group) {
-            const o = res.get(v.c.path);
+            const o = res.get(v.c.staged?.tmp ?? v.c.path);
             if (o) outcomes.set(v.c, o);
           }
         }
@@ -254,9 +251,9 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       if (added.length) report.addedToSuites[codename] = added.length;
     }
     for (const file of released) quarantined.delete(file);
-    const inScanned = (file: string): boolean => scannedDirs.some((d) => file.startsWith(d + sep));
+    // Entries whose file is gone go (admin's, machine's, watcher's or hook's alike): status stays bounded by what exists.
     for (const file of [...quarantined.keys()]) {
-      if (inScanned(file) && !(await fsp.lstat(file).then(() => true, () => false))) quarantined.delete(file);
+      if (await fsp.lstat(file).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOENT' || err.code === 'ENOTDIR')) quarantined.delete(file);
     }
     await saveQuarantine(sh, layout, quarantine, [...quarantined.values()]);
     if (!opts.noCache) await saveImportCache(sh, layout, cache);

@@ -8,6 +8,8 @@
  *   must be promised by a verified list OF THE MACHINE'S OWN CODENAME, and
  *   the open file must have a size that list gives (stage.ts stops the copy
  *   one byte past it);
+ * - right after the copy, before dpkg-deb reads a byte of it, the copy's
+ *   size and SHA256 must be what such a list gives for that apt name;
  * - after validation, the five facts of the copy (name, version,
  *   architecture, size, SHA256) must be named by that codename's lists, or
  *   be a pool file already listed in that codename's suite.
@@ -18,7 +20,7 @@ import type { DebPackage } from './deb.js';
 import type { MirrorLayout } from './layout.js';
 import type { PoolIndex } from './pool.js';
 import { CODENAME, readSuite } from './suites.js';
-import { loadTrustedIndex, parseArchiveFileName, type TrustedIndex } from './trusted-index.js';
+import { loadTrustedIndex, packageKey, parseArchiveFileName, type TrustedIndex } from './trusted-index.js';
 
 /** Why a machine file's accompanying values are refused, or undefined. */
 export function refuseMachineValues(codename: string, machine: string): string | undefined {
@@ -58,12 +60,22 @@ export class MachineTrust {
   }
 
   /** The sizes the file may have (by its apt name), or why it is refused before anything is copied. */
-  async expectedSizes(fileName: string, codename: string, machine: string): Promise<{ sizes: number[] } | { reason: string }> {
+  async expectedSizes(fileName: string, codename: string, machine: string): Promise<{ sizes: number[]; key: string } | { reason: string }> {
     const id = parseArchiveFileName(fileName);
     if (!id) return { reason: `file name is not apt's name_version_arch.deb, so no verified index can name it (machine ${machine})` };
     const found = (await this.index(codename)).lookup(id.name, id.version, id.architecture);
     if (!found.length) return { reason: notVerified(codename, machine) };
-    return { sizes: found.map((p) => p.size) };
+    return { sizes: found.map((p) => p.size), key: packageKey(id.name, id.version, id.architecture) };
+  }
+
+  /**
+   * true when the staged copy's size and SHA256 are what a verified list of the codename
+   * gives for the file's apt name: checked BEFORE dpkg-deb reads (and decompresses) the copy.
+   */
+  async namesBytes(fileName: string, codename: string, staged: { size: number; sha256: string }): Promise<boolean> {
+    const id = parseArchiveFileName(fileName);
+    if (!id) return false;
+    return (await this.index(codename)).lookup(id.name, id.version, id.architecture).some((p) => p.size === staged.size && p.sha256 === staged.sha256);
   }
 
   /** true when the validated copy's exact bytes are named for the codename. */

@@ -11,6 +11,7 @@ import type { MirrorLayout } from './layout.js';
 import { poolRelativePath } from './layout.js';
 import { pidAlive } from '../proc.js';
 import { isPoolTemp, noSpaceReason, tempName, TEMP_NAME, type StagedDeb } from './stage.js';
+import { stateStagingDir } from './staging-dir.js';
 
 export { isPoolTemp, stageDeb, type StagedDeb } from './stage.js';
 
@@ -185,12 +186,13 @@ export async function walkPool(layout: MirrorLayout): Promise<{ debs: string[]; 
 /** Temp files left by a writer that no longer runs (SIGKILL, power loss): removed. */
 export async function cleanStaleTemps(sh: Shell, layout: MirrorLayout): Promise<string[]> {
   const { temps } = await walkPool(layout);
-  const stale = temps.filter((rel) => {
-    const pid = Number(TEMP_NAME.exec(basename(rel))?.[1]);
-    return !pidAlive(pid);
-  });
-  await removeFiles(sh, stale.map((rel) => join(layout.root, rel)));
-  return stale;
+  const dead = (name: string): boolean => !pidAlive(Number(TEMP_NAME.exec(basename(name))?.[1]));
+  const stale = temps.filter(dead);
+  // The private staging directory under stateDir (staging-dir.ts): reported by absolute path.
+  const staging = stateStagingDir(layout);
+  const stagedStale = (await fsp.readdir(staging).catch(() => [] as string[])).filter((n) => isPoolTemp(n) && dead(n)).map((n) => join(staging, n));
+  await removeFiles(sh, [...stale.map((rel) => join(layout.root, rel)), ...stagedStale]);
+  return [...stale, ...stagedStale];
 }
 
 /** rm -f in batches, through the Shell (printed in dry-run). */

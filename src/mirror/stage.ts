@@ -1,13 +1,19 @@
 /**
- * Staging: a source .deb is copied ONCE into a private temp name in the pool
- * (same file system, so the later link is atomic), hashed while copied. The
+ * Staging: a source .deb is copied ONCE into a private temp name in the
+ * staging directory (staging-dir.ts: outside what is published, on the pool's
+ * file system, so the later link is atomic), hashed while copied. The
  * importer validates this copy and only this copy goes into place.
  *
- * A machine's file (written by root inside a container) is opened without
- * following a link (O_NOFOLLOW) and without blocking (O_NONBLOCK: a FIFO put
- * there cannot hang the import); the open descriptor must be a regular file
- * of exactly a size a verified list gives, and no more than that size + 1
- * byte is ever read (a sparse 1 TB file costs the host one fstat).
+ * Every file (a machine's or the admin's) is opened without following a link
+ * (O_NOFOLLOW: an in-directory symlink was resolved once, when the directory
+ * was listed, and its target is what is opened) and without blocking
+ * (O_NONBLOCK: a FIFO put there cannot hang the import). The open descriptor
+ * must be a regular file whose real path (/proc/self/fd) lies in the archive's
+ * real directory, so a name swapped for a link after listing (to the signing
+ * key, say) is refused without a byte copied. No more than the size seen
+ * when listing (or a size a verified list gives) + 1 byte is ever read.
+ * A machine's file must also not be sparse (64 sparse aliases must not make
+ * the host write 64 full copies).
  *
  * A full disk is not the file's fault: the copy is removed and the caller
  * gets a one-line reason naming the directory and the space needed.
@@ -15,7 +21,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MirrorLayout } from './layout.js';
 
 /** Temp names in the pool carry the writer's PID so a dead writer's leftovers can be told apart. */
@@ -38,12 +44,21 @@ export interface StagedDeb {
 
 export type StageResult =
   | { ok: true; staged: StagedDeb }
-  /** noSpace: the disk was full (not the file's fault: do not remember the verdict). */
-  | { ok: false; reason: string; noSpace?: boolean };
+  /** noSpace: the disk was full (not the file's fault: do not remember the verdict); changed: retry later. */
+  | { ok: false; reason: string; noSpace?: boolean; changed?: boolean };
 
 export interface StageOptions {
-  /** Machine files: no symlink is followed, not even the last component. */
-  noFollow?: boolean;
+  /**
+   * The real directory the opened file must lie in (checked on the open
+   * descriptor through /proc/self/fd). Required: nothing is copied without it.
+   */
+  realDir: string;
+  /** The path to open instead of `source` (an in-directory symlink's target, resolved when listed). */
+  openPath?: string;
+  /** The size seen when the file was listed: another size at open is refused (retried later), and the copy stops at it + 1 byte. */
+  listedSize?: number;
+  /** Machine files: refuse a sparse file (fewer blocks allocated than its size needs). */
+  refuseSparse?: boolean;
   /**
    * The sizes a verified list gives for this file: anything else is refused
    * before a byte is copied, and the copy stops one byte past the size.
@@ -74,14 +89,25 @@ async function writeAll(out: FileHandle, chunk: Buffer): Promise<void> {
   }
 }
 
-export async function stageDeb(layout: MirrorLayout, source: string, opts: StageOptions = {}): Promise<StageResult> {
-  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (opts.noFollow ? fsConstants.O_NOFOLLOW : 0);
+/** Sparse: fewer bytes allocated than the size needs, beyond what rounding, inline data or fs compression of headers explain. */
+export function looksSparse(st: { size: number; blocks: number }): boolean {
+  return st.blocks * 512 + SPARSE_SLACK < st.size;
+}
+const SPARSE_SLACK = 64 * 1024;
+
+/** Where an open descriptor really points, from the kernel. */
+async function descriptorPath(fd: number): Promise<string | undefined> {
+  return fsp.readlink(`/proc/self/fd/${fd}`).catch(() => undefined);
+}
+
+export async function stageDeb(layout: MirrorLayout, source: string, opts: StageOptions): Promise<StageResult> {
+  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW;
   let src;
   try {
-    src = await fsp.open(source, flags);
+    src = await fsp.open(opts.openPath ?? source, flags);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') return { ok: false, reason: 'symbolic link (not followed: files from a machine must be regular files)' };
+    if (code === 'ELOOP') return { ok: false, reason: 'symbolic link where a regular file was listed (not followed)' };
     if (code === 'ENXIO') return { ok: false, reason: 'not a regular file (a socket or a FIFO without a writer)' };
     return { ok: false, reason: `cannot read: ${code ?? String(err)}` };
   }
@@ -93,13 +119,23 @@ export async function stageDeb(layout: MirrorLayout, source: string, opts: Stage
   try {
     const st = await src.stat();
     if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+    // The kernel's word on what was opened: a name swapped for a link, or a directory on the way swapped, is caught here.
+    const where = await descriptorPath(src.fd);
+    if (where === undefined || dirname(where) !== opts.realDir) {
+      return { ok: false, reason: `opened file is ${where ?? 'unknown'}, not in the archive directory ${opts.realDir} (swapped after listing?); not copied` };
+    }
+    if (opts.listedSize !== undefined) {
+      if (st.size !== opts.listedSize) return { ok: false, changed: true, reason: `changed since it was listed (${opts.listedSize} bytes, now ${st.size}); not imported (it will be retried)` };
+      limit = st.size;
+    }
     if (opts.expectedSizes) {
       if (!opts.expectedSizes.includes(st.size)) {
         return { ok: false, reason: `${st.size} bytes, but the verified index gives ${[...new Set(opts.expectedSizes)].join(' or ')}; not copied` };
       }
       limit = st.size;
     }
-    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+    if (opts.refuseSparse && looksSparse(st)) return { ok: false, reason: `sparse file (${st.size} bytes, ${st.blocks * 512} allocated); not copied` };
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     tmp = join(dir, tempName('incoming.deb'));
     const out = await fsp.open(tmp, 'wx', 0o600);
     const hash = createHash('sha256');
@@ -114,7 +150,7 @@ export async function stageDeb(layout: MirrorLayout, source: string, opts: Stage
         const { bytesRead } = await src.read(buf, 0, want, null);
         if (bytesRead === 0) break;
         size += bytesRead;
-        if (size > limit) return { ok: false, reason: `grew past the verified size of ${limit} bytes while it was copied; not imported` };
+        if (size > limit) return { ok: false, reason: `grew past ${limit} bytes while it was copied; not imported` };
         const chunk = buf.subarray(0, bytesRead);
         hash.update(chunk);
         await writeAll(out, chunk);
@@ -123,7 +159,7 @@ export async function stageDeb(layout: MirrorLayout, source: string, opts: Stage
     } finally {
       await out.close();
     }
-    if (limit !== Infinity && size !== limit) return { ok: false, reason: `shrank to ${size} bytes while it was copied (verified size ${limit}); not imported` };
+    if (limit !== Infinity && size !== limit) return { ok: false, reason: `shrank to ${size} bytes while it was copied (expected ${limit}); not imported` };
     keep = true;
     return { ok: true, staged: { tmp, sha256: hash.digest('hex'), size } };
   } catch (err) {

@@ -101,20 +101,49 @@ export function buildTrustedIndex(codename: string, packages: Iterable<TrustedPa
 }
 
 /**
+ * apt's QuoteString (apt-pkg/contrib/strutl.cc): a byte in `bad`, "%", a
+ * control or space character or a byte outside printable ASCII becomes
+ * "%xx" (two lower-case hex digits); every other byte stays as it is.
+ */
+export function aptQuote(value: string, bad: string): string {
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += bad.includes(ch) || byte === 0x25 || byte <= 0x20 || byte >= 0x7f ? `%${byte.toString(16).padStart(2, '0')}` : ch;
+  }
+  return out;
+}
+
+/** Decodes %xx (hex) escapes; undefined for a malformed escape or bytes that are not UTF-8. */
+function unquote(part: string): string | undefined {
+  if (/%(?![0-9a-fA-F]{2})/.test(part)) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < part.length; i++) {
+    if (part[i] === '%') {
+      bytes.push(parseInt(part.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(part.charCodeAt(i));
+  }
+  const text = Buffer.from(bytes).toString('utf8');
+  return text.includes('\uFFFD') ? undefined : text;
+}
+
+/**
  * Name, version and architecture as apt names a downloaded file
- * (`name_version_arch.deb`, each part %-quoted: an epoch's ":" is "%3a").
- * Undefined for any other name: such a file cannot be looked up, so it is refused.
+ * (`name_version_arch.deb`, each part quoted as apt quotes it: an epoch's ":"
+ * is "%3a"; acquire-item.cc quotes "_:" in name and version, "_:." in the architecture).
+ * Only apt's exact spelling is accepted (decoded, quoted again, compared), so
+ * one package has exactly one file name: "%62igpkg" or "%3A" is not an alias of
+ * "bigpkg" or "%3a". Undefined for any other name: such a file cannot be looked up, so it is refused.
  */
 export function parseArchiveFileName(file: string): { name: string; version: string; architecture: string } | undefined {
   const m = /^([^_/]+)_([^_/]+)_([^_/]+)\.deb$/.exec(file);
   if (!m) return undefined;
-  try {
-    const [name, version, architecture] = [m[1], m[2], m[3]].map((part) => decodeURIComponent(part ?? ''));
-    if (!name || !version || !architecture) return undefined;
-    return { name, version, architecture };
-  } catch {
-    return undefined;
-  }
+  const raw = [m[1] ?? '', m[2] ?? '', m[3] ?? ''];
+  const [name, version, architecture] = raw.map(unquote);
+  if (!name || !version || !architecture) return undefined;
+  if (aptQuote(name, '_:') !== raw[0] || aptQuote(version, '_:') !== raw[1] || aptQuote(architecture, '_:.') !== raw[2]) return undefined;
+  return { name, version, architecture };
 }
 
 /** Decompressors for the forms apt may keep lists in (Acquire::GzipIndexes and friends). */

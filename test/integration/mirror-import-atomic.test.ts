@@ -14,6 +14,7 @@ import { Shell } from '../../src/shell.js';
 import { importFiles } from '../../src/mirror/import.js';
 import { sha256File } from '../../src/mirror/deb.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
+import { stateStagingDir } from '../../src/mirror/staging-dir.js';
 import { publishMirror } from '../../src/mirror/publish.js';
 import { verifyMirror } from '../../src/mirror/verify.js';
 import { stopGpgAgent } from '../../src/mirror/keys.js';
@@ -67,8 +68,9 @@ test('SIGKILL during a 50 MB ingest leaves no partial pool file; the next import
     await importFiles(ctx, [{ path: makeDeb(join(base, 'small'), { name: 'small' }), codename: 'bookworm' }]);
     await publishMirror(ctx);
     const poolDir = join(mirrorLayout(config).pool, 'b', 'big50');
-    // The single copy of the source goes to a temp name at the top of the pool (validated there, then linked into place).
-    const stageDir = mirrorLayout(config).pool;
+    // The single copy of the source goes to a temp name in the private staging directory under stateDir
+    // (same file system as the pool here: validated there, then linked into place).
+    const stageDir = stateStagingDir(mirrorLayout(config));
     const child = spawn(process.execPath, ['--import', 'tsx', childFile], {
       cwd: ROOT,
       env: { ...process.env, NK_CHILD: JSON.stringify({ config, file: src }) },
@@ -79,7 +81,7 @@ test('SIGKILL during a 50 MB ingest leaves no partial pool file; the next import
     const deadline = Date.now() + 120_000;
     while (!exited && Date.now() < deadline) {
       const names = existsSync(stageDir) ? readdirSync(stageDir) : [];
-      if (names.some((n) => n.endsWith('.tmp'))) {
+      if (names.some((n) => n.endsWith('.incoming.deb.tmp'))) {
         child.kill('SIGKILL');
         killedWithTemp = true;
         break;
@@ -108,6 +110,7 @@ test('SIGKILL during a 50 MB ingest leaves no partial pool file; the next import
   const poolDir = join(mirrorLayout(config).pool, 'b', 'big50');
   assert.equal(readdirSync(poolDir), ['big50_1.0-1_amd64.deb']);
   assert.equal(readdirSync(mirrorLayout(config).pool).filter((n) => n.endsWith('.tmp')), [], 'no temp left in the pool');
+  assert.equal(readdirSync(stateStagingDir(mirrorLayout(config))), [], 'no temp left in the staging directory');
   assert.is((await sha256File(join(poolDir, 'big50_1.0-1_amd64.deb'))).sha256, srcSha);
   assert.equal(readFileSync(suiteListPath(mirrorLayout(config), 'bookworm'), 'utf8'), 'pool/main/b/big50/big50_1.0-1_amd64.deb\npool/main/s/small/small_1.0-1_amd64.deb\n');
 });

@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,9 +64,11 @@ ifMounted('a file that does not fit is reported on one line and quarantined, the
   const line = imp.stdout.split('\n').find((l) => l.includes(big));
   assert.match(
     line ?? '',
-    new RegExp(`^  rejected: ${big}: no space left on device: copying into ${join(root, 'pool', 'main')} needs ${bigSize} bytes \\(\\d+ available\\); not imported \\(free space there, then import again\\)$`),
+    new RegExp(`^  rejected: ${big}: no space left on device: copying into ${join(root, 'pool', 'main', '.nk-staging')} needs ${bigSize} bytes \\(\\d+ available\\); not imported \\(free space there, then import again\\)$`),
   );
   assert.equal(poolFiles(), ['main/s/small-a/small-a_1.0-1_amd64.deb', 'main/s/small-b/small-b_1.0-1_amd64.deb']);
+  // The mirror root is its own file system here (stateDir is not): the copy is staged in a private 0700 dot-directory of the pool.
+  assert.is(statSync(join(root, 'pool', 'main', '.nk-staging')).mode & 0o777, 0o700);
   const suite = readFileSync(join(base, 'state', 'mirror', 'suites', 'bookworm.list'), 'utf8');
   assert.is(suite, 'pool/main/s/small-a/small-a_1.0-1_amd64.deb\npool/main/s/small-b/small-b_1.0-1_amd64.deb\n');
   const quarantine = JSON.parse(readFileSync(join(base, 'state', 'mirror', 'quarantine.json'), 'utf8')) as { file: string; reason: string }[];

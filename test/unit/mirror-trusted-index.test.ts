@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Shell } from '../../src/shell.js';
 import { mirrorLayout } from '../../src/mirror/layout.js';
-import { loadTrustedIndex, parseArchiveFileName, parsePackagesIndex, readPackagesFile, trustKey, verifiedListFiles } from '../../src/mirror/trusted-index.js';
+import { aptQuote, loadTrustedIndex, parseArchiveFileName, parsePackagesIndex, readPackagesFile, trustKey, verifiedListFiles } from '../../src/mirror/trusted-index.js';
 import { makeConfig } from '../helpers/config.js';
 
 const SHA_A = 'a'.repeat(64);
@@ -82,6 +82,23 @@ test('parseArchiveFileName: apt names downloads name_version_arch.deb with %-quo
   assert.is(parseArchiveFileName('a_b_c_d.deb'), undefined);
   assert.is(parseArchiveFileName('a_%zz_amd64.deb'), undefined);
   assert.is(parseArchiveFileName('a__amd64.deb'), undefined);
+});
+
+test('parseArchiveFileName: only apt\'s exact quoting is a name, so one package has exactly one file name', () => {
+  // apt's QuoteString: "_" and ":" (and "." in the architecture), "%", controls and non-ASCII bytes as lower-case %xx.
+  assert.equal(parseArchiveFileName('bigpkg_1.0_amd64.deb'), { name: 'bigpkg', version: '1.0', architecture: 'amd64' });
+  assert.equal(parseArchiveFileName('bigpkg_2%3a1.0%25x_amd64.deb'), { name: 'bigpkg', version: '2:1.0%x', architecture: 'amd64' });
+  assert.is(aptQuote('2:1.0~rc1+b1', '_:'), '2%3a1.0~rc1+b1');
+  assert.is(aptQuote('a b\u00e9', '_:'), 'a%20b%c3%a9');
+  // Aliases of the same package: a quoted letter, upper-case hex, a quoted "." in the version, a literal ":".
+  for (const alias of ['%62igpkg_1.0_amd64.deb', 'bigpkg_1%2e0_amd64.deb', 'bigpkg_2%3A1.0_amd64.deb', 'bigpkg_1.0_%61md64.deb', 'bigpkg_2:1.0_amd64.deb']) {
+    assert.is(parseArchiveFileName(alias), undefined, alias);
+  }
+  // Bytes that are not UTF-8, a truncated escape, a "." in the architecture left unquoted.
+  assert.is(parseArchiveFileName('bigpkg_1.0%ff_amd64.deb'), undefined);
+  assert.is(parseArchiveFileName('bigpkg_1.0%2_amd64.deb'), undefined);
+  assert.is(parseArchiveFileName('bigpkg_1.0_am.d64.deb'), undefined);
+  assert.equal(parseArchiveFileName('bigpkg_1.0_am%2ed64.deb'), { name: 'bigpkg', version: '1.0', architecture: 'am.d64' });
 });
 
 const bases: string[] = [];
