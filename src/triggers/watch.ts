@@ -58,8 +58,7 @@ export interface ArchiveWatcherOptions {
   machinesDir?: string;
   settleMs: number;
   batchMs: number;
-  /** true if the file is a complete, valid .deb; a string says why not. */
-  /** Given /proc/<pid>/fd/<N> of a descriptor the watcher holds open; the signal fires at the deadline. */
+  /** true if the file is a complete, valid .deb, else why not. Given /proc/<pid>/fd/<N> of a descriptor the watcher holds open; the signal fires at the deadline. */
   validate: (path: string, signal?: AbortSignal) => Promise<true | string>;
   /** Validates many files in one go (same verdicts, in order); used instead of validate when given. */
   validateMany?: (paths: string[], signal?: AbortSignal) => Promise<(true | string)[]>;
