@@ -9,6 +9,7 @@
  * between any two system calls. So send is handed /proc/self/fd/N of the
  * descriptor already opened and checked: its stat and its read both see that
  * one inode, and a response is one version of one file, never a mix.
+ * Slow and stalled clients are cut off (serve-limits.ts).
  * For many hosts, nginx does the same job (README, "The mirror").
  */
 import { promises as fsp } from 'node:fs';
@@ -20,10 +21,12 @@ import send from 'send';
 import { OperationError } from '../errors.js';
 import { openServable, type ServableFile } from './serve-path.js';
 import { contentType, httpDate, ifRangeHolds, msUntilDateIsStrong, strongEtag } from './serve-http.js';
+import { applyServeLimits, type ServeLimits } from './serve-limits.js';
 
 export { contentType } from './serve-http.js';
 
-export interface ServeOptions {
+/** Idle deadline and connection cap: serve-limits.ts. */
+export interface ServeOptions extends ServeLimits {
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
@@ -54,6 +57,7 @@ export async function serveMirror(root: string, opts: ServeOptions = {}): Promis
       else res.destroy();
     });
   });
+  applyServeLimits(server, opts);
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -44,7 +44,7 @@ export interface DaemonOptions {
   /** Import these files and publish the suites that changed (see importAndPublish). */
   importAndPublish: (files: WatchedFile[], signal: AbortSignal) => Promise<unknown>;
   /** Default: full validation with dpkg-deb (the importer's own check). */
-  validate?: (path: string) => Promise<true | string>;
+  validate?: (path: string, signal?: AbortSignal) => Promise<true | string>;
   /** Where log lines go (default: stderr). */
   log?: (line: string) => void;
   json?: boolean;
@@ -80,14 +80,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, sh } = opts;
   const lockPath = mirrorLayout(config).lock;
   const verdict = (r: DebInspection) => (r.ok ? (true as const) : r.reason);
-  // A verdict only: the importer hashes the copy it validates again. Links are followed as
-  // before: the watcher hands over no symlink of a machine's cache, and the importer validates
-  // its own private copy (never a link) anyway.
-  const validate = opts.validate ?? (async (path: string) => verdict(await inspectDeb(sh, path, { architectures: config.mirror.architectures, hash: false, followLinks: true })));
+  // A verdict only: the importer hashes the copy it validates again. The watcher hands over
+  // /proc/<pid>/fd/<N> of a descriptor it opened safely (O_NOFOLLOW, regular file), and aborts the
+  // signal at its deadline; that path is a magic link, so the ar check must follow it.
+  const inspectOpts = (signal?: AbortSignal) => ({ architectures: config.mirror.architectures, hash: false, followLinks: true, signal });
+  const validate = opts.validate ?? (async (path: string, signal?: AbortSignal) => verdict(await inspectDeb(sh, path, inspectOpts(signal))));
   // The default validates in batches (one shell for many files); an injected validate is used as given.
-  const validateMany = opts.validate
-    ? undefined
-    : async (paths: string[]) => (await inspectDebs(sh, paths, { architectures: config.mirror.architectures, hash: false, followLinks: true })).map(verdict);
+  const validateMany = opts.validate ? undefined : async (paths: string[], signal?: AbortSignal) => (await inspectDebs(sh, paths, inspectOpts(signal))).map(verdict);
 
   const runner = createCoalescer<Payload>({
     // In place: the pending payload is the runner's own (each trigger makes a

@@ -21,13 +21,17 @@
  * opened, its files are not validated here (dpkg-deb would open them in
  * place: the importer validates its own private copy), and they carry the
  * machine's name so the importer accepts only bytes a verified package list
- * of the machine's codename names (mirror/machine-files.ts).
+ * of the machine's codename names (mirror/machine-files.ts). Admin archives'
+ * files are validated through a descriptor opened without following links or
+ * blocking, with a deadline; a symlink leading out of its directory is
+ * reported once and never read (safe-open.ts).
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Archive } from '../config/types.js';
 import { discoverMachineArchives, type MachineArchive } from './machine-archives.js';
+import { statEntry, validateOpened } from './safe-open.js';
 
 export { discoverMachineArchives, MACHINE_ARCHIVES, resolveMachineArchiveDir, type MachineArchive } from './machine-archives.js';
 
@@ -54,10 +58,12 @@ export interface ArchiveWatcherOptions {
   machinesDir?: string;
   settleMs: number;
   batchMs: number;
-  /** true if the file is a complete, valid .deb; a string says why not. */
-  validate: (path: string) => Promise<true | string>;
+  /** true if the file is a complete, valid .deb, else why not. Given /proc/<pid>/fd/<N> of a descriptor the watcher holds open; the signal fires at the deadline. */
+  validate: (path: string, signal?: AbortSignal) => Promise<true | string>;
   /** Validates many files in one go (same verdicts, in order); used instead of validate when given. */
-  validateMany?: (paths: string[]) => Promise<(true | string)[]>;
+  validateMany?: (paths: string[], signal?: AbortSignal) => Promise<(true | string)[]>;
+  /** Deadline of one validation (default 120 s); its files are then reported invalid and retried on their next change. */
+  validateTimeoutMs?: number;
   onBatch: (files: WatchedFile[]) => void;
   onEvent?: (event: WatchEvent) => void;
   /** Machines whose provenance appears after their directory are found by this periodic rescan. */
@@ -120,23 +126,22 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
     atomic: false,
   });
 
-  /** A machine's cache is written by root inside the machine: its symlinks are never followed, not even for metadata. */
-  const statOf = (path: string) => (machineOf.has(dirname(path)) ? fsp.lstat(path) : fsp.stat(path)).catch(() => undefined);
+  /** Never follows a machine's symlinks, nor an admin archive's leading out of its directory (safe-open.ts). */
+  const entryOf = (path: string) => statEntry(path, machineOf.get(dirname(path)));
+  const statOf = async (path: string) => (await entryOf(path)).st;
 
   const noteChange = async (path: string): Promise<void> => {
     // In validation: validateGroup itself notices a change made meanwhile.
     if (closed || !isTopLevelDeb(path) || queued.has(path)) return;
-    const inMachine = machineOf.get(dirname(path));
-    const st = await statOf(path);
-    if (!st) return forget(path);
-    if (inMachine && !st.isFile()) {
+    const { st, refused } = await entryOf(path);
+    if (refused !== undefined) {
       // Reported once per path (a rescan every few seconds must not repeat it).
-      const what = st.isSymbolicLink() ? 'symbolic link' : st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : st.isDirectory() ? 'directory' : 'device or other special file';
-      if (decided.get(path) === what) return;
-      decided.set(path, what);
-      return emit({ event: 'invalid', path, reason: `${what} in the archive of machine ${inMachine} (not ${st.isSymbolicLink() ? 'followed' : 'opened'})` });
+      if (decided.get(path) === refused) return;
+      decided.set(path, refused);
+      return emit({ event: 'invalid', path, reason: refused });
     }
-    if (!st.isFile() || decided.get(path) === `${st.size}:${st.mtimeMs}`) return;
+    if (!st) return forget(path);
+    if (decided.get(path) === `${st.size}:${st.mtimeMs}`) return;
     // Every write moves mtime: a file untouched for settleMs (found at start,
     // or renamed into place by apt after its download) has settled already.
     if (Date.now() - st.mtimeMs >= opts.settleMs) return void (settling.delete(path), enqueueValidation(path));
@@ -206,26 +211,20 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
     const before = await Promise.all(paths.map(statOf));
     // A machine's file is never validated in place (a swap to a FIFO would hang dpkg-deb): the importer validates its copy.
     const checked = paths.filter((p) => !machineOf.has(dirname(p)));
-    const verdictOf = new Map<string, true | string>(paths.map((p) => [p, true]));
-    if (checked.length) {
-      try {
-        const res = opts.validateMany ? await opts.validateMany(checked) : [await opts.validate(checked[0]!)];
-        for (const [i, p] of checked.entries()) verdictOf.set(p, res[i] ?? 'not validated');
-      } catch (err) {
-        for (const p of checked) verdictOf.set(p, err instanceof Error ? err.message : String(err));
-      }
-    }
+    // Through descriptors opened here (no link followed, no FIFO waited on), with a deadline.
+    const verdicts = checked.length ? await validateOpened(checked, { ...opts, timeoutMs: opts.validateTimeoutMs }) : undefined;
     for (const [i, path] of paths.entries()) {
       const after = await statOf(path);
       const was = before[i];
       if (!after || !was || closed) continue;
-      if (after.size !== was.size || after.mtimeMs !== was.mtimeMs) {
+      const ino = verdicts?.get(path)?.ino;
+      if (after.size !== was.size || after.mtimeMs !== was.mtimeMs || (ino !== undefined && ino !== after.ino)) {
         // Written to while we validated: settle again (after `queued` is cleared).
         setImmediate(() => void noteChange(path));
         continue;
       }
       decided.set(path, `${after.size}:${after.mtimeMs}`);
-      const verdict = verdictOf.get(path) ?? 'not validated';
+      const verdict = checked.includes(path) ? (verdicts?.get(path)?.verdict ?? 'not validated') : true;
       if (verdict !== true) {
         emit({ event: 'invalid', path, reason: verdict });
         continue;

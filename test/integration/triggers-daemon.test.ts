@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +24,7 @@ import { importAndPublish, reindexTargets, startDaemon, type DaemonOptions } fro
 import { makeConfig } from '../helpers/config.js';
 import { makeDebs } from '../helpers/debs.js';
 import { privateAptOptions } from '../helpers/apt.js';
+import { armFifoSwap, type FifoSwap } from '../helpers/fifo-swap.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const sh = new Shell({ log: () => undefined });
@@ -362,6 +363,39 @@ await runDaemon({ config, sh, json: true, log: (l) => process.stdout.write(l + '
   assert.ok(inProgress >= 1);
   assert.is((await publishedPackages(config)).length, inProgress);
   assert.is(order.filter((e) => e === 'run-start').length, 1, 'no run starts after the signal');
+});
+
+test('FIFOs renamed over two files between their dpkg-deb runs, and a symlink out of the archive: a .deb dropped in afterwards is still imported and published, nothing else is', async () => {
+  const { config, archive } = await setup('fifo-swap');
+  const lines: string[] = [];
+  const swaps: FifoSwap[] = [];
+  const daemon = await startDaemon(daemonOptions(config, lines, { schedule: false }));
+  try {
+    await symlink(pool[5]!, join(archive, 'shadow.deb'));
+    for (const [i, name] of ['swapped1.deb', 'swapped2.deb'].entries()) {
+      const tmp = join(archive, `.${name}.tmp`);
+      await copyFile(pool[i]!, tmp);
+      const swap = await armFifoSwap(tmp, join(archive, name), join(archive, `.${name}.fifo`));
+      swaps.push(swap);
+      await rename(tmp, join(archive, name));
+      const swapped = await Promise.race([swap.swapped, sleep(15000).then(() => 'timeout')]);
+      assert.is(swapped, true, `the attack happened: a FIFO replaced ${name} after its first read`);
+    }
+    await copyFile(pool[3]!, join(archive, 'pkg3.deb'));
+    await waitFor('pkg3 in the index', async () => (await publishedPackages(config)).includes('pkg3'), 30000);
+    await daemon.idle();
+    await sleep(1000);
+    await daemon.idle();
+    assert.equal(await publishedPackages(config), ['pkg3']);
+  } finally {
+    await daemon.stop();
+    for (const s of swaps) await s.stop();
+  }
+  const refused = events(lines).filter((e) => e.event === 'invalid');
+  assert.equal(
+    refused.map((e) => [e.path, e.reason]),
+    [[join(archive, 'shadow.deb'), `symbolic link leading out of ${archive} or not to a regular file (not followed)`]],
+  );
 });
 
 test.run();

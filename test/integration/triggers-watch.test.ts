@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, readdir, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,7 @@ import { PROVENANCE } from '../../src/machine/paths.js';
 import { Shell } from '../../src/shell.js';
 import { startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from '../../src/triggers/watch.js';
 import { makeDeb, makeDebs } from '../helpers/debs.js';
+import { armFifoSwap, type FifoSwap } from '../helpers/fifo-swap.js';
 
 const sh = new Shell();
 const validate = async (path: string) => {
@@ -239,5 +240,142 @@ test('a machine archive that is a symlink to a host directory is never watched; 
     await h.watcher.close();
   }
 });
+
+
+// ---- hostile admin archives: validation never reads a name twice, never follows a link out, never blocks a slot ----
+
+const fifoSwaps: FifoSwap[] = [];
+test.after.each(async () => {
+  for (const s of fifoSwaps.splice(0)) await s.stop();
+});
+
+/** Drops `src` in as `name` so that the first read-only close of it renames a FIFO over the name (dpkg-deb's second open then waits forever). */
+async function dropWithFifoSwap(dir: string, src: string, name: string): Promise<FifoSwap> {
+  const tmp = join(dir, `.${name}.tmp`);
+  await copyFile(src, tmp);
+  const swap = await armFifoSwap(tmp, join(dir, name), join(dir, `.${name}.fifo`));
+  fifoSwaps.push(swap);
+  await rename(tmp, join(dir, name));
+  return swap;
+}
+
+const within = <T>(ms: number, p: Promise<T>, what: string) =>
+  Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`timed out waiting for ${what}`)))]);
+
+test('a FIFO renamed over a file between the two dpkg-deb runs blocks nothing: both slots stay free and a later .deb is handed over', async () => {
+  const dir = join(base, 'archives-fifo');
+  await mkdir(dir, { recursive: true });
+  const [a, b, good] = (await readdir(fixtures)).filter((n) => n.endsWith('.deb')).slice(0, 3).map((n) => join(fixtures, n));
+  // The daemon's default: batched validation with real dpkg-deb, two slots.
+  const h = await start([{ path: dir, codename: 'bookworm' }], undefined, true);
+  try {
+    for (const [src, name] of [[a!, 'swapped1.deb'], [b!, 'swapped2.deb']] as const) {
+      const swap = await dropWithFifoSwap(dir, src, name);
+      assert.is(await within(10000, swap.swapped, `the swap of ${name}`), true, 'the attack happened: a FIFO replaced the file after its first read');
+    }
+    await copyFile(good!, join(dir, 'good.deb'));
+    await waitFor('the good file', () => h.handed().length >= 1);
+    await sleep(800);
+    assert.equal(h.handed(), [{ path: join(dir, 'good.deb'), codename: 'bookworm' }]);
+  } finally {
+    await h.watcher.close();
+  }
+});
+
+test('a symlink leading out of a watched archive is reported once and never read; one inside it counts', async () => {
+  const dir = join(base, 'archives-links');
+  const outside = join(base, 'outside-links');
+  await mkdir(dir, { recursive: true });
+  await mkdir(outside, { recursive: true });
+  const [inDir, out] = (await readdir(fixtures)).filter((n) => n.endsWith('.deb')).slice(0, 2);
+  await copyFile(join(fixtures, inDir!), join(dir, 'real.deb'));
+  await copyFile(join(fixtures, out!), join(outside, 'secret.deb'));
+  await symlink('real.deb', join(dir, 'alias.deb'));
+  await symlink(join(outside, 'secret.deb'), join(dir, 'shadow.deb'));
+  await symlink('../outside-links/secret.deb', join(dir, 'shadow2.deb'));
+  const opened: string[] = [];
+  const batches: WatchedFile[][] = [];
+  const events: WatchEvent[] = [];
+  const watcher = await startArchiveWatcher({
+    archives: [{ path: dir, codename: 'bookworm' }],
+    settleMs: 300,
+    batchMs: 200,
+    reconcileMs: 300,
+    validate: async (path) => {
+      opened.push(await readlinkProc(path));
+      return validate(path);
+    },
+    onBatch: (files) => batches.push(files),
+    onEvent: (e) => events.push(e),
+  });
+  try {
+    await waitFor('two files', () => batches.flat().length >= 2);
+    await sleep(1500); // several reconciles
+    assert.equal(new Set(batches.flat().map((f) => f.path)), new Set([join(dir, 'real.deb'), join(dir, 'alias.deb')]));
+    assert.equal(opened.sort(), [join(await realpath(dir), 'real.deb'), join(await realpath(dir), 'real.deb')], 'validation read only the file inside the directory');
+    const refused = events.filter((e) => e.event === 'invalid');
+    const reason = `symbolic link leading out of ${dir} or not to a regular file (not followed)`;
+    assert.equal(
+      refused.sort((x, y) => (x.event === 'invalid' && y.event === 'invalid' ? x.path.localeCompare(y.path) : 0)),
+      [
+        { event: 'invalid', path: join(dir, 'shadow.deb'), reason },
+        { event: 'invalid', path: join(dir, 'shadow2.deb'), reason },
+      ],
+      'each reported exactly once across reconciles',
+    );
+  } finally {
+    await watcher.close();
+  }
+});
+
+test('a validation that never ends is stopped at its deadline and reported; later files are still handed over', async () => {
+  const dir = join(base, 'archives-deadline');
+  await mkdir(dir, { recursive: true });
+  const good = join(fixtures, (await readdir(fixtures)).find((n) => n.endsWith('.deb'))!);
+  const signals: AbortSignal[] = [];
+  const batches: WatchedFile[][] = [];
+  const events: WatchEvent[] = [];
+  const watcher = await startArchiveWatcher({
+    archives: [{ path: dir, codename: 'bookworm' }],
+    settleMs: 300,
+    batchMs: 200,
+    validateTimeoutMs: 500,
+    // Files starting with HANG stand for a validation that never returns and ignores its signal.
+    validate: async (path, signal) => {
+      if ((await readFile(path, 'utf8')).startsWith('HANG')) {
+        signals.push(signal!);
+        return new Promise<never>(() => undefined);
+      }
+      return validate(path);
+    },
+    onBatch: (files) => batches.push(files),
+    onEvent: (e) => events.push(e),
+  });
+  try {
+    await writeFile(join(dir, 'hang1.deb'), 'HANG 1');
+    await writeFile(join(dir, 'hang2.deb'), 'HANG 2');
+    await waitFor('both slots taken', () => signals.length === 2);
+    await copyFile(good, join(dir, 'good.deb'));
+    await waitFor('the good file', () => batches.flat().length >= 1);
+    await sleep(500);
+    assert.equal(batches.flat(), [{ path: join(dir, 'good.deb'), codename: 'bookworm' }]);
+    assert.ok(signals.every((s) => s.aborted), 'the validations were told to stop');
+    const reason = 'validation did not finish within 0.5 s (stopped)';
+    assert.equal(
+      events.filter((e) => e.event === 'invalid').map((e) => (e.event === 'invalid' ? [e.path, e.reason] : [])).sort(),
+      [
+        [join(dir, 'hang1.deb'), reason],
+        [join(dir, 'hang2.deb'), reason],
+      ],
+    );
+  } finally {
+    await watcher.close();
+  }
+});
+
+/** What a /proc/<pid>/fd/<N> path the watcher handed over is open on (a plain path is returned as it is). */
+async function readlinkProc(path: string): Promise<string> {
+  return /^\/proc\/\d+\/fd\/\d+$/.test(path) ? readlink(path) : path;
+}
 
 test.run();
