@@ -115,11 +115,23 @@ function memberOrder(name: string, stage: Stage): { next: Stage } | { refused: s
 }
 
 /**
+ * `/proc/<this pid>/fd/N` (or `/proc/self/fd/N`): one of this process's own
+ * descriptors, opened and checked by its caller (the watcher hands these to
+ * validation so that a name swapped meanwhile changes nothing). It is a magic
+ * link, so it is followed; any other link is not.
+ */
+export function isOwnDescriptor(path: string): boolean {
+  const m = /^\/proc\/(self|\d+)\/fd\/\d+$/.exec(path);
+  return m !== null && (m[1] === 'self' || Number(m[1]) === process.pid);
+}
+
+/**
  * Opens the file without following a link or blocking on a FIFO, checks on
  * the descriptor that it is a regular file, and checks its layout.
  */
 export async function checkDebFile(path: string, opts: { followLinks?: boolean } = {}): Promise<DebLayout> {
-  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (opts.followLinks ? 0 : fsConstants.O_NOFOLLOW);
+  const follow = opts.followLinks || isOwnDescriptor(path);
+  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (follow ? 0 : fsConstants.O_NOFOLLOW);
   let fh;
   try {
     fh = await fsp.open(path, flags);

@@ -82,8 +82,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const verdict = (r: DebInspection) => (r.ok ? (true as const) : r.reason);
   // A verdict only: the importer hashes the copy it validates again. The watcher hands over
   // /proc/<pid>/fd/<N> of a descriptor it opened safely (O_NOFOLLOW, regular file), and aborts the
-  // signal at its deadline; that path is a magic link, so the ar check must follow it.
-  const inspectOpts = (signal?: AbortSignal) => ({ architectures: config.mirror.architectures, hash: false, followLinks: true, signal });
+  // signal at its deadline (the ar check follows such a link to our own descriptor, no other).
+  const inspectOpts = (signal?: AbortSignal) => ({ architectures: config.mirror.architectures, hash: false, signal });
   const validate = opts.validate ?? (async (path: string, signal?: AbortSignal) => verdict(await inspectDeb(sh, path, inspectOpts(signal))));
   // The default validates in batches (one shell for many files); an injected validate is used as given.
   const validateMany = opts.validate ? undefined : async (paths: string[], signal?: AbortSignal) => (await inspectDebs(sh, paths, inspectOpts(signal))).map(verdict);
