@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { MirrorContext } from './context.js';
 import { inspectDebs, printable, type DebPackage } from './deb.js';
 import type { MirrorLayout } from './layout.js';
-import type { PoolIndex } from './pool.js';
+import { recordInIndex, type PoolIndex } from './pool.js';
 import type { Stanza } from './release.js';
 
 export type Validated = { ok: true; pkg: DebPackage } | { ok: false; reason: string };
@@ -36,7 +36,13 @@ const FOREIGN_FIELDS = ['SHA1', 'SHA512', 'Description-md5'];
  * hashes mean the bytes validated are the bytes indexed), else a full
  * inspection of the pool file now, in one batch.
  */
-export async function validatedFiles(ctx: MirrorContext, layout: MirrorLayout, index: PoolIndex, indexed: Map<string, string>): Promise<Map<string, Validated>> {
+export async function validatedFiles(
+  ctx: MirrorContext,
+  layout: MirrorLayout,
+  index: PoolIndex,
+  indexed: Map<string, string>,
+  recorded: { count: number } = { count: 0 },
+): Promise<Map<string, Validated>> {
   const out = new Map<string, Validated>();
   const recheck: string[] = [];
   for (const [rel, sha256] of indexed) {
@@ -44,7 +50,14 @@ export async function validatedFiles(ctx: MirrorContext, layout: MirrorLayout, i
     if (known?.sha256 && known.sha256 === sha256.toLowerCase()) out.set(rel, { ok: true, pkg: known });
     else recheck.push(rel);
   }
-  for (const [rel, v] of await inspectPoolFiles(ctx, layout, recheck)) out.set(rel, v);
+  for (const [rel, v] of await inspectPoolFiles(ctx, layout, recheck)) {
+    out.set(rel, v);
+    // Validated now: recorded, so the next publish does not inspect it again.
+    if (v.ok) {
+      await recordInIndex(index, layout, rel, v.pkg);
+      recorded.count++;
+    }
+  }
   return out;
 }
 

@@ -16,7 +16,7 @@ import { IndexingFailed } from './ftparchive-run.js';
 import { quarantineFiles } from './import-state.js';
 import { checkStanzas, indexStanzas, validatedFiles, type Disagreement } from './index-check.js';
 import { mirrorLayout } from './layout.js';
-import { loadPoolIndex } from './pool.js';
+import { loadPoolIndex, savePoolIndex } from './pool.js';
 import { removeFromSuite } from './suites.js';
 
 /** The suite's publication was refused: the index would have misnamed these pool files. */
@@ -68,7 +68,11 @@ export async function indexSuite(
   const layout = mirrorLayout(ctx.config);
   const stanzas = indices.flatMap((i) => indexStanzas(i.forms.find((f) => f.name === 'Packages')?.data.toString('utf8') ?? ''));
   const indexed = new Map(stanzas.map((s) => [s['Filename'] ?? '', s['SHA256'] ?? ''] as const));
-  const disagreements = checkStanzas(stanzas, await validatedFiles(ctx, layout, await loadPoolIndex(layout), indexed));
+  const poolIndex = await loadPoolIndex(layout);
+  const recorded = { count: 0 };
+  const disagreements = checkStanzas(stanzas, await validatedFiles(ctx, layout, poolIndex, indexed, recorded));
+  // Files validated here for want of a record are recorded: the next publish does not inspect them again.
+  if (recorded.count && !ctx.sh.dryRun) await savePoolIndex(ctx.sh, layout, poolIndex);
   if (disagreements.length) {
     await dropFiles(ctx, codename, disagreements);
     throw new IndexDisagrees(codename, disagreements);

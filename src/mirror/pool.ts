@@ -214,16 +214,26 @@ export interface PoolIndex {
   files: Record<string, PoolIndexEntry>;
 }
 
+/**
+ * What the importer validated for each pool file. Not a cache: publish signs
+ * an index entry only if it matches this record, and re-validates a file that
+ * has none (so it lives beside the suite lists, not under cache/).
+ */
 export function poolIndexPath(layout: MirrorLayout): string {
-  return join(layout.cache, 'pool-index.json');
+  return join(layout.state, 'pool-index.json');
 }
 
+/** Where older versions kept it; read once when the new file is missing. */
+const legacyPoolIndexPath = (layout: MirrorLayout): string => join(layout.cache, 'pool-index.json');
+
 export async function loadPoolIndex(layout: MirrorLayout): Promise<PoolIndex> {
-  try {
-    const data = JSON.parse(await fsp.readFile(poolIndexPath(layout), 'utf8')) as PoolIndex;
-    if (data && data.version === 1 && typeof data.files === 'object') return data;
-  } catch {
-    // missing or unreadable: rebuilt on demand
+  for (const path of [poolIndexPath(layout), legacyPoolIndexPath(layout)]) {
+    try {
+      const data = JSON.parse(await fsp.readFile(path, 'utf8')) as PoolIndex;
+      if (data && data.version === 1 && typeof data.files === 'object') return data;
+    } catch {
+      // missing or unreadable: the next place, else rebuilt on demand
+    }
   }
   return { version: 1, files: {} };
 }

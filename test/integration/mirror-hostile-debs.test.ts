@@ -44,7 +44,7 @@ function intoPool(src: string, rel: string, as?: { name: string; version: string
   const dest = join(root, rel);
   mkdirSync(dirname(dest), { recursive: true });
   copyFileSync(src, dest);
-  const indexPath = join(state, 'mirror/cache/pool-index.json');
+  const indexPath = join(state, 'mirror/pool-index.json');
   const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { version: 1; files: Record<string, unknown> };
   if (as) index.files[rel] = { ...as, source: as.name, size: statSync(dest).size, sha256: sha256(dest), mtimeMs: statSync(dest).mtimeMs };
   else delete index.files[rel];

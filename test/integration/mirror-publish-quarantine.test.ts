@@ -62,7 +62,7 @@ test('a pool file apt-ftparchive cannot index is quarantined by name with its me
   const bad = 'pool/main/p/pkgt/pkgt_1.0-1_amd64.deb';
   mkdirSync(dirname(join(root, bad)), { recursive: true });
   copyFileSync(makeTrailingBytesDeb(join(base, 'crafted'), { name: 'pkgt' }, Buffer.from('trailing!')), join(root, bad));
-  const indexPath = join(state, 'mirror/cache/pool-index.json');
+  const indexPath = join(state, 'mirror/pool-index.json');
   const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { files: Record<string, unknown> };
   const st = statSync(join(root, bad));
   index.files[bad] = { name: 'pkgt', version: '1.0-1', architecture: 'amd64', source: 'pkgt', size: st.size, sha256: createHash('sha256').update(readFileSync(join(root, bad))).digest('hex'), mtimeMs: st.mtimeMs };
