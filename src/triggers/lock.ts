@@ -43,7 +43,7 @@ export class MirrorBusyError extends OperationError {
   ) {
     super(
       `the mirror is being written by another nspawn-kit process${holderPid ? ` (pid ${holderPid})` : ''}`,
-      `Wait for it to finish, or run again with --wait. The lock (${lockPath}) is a kernel lock: a killed holder releases it by itself, never delete the file.`,
+      `Wait for it to finish, or run again without --no-wait to wait for it. The lock (${lockPath}) is a kernel lock: a killed holder releases it by itself, never delete the file.`,
     );
   }
 }

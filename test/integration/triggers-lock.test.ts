@@ -44,6 +44,9 @@ test('a live holder in another process makes wait:false fail with the holder pid
     } catch (err) {
       assert.instance(err, MirrorBusyError);
       assert.is((err as MirrorBusyError).holderPid, holder.pid);
+      // The hint names the option that exists: waiting is the default, --no-wait turns it off.
+      assert.match((err as MirrorBusyError).hint ?? '', /^Wait for it to finish, or run again without --no-wait to wait for it\. /);
+      assert.not.match((err as MirrorBusyError).hint ?? '', /with --wait/);
     }
     assert.not.ok(ran);
   } finally {
