@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
@@ -15,6 +15,7 @@ import { Shell } from '../../src/shell.js';
 import { OperationError } from '../../src/errors.js';
 import type { User } from '../../src/config/schema.js';
 import { injectFirstBoot } from '../../src/machine/inject.js';
+import { snapshotContents } from '../helpers/tree.js';
 
 const isRoot = process.getuid?.() === 0;
 const base = mkdtempSync(join(tmpdir(), 'nk-inject-hostile-'));
@@ -41,19 +42,7 @@ function fakeRoot(): string {
   return root;
 }
 
-function snapshot(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      const st = lstatSync(p);
-      out.push(`${p} ${st.mode.toString(8)} ${st.uid} ${e.isSymbolicLink() ? readlinkSync(p) : e.isFile() ? readFileSync(p, 'base64') : ''}`);
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const snapshot = snapshotContents;
 
 const user = (over: Partial<User>): User => ({ name: 'alice', groups: [], shell: '/bin/bash', sshKeys: [], password: { policy: 'locked' }, ...over });
 const inject = (root: string, users: User[]) =>

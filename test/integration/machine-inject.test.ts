@@ -16,6 +16,7 @@ import { OperationError } from '../../src/errors.js';
 import type { Recipe } from '../../src/config/types.js';
 import { injectFirstBoot, resolveInRoot } from '../../src/machine/inject.js';
 import { FIRSTBOOT } from '../../src/machine/paths.js';
+import { snapshotContents } from '../helpers/tree.js';
 
 const isRoot = process.getuid?.() === 0;
 const base = mkdtempSync(join(tmpdir(), 'nk-inject-'));
@@ -72,19 +73,7 @@ const ctx = () => ({ sh: new Shell({ log: () => undefined }), config });
 const read = (root: string, p: string) => readFileSync(join(root, p), 'utf8');
 const shadowRow = (root: string, name: string) => read(root, 'etc/shadow').split('\n').find((l) => l.startsWith(`${name}:`))?.split(':');
 
-function snapshot(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      const st = lstatSync(p);
-      out.push(`${p} ${st.mode.toString(8)} ${st.uid} ${e.isSymbolicLink() ? readlinkSync(p) : e.isFile() ? readFileSync(p, 'base64') : ''}`);
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const snapshot = snapshotContents;
 
 test('systemd mechanism: accounts, keys, sources, hostname, script and unit link', async () => {
   if (!isRoot) return console.log('  (skipped: chown needs root)');

@@ -11,21 +11,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cli } from '../helpers/cli.js';
+import { cliMirror } from '../helpers/mirror-cli.js';
 import { arArchive, arMembers, makeDeb, makeTrailingBytesDeb, makeTwoControlDeb, type DebSpec } from '../helpers/debs.js';
 
-const base = mkdtempSync(join(tmpdir(), 'nk-hostile-'));
-const archives = join(base, 'archives');
-const root = join(base, 'mirror');
-const state = join(base, 'state');
-const cfg = join(base, 'nspawnrc.json');
-mkdirSync(archives);
-writeFileSync(cfg, JSON.stringify({ stateDir: state, mirror: { root, archives: [{ path: archives, codename: 'bookworm' }] }, machines: { dir: join(base, 'machines') } }));
-const run = (...args: string[]) => cli(['--config', cfg, ...args], { cwd: base, env: { NO_COLOR: '1' } });
+const { base, archives, root, state, run } = cliMirror('nk-hostile-');
 const packages = () => readFileSync(join(root, 'dists/bookworm/main/binary-amd64/Packages'), 'utf8');
 const names = () => [...packages().matchAll(/^Package: (.*)$/gm)].map((m) => m[1]).sort();
 const suiteList = () => readFileSync(join(state, 'mirror/suites/bookworm.list'), 'utf8').trim().split('\n').filter(Boolean);
