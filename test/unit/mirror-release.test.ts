@@ -1,12 +1,16 @@
 /** Pure pieces of the publishing side: Release text, parsers, member checks, records (serving: mirror-serve-http.test.ts). */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   buildRelease,
   byHashPaths,
   clearsignedText,
   formatReleaseDate,
   hashBuffer,
+  hashFile,
   parseRelease,
   parseReleaseDate,
   parseStanzas,
@@ -18,30 +22,101 @@ import { firstSecretFingerprint } from '../../src/mirror/keys.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
 
 const now = new Date('2026-11-29T01:52:54.789Z');
-const files = [
-  hashBuffer('main/binary-amd64/Packages', Buffer.from('Package: a\n')),
-  hashBuffer('main/binary-amd64/Packages.gz', Buffer.alloc(1234, 1)),
-  hashBuffer('main/binary-arm64/Packages', Buffer.from('')),
-];
 
-test('Release carries every field apt and debootstrap read, and both hash sections', () => {
-  const text = buildRelease(releaseFieldsFor({ origin: 'nspawn-kit', validDays: 14, architectures: ['amd64', 'arm64'] }, 'bookworm', files, now));
-  assert.match(text, /^Origin: nspawn-kit\nLabel: nspawn-kit\nSuite: bookworm\nCodename: bookworm\n/);
-  assert.match(text, '\nDate: Sun, 29 Nov 2026 01:52:54 UTC\n');
-  assert.match(text, '\nValid-Until: Sun, 13 Dec 2026 01:52:54 UTC\n');
-  assert.match(text, '\nArchitectures: amd64 arm64\nComponents: main\n');
-  assert.match(text, '\nAcquire-By-Hash: yes\n');
+// Fixed inputs, their sizes and hashes as printed by coreutils (`printf 'Package: a\n' | sha256sum`,
+// `head -c 1234 /dev/zero | tr '\0' '\1' | sha512sum`, `printf '' | sha256sum`, ...), not by the code under test.
+const INPUTS = [
+  { path: 'main/binary-amd64/Packages', data: Buffer.from('Package: a\n') },
+  { path: 'main/binary-amd64/Packages.gz', data: Buffer.alloc(1234, 1) },
+  { path: 'main/binary-arm64/Packages', data: Buffer.from('') },
+];
+const PACKAGES_A = {
+  path: 'main/binary-amd64/Packages',
+  size: 11,
+  sha256: 'fa07db62b48a0f9848538c437cfa8aef500bd6570830a5c508d87eeb99d1a50d',
+  sha512: '39587df4d4cfae2d071aefbd37aee717ce285ee68378b02dcab4e366778951f365b8e5225e4456ee3eb59097bd5d28a3356741997c8783c821d381eed7d2c13b',
+};
+const PACKAGES_GZ = {
+  path: 'main/binary-amd64/Packages.gz',
+  size: 1234,
+  sha256: '1172e9fbb06e8b833929a567ac04157d8c739edc3611de2ab8ca0cee4d5f6e64',
+  sha512: 'd6a86dca23f4566dfae098a1fcc93ed4238eb42135e74fa1a1e3e611cdb6d55953db8a8d6260a7840e193fc19795995e6317228ad2f18afa068e42700b36ef4c',
+};
+const PACKAGES_EMPTY = {
+  path: 'main/binary-arm64/Packages',
+  size: 0,
+  sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  sha512: 'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e',
+};
+const files = [PACKAGES_A, PACKAGES_GZ, PACKAGES_EMPTY];
+
+test('index hashes: size, SHA256 and SHA512 of a buffer and of a file (streamed) are those coreutils print', async () => {
+  assert.equal(INPUTS.map((i) => hashBuffer(i.path, i.data)), files);
+  const dir = mkdtempSync(join(tmpdir(), 'nk-release-'));
+  try {
+    for (const [i, input] of INPUTS.entries()) {
+      const file = join(dir, `f${i}`);
+      writeFileSync(file, input.data);
+      assert.equal(await hashFile(file, input.path), files[i], input.path);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Release carries every field apt and debootstrap read, and both hash sections, paths sorted, sizes right-aligned', () => {
+  // Given out of order: the sections are sorted by path.
+  const text = buildRelease(releaseFieldsFor({ origin: 'nspawn-kit', validDays: 14, architectures: ['amd64', 'arm64'] }, 'bookworm', [PACKAGES_EMPTY, PACKAGES_GZ, PACKAGES_A], now));
+  assert.is(
+    text,
+    [
+      'Origin: nspawn-kit',
+      'Label: nspawn-kit',
+      'Suite: bookworm',
+      'Codename: bookworm',
+      'Date: Sun, 29 Nov 2026 01:52:54 UTC',
+      'Valid-Until: Sun, 13 Dec 2026 01:52:54 UTC',
+      'Architectures: amd64 arm64',
+      'Components: main',
+      'Description: nspawn-kit local mirror of bookworm',
+      'Acquire-By-Hash: yes',
+      'SHA256:',
+      ' fa07db62b48a0f9848538c437cfa8aef500bd6570830a5c508d87eeb99d1a50d   11 main/binary-amd64/Packages',
+      ' 1172e9fbb06e8b833929a567ac04157d8c739edc3611de2ab8ca0cee4d5f6e64 1234 main/binary-amd64/Packages.gz',
+      ' e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855    0 main/binary-arm64/Packages',
+      'SHA512:',
+      ' 39587df4d4cfae2d071aefbd37aee717ce285ee68378b02dcab4e366778951f365b8e5225e4456ee3eb59097bd5d28a3356741997c8783c821d381eed7d2c13b   11 main/binary-amd64/Packages',
+      ' d6a86dca23f4566dfae098a1fcc93ed4238eb42135e74fa1a1e3e611cdb6d55953db8a8d6260a7840e193fc19795995e6317228ad2f18afa068e42700b36ef4c 1234 main/binary-amd64/Packages.gz',
+      ' cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e    0 main/binary-arm64/Packages',
+      '',
+    ].join('\n'),
+  );
   assert.not.match(text, /MD5Sum|SHA1:/);
+});
+
+test('parseRelease reads the fields, both hash sections and the dates back', () => {
+  const text = buildRelease(releaseFieldsFor({ origin: 'nspawn-kit', validDays: 14, architectures: ['amd64', 'arm64'] }, 'bookworm', files, now));
   const parsed = parseRelease(text);
   assert.equal(
     parsed.sha256.map((e) => [e.path, e.size, e.hash]),
-    files.map((f) => [f.path, f.size, f.sha256]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    [
+      ['main/binary-amd64/Packages', 11, 'fa07db62b48a0f9848538c437cfa8aef500bd6570830a5c508d87eeb99d1a50d'],
+      ['main/binary-amd64/Packages.gz', 1234, '1172e9fbb06e8b833929a567ac04157d8c739edc3611de2ab8ca0cee4d5f6e64'],
+      ['main/binary-arm64/Packages', 0, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
+    ],
   );
-  assert.equal(parsed.sha512.map((e) => e.hash).sort(), files.map((f) => f.sha512).sort());
+  assert.equal(
+    parsed.sha512.map((e) => [e.path, e.size, e.hash]),
+    [
+      ['main/binary-amd64/Packages', 11, '39587df4d4cfae2d071aefbd37aee717ce285ee68378b02dcab4e366778951f365b8e5225e4456ee3eb59097bd5d28a3356741997c8783c821d381eed7d2c13b'],
+      ['main/binary-amd64/Packages.gz', 1234, 'd6a86dca23f4566dfae098a1fcc93ed4238eb42135e74fa1a1e3e611cdb6d55953db8a8d6260a7840e193fc19795995e6317228ad2f18afa068e42700b36ef4c'],
+      ['main/binary-arm64/Packages', 0, 'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e'],
+    ],
+  );
+  assert.is(parsed.fields['Codename'], 'bookworm');
+  assert.is(parsed.fields['Architectures'], 'amd64 arm64');
   assert.is(parsed.validUntil?.getTime(), Date.parse('2026-12-13T01:52:54Z'));
   assert.is(parsed.date?.getTime(), Date.parse('2026-11-29T01:52:54Z'));
-  // Sizes are right-aligned in one column, as in Debian's files.
-  assert.match(text, ` ${files[2]!.sha256}    0 main/binary-arm64/Packages`);
 });
 
 test('config text cannot inject Release fields', () => {
@@ -81,8 +156,14 @@ test('clearsigned text: armor headers, dash-escaping and the signature are strip
 });
 
 test('by-hash paths sit beside the index they copy', () => {
-  const [f] = files;
-  assert.equal(byHashPaths(f!), [`main/binary-amd64/by-hash/SHA256/${f!.sha256}`, `main/binary-amd64/by-hash/SHA512/${f!.sha512}`]);
+  assert.equal(byHashPaths(PACKAGES_A), [
+    'main/binary-amd64/by-hash/SHA256/fa07db62b48a0f9848538c437cfa8aef500bd6570830a5c508d87eeb99d1a50d',
+    'main/binary-amd64/by-hash/SHA512/39587df4d4cfae2d071aefbd37aee717ce285ee68378b02dcab4e366778951f365b8e5225e4456ee3eb59097bd5d28a3356741997c8783c821d381eed7d2c13b',
+  ]);
+  assert.equal(byHashPaths({ ...PACKAGES_EMPTY, path: 'Release' }), [
+    './by-hash/SHA256/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    './by-hash/SHA512/cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e',
+  ]);
 });
 
 test('suite members: pool paths only, per architecture plus all', () => {
@@ -214,10 +295,11 @@ test('gpg --with-colons: the primary key fingerprint, not a subkey', () => {
 
 test('publication record names sort by time and read back', () => {
   const a = recordStamp(now);
-  assert.not.match(a, ':');
+  assert.is(a, '2026-11-29T015254.789Z');
   assert.is(recordTime(`${a}.InRelease`), now.getTime());
   assert.is(recordTime(`${a}-2.files`), now.getTime());
   assert.is(recordTime('notes.txt'), undefined);
+  assert.is(recordStamp(new Date(now.getTime() + 1)), '2026-11-29T015254.790Z');
   assert.ok(recordStamp(new Date(now.getTime() + 1)) > a);
 });
 
