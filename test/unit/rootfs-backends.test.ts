@@ -6,7 +6,6 @@ import {
   emptyProgress,
   formatProgress,
   parseProgressLine,
-  MMDEBSTRAP_MERGED_USR_HOOK,
 } from '../../src/rootfs/backends.js';
 import { ConfigError } from '../../src/errors.js';
 import { makeRecipe } from '../helpers/config.js';
@@ -29,11 +28,17 @@ test('debootstrap argv: variant, binary keyring, components, arch, then codename
   ]);
 });
 
-test('debootstrap: the "default" variant has no --variant flag; no insecure flag ever', () => {
+test('debootstrap: the "default" variant has no --variant flag; buildd and fakechroot are passed through; no insecure flag ever', () => {
   const [, args] = bootstrapCommand(bootstrapSpec(makeRecipe({ variant: 'default' }), paths));
-  assert.not.ok(args.some((a) => a.startsWith('--variant')));
-  assert.not.ok(args.some((a) => /no-check-gpg|trusted|insecure|unauthenticated/.test(a)));
-  assert.ok(args.includes('--keyring=/srv/mirror/mirror.gpg'));
+  assert.equal(args, ['--keyring=/srv/mirror/mirror.gpg', '--components=main', '--arch=amd64', 'bookworm', '/m/.build/root', 'file:///srv/mirror']);
+  for (const variant of ['buildd', 'fakechroot'] as const) {
+    const [, v] = bootstrapCommand(bootstrapSpec(makeRecipe({ variant }), paths));
+    assert.equal(v.slice(0, 2), [`--variant=${variant}`, '--keyring=/srv/mirror/mirror.gpg'], variant);
+  }
+  for (const backend of ['debootstrap', 'mmdebstrap'] as const) {
+    const [, a] = bootstrapCommand(bootstrapSpec(makeRecipe({ bootstrap: backend }), paths));
+    assert.not.ok(a.some((x) => /no-check-gpg|trusted|insecure|unauthenticated/.test(x)), backend);
+  }
 });
 
 test('mmdebstrap argv: copy:// mirror, merged-usr hook, keyring, variant mapping', () => {
@@ -46,7 +51,7 @@ test('mmdebstrap argv: copy:// mirror, merged-usr hook, keyring, variant mapping
       '--keyring=/srv/mirror/mirror.gpg',
       '--components=main',
       '--architectures=amd64',
-      `--hook-dir=${MMDEBSTRAP_MERGED_USR_HOOK}`,
+      '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
       '--include=apt',
       'bookworm',
       '/m/.build/root',
@@ -54,7 +59,9 @@ test('mmdebstrap argv: copy:// mirror, merged-usr hook, keyring, variant mapping
     ],
   ]);
   const [, def] = bootstrapCommand(bootstrapSpec(makeRecipe({ bootstrap: 'mmdebstrap', variant: 'default' }), paths));
-  assert.ok(def.includes('--variant=debootstrap'));
+  assert.is(def[0], '--variant=debootstrap');
+  const [, buildd] = bootstrapCommand(bootstrapSpec(makeRecipe({ bootstrap: 'mmdebstrap', variant: 'buildd' }), paths));
+  assert.is(buildd[0], '--variant=buildd');
 });
 
 test('mmdebstrap has no fakechroot variant: a ConfigError with a hint', () => {
@@ -68,7 +75,9 @@ test('positional arguments that could be read as options are refused', () => {
   const isConfigError = (err: unknown) => err instanceof ConfigError;
   assert.throws(() => bootstrapCommand(bootstrapSpec(makeRecipe(), { ...paths, target: '--version' })), isConfigError);
   assert.throws(() => bootstrapCommand(bootstrapSpec(makeRecipe(), { ...paths, mirrorRoot: 'relative' })), isConfigError);
+  assert.throws(() => bootstrapCommand(bootstrapSpec(makeRecipe(), { ...paths, keyring: '-k' })), isConfigError);
   assert.throws(() => bootstrapCommand(bootstrapSpec(makeRecipe({ codename: '--help' }), paths)), isConfigError);
+  assert.throws(() => bootstrapCommand(bootstrapSpec(makeRecipe({ bootstrap: 'mmdebstrap' }), { ...paths, target: '--version' })), isConfigError);
 });
 
 // Lines copied from a real `debootstrap --variant=minbase bookworm` run on this machine.
