@@ -13,7 +13,7 @@ export interface CliResult {
 }
 
 /** dist/cli.js when `npm test` built it (faster), else the TypeScript source through tsx. */
-function entry(): string[] {
+export function entry(): string[] {
   const built = join(ROOT, 'dist', 'cli.js');
   if (process.env.NSPAWN_KIT_TEST_DIST === '1' && existsSync(built)) return [built];
   return ['--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'src', 'cli.ts')];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { cli, ROOT } from '../helpers/cli.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { renderSchemas } from '../../src/config/write-schema.js';
-import { fixHost, missingPackages, overlayState, runDoctor } from '../../src/host/doctor.js';
+import { fixHost, formatDoctor, missingPackages, overlayState, type DoctorReport } from '../../src/host/doctor.js';
 import { Shell } from '../../src/shell.js';
 
 test('--help lists the subcommands; unknown command is exit 2', () => {
@@ -51,35 +51,67 @@ test('a broken config exits 2, lists every problem, writes nothing', () => {
   }
 });
 
-test('doctor --json reports tools, versions and systemd PID 1', () => {
-  const r = cli(['--json', 'doctor']);
-  const report = JSON.parse(r.stdout) as { tools: { tool: string; found: boolean; neededBy: string[] }[]; systemdPid1: boolean };
-  const names = report.tools.map((t) => t.tool);
-  for (const t of ['debootstrap', 'systemd-nspawn', 'apt-ftparchive', 'gpg', 'mmdebstrap', 'apt-move']) assert.ok(names.includes(t), t);
-  assert.is(typeof report.systemdPid1, 'boolean');
-  assert.is(r.code, report.tools.some((t) => !t.found && ['debootstrap', 'gpg'].includes(t.tool)) ? 1 : 0);
-});
-
 test('doctor: overlayfs loaded, loadable as a module, or missing (then machines are copies)', () => {
   assert.is(overlayState('nodev\tsysfs\n\text4\nnodev\toverlay\n', undefined), 'loaded');
+  assert.is(overlayState('nodev\tsysfs\n\text4\nnodev\toverlay\n', '/lib/modules/6.1.0/kernel/fs/overlayfs'), 'loaded');
   assert.is(overlayState('nodev\tsysfs\n\text4\n', '/lib/modules/6.1.0/kernel/fs/overlayfs'), 'module available');
   assert.is(overlayState('nodev\tsysfs\nnodev\toverlayfs-like\n', undefined), 'missing');
-  const r = cli(['--json', 'doctor']);
-  assert.ok(['loaded', 'module available', 'missing'].includes((JSON.parse(r.stdout) as { overlayfs: string }).overlayfs));
+  assert.is(overlayState('', undefined), 'missing');
 });
 
-test('doctor --fix in dry-run plans exactly apt-get update + install of the missing packages, and runs nothing', async () => {
-  const sh = new Shell({ dryRun: true, log: () => {} });
-  const report = await runDoctor(sh);
-  const fake = {
-    ...report,
-    tools: report.tools.map((t) => (t.tool === 'mmdebstrap' || t.tool === 'debootstrap' ? { ...t, found: false, path: undefined } : t)),
+/** A doctor report written out (runDoctor probes the host: test/integration/cli-doctor.test.ts). */
+function reportWith(missing: string[]): DoctorReport {
+  const tools: [tool: string, pkg: string, optional: boolean][] = [
+    ['debootstrap', 'debootstrap', false],
+    ['systemd-nspawn', 'systemd-container', false],
+    ['apt-ftparchive', 'apt-utils', false],
+    ['gpg', 'gnupg', false],
+    ['dpkg-deb', 'dpkg', false],
+    ['xz', 'xz-utils', false],
+    ['mmdebstrap', 'mmdebstrap', true],
+    ['apt-move', 'apt-move', true],
+    ['lz4', 'lz4', true],
+  ];
+  const status = tools.map(([tool, pkg, optional]) => {
+    const found = !missing.includes(tool);
+    return { tool, pkg, optional, neededBy: ['test'], found, path: found ? `/usr/bin/${tool}` : undefined, version: found ? '1.0' : undefined };
+  });
+  return {
+    root: true,
+    systemdPid1: false,
+    machinectl: 'missing',
+    overlayfs: 'loaded',
+    tools: status,
+    missingRequired: status.filter((t) => !t.found && !t.optional).map((t) => t.tool),
+    missingOptional: status.filter((t) => !t.found && t.optional).map((t) => t.tool),
   };
-  assert.equal(missingPackages(fake), ['debootstrap', 'mmdebstrap']);
-  assert.equal(missingPackages(fake, false), ['debootstrap']);
-  const installed = await fixHost(sh, fake, true);
-  assert.equal(installed, ['debootstrap', 'mmdebstrap']);
-  assert.equal(sh.planned, ['apt-get update -q', 'apt-get install -y -q --no-install-recommends -- debootstrap mmdebstrap']);
+}
+
+test('doctor --fix in dry-run plans exactly apt-get update + install of the missing packages, and runs nothing', async () => {
+  const report = reportWith(['mmdebstrap', 'debootstrap', 'systemd-nspawn']);
+  assert.equal(missingPackages(report), ['debootstrap', 'systemd-container', 'mmdebstrap']);
+  assert.equal(missingPackages(report, false), ['debootstrap', 'systemd-container']);
+  const sh = new Shell({ dryRun: true, log: () => {} });
+  assert.equal(await fixHost(sh, report, true), ['debootstrap', 'systemd-container', 'mmdebstrap']);
+  assert.equal(sh.planned, ['apt-get update -q', 'apt-get install -y -q --no-install-recommends -- debootstrap systemd-container mmdebstrap']);
+  const required = new Shell({ dryRun: true, log: () => {} });
+  assert.equal(await fixHost(required, report, false), ['debootstrap', 'systemd-container']);
+  assert.equal(required.planned, ['apt-get update -q', 'apt-get install -y -q --no-install-recommends -- debootstrap systemd-container']);
+  // Nothing missing: nothing planned.
+  const none = new Shell({ dryRun: true, log: () => {} });
+  assert.equal(await fixHost(none, reportWith([]), true), []);
+  assert.equal(none.planned, []);
+});
+
+test('doctor text: missing required tools are MISSING, optional ones say so, and the fix line names the packages', () => {
+  const text = formatDoctor(reportWith(['gpg', 'lz4']));
+  const lines = text.split('\n');
+  // Columns: tool (15), state (28), package (18), then what needs it.
+  assert.ok(lines.includes('  gpg             MISSING                      gnupg              for test'), text);
+  assert.ok(lines.includes('  lz4             missing  (optional)          lz4                for test'), text);
+  assert.ok(lines.includes('  xz              ok       1.0                 xz-utils           for test'), text);
+  assert.is(lines.at(-1), 'fix: nspawn-kit doctor --fix  (apt-get install gnupg lz4)');
+  assert.is(formatDoctor(reportWith([])).split('\n').at(-1), 'all tools present');
 });
 
 test('generated JSON Schemas match the zod schema (run `npm run schema` after changing it)', () => {
