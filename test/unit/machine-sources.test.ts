@@ -6,8 +6,6 @@ import { join } from 'node:path';
 import { makeRecipe } from '../helpers/config.js';
 import { OperationError } from '../../src/errors.js';
 import {
-  DISTRO_KEYRINGS,
-  MIRROR_KEYRING,
   keyFormat,
   loadRepositoryKeys,
   pickUpstreamKeyring,
@@ -19,6 +17,9 @@ import {
 const ARMORED = Buffer.from('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ...\n-----END PGP PUBLIC KEY BLOCK-----\n');
 const BINARY = Buffer.from([0x99, 0x01, 0x0d, 0x04, 0x5a]);
 const fields = (text: string) => Object.fromEntries(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/: (.*)/s).slice(0, 2)));
+// Keyring paths in the container, written out (not taken from the module under test).
+const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+const UBUNTU_KEYRING = '/usr/share/keyrings/ubuntu-archive-keyring.gpg';
 const repo = (over: Record<string, unknown>) => ({ name: 'extra', uri: 'https://example.org/apt', suite: 'stable', components: ['main'], enabled: true, ...over });
 
 test('mirror source: bind mount as file:, Signed-By the mirror key, suite = codename, component main', () => {
@@ -30,28 +31,54 @@ test('mirror source: bind mount as file:, Signed-By the mirror key, suite = code
     Components: 'main',
     'Signed-By': '/etc/apt/keyrings/nspawn-kit-mirror.asc',
   });
-  const http = fields(renderMirrorSources('trixie', { kind: 'http', url: 'http://10.0.0.1:8080/' }));
-  assert.is(http.URIs, 'http://10.0.0.1:8080/');
-  assert.is(http['Signed-By'], MIRROR_KEYRING);
+  assert.is(
+    renderMirrorSources('trixie', { kind: 'http', url: 'http://10.0.0.1:8080/' }),
+    [
+      '# Written by nspawn-kit: the local signed mirror, served over HTTP by `nspawn-kit mirror serve`.',
+      'Types: deb',
+      'URIs: http://10.0.0.1:8080/',
+      'Suites: trixie',
+      'Components: main',
+      'Signed-By: /etc/apt/keyrings/nspawn-kit-mirror.asc',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('upstream: the distribution keyring found in the root; none -> disabled, never unsigned', () => {
   const recipe = makeRecipe({ components: ['main', 'contrib'] });
-  const on = fields(renderUpstreamSources(recipe, DISTRO_KEYRINGS.debian));
-  assert.is(on.URIs, 'http://deb.debian.org/debian');
-  assert.is(on.Components, 'main contrib');
-  assert.is(on['Signed-By'], '/usr/share/keyrings/debian-archive-keyring.gpg');
-  assert.is(on.Enabled, undefined);
-  const off = fields(renderUpstreamSources(recipe, undefined));
-  assert.is(off.Enabled, 'no');
-  assert.ok(off['Signed-By']);
+  assert.equal(fields(renderUpstreamSources(recipe, UBUNTU_KEYRING)), {
+    Types: 'deb',
+    URIs: 'http://deb.debian.org/debian',
+    Suites: 'bookworm',
+    Components: 'main contrib',
+    'Signed-By': '/usr/share/keyrings/ubuntu-archive-keyring.gpg',
+  });
+  // No keyring found: still signed (by the Debian keyring path), but disabled, and the file says why.
+  assert.is(
+    renderUpstreamSources(recipe, undefined),
+    [
+      '# Written by nspawn-kit: upstream of recipe test-recipe.',
+      '# Disabled: no distribution keyring was found in the root; install one and set Enabled: yes.',
+      'Types: deb',
+      'URIs: http://deb.debian.org/debian',
+      'Suites: bookworm',
+      'Components: main contrib',
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
+      'Enabled: no',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('pickUpstreamKeyring prefers the os-release ID, falls back to what is present', () => {
-  const both = [DISTRO_KEYRINGS.debian!, DISTRO_KEYRINGS.ubuntu!];
-  assert.is(pickUpstreamKeyring('ubuntu', both), DISTRO_KEYRINGS.ubuntu);
-  assert.is(pickUpstreamKeyring('debian', both), DISTRO_KEYRINGS.debian);
-  assert.is(pickUpstreamKeyring('ubuntu', [DISTRO_KEYRINGS.debian!]), DISTRO_KEYRINGS.debian);
+  const both = [DEBIAN_KEYRING, UBUNTU_KEYRING];
+  assert.is(pickUpstreamKeyring('ubuntu', both), '/usr/share/keyrings/ubuntu-archive-keyring.gpg');
+  assert.is(pickUpstreamKeyring('debian', both), '/usr/share/keyrings/debian-archive-keyring.gpg');
+  assert.is(pickUpstreamKeyring('ubuntu', [DEBIAN_KEYRING]), '/usr/share/keyrings/debian-archive-keyring.gpg');
+  assert.is(pickUpstreamKeyring('debian', [UBUNTU_KEYRING]), '/usr/share/keyrings/ubuntu-archive-keyring.gpg');
+  assert.is(pickUpstreamKeyring(undefined, [UBUNTU_KEYRING]), '/usr/share/keyrings/ubuntu-archive-keyring.gpg');
+  assert.is(pickUpstreamKeyring('debian', ['/usr/share/keyrings/other.gpg']), undefined);
   assert.is(pickUpstreamKeyring(undefined, []), undefined);
 });
 
@@ -79,7 +106,7 @@ test('planSources: keys copied by format, Enabled: no, signedBy as given, source
       ['qgis', { source: '/keys/qgis.asc', content: ARMORED, format: 'asc' as const }],
       ['bin', { source: '/keys/bin.key', content: BINARY, format: 'gpg' as const }],
     ]),
-    upstreamKeyring: DISTRO_KEYRINGS.debian,
+    upstreamKeyring: DEBIAN_KEYRING,
   });
   const byPath = new Map(plan.files.map((f) => [f.path, f.content.toString()]));
   assert.equal([...byPath.keys()].sort(), [
@@ -98,6 +125,25 @@ test('planSources: keys copied by format, Enabled: no, signedBy as given, source
   assert.is(bin.Enabled, 'no');
   assert.is(fields(byPath.get('/etc/apt/sources.list.d/pre.sources')!)['Signed-By'], '/usr/share/keyrings/pre.gpg');
   assert.equal(plan.remove, ['/etc/apt/sources.list']);
+  // Key files hold the bytes given; the mirror's source and the upstream's are the rendered ones.
+  const bytes = new Map(plan.files.map((f) => [f.path, Buffer.from(f.content)]));
+  assert.ok(bytes.get('/etc/apt/keyrings/nspawn-kit-mirror.asc')?.equals(ARMORED));
+  assert.ok(bytes.get('/etc/apt/keyrings/qgis.asc')?.equals(ARMORED));
+  assert.ok(bytes.get('/etc/apt/keyrings/bin.gpg')?.equals(BINARY));
+  assert.equal(fields(byPath.get('/etc/apt/sources.list.d/nspawn-kit-mirror.sources')!), {
+    Types: 'deb',
+    URIs: 'file:/var/local/nspawn-kit-mirror',
+    Suites: 'bookworm',
+    Components: 'main',
+    'Signed-By': '/etc/apt/keyrings/nspawn-kit-mirror.asc',
+  });
+  assert.equal(fields(byPath.get('/etc/apt/sources.list.d/nspawn-kit-upstream.sources')!), {
+    Types: 'deb',
+    URIs: 'http://deb.debian.org/debian',
+    Suites: 'bookworm',
+    Components: 'main',
+    'Signed-By': '/usr/share/keyrings/debian-archive-keyring.gpg',
+  });
   for (const f of plan.files.filter((x) => x.path.endsWith('.sources'))) {
     const text = f.content.toString();
     assert.match(text, /^Signed-By: \//m);

@@ -31,7 +31,10 @@ test('a missing root shadow line is added locked', () => {
 test('locked user: "!" in shadow, uid 1000, own group gid 1000, home, shell, sudo membership', () => {
   const plan = planUsers(BASE, [user({ groups: ['sudo'] })], NOW);
   assert.equal(row(plan.files.passwd, 'alice'), ['alice', 'x', '1000', '1000', '', '/home/alice', '/bin/bash']);
-  assert.equal(row(plan.files.shadow, 'alice'), ['alice', '!', String(shadowDays(NOW)), '0', '99999', '7', '', '', '']);
+  // Last change: days since the epoch, as `echo $(( $(date -u -d 2026-01-02T03:04:05Z +%s) / 86400 ))` prints.
+  assert.equal(row(plan.files.shadow, 'alice'), ['alice', '!', '20455', '0', '99999', '7', '', '', '']);
+  assert.is(shadowDays(NOW), 20455);
+  assert.is(shadowDays(new Date('1970-01-01T23:59:59Z')), 0);
   assert.equal(row(plan.files.group, 'alice'), ['alice', 'x', '1000', '']);
   assert.equal(row(plan.files.group, 'sudo'), ['sudo', 'x', '27', 'alice']);
   assert.equal(row(plan.files.gshadow!, 'sudo'), ['sudo', '*', '', 'alice']);
