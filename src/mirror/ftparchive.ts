@@ -21,8 +21,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { OperationError } from '../errors.js';
 import { progress, type MirrorContext } from './context.js';
-import { exists } from '../shell.js';
-import { mirrorLayout, suiteListPath } from './layout.js';
+import { mirrorLayout } from './layout.js';
 import { hashBuffer, type IndexFile } from './release.js';
 import { runFtparchive } from './ftparchive-run.js';
 
@@ -50,13 +49,6 @@ export interface IndexForm {
   staged: string;
   data: Buffer;
   index: IndexFile;
-}
-
-/** A suite-list line we are willing to hand to apt-ftparchive (and later to gc). */
-const MEMBER = /^pool\/main\/[^\s/][^\s]*\.deb$/;
-
-export function isValidMember(line: string): boolean {
-  return MEMBER.test(line) && !line.split('/').some((part) => part === '..' || part === '.' || part === '');
 }
 
 /** Members of a suite that belong into binary-<arch>: that architecture and `all` (by the pool name). */
@@ -292,30 +284,3 @@ export async function settleAll<T>(promises: Array<Promise<T>>): Promise<T[]> {
 }
 
 const gzipAsync = promisify(gzip);
-
-export const CODENAME = /^[a-z][a-z0-9-]{1,31}$/;
-
-/** Codenames that have a suite membership list. */
-export async function listSuites(ctx: MirrorContext): Promise<string[]> {
-  const dir = mirrorLayout(ctx.config).suites;
-  if (!(await exists(dir))) return [];
-  return (await fsp.readdir(dir))
-    .filter((f) => f.endsWith('.list'))
-    .map((f) => f.slice(0, -'.list'.length))
-    .filter((c) => CODENAME.test(c))
-    .sort();
-}
-
-/** The suite's members, validated: a line we would not index is an error, never silently dropped. */
-export async function readSuiteList(ctx: MirrorContext, codename: string): Promise<string[]> {
-  const path = suiteListPath(mirrorLayout(ctx.config), codename);
-  if (!(await exists(path))) {
-    throw new OperationError(`no suite list for ${codename} (${path})`, `Import packages for ${codename} first: nspawn-kit mirror import.`);
-  }
-  const lines = (await fsp.readFile(path, 'utf8')).split('\n').filter((l) => l.trim() !== '');
-  const bad = lines.filter((l) => !isValidMember(l));
-  if (bad.length) {
-    throw new OperationError(`${path} holds lines that are not pool paths: ${bad.slice(0, 5).map((b) => JSON.stringify(b)).join(', ')}`, 'Run `nspawn-kit mirror import` again to rewrite the list.');
-  }
-  return [...new Set(lines)].sort();
-}

@@ -13,7 +13,8 @@ import {
   releaseFieldsFor,
 } from '../../src/mirror/release.js';
 import { judgeOutput } from '../../src/mirror/ftparchive-run.js';
-import { indexEntries, isValidMember, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
+import { indexEntries, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
+import { isPoolPath } from '../../src/mirror/suites.js';
 import { firstSecretFingerprint } from '../../src/mirror/keys.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
 
@@ -87,10 +88,10 @@ test('by-hash paths sit beside the index they copy', () => {
 
 test('suite members: pool paths only, per architecture plus all', () => {
   for (const ok of ['pool/main/h/hello/hello_1_amd64.deb', 'pool/main/h/x/--version_1_amd64.deb', 'pool/main/h/x/$(touch${IFS}x)_1_amd64.deb']) {
-    assert.ok(isValidMember(ok), ok);
+    assert.ok(isPoolPath(ok), ok);
   }
   for (const bad of ['pool/main/../../etc/passwd.deb', '/etc/x.deb', 'pool/main/a/a b.deb', 'pool/main/a//a.deb', 'pool/main/a/a.txt', 'dists/x.deb', 'pool/main/./a.deb']) {
-    assert.not.ok(isValidMember(bad), bad);
+    assert.not.ok(isPoolPath(bad), bad);
   }
   const m = ['pool/main/a/a/a_1_amd64.deb', 'pool/main/b/b/b_1_all.deb', 'pool/main/c/c/c_1_arm64.deb', 'pool/main/d/d/d_1_amd64x.deb'];
   assert.equal(membersForArch(m, 'amd64'), ['pool/main/a/a/a_1_amd64.deb', 'pool/main/b/b/b_1_all.deb']);
