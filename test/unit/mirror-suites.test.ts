@@ -143,8 +143,8 @@ test('a line the writer would not write is an error naming the file and the line
   for (const line of ['# comment', ` ${A}`, `${A}\r`, 'pool/main/../../etc/shadow.deb', 'pool/main/a/\u001b[2J.deb']) {
     const text = `${A}\n${line}\n${C}\n`;
     setList(text);
-    for (const attempt of [readSuite(layout, 'bookworm'), addToSuite(sh, layout, 'bookworm', [B]), removeFromSuite(sh, layout, 'bookworm', [A])]) {
-      const err = await failure(attempt);
+    for (const attempt of [() => readSuite(layout, 'bookworm'), () => addToSuite(sh, layout, 'bookworm', [B]), () => removeFromSuite(sh, layout, 'bookworm', [A])]) {
+      const err = await failure(attempt());
       assert.is(err.message, `${list} holds lines that are not pool paths: ${JSON.stringify(line)}`);
       assert.match(err.hint ?? '', /^nspawn-kit alone writes this list, .*: remove those lines \(or restore the file\), then run the command again\.$/);
     }
