@@ -13,7 +13,9 @@ import {
   releaseFieldsFor,
 } from '../../src/mirror/release.js';
 import { judgeOutput } from '../../src/mirror/ftparchive-run.js';
-import { indexEntries, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
+import { membersForArch, partsFor, splitRuns } from '../../src/mirror/ftparchive-conf.js';
+import { indexEntries, xzThreadArgs } from '../../src/mirror/packages-index.js';
+import { settleAll } from '../../src/mirror/settle.js';
 import { isPoolPath } from '../../src/mirror/suites.js';
 import { firstSecretFingerprint } from '../../src/mirror/keys.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
