@@ -17,7 +17,6 @@ import { membersForArch, partsFor, splitRuns } from '../../src/mirror/ftparchive
 import { indexEntries, xzThreadArgs } from '../../src/mirror/packages-index.js';
 import { settleAll } from '../../src/mirror/settle.js';
 import { isPoolPath } from '../../src/mirror/suites.js';
-import { firstSecretFingerprint } from '../../src/mirror/keys.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
 
 const now = new Date('2026-11-29T01:52:54.789Z');
@@ -207,12 +206,6 @@ test('settleAll: the values in order; on failure, the first error only after eve
   const err = await settleAll([Promise.reject(new Error('first')), slow, Promise.reject(new Error('second'))]).then(() => undefined, (e: Error) => e);
   assert.is(err?.message, 'first');
   assert.ok(slowDone, 'the slow promise had settled before the error was thrown');
-});
-
-test('gpg --with-colons: the primary key fingerprint, not a subkey', () => {
-  const colons = ['sec:u:255:22:AAAA:1:::u:::scESC:::+:::ed25519:::0:', 'fpr:::::::::PRIMARYFPR:', 'ssb:u:255:18:BBBB:1::::::e:::+:::cv25519::', 'fpr:::::::::SUBFPR:'].join('\n');
-  assert.is(firstSecretFingerprint(colons), 'PRIMARYFPR');
-  assert.is(firstSecretFingerprint(''), undefined);
 });
 
 test('publication record names sort by time and read back', () => {
