@@ -42,6 +42,14 @@ export const safeAbsPath: Check = (v) => {
   return undefined;
 };
 
+/**
+ * A Debian codename ("bookworm", "trixie", "jammy"): the one rule, used by the
+ * schema, the mirror (it names dists/<codename> and the suite list
+ * <codename>.list), machine records and the bootstrap's argv. Lower-case
+ * letters, digits and "-", starting with a letter, 2 to 32 characters.
+ */
+export const CODENAME = /^[a-z][a-z0-9-]{1,31}$/;
+
 /** Debian's NAME_REGEX (adduser.conf) for users, at most 32 characters (useradd). */
 export const USER_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 /** Debian's SYS_NAME_REGEX for groups (system groups may start with "_"), at most 32 characters. */

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { HostFacts } from './types.js';
+import { CODENAME } from './formats.js';
 
 export function readOsRelease(path = '/etc/os-release'): Record<string, string> {
   const out: Record<string, string> = {};
@@ -106,7 +107,7 @@ export function hostFacts(): HostFacts {
 export function debootstrapDefaultMirror(suite: string, arch: string): string | undefined {
   const script = `/usr/share/debootstrap/scripts/${suite}`;
   // debootstrap cannot bootstrap a suite it has no script for: no default then.
-  if (!/^[a-z][a-z0-9-]*$/.test(suite) || !existsSync(script)) return undefined;
+  if (!CODENAME.test(suite) || !existsSync(script)) return undefined;
   {
     try {
       const probe =

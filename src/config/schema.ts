@@ -20,7 +20,7 @@ const safeName = z
   .regex(SAFE_NAME, { message: 'expected a safe name: letters, digits, ".", "_", "-", not starting with "-" or "."' })
   .refine((s) => !s.includes('..'), { message: 'expected a safe name without ".."' });
 
-const codename = z.string().regex(/^[a-z][a-z0-9-]{1,31}$/, { message: 'expected a codename like "bookworm"' });
+const codename = z.string().regex(fmt.CODENAME, { message: 'expected a codename like "bookworm"' });
 const absPath = checked(fmt.hostPath, z.string().regex(/^\//, { message: 'expected an absolute path', abort: true }));
 const url = checked(fmt.aptUri, z.string().regex(/^(https?|file|copy):\/\/\S+$/, { message: 'expected a URL (http://, https://, file://)', abort: true }));
 const oneLine = checked(fmt.singleLine);

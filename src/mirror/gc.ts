@@ -12,7 +12,7 @@ import type { MirrorContext } from './context.js';
 import { checkControlFields, compareVersions, parseControlFields } from './deb.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
 import { cleanStaleTemps, loadPoolIndex, removeFiles, savePoolIndex, walkPool, type PoolIndex } from './pool.js';
-import { recordTime } from './publish.js';
+import { recordTime } from './publications.js';
 import { listSuites, readSuite, writeSuite } from './suites.js';
 
 export interface GcOptions {

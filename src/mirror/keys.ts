@@ -102,18 +102,6 @@ export function primaryKeys(colons: string): { fingerprint: string; keygrip: str
   return keys.filter((k) => /^[0-9A-F]{40}$/.test(k.fingerprint) && /^[0-9A-F]{40}$/.test(k.keygrip));
 }
 
-/** First fingerprint that follows a `sec` record in `gpg --with-colons` output. */
-export function firstSecretFingerprint(colons: string): string | undefined {
-  let inSec = false;
-  for (const line of colons.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === 'sec') inSec = true;
-    else if (f[0] === 'ssb' || f[0] === 'sub') inSec = false;
-    else if (f[0] === 'fpr' && inSec && f[9]) return f[9];
-  }
-  return undefined;
-}
-
 /**
  * Returns the signing key's fingerprint, generating the key on first use,
  * and makes sure mirror.asc and mirror.gpg exist. Idempotent.

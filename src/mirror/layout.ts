@@ -21,7 +21,7 @@ export interface MirrorLayout {
   state: string;
   /** GNUPGHOME of the signing key (mode 0700): <stateDir>/gnupg */
   gnupgHome: string;
-  /** Directory of suite membership lists. */
+  /** Directory of suite membership lists (<codename>.list, suites.ts). */
   suites: string;
   /** Bad files reported by import: <stateDir>/mirror/quarantine.json */
   quarantine: string;
@@ -52,12 +52,7 @@ export function mirrorLayout(config: Pick<Config, 'stateDir' | 'mirror'>): Mirro
   };
 }
 
-/**
- * Suite membership: <stateDir>/mirror/suites/<codename>.list holds one
- * pool-relative path per line ("pool/main/h/hello/hello_2.10-3_amd64.deb"),
- * sorted and unique, written atomically. The importer writes it; the
- * publisher indexes exactly these files; gc trims it.
- */
+/** Suite membership list of a codename; read and written only through suites.ts, which says what it holds. */
 export function suiteListPath(layout: MirrorLayout, codename: string): string {
   return join(layout.suites, `${codename}.list`);
 }

@@ -1,7 +1,9 @@
 /**
  * The pool: atomic ingest of validated .debs (staging: stage.ts), stale temp-file cleanup, a
- * walk of its files, and the pool index (control facts of every pool file,
- * so gc can order versions with their epochs without reopening each .deb).
+ * walk of its files, and the pool index: what was validated for every pool
+ * file (control facts, size, SHA256). Publish signs a stanza only if it
+ * matches it and verify checks the same (index-check.ts), gc orders versions
+ * by it without reopening each .deb, and warm finds a .deb by its SHA256.
  */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';

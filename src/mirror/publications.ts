@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { exists } from '../shell.js';
 import type { MirrorContext } from './context.js';
-import { settleAll } from './ftparchive.js';
+import { settleAll } from './settle.js';
 import { mirrorLayout } from './layout.js';
 import { clearsignedText, parseRelease } from './release.js';
 

@@ -25,7 +25,9 @@ import { performance } from 'node:perf_hooks';
 import { OperationError } from '../errors.js';
 import { exists, fsyncDir } from '../shell.js';
 import { progress, type MirrorContext } from './context.js';
-import { CODENAME, listSuites, membersForArch, readSuiteList, settleAll } from './ftparchive.js';
+import { membersForArch } from './ftparchive-conf.js';
+import { settleAll } from './settle.js';
+import { assertCodename, listSuites, readSuite } from './suites.js';
 import { ensureSigningKey, signRelease } from './keys.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
 import { buildRelease, byHashPaths, releaseFieldsFor } from './release.js';
@@ -67,12 +69,10 @@ export interface PublishReport {
 
 export async function publishMirror(ctx: MirrorContext, opts: PublishOptions = {}): Promise<PublishReport> {
   const layout = mirrorLayout(ctx.config);
-  const codenames = opts.codenames ?? (await listSuites(ctx));
-  for (const c of codenames) {
-    if (!CODENAME.test(c)) throw new OperationError(`not a codename: ${JSON.stringify(c)}`, 'Use a codename like "bookworm".');
-  }
+  const codenames = opts.codenames ?? (await listSuites(layout));
+  for (const c of codenames) assertCodename(c);
   const suites = new Map<string, string[]>();
-  for (const c of codenames) suites.set(c, await readSuiteList(ctx, c));
+  for (const c of codenames) suites.set(c, await readSuite(layout, c, { required: true }));
   const need = spaceNeeded([...suites.values()].reduce((n, m) => n + m.length, 0), ctx.config.mirror.architectures.length);
   if (opts.spaceCheck !== false) await checkFreeSpace(layout.root, need);
   await ctx.sh.mkdir(layout.root);

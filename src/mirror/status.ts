@@ -10,7 +10,7 @@ import { escapeText, safe } from '../escape.js';
 import { exists } from '../shell.js';
 import { withReason } from './import-state.js';
 import type { MirrorContext } from './context.js';
-import { CODENAME, listSuites, readSuiteList } from './ftparchive.js';
+import { CODENAME, listSuites, readSuite } from './suites.js';
 import { signingKeyFingerprint } from './keys.js';
 import { mirrorLayout } from './layout.js';
 import { clearsignedText, parseRelease, parseStanzas } from './release.js';
@@ -47,11 +47,11 @@ export interface MirrorStatus {
 export async function mirrorStatus(ctx: MirrorContext, now = new Date()): Promise<MirrorStatus> {
   const layout = mirrorLayout(ctx.config);
   const published = (await exists(layout.dists)) ? (await fsp.readdir(layout.dists)).filter((d) => CODENAME.test(d)) : [];
-  const codenames = [...new Set([...published, ...(await listSuites(ctx))])].sort();
+  const codenames = [...new Set([...published, ...(await listSuites(layout))])].sort();
   const suites: SuiteStatus[] = [];
   for (const codename of codenames) {
     const suiteDir = join(layout.dists, codename);
-    const members = await readSuiteList(ctx, codename).then((m) => m.length, () => 0);
+    const members = await readSuite(layout, codename).then((m) => m.length, () => 0);
     const text = await fsp.readFile(join(suiteDir, 'InRelease'), 'utf8').catch(() => undefined);
     const rel = text === undefined ? undefined : parseRelease(clearsignedText(text));
     const sizes = new Map<string, number>();

@@ -11,7 +11,7 @@ import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import { exists } from '../shell.js';
 import type { MirrorContext } from './context.js';
-import { CODENAME, isValidMember, listSuites } from './ftparchive.js';
+import { CODENAME, isPoolPath, listSuites } from './suites.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
 import { byHashPaths, hashFile, parseRelease, type IndexFile } from './release.js';
 import { checkDebFile } from './ar.js';
@@ -42,9 +42,9 @@ export interface VerifyOptions {
 }
 
 /** Codenames published under dists/ or listed under suites/. */
-async function suitesToCheck(layout: MirrorLayout, ctx: MirrorContext): Promise<string[]> {
+async function suitesToCheck(layout: MirrorLayout): Promise<string[]> {
   const published = (await exists(layout.dists)) ? (await fsp.readdir(layout.dists)).filter((d) => CODENAME.test(d)) : [];
-  return [...new Set([...published, ...(await listSuites(ctx))])].sort();
+  return [...new Set([...published, ...(await listSuites(layout))])].sort();
 }
 
 export async function verifyMirror(ctx: MirrorContext, opts: VerifyOptions = {}): Promise<VerifyReport> {
@@ -59,7 +59,7 @@ export async function verifyMirror(ctx: MirrorContext, opts: VerifyOptions = {})
   const identities = new Map<string, Validated>();
   const identity: Identity = (items) => validatedAs(ctx, layout, poolIndex, identities, items);
   if (!(await exists(layout.publicKeyring))) problems.push(`${layout.publicKeyring}: missing public keyring (publish creates it)`);
-  for (const codename of opts.codenames ?? (await suitesToCheck(layout, ctx))) {
+  for (const codename of opts.codenames ?? (await suitesToCheck(layout))) {
     const found: string[] = [];
     const noted: string[] = [];
     suites.push(await verifySuite(ctx, layout, codename, now, found, noted, poolHashes, identity));
@@ -155,7 +155,7 @@ async function verifyPackages(
   for (const s of stanzas) {
     const file = s['Filename'] ?? '';
     const where = `${index}: ${s['Package'] ?? '?'} ${s['Version'] ?? '?'}`;
-    if (!isValidMember(file)) {
+    if (!isPoolPath(file)) {
       problems.push(`${where}: bad Filename ${JSON.stringify(file)}`);
       continue;
     }

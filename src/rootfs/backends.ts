@@ -10,6 +10,7 @@
 import type { Command } from '../shell.js';
 import type { Recipe } from '../config/types.js';
 import { ConfigError } from '../errors.js';
+import { CODENAME } from '../config/formats.js';
 
 /** On bookworm mmdebstrap needs this hook to produce a merged-/usr system (DESIGN.md). */
 export const MMDEBSTRAP_MERGED_USR_HOOK = '/usr/share/mmdebstrap/hooks/merged-usr';
@@ -106,7 +107,7 @@ function assertPositional(spec: BootstrapSpec): void {
   ] as const) {
     if (!value.startsWith('/')) throw new ConfigError([`${what}: expected an absolute path, got ${JSON.stringify(value)}`]);
   }
-  if (!/^[a-z][a-z0-9-]+$/.test(spec.codename)) throw new ConfigError([`codename: ${JSON.stringify(spec.codename)} is not a codename`]);
+  if (!CODENAME.test(spec.codename)) throw new ConfigError([`codename: ${JSON.stringify(spec.codename)} is not a codename`]);
 }
 
 export function bootstrapCommand(spec: BootstrapSpec): Command {

@@ -17,8 +17,10 @@ import {
   releaseFieldsFor,
 } from '../../src/mirror/release.js';
 import { judgeOutput } from '../../src/mirror/ftparchive-run.js';
-import { indexEntries, isValidMember, membersForArch, partsFor, settleAll, splitRuns, xzThreadArgs } from '../../src/mirror/ftparchive.js';
-import { firstSecretFingerprint } from '../../src/mirror/keys.js';
+import { membersForArch, partsFor, splitRuns } from '../../src/mirror/ftparchive-conf.js';
+import { indexEntries, xzThreadArgs } from '../../src/mirror/packages-index.js';
+import { settleAll } from '../../src/mirror/settle.js';
+import { isPoolPath } from '../../src/mirror/suites.js';
 import { recordStamp, recordTime } from '../../src/mirror/publish.js';
 
 const now = new Date('2026-11-29T01:52:54.789Z');
@@ -168,10 +170,10 @@ test('by-hash paths sit beside the index they copy', () => {
 
 test('suite members: pool paths only, per architecture plus all', () => {
   for (const ok of ['pool/main/h/hello/hello_1_amd64.deb', 'pool/main/h/x/--version_1_amd64.deb', 'pool/main/h/x/$(touch${IFS}x)_1_amd64.deb']) {
-    assert.ok(isValidMember(ok), ok);
+    assert.ok(isPoolPath(ok), ok);
   }
   for (const bad of ['pool/main/../../etc/passwd.deb', '/etc/x.deb', 'pool/main/a/a b.deb', 'pool/main/a//a.deb', 'pool/main/a/a.txt', 'dists/x.deb', 'pool/main/./a.deb']) {
-    assert.not.ok(isValidMember(bad), bad);
+    assert.not.ok(isPoolPath(bad), bad);
   }
   const m = ['pool/main/a/a/a_1_amd64.deb', 'pool/main/b/b/b_1_all.deb', 'pool/main/c/c/c_1_arm64.deb', 'pool/main/d/d/d_1_amd64x.deb'];
   assert.equal(membersForArch(m, 'amd64'), ['pool/main/a/a/a_1_amd64.deb', 'pool/main/b/b/b_1_all.deb']);
@@ -285,12 +287,6 @@ test('settleAll: the values in order; on failure, the first error only after eve
   const err = await settleAll([Promise.reject(new Error('first')), slow, Promise.reject(new Error('second'))]).then(() => undefined, (e: Error) => e);
   assert.is(err?.message, 'first');
   assert.ok(slowDone, 'the slow promise had settled before the error was thrown');
-});
-
-test('gpg --with-colons: the primary key fingerprint, not a subkey', () => {
-  const colons = ['sec:u:255:22:AAAA:1:::u:::scESC:::+:::ed25519:::0:', 'fpr:::::::::PRIMARYFPR:', 'ssb:u:255:18:BBBB:1::::::e:::+:::cv25519::', 'fpr:::::::::SUBFPR:'].join('\n');
-  assert.is(firstSecretFingerprint(colons), 'PRIMARYFPR');
-  assert.is(firstSecretFingerprint(''), undefined);
 });
 
 test('publication record names sort by time and read back', () => {
