@@ -7,7 +7,6 @@ import { jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { mirrorContext } from '../mirror/context.js';
 import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
-import { archiveOwner } from '../mirror/machine-source.js';
 import { publishMirror } from '../mirror/publish.js';
 import { printable } from '../mirror/deb.js';
 import { refreshMirror } from '../mirror/refresh.js';
@@ -17,6 +16,7 @@ import { verifyMirror } from '../mirror/verify.js';
 import { summarizeWarm, warmRecipes } from '../mirror/warm.js';
 import { CODENAME } from '../mirror/suites.js';
 import { withMirrorWrite } from '../mirror/write-guard.js';
+import { archiveOwner } from '../triggers/archive-owner.js';
 
 /** The one stdout sink of these commands: JSON safe for a terminal, or lines (an array item is one line, whatever it holds). */
 function print(app: AppContext, json: unknown, text: string | string[]): void {
@@ -47,7 +47,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
         throw new UsageError(safe`--from ${o.from} is machine ${owner.machine}'s directory; its files go only into ${owner.codename} (its provenance record): use --codename ${owner.codename}`);
       }
     }
-    const report = await withMirrorWrite(mirrorContext(app), () => importArchives(mirrorContext(app), archives), { wait: o.wait });
+    const report = await withMirrorWrite(mirrorContext(app), () => importArchives(mirrorContext(app), archives, archiveOwner), { wait: o.wait });
     print(app, report, formatImportReport(report));
     if (report.rejected.length || report.conflicts.length) process.exitCode = 1;
   });
@@ -83,7 +83,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
   noWait(mirror.command('refresh').description('import from all archives, warm the recipes marked "refresh", gc, publish (the nightly job)')).action(
     async (o: { wait: boolean }) => {
       const app = await createContext(globals());
-      const report = await refreshMirror(mirrorContext(app), { wait: o.wait });
+      const report = await refreshMirror(mirrorContext(app), archiveOwner, { wait: o.wait });
       print(app, report, report.summary);
       if (report.problems.length) process.exitCode = 1;
     },

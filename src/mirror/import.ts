@@ -14,7 +14,7 @@ import type { DebPackage } from './deb.js';
 import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
 import { MachineTrust, notVerified } from './machine-files.js';
-import { listSources } from './machine-source.js';
+import { listSources, type ArchiveOwnerOf } from './machine-source.js';
 import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
 import { addToSuite, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
@@ -47,10 +47,13 @@ export function defaultConcurrency(): number {
   return Math.min(4, Math.max(2, availableParallelism()));
 }
 
-/** Imports the archive directories (a directory under machines.dir is a machine's: machine-source.ts). */
-export async function importArchives(ctx: MirrorContext, archives: Archive[], opts: ImportOptions = {}): Promise<ImportReport> {
+/**
+ * Imports the archive directories; ownerOf says whose each is (a directory
+ * under machines.dir is a machine's: triggers/archive-owner.ts archiveOwner).
+ */
+export async function importArchives(ctx: MirrorContext, archives: Archive[], ownerOf: ArchiveOwnerOf, opts: ImportOptions = {}): Promise<ImportReport> {
   const pre: ImportReport = emptyReport(ctx.sh.dryRun);
-  const { admin, machine } = await listSources(ctx.config.machines.dir, archives, pre, ctx.log);
+  const { admin, machine } = await listSources(ownerOf, ctx.config.machines.dir, archives, pre, ctx.log);
   return runImport(ctx, [...admin, ...(await screenFiles(machine, pre))], opts, pre);
 }
 
@@ -269,3 +272,4 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
 export { formatImportReport, summarizeImport, type ImportReport, type ImportedFile } from './import-state.js';
 export { listArchive } from './archive-scan.js';
 export type { ImportFile } from './import-files.js';
+export type { ArchiveOwner, ArchiveOwnerOf } from './machine-source.js';

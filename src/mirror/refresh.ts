@@ -8,7 +8,7 @@ import { resolveAllRecipes } from '../config/recipes.js';
 import { NspawnKitError, formatError } from '../errors.js';
 import type { MirrorContext } from './context.js';
 import { gcMirror } from './gc.js';
-import { importArchives, summarizeImport, type ImportReport } from './import.js';
+import { importArchives, summarizeImport, type ArchiveOwnerOf, type ImportReport } from './import.js';
 import { publishMirror, type PublishReport } from './publish.js';
 import { printable } from './deb.js';
 import { warmRecipes } from './warm.js';
@@ -30,13 +30,14 @@ export interface RefreshReport {
   durationMs: number;
 }
 
-export async function refreshMirror(ctx: MirrorContext, opts: RefreshOptions = {}): Promise<RefreshReport> {
+/** ownerOf: whose each archive directory is (triggers/archive-owner.ts archiveOwner; see importArchives). */
+export async function refreshMirror(ctx: MirrorContext, ownerOf: ArchiveOwnerOf, opts: RefreshOptions = {}): Promise<RefreshReport> {
   const started = Date.now();
   const run = async (): Promise<RefreshReport> => {
     const problems: string[] = [];
     const log = (line: string) => ctx.log?.(line);
     log(`refresh: importing from ${ctx.config.mirror.archives.map((a) => a.path).join(', ')}`);
-    const imported = await importArchives(ctx, ctx.config.mirror.archives);
+    const imported = await importArchives(ctx, ctx.config.mirror.archives, ownerOf);
     log(`refresh: ${summarizeImport(imported)}`);
     for (const r of imported.rejected) problems.push(`rejected ${r.file}: ${r.reason}`);
     const warmed: string[] = [];

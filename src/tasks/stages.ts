@@ -13,6 +13,7 @@ import { publishMirror, type PublishReport } from '../mirror/publish.js';
 import { summarizeWarm, warmRecipes } from '../mirror/warm.js';
 import { ensureSigningKey } from '../mirror/keys.js';
 import { withMirrorWrite } from '../mirror/write-guard.js';
+import { archiveOwner } from '../triggers/archive-owner.js';
 import { stage, type StageCtx } from './runner.js';
 
 type Task<C extends StageCtx> = ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>;
@@ -88,7 +89,7 @@ export function indexStage<C extends MirrorStageCtx>(opts: { importArchives: boo
   return stage<C>(title, async (ctx, task, sh) => {
     const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
     const { imported, published } = await withMirrorWrite(mctx, async () => {
-      const imp = opts.importArchives ? await importArchives(mctx, ctx.app.config.mirror.archives) : undefined;
+      const imp = opts.importArchives ? await importArchives(mctx, ctx.app.config.mirror.archives, archiveOwner) : undefined;
       if (imp) task.output = summarizeImport(imp);
       return { imported: imp, published: await publishMirror(mctx) };
     });
