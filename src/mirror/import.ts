@@ -16,6 +16,7 @@ import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex,
 import { MachineTrust, notVerified } from './machine-files.js';
 import { listSources, type ArchiveOwnerOf } from './machine-source.js';
 import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
+import { planImport, recordedImports, type ListedFile } from './import-plan.js';
 import { addToSuite, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
 import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportedFile, type ImportReport, type QuarantineEntry } from './import-state.js';
@@ -71,12 +72,6 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   const cache = await loadImportCache(layout);
   const index = await loadPoolIndex(layout);
   const quarantine = await loadQuarantine(layout);
-  const suites = new Map<string, Set<string>>();
-  const suiteOf = async (codename: string): Promise<Set<string>> => {
-    let s = suites.get(codename);
-    if (!s) suites.set(codename, (s = new Set(await readSuite(layout, codename))));
-    return s;
-  };
   const toAdd = new Map<string, Set<string>>();
   const add = (codename: string, rel: string): void => {
     let s = toAdd.get(codename);
@@ -89,35 +84,26 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   report.cleanedTemps = await cleanStaleTemps(sh, layout);
   for (const r of report.rejected) quarantined.set(r.file, { file: r.file, reason: r.reason, time: now });
 
-  // 1. Skip what was processed before with the same size, mtime and inode.
-  const work: Candidate[] = [];
+  // 1. Plan (import-plan.ts): skip what the record says was processed before with the same
+  //    size, mtime and inode. Gathered first: what lstat sees of what will be opened (a listed
+  //    link's target, never following a link: a swapped name is refused when opened) and, for
+  //    the recorded imports, their suite membership and pool file.
+  const listed: ListedFile[] = [];
   for (const f of files) {
-    let st;
-    try {
-      // What will be opened (a listed link's target), never following a link: a swapped name is refused when opened.
-      st = await fsp.lstat(f.openPath ?? f.path);
-    } catch {
-      report.warnings.push(`${f.path}: vanished before it could be read`);
-      continue;
-    }
-    const c: Candidate = { ...f, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-    const hit = opts.force || opts.noCache ? undefined : cache.entries[cacheKey(f.path, f.codename)];
-    if (hit && hit.size === c.size && hit.mtimeMs === c.mtimeMs && hit.ino === c.ino) {
-      if (hit.rejected !== undefined) {
-        report.rejected.push({ file: f.path, reason: hit.rejected });
-        report.unchanged++;
-        continue;
-      }
-      // Listed but missing from the pool: repair. Not listed: gc trimmed it; leave it out.
-      const listed = hit.pool ? (await suiteOf(f.codename)).has(hit.pool) : false;
-      const inPool = hit.pool ? await fsp.stat(join(layout.root, hit.pool)).then(() => true, () => false) : false;
-      if (!listed || inPool) {
-        report.unchanged++;
-        continue;
-      }
-    }
-    work.push(c);
+    const seen = await fsp.lstat(f.openPath ?? f.path).then((st) => ({ size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }), () => undefined);
+    listed.push({ file: f, seen });
   }
+  const record = opts.force || opts.noCache ? {} : cache.entries;
+  const recorded = recordedImports(record, listed);
+  const suites = new Map<string, Set<string>>();
+  for (const codename of new Set(recorded.map((r) => r.codename))) suites.set(codename, new Set(await readSuite(layout, codename)));
+  const inPool = new Set<string>();
+  for (const pool of new Set(recorded.map((r) => r.pool))) if (await fsp.stat(join(layout.root, pool)).then(() => true, () => false)) inPool.add(pool);
+  const plan = planImport(listed, { record, suites, inPool });
+  report.warnings.push(...plan.warnings);
+  report.rejected.push(...plan.rejected);
+  report.unchanged += plan.unchanged;
+  const work = plan.work;
   if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
   await opts.afterListing?.(work);
 
