@@ -1,7 +1,7 @@
 /**
  * The importer's plan, pure: from the files listed (each with the size,
- * mtime and inode seen before the first open, or gone), the validation record
- * (the import cache: what each file was found to be last time) and the state
+ * mtime and inode seen before the first open, or gone), the import cache
+ * (what each file was found to be last time, by path and codename) and the state
  * of the suites and the pool for the recorded files, decide which files are
  * validated and ingested (work), which are reported as rejected again
  * without being read, which vanished (a warning), and how many are
@@ -11,7 +11,7 @@
 import type { ImportFile, Candidate } from './import-files.js';
 import { cacheKey, type ImportCacheEntry } from './import-state.js';
 
-/** A file's identity as lstat saw it; the record is valid while all three are the same. */
+/** A file's identity as lstat saw it; a cache entry is valid while all three are the same. */
 export interface SeenFile {
   size: number;
   mtimeMs: number;
@@ -25,7 +25,7 @@ export interface ListedFile {
 }
 
 export interface PlanFacts {
-  /** The validation record, by cacheKey(path, codename); empty when it is not to be used (force, noCache). */
+  /** The import cache's entries, by cacheKey(path, codename); empty when it is not to be used (force, noCache). */
   record: Readonly<Record<string, ImportCacheEntry>>;
   /** Pool paths listed in each codename's suite (needed for the recorded imports: recordedImports). */
   suites: ReadonlyMap<string, ReadonlySet<string>>;
@@ -39,11 +39,11 @@ export interface ImportPlan {
   /** Rejected before and the same file still: reported again, not read again. */
   rejected: { file: string; reason: string }[];
   warnings: string[];
-  /** Files the record says are done: imported (and listed, or trimmed from the suite by gc) or rejected. */
+  /** Files the import cache says are done: imported (and listed, or trimmed from the suite by gc) or rejected. */
   unchanged: number;
 }
 
-/** The record's entry for a listed file when it still describes the same file (size, mtime and inode). */
+/** The cache entry for a listed file when it still describes the same file (size, mtime and inode). */
 export function recordFor(record: PlanFacts['record'], listed: ListedFile): ImportCacheEntry | undefined {
   const { seen, file } = listed;
   if (!seen) return undefined;

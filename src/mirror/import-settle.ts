@@ -2,7 +2,7 @@
  * What becomes of each file the importer read, pure: from its inspection
  * (and, for a machine's file, whether a verified list names its bytes) and
  * from what the pool step did with it, one Settlement saying every change
- * to make (report, quarantine, validation record, suite). The apply step
+ * to make (report, quarantine, import cache, suite). The apply step
  * (import.ts) carries these out; nothing here reads or writes anything.
  */
 import type { DebInspection, DebPackage } from './deb.js';
@@ -12,9 +12,9 @@ import type { ImportCacheEntry, ImportedFile } from './import-state.js';
 import { notVerified } from './machine-files.js';
 
 export type Settlement =
-  /** Reported as rejected and quarantined; remembered in the record only when it cannot pass later. */
+  /** Reported as rejected and quarantined; remembered in the import cache only when it cannot pass later. */
   | { kind: 'rejected'; file: string; reason: string; remember: ImportCacheEntry | undefined; log: string }
-  /** Into the pool (or there already): reported, listed in the suite, released from quarantine, recorded. */
+  /** Into the pool (or there already): reported, listed in the suite, released from quarantine, remembered in the import cache. */
   | { kind: 'ingested'; as: 'imported' | 'alreadyPresent'; entry: ImportedFile; record: ImportCacheEntry }
   | { kind: 'conflict'; conflict: { file: string; codename: string; pool: string; reason: string }; log: string }
   | { kind: 'skipped'; skipped: { file: string; reason: string } }
