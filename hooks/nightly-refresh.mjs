@@ -8,6 +8,7 @@ import { loadConfig } from '../dist/config/load.js';
 import { logToStderr, writeLines } from '../dist/escape.js';
 import { exitCodeFor, formatError } from '../dist/errors.js';
 import { refreshMirror } from '../dist/mirror/refresh.js';
+import { archiveOwner } from '../dist/triggers/archive-owner.js';
 import { Shell } from '../dist/shell.js';
 import { stopGpgAgent } from '../dist/mirror/keys.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
@@ -23,7 +24,7 @@ try {
   const flags = parseScriptArgv(argv, ['warm']);
   config = await loadConfig({ configFile: flags.config });
   const sh = new Shell({ dryRun: flags.dryRun, verbose: flags.verbose, log });
-  const report = await refreshMirror({ sh, config, log }, { warm: argv.warm !== false });
+  const report = await refreshMirror({ sh, config, log }, archiveOwner, { warm: argv.warm !== false });
   writeLines(process.stdout, report.summary.split('\n'));
   if (report.problems.length) process.exitCode = 1;
 } catch (err) {

@@ -35,13 +35,14 @@ const ops = {
   /** Import (files, or every archive) then publish, as `mirror import && mirror publish` would. */
   async 'import-publish'() {
     const { importFiles, importArchives } = await load('mirror/import.js');
+    const { archiveOwner } = await load('triggers/archive-owner.js');
     const { publishMirror } = await load('mirror/publish.js');
     const t0 = performance.now();
     let importMs = 0;
     let imported;
     if (job.files || job.archives) {
       const r = await timed(() =>
-        job.files ? importFiles(ctx, job.files.map((path) => ({ path, codename: job.codename }))) : importArchives(ctx, config.mirror.archives),
+        job.files ? importFiles(ctx, job.files.map((path) => ({ path, codename: job.codename }))) : importArchives(ctx, config.mirror.archives, archiveOwner),
       );
       importMs = r.ms;
       imported = { imported: r.value.imported.length, rejected: r.value.rejected.length, unchanged: r.value.unchanged };

@@ -2,40 +2,21 @@
 import type { Command } from 'commander';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
-import { OperationError, UsageError, requireRoot } from '../errors.js';
+import { OperationError, UsageError } from '../errors.js';
 import { jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
-import type { MirrorContext } from '../mirror/context.js';
+import { mirrorContext } from '../mirror/context.js';
 import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
-import { mirrorLayout } from '../mirror/layout.js';
-import { archiveOwner } from '../mirror/machine-source.js';
 import { publishMirror } from '../mirror/publish.js';
 import { printable } from '../mirror/deb.js';
-import { stopGpgAgent } from '../mirror/keys.js';
 import { refreshMirror } from '../mirror/refresh.js';
 import { serveMirror } from '../mirror/serve.js';
 import { formatStatus, mirrorStatus } from '../mirror/status.js';
 import { verifyMirror } from '../mirror/verify.js';
 import { summarizeWarm, warmRecipes } from '../mirror/warm.js';
 import { CODENAME } from '../mirror/suites.js';
-import { withMirrorLock } from '../triggers/lock.js';
-
-export function mirrorContext(app: AppContext): MirrorContext {
-  return { sh: app.sh, config: app.config, log: app.log };
-}
-
-/** Runs fn under the one mirror lock (not in dry-run: a dry run writes nothing, not even the lock file). */
-export async function underLock<T>(app: AppContext, fn: () => Promise<T>, wait = true): Promise<T> {
-  if (app.sh.dryRun) return fn();
-  requireRoot('writing the mirror');
-  const lock = mirrorLayout(app.config).lock;
-  try {
-    return await withMirrorLock(lock, fn, { wait, onWait: (pid) => app.log(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`) });
-  } finally {
-    // A one-shot command leaves no gpg-agent behind under stateDir/gnupg.
-    await stopGpgAgent(mirrorContext(app)).catch(() => undefined);
-  }
-}
+import { withMirrorWrite } from '../mirror/write-guard.js';
+import { archiveOwner } from '../triggers/archive-owner.js';
 
 /** The one stdout sink of these commands: JSON safe for a terminal, or lines (an array item is one line, whatever it holds). */
 function print(app: AppContext, json: unknown, text: string | string[]): void {
@@ -66,7 +47,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
         throw new UsageError(safe`--from ${o.from} is machine ${owner.machine}'s directory; its files go only into ${owner.codename} (its provenance record): use --codename ${owner.codename}`);
       }
     }
-    const report = await underLock(app, () => importArchives(mirrorContext(app), archives), o.wait);
+    const report = await withMirrorWrite(mirrorContext(app), () => importArchives(mirrorContext(app), archives, archiveOwner), { wait: o.wait });
     print(app, report, formatImportReport(report));
     if (report.rejected.length || report.conflicts.length) process.exitCode = 1;
   });
@@ -74,7 +55,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
   noWait(mirror.command('publish').description('index, sign and publish every suite (staged; InRelease last)').option('--codename <name...>', 'only these suites')).action(
     async (o: { codename?: string[]; wait: boolean }) => {
       const app = await createContext(globals());
-      const report = await underLock(app, () => publishMirror(mirrorContext(app), { codenames: o.codename }), o.wait);
+      const report = await withMirrorWrite(mirrorContext(app), () => publishMirror(mirrorContext(app), { codenames: o.codename }), { wait: o.wait });
       print(
         app,
         report,
@@ -94,7 +75,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
     async (names: string[], o: { wait: boolean }) => {
       const app = await createContext(globals());
       const recipes = names.map((n) => resolveRecipe(app.config, n));
-      const report = await underLock(app, () => warmRecipes(mirrorContext(app), recipes), o.wait);
+      const report = await withMirrorWrite(mirrorContext(app), () => warmRecipes(mirrorContext(app), recipes), { wait: o.wait });
       print(app, report, summarizeWarm(report));
     },
   );
@@ -102,7 +83,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
   noWait(mirror.command('refresh').description('import from all archives, warm the recipes marked "refresh", gc, publish (the nightly job)')).action(
     async (o: { wait: boolean }) => {
       const app = await createContext(globals());
-      const report = await refreshMirror(mirrorContext(app), { wait: o.wait }).finally(() => stopGpgAgent(mirrorContext(app)).catch(() => undefined));
+      const report = await refreshMirror(mirrorContext(app), archiveOwner, { wait: o.wait });
       print(app, report, report.summary);
       if (report.problems.length) process.exitCode = 1;
     },
@@ -111,7 +92,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
   noWait(mirror.command('gc').description('keep the newest `mirror.keep` versions per package and suite; pool files go after the grace period')).action(
     async (o: { wait: boolean }) => {
       const app = await createContext(globals());
-      const report = await underLock(app, () => gcMirror(mirrorContext(app), { dryRun: app.sh.dryRun }), o.wait);
+      const report = await withMirrorWrite(mirrorContext(app), () => gcMirror(mirrorContext(app), { dryRun: app.sh.dryRun }), { wait: o.wait });
       print(app, report, summarizeGc(report));
     },
   );

@@ -6,6 +6,7 @@ import { createContext, type AppContext, type GlobalOptions } from '../context.j
 import { requireRoot } from '../errors.js';
 import { jsonText, writeLines } from '../escape.js';
 import { refreshMirror } from '../mirror/refresh.js';
+import { archiveOwner } from '../triggers/archive-owner.js';
 import { importAndPublish, runDaemon } from '../triggers/daemon.js';
 import { checkSchedule } from '../triggers/schedule.js';
 import { installUnits } from '../triggers/units.js';
@@ -22,7 +23,7 @@ async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolea
     json: app.opts.json,
     watch: parts.watch,
     schedule: parts.schedule,
-    refresh: (signal) => refreshMirror(mctx(signal)),
+    refresh: (signal) => refreshMirror(mctx(signal), archiveOwner),
     importAndPublish: (files, signal) => importAndPublish(mctx(signal), files),
   });
 }

@@ -5,6 +5,7 @@
  * side (ftparchive, release, publish, verify, status, serve).
  */
 import type { Config } from '../config/types.js';
+import type { AppContext } from '../context.js';
 import { neutralizeLine } from '../escape.js';
 import type { Shell } from '../shell.js';
 
@@ -19,4 +20,9 @@ export interface MirrorContext {
 /** ctx.log, or nothing; the line made safe for a terminal (file names are in it). */
 export function progress(ctx: MirrorContext, line: string): void {
   ctx.log?.(neutralizeLine(line));
+}
+
+/** A command's context seen as a mirror operation's (the app's Shell, configuration and log). */
+export function mirrorContext(app: AppContext): MirrorContext {
+  return { sh: app.sh, config: app.config, log: app.log };
 }

@@ -13,12 +13,14 @@ import type { MirrorContext } from './context.js';
 import type { DebPackage } from './deb.js';
 import { mirrorLayout } from './layout.js';
 import { cleanStaleTemps, commitStaged, ingestDeb, loadPoolIndex, recordInIndex, savePoolIndex } from './pool.js';
-import { MachineTrust, notVerified } from './machine-files.js';
-import { listSources } from './machine-source.js';
+import { MachineTrust } from './machine-files.js';
+import { listSources, type ArchiveOwnerOf } from './machine-source.js';
 import { createValidator, screenFiles, type Candidate, type ImportFile } from './import-files.js';
+import { planImport, recordedImports, type ListedFile } from './import-plan.js';
+import { judge, settle, type Settlement } from './import-settle.js';
 import { addToSuite, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
-import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportedFile, type ImportReport, type QuarantineEntry } from './import-state.js';
+import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportReport, type QuarantineEntry } from './import-state.js';
 
 export interface ImportOptions {
   /** Ignore the cache of already-processed files (re-validate everything). */
@@ -47,10 +49,13 @@ export function defaultConcurrency(): number {
   return Math.min(4, Math.max(2, availableParallelism()));
 }
 
-/** Imports the archive directories (a directory under machines.dir is a machine's: machine-source.ts). */
-export async function importArchives(ctx: MirrorContext, archives: Archive[], opts: ImportOptions = {}): Promise<ImportReport> {
+/**
+ * Imports the archive directories; ownerOf says whose each is (a directory
+ * under machines.dir is a machine's: triggers/archive-owner.ts archiveOwner).
+ */
+export async function importArchives(ctx: MirrorContext, archives: Archive[], ownerOf: ArchiveOwnerOf, opts: ImportOptions = {}): Promise<ImportReport> {
   const pre: ImportReport = emptyReport(ctx.sh.dryRun);
-  const { admin, machine } = await listSources(ctx.config.machines.dir, archives, pre, ctx.log);
+  const { admin, machine } = await listSources(ownerOf, ctx.config.machines.dir, archives, pre, ctx.log);
   return runImport(ctx, [...admin, ...(await screenFiles(machine, pre))], opts, pre);
 }
 
@@ -68,12 +73,6 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   const cache = await loadImportCache(layout);
   const index = await loadPoolIndex(layout);
   const quarantine = await loadQuarantine(layout);
-  const suites = new Map<string, Set<string>>();
-  const suiteOf = async (codename: string): Promise<Set<string>> => {
-    let s = suites.get(codename);
-    if (!s) suites.set(codename, (s = new Set(await readSuite(layout, codename))));
-    return s;
-  };
   const toAdd = new Map<string, Set<string>>();
   const add = (codename: string, rel: string): void => {
     let s = toAdd.get(codename);
@@ -82,39 +81,57 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   };
   const quarantined = new Map<string, QuarantineEntry>(quarantine.map((q) => [q.file, q]));
   const released = new Set<string>();
+  // Carries out a settlement (import-settle.ts) on the report, the quarantine, the record and the suites.
+  const apply = (c: Candidate, s: Settlement): void => {
+    switch (s.kind) {
+      case 'rejected':
+        report.rejected.push({ file: s.file, reason: s.reason });
+        quarantined.set(s.file, { file: s.file, reason: s.reason, time: now });
+        if (s.remember) cache.entries[cacheKey(c.path, c.codename)] = s.remember;
+        ctx.log?.(s.log);
+        break;
+      case 'ingested':
+        report[s.as].push(s.entry);
+        add(c.codename, s.entry.pool);
+        released.add(c.path);
+        cache.entries[cacheKey(c.path, c.codename)] = s.record;
+        break;
+      case 'conflict':
+        report.conflicts.push(s.conflict);
+        ctx.log?.(s.log);
+        break;
+      case 'skipped':
+        report.skipped.push(s.skipped);
+        break;
+      case 'warning':
+        report.warnings.push(s.warning);
+        break;
+    }
+  };
 
   report.cleanedTemps = await cleanStaleTemps(sh, layout);
   for (const r of report.rejected) quarantined.set(r.file, { file: r.file, reason: r.reason, time: now });
 
-  // 1. Skip what was processed before with the same size, mtime and inode.
-  const work: Candidate[] = [];
+  // 1. Plan (import-plan.ts): skip what the record says was processed before with the same
+  //    size, mtime and inode. Gathered first: what lstat sees of what will be opened (a listed
+  //    link's target, never following a link: a swapped name is refused when opened) and, for
+  //    the recorded imports, their suite membership and pool file.
+  const listed: ListedFile[] = [];
   for (const f of files) {
-    let st;
-    try {
-      // What will be opened (a listed link's target), never following a link: a swapped name is refused when opened.
-      st = await fsp.lstat(f.openPath ?? f.path);
-    } catch {
-      report.warnings.push(`${f.path}: vanished before it could be read`);
-      continue;
-    }
-    const c: Candidate = { ...f, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-    const hit = opts.force || opts.noCache ? undefined : cache.entries[cacheKey(f.path, f.codename)];
-    if (hit && hit.size === c.size && hit.mtimeMs === c.mtimeMs && hit.ino === c.ino) {
-      if (hit.rejected !== undefined) {
-        report.rejected.push({ file: f.path, reason: hit.rejected });
-        report.unchanged++;
-        continue;
-      }
-      // Listed but missing from the pool: repair. Not listed: gc trimmed it; leave it out.
-      const listed = hit.pool ? (await suiteOf(f.codename)).has(hit.pool) : false;
-      const inPool = hit.pool ? await fsp.stat(join(layout.root, hit.pool)).then(() => true, () => false) : false;
-      if (!listed || inPool) {
-        report.unchanged++;
-        continue;
-      }
-    }
-    work.push(c);
+    const seen = await fsp.lstat(f.openPath ?? f.path).then((st) => ({ size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }), () => undefined);
+    listed.push({ file: f, seen });
   }
+  const record = opts.force || opts.noCache ? {} : cache.entries;
+  const recorded = recordedImports(record, listed);
+  const suites = new Map<string, Set<string>>();
+  for (const codename of new Set(recorded.map((r) => r.codename))) suites.set(codename, new Set(await readSuite(layout, codename)));
+  const inPool = new Set<string>();
+  for (const pool of new Set(recorded.map((r) => r.pool))) if (await fsp.stat(join(layout.root, pool)).then(() => true, () => false)) inPool.add(pool);
+  const plan = planImport(listed, { record, suites, inPool });
+  report.warnings.push(...plan.warnings);
+  report.rejected.push(...plan.rejected);
+  report.unchanged += plan.unchanged;
+  const work = plan.work;
   if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
   await opts.afterListing?.(work);
 
@@ -165,22 +182,10 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       for (const [i, c] of part.entries()) {
         const inspection = inspections[i];
         if (!inspection) continue;
-        if (inspection.ok && c.machine !== undefined && !(await trust.admits(c.codename, inspection.pkg))) {
-          // Its apt name was promised, its bytes are not: what a hostile container would plant.
-          const reason = notVerified(c.codename, c.machine);
-          report.rejected.push({ file: c.path, reason });
-          quarantined.set(c.path, { file: c.path, reason, time: now });
-          ctx.log?.(`rejected ${c.path}: ${reason}`);
-          continue;
-        }
-        if (inspection.ok) {
-          valid.push({ c, pkg: inspection.pkg });
-          continue;
-        }
-        report.rejected.push({ file: c.path, reason: inspection.reason });
-        quarantined.set(c.path, { file: c.path, reason: inspection.reason, time: now });
-        if (!c.retry) cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, rejected: inspection.reason };
-        ctx.log?.(`rejected ${c.path}: ${inspection.reason}`);
+        const admitted = inspection.ok && c.machine !== undefined ? await trust.admits(c.codename, inspection.pkg) : true;
+        const judged = judge(c, inspection, admitted);
+        if ('ok' in judged) valid.push({ c, pkg: judged.pkg });
+        else apply(c, judged);
       }
       const outcomes = new Map<Candidate, AptMoveOutcome>();
       if (!native) {
@@ -205,35 +210,11 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       for (const { c, pkg } of valid) {
         const result = outcomes.get(c);
         if (!result) continue;
-        const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
-        switch (result.status) {
-          case 'imported':
-          case 'present':
-            (result.status === 'imported' ? report.imported : report.alreadyPresent).push(entry);
-            if (result.status === 'imported' || !index.files[result.pool]?.sha256) {
-              await recordInIndex(index, layout, result.pool, pkg);
-              indexDirty = true;
-            }
-            add(c.codename, result.pool);
-            released.add(c.path);
-            cache.entries[cacheKey(c.path, c.codename)] = { size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, pool: result.pool };
-            break;
-          case 'conflict':
-            report.conflicts.push({ file: c.path, codename: c.codename, pool: result.pool, reason: result.reason });
-            ctx.log?.(`conflict ${c.path}: ${result.reason}`);
-            break;
-          case 'skipped':
-            report.skipped.push({ file: c.path, reason: result.reason });
-            break;
-          case 'changed':
-            report.warnings.push(`${c.path}: ${result.reason}`);
-            break;
-          case 'no-space':
-            // Reported by name and listed in status; not cached, so the next import retries it.
-            report.rejected.push({ file: c.path, reason: result.reason });
-            quarantined.set(c.path, { file: c.path, reason: result.reason, time: now });
-            ctx.log?.(`not imported ${c.path}: ${result.reason}`);
-            break;
+        const settled = settle(c, pkg, result);
+        apply(c, settled);
+        if (settled.kind === 'ingested' && (settled.as === 'imported' || !index.files[result.pool]?.sha256)) {
+          await recordInIndex(index, layout, result.pool, pkg);
+          indexDirty = true;
         }
       }
       // This slice's copies are in place (commit removes its temp) or not wanted.
@@ -269,3 +250,4 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
 export { formatImportReport, summarizeImport, type ImportReport, type ImportedFile } from './import-state.js';
 export { listArchive } from './archive-scan.js';
 export type { ImportFile } from './import-files.js';
+export type { ArchiveOwner, ArchiveOwnerOf } from './machine-source.js';

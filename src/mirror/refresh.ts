@@ -1,19 +1,18 @@
 /**
  * `mirror refresh`, the nightly job: import from every archive, warm the
  * recipes marked `refresh`, gc, publish (which also renews Valid-Until).
- * Runs under the one mirror lock; each step's problems are collected so a
+ * Runs under the mirror-write guard (write-guard.ts); each step's problems are collected so a
  * broken recipe does not stop the rest of the refresh.
  */
 import { resolveAllRecipes } from '../config/recipes.js';
-import { NspawnKitError, formatError, requireRoot } from '../errors.js';
-import { withMirrorLock } from '../triggers/lock.js';
+import { NspawnKitError, formatError } from '../errors.js';
 import type { MirrorContext } from './context.js';
 import { gcMirror } from './gc.js';
-import { importArchives, summarizeImport, type ImportReport } from './import.js';
-import { mirrorLayout } from './layout.js';
+import { importArchives, summarizeImport, type ArchiveOwnerOf, type ImportReport } from './import.js';
 import { publishMirror, type PublishReport } from './publish.js';
 import { printable } from './deb.js';
 import { warmRecipes } from './warm.js';
+import { withMirrorWrite } from './write-guard.js';
 
 export interface RefreshOptions {
   /** Wait for the mirror lock (default) or fail at once. */
@@ -31,13 +30,14 @@ export interface RefreshReport {
   durationMs: number;
 }
 
-export async function refreshMirror(ctx: MirrorContext, opts: RefreshOptions = {}): Promise<RefreshReport> {
+/** ownerOf: whose each archive directory is (triggers/archive-owner.ts archiveOwner; see importArchives). */
+export async function refreshMirror(ctx: MirrorContext, ownerOf: ArchiveOwnerOf, opts: RefreshOptions = {}): Promise<RefreshReport> {
   const started = Date.now();
   const run = async (): Promise<RefreshReport> => {
     const problems: string[] = [];
     const log = (line: string) => ctx.log?.(line);
     log(`refresh: importing from ${ctx.config.mirror.archives.map((a) => a.path).join(', ')}`);
-    const imported = await importArchives(ctx, ctx.config.mirror.archives);
+    const imported = await importArchives(ctx, ctx.config.mirror.archives, ownerOf);
     log(`refresh: ${summarizeImport(imported)}`);
     for (const r of imported.rejected) problems.push(`rejected ${r.file}: ${r.reason}`);
     const warmed: string[] = [];
@@ -65,11 +65,6 @@ export async function refreshMirror(ctx: MirrorContext, opts: RefreshOptions = {
     ].join('\n');
     return { imported, warmed, published, problems, summary, durationMs: Date.now() - started };
   };
-  if (ctx.sh.dryRun) return run();
-  requireRoot('mirror refresh');
-  return withMirrorLock(mirrorLayout(ctx.config).lock, run, {
-    wait: opts.wait ?? true,
-    onWait: (pid) => ctx.log?.(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`),
-    signal: ctx.signal,
-  });
+  // A one-shot refresh (the command, the nightly hook) stops the gpg-agent afterwards; inside a daemon run the daemon's guard owns it.
+  return withMirrorWrite(ctx, run, { wait: opts.wait ?? true, purpose: 'mirror refresh' });
 }

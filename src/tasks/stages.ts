@@ -6,12 +6,14 @@
 import type { ListrTask, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr2';
 import type { Recipe } from '../config/types.js';
 import { fixHost, missingPackages, runDoctor, type DoctorReport } from '../host/doctor.js';
-import { mirrorContext, underLock } from '../commands/mirror.js';
+import { mirrorContext } from '../mirror/context.js';
 import { importArchives, summarizeImport } from '../mirror/import.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { publishMirror, type PublishReport } from '../mirror/publish.js';
 import { summarizeWarm, warmRecipes } from '../mirror/warm.js';
 import { ensureSigningKey } from '../mirror/keys.js';
+import { withMirrorWrite } from '../mirror/write-guard.js';
+import { archiveOwner } from '../triggers/archive-owner.js';
 import { stage, type StageCtx } from './runner.js';
 
 type Task<C extends StageCtx> = ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>;
@@ -61,7 +63,8 @@ export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
     await sh.mkdir(layout.dists, 0o755);
     await sh.mkdir(config.machines.dir, 0o700);
     // Under the mirror lock: two first runs (a script and the daemon) must not make two keys.
-    const fpr = await underLock(ctx.app, () => ensureSigningKey({ ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) }));
+    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
+    const fpr = await withMirrorWrite(mctx, () => ensureSigningKey(mctx));
     return `${layout.root}, key ${/^[0-9A-F]{40}$/.test(fpr) ? fpr.slice(-16) : fpr}`;
   });
 }
@@ -70,7 +73,7 @@ export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
 export function warmStage<C extends MirrorStageCtx>(): Task<C> {
   return stage<C>('Cache warming', async (ctx, task, sh) => {
     const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
-    const report = await underLock(ctx.app, () => warmRecipes(mctx, ctx.recipes));
+    const report = await withMirrorWrite(mctx, () => warmRecipes(mctx, ctx.recipes));
     return summarizeWarm(report);
   });
 }
@@ -85,8 +88,8 @@ export function indexStage<C extends MirrorStageCtx>(opts: { importArchives: boo
   const title = opts.importArchives ? 'Import from the apt archives, index, sign, publish' : 'Index, sign, publish';
   return stage<C>(title, async (ctx, task, sh) => {
     const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
-    const { imported, published } = await underLock(ctx.app, async () => {
-      const imp = opts.importArchives ? await importArchives(mctx, ctx.app.config.mirror.archives) : undefined;
+    const { imported, published } = await withMirrorWrite(mctx, async () => {
+      const imp = opts.importArchives ? await importArchives(mctx, ctx.app.config.mirror.archives, archiveOwner) : undefined;
       if (imp) task.output = summarizeImport(imp);
       return { imported: imp, published: await publishMirror(mctx) };
     });

@@ -14,10 +14,10 @@ import { inspectDeb, inspectDebs, type DebInspection } from '../mirror/deb.js';
 import { importFiles, type ImportReport } from '../mirror/import.js';
 import { mirrorLayout, suiteListPath } from '../mirror/layout.js';
 import { publishMirror, type PublishReport } from '../mirror/publish.js';
+import { withMirrorWrite } from '../mirror/write-guard.js';
 import type { Shell } from '../shell.js';
 import { createCoalescer } from './coalesce.js';
 import { collectBetweenRuns } from './heap-tuning.js';
-import { withMirrorLock } from './lock.js';
 import { startSchedule, type Schedule } from './schedule.js';
 import { discoverMachineArchives, startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
 import { UsageError } from '../errors.js';
@@ -78,7 +78,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const write = opts.log ?? logToStderr;
   const log = createEventLog(write, opts.json ?? false);
   const { config, sh } = opts;
-  const lockPath = mirrorLayout(config).lock;
   const verdict = (r: DebInspection) => (r.ok ? (true as const) : r.reason);
   // A verdict only: the importer hashes the copy it validates again. The watcher hands over
   // /proc/<pid>/fd/<N> of a descriptor it opened safely (O_NOFOLLOW, regular file), and aborts the
@@ -108,9 +107,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         signal.throwIfAborted();
         if (payload.files.size) await opts.importAndPublish([...payload.files.values()], signal);
       };
-      // A dry run writes nothing, so it takes no lock (and creates no lock file).
-      if (sh.dryRun) return work();
-      return withMirrorLock(lockPath, work, { wait: true, signal, onWait: (pid) => log('lock-wait', { holder: pid ?? null }) });
+      // The daemon keeps its gpg-agent between runs; a dry run takes no lock (write-guard.ts).
+      return withMirrorWrite({ sh, config, signal }, work, { purpose: 'the daemon (it writes the mirror)', stopAgent: false, onWait: (pid) => log('lock-wait', { holder: pid ?? null }) });
     },
   });
   const trigger = (p: { refresh?: boolean; files?: WatchedFile[] }) =>
@@ -266,16 +264,10 @@ export async function reindexTargets(config: Config, paths: string[], codename?:
   return out;
 }
 
-/** One reindex under the mirror lock (waits for a daemon run in progress). */
+/** One reindex under the mirror-write guard (waits for a daemon run in progress; root; stops the gpg-agent after). */
 export async function reindex(ctx: MirrorContext, paths: string[], codename?: string): Promise<Awaited<ReturnType<typeof importAndPublish>>> {
   const files = await reindexTargets(ctx.config, paths, codename);
-  // A dry run writes nothing, so it needs no lock (and creates no lock file).
-  if (ctx.sh.dryRun) return importAndPublish(ctx, files);
-  return withMirrorLock(mirrorLayout(ctx.config).lock, () => importAndPublish(ctx, files), {
-    wait: true,
-    signal: ctx.signal,
-    onWait: (pid) => ctx.log?.(`waiting for the mirror lock held by ${pid ? `pid ${pid}` : 'another process'}…`),
-  });
+  return withMirrorWrite(ctx, () => importAndPublish(ctx, files));
 }
 
 function logWatchEvent(log: EventLog, e: WatchEvent): void {

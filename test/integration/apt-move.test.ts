@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Shell } from '../../src/shell.js';
 import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives } from '../../src/mirror/import.js';
+import { archiveOwner } from '../../src/triggers/archive-owner.js';
 import { prepareListState } from '../../src/mirror/apt-move.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
 import { makeConfig } from '../helpers/config.js';
@@ -68,7 +69,7 @@ test('apt-move imports through a private LISTSTATE and a safe FILECACHE; bad and
   fakeHostLists(lists, [hello, dashy, hostile]);
   const before = snapshotTree(archive);
 
-  const report = await importArchives(ctx, config.mirror.archives, { hostLists: lists });
+  const report = await importArchives(ctx, config.mirror.archives, archiveOwner, { hostLists: lists });
   assert.equal(report.imported.map((i) => i.pool).sort(), [
     'pool/main/d/dashy/dashy_0.5-2_amd64.deb',
     'pool/main/h/hello/hello_2.10-3_amd64.deb',
@@ -97,13 +98,13 @@ test('apt-move imports through a private LISTSTATE and a safe FILECACHE; bad and
 
   // Second run: nothing new, apt-move is not even started.
   lines.length = 0;
-  const again = await importArchives(ctx, config.mirror.archives, { hostLists: lists });
+  const again = await importArchives(ctx, config.mirror.archives, archiveOwner, { hostLists: lists });
   assert.is(again.unchanged, 4);
   assert.is(again.imported.length, 0);
   assert.not.ok(lines.some((l) => l.startsWith('apt-move: ')));
   // A new file later: only it goes through apt-move.
   makeDeb(archive, { name: 'late', version: '1' });
-  const third = await importArchives(ctx, config.mirror.archives, { hostLists: lists });
+  const third = await importArchives(ctx, config.mirror.archives, archiveOwner, { hostLists: lists });
   assert.equal(third.imported.map((i) => i.pool), ['pool/main/l/late/late_1_amd64.deb']);
   assert.equal(readdirSync(join(layout.state, 'apt-move', 'bookworm')).sort(), ['apt-move.conf', 'local']);
 });

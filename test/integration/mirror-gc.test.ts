@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Shell } from '../../src/shell.js';
 import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives } from '../../src/mirror/import.js';
+import { archiveOwner } from '../../src/triggers/archive-owner.js';
 import { gcMirror } from '../../src/mirror/gc.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
 import { publishMirror, recordStamp } from '../../src/mirror/publish.js';
@@ -35,7 +36,7 @@ async function setup(keep = 2) {
   for (const version of ['1.0-1', '1:0.9-1', '2.0~rc1-1', '2.0-1']) makeDeb(archive, { name: 'foo', version });
   for (const version of ['1.0', '1.1~beta1', '1.1']) makeDeb(archive, { name: 'bar', version, arch: 'all' });
   makeDeb(archive, { name: 'solo', version: '5' });
-  await importArchives(ctx, config.mirror.archives);
+  await importArchives(ctx, config.mirror.archives, archiveOwner);
   return { base, config, ctx, layout: mirrorLayout(config) };
 }
 

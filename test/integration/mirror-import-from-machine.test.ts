@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Shell } from '../../src/shell.js';
 import { importArchives } from '../../src/mirror/import.js';
+import { archiveOwner } from '../../src/triggers/archive-owner.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
 import { cli } from '../helpers/cli.js';
 import { makeConfig } from '../helpers/config.js';
@@ -73,13 +74,13 @@ test('--from through a symlink outside machines.dir is still the machine\'s; ano
 test('a mirror.archives entry inside machines.dir is the machine\'s too; a machine without a valid record is skipped with the reason', async () => {
   const { config, cache, suite } = world();
   const ctx = { sh: new Shell({ log: () => {} }), config, log: () => {} };
-  const r = await importArchives(ctx, [{ path: cache, codename: 'bookworm' }]);
+  const r = await importArchives(ctx, [{ path: cache, codename: 'bookworm' }], archiveOwner);
   assert.equal(r.imported.map((i) => i.package), ['trusted']);
   assert.equal(r.rejected, [{ file: join(cache, 'evilpkg_6.6_amd64.deb'), reason: NOT_VERIFIED }]);
   assert.not.match(suite(), 'evilpkg');
 
   rmSync(join(config.machines.dir, 'web', 'var', 'lib', 'nspawn-kit', 'provenance.json'));
-  const none = await importArchives(ctx, [{ path: cache, codename: 'bookworm' }], { force: true });
+  const none = await importArchives(ctx, [{ path: cache, codename: 'bookworm' }], archiveOwner, { force: true });
   assert.is(none.imported.length + none.rejected.length + none.alreadyPresent.length, 0);
   assert.equal(none.warnings.length, 1);
   assert.match(none.warnings[0] ?? '', `${cache} (in machine web): `);

@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { Shell, type Command, type RunOptions, type RunResult } from '../../src/shell.js';
 import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives } from '../../src/mirror/import.js';
+import { archiveOwner } from '../../src/triggers/archive-owner.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
 import { stateStagingDir } from '../../src/mirror/staging-dir.js';
 import { makeConfig } from '../helpers/config.js';
@@ -62,7 +63,7 @@ test('a regular file swapped for a symlink to the secret key after listing is re
   const x = makeDeb(archives, { name: 'xpkg' });
   makeDeb(archives, { name: 'ypkg' });
   let swapped = false;
-  const r = await importArchives(ctx, config.mirror.archives, {
+  const r = await importArchives(ctx, config.mirror.archives, archiveOwner, {
     afterListing: async (files) => {
       assert.ok(files.some((f) => f.path === x), 'x.deb was listed as a regular file');
       rmSync(x);
@@ -88,7 +89,7 @@ test('an in-directory symlink is resolved once at listing: its target swapped fo
   const real = makeDeb(archives, { name: 'linked' }, 'linked.real');
   const link = join(archives, 'linked_1.0-1_amd64.deb');
   symlinkSync('linked.real', link);
-  const r = await importArchives(ctx, config.mirror.archives, {
+  const r = await importArchives(ctx, config.mirror.archives, archiveOwner, {
     afterListing: async (files) => {
       assert.equal(files.map((f) => [f.path, f.openPath]), [[link, real]]);
       rmSync(real);
@@ -102,7 +103,7 @@ test('an in-directory symlink is resolved once at listing: its target swapped fo
   // Untouched, the same symlink imports its target.
   rmSync(real);
   makeDeb(archives, { name: 'linked' }, 'linked.real');
-  const ok = await importArchives(ctx, config.mirror.archives, { force: true });
+  const ok = await importArchives(ctx, config.mirror.archives, archiveOwner, { force: true });
   assert.equal(ok.imported.map((i) => i.pool), ['pool/main/l/linked/linked_1.0-1_amd64.deb']);
 });
 
@@ -112,7 +113,7 @@ test('the archive directory swapped for a symlink to another directory after lis
   const outside = join(base, 'outside');
   // Same file name, other package: what the swap would bring in.
   makeDeb(outside, { name: 'xpkg', version: '1.0-1', salt: 'outside' });
-  const r = await importArchives(ctx, config.mirror.archives, {
+  const r = await importArchives(ctx, config.mirror.archives, archiveOwner, {
     afterListing: async () => {
       renameSync(archives, `${archives}.old`);
       symlinkSync(outside, archives);
@@ -126,7 +127,7 @@ test('the archive directory swapped for a symlink to another directory after lis
 test('a file that grew after listing is not copied past the listed size, and is retried by the next import', async () => {
   const { config, ctx, archives } = setup();
   const x = makeDeb(archives, { name: 'grow' });
-  const r = await importArchives(ctx, config.mirror.archives, {
+  const r = await importArchives(ctx, config.mirror.archives, archiveOwner, {
     afterListing: async () => writeFileSync(x, Buffer.alloc(1 << 20), { flag: 'a' }),
   });
   const size = statSync(x).size;
@@ -134,7 +135,7 @@ test('a file that grew after listing is not copied past the listed size, and is 
   // Not a remembered verdict: once the file is whole again, it goes in.
   rmSync(x);
   makeDeb(archives, { name: 'grow' });
-  const again = await importArchives(ctx, config.mirror.archives);
+  const again = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.equal(again.imported.map((i) => i.package), ['grow']);
 });
 
@@ -170,7 +171,7 @@ test('importer "apt-move": a source swapped for a link to the key after validati
   execFileSync('lz4', ['-q', '-z', '-f', join(base, 'Packages'), join(lists, 'example.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4')]);
   writeFileSync(join(lists, 'example.org_debian_dists_bookworm_InRelease'), '');
   const sh = new SwapAfterValidation(x, key);
-  const r = await importArchives({ sh, config, log: () => {} }, config.mirror.archives, { hostLists: lists });
+  const r = await importArchives({ sh, config, log: () => {} }, config.mirror.archives, archiveOwner, { hostLists: lists });
   assert.ok(sh.swapped, 'the swap happened');
   // Validated, then handed to apt-move as the private copy: the pool holds the validated bytes.
   assert.equal(r.imported.map((i) => i.pool), ['pool/main/x/xpkg/xpkg_1.0-1_amd64.deb']);

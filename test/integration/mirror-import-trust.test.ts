@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Shell, type Command, type RunOptions, type RunResult } from '../../src/shell.js';
 import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives, importFiles } from '../../src/mirror/import.js';
+import { archiveOwner } from '../../src/triggers/archive-owner.js';
 import { inspectDeb, sha256File } from '../../src/mirror/deb.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
 import { loadQuarantine } from '../../src/mirror/import-state.js';
@@ -113,7 +114,7 @@ test('machine files: a symlink (even to a trusted .deb) and a file behind a syml
 test('admin archives keep their behaviour: a file no list names is imported from mirror.archives', async () => {
   const { config, ctx } = setup();
   makeDeb(config.mirror.archives[0]!.path, { name: 'local-only' });
-  const r = await importArchives(ctx, config.mirror.archives);
+  const r = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.equal(r.imported.map((i) => i.package), ['local-only']);
   assert.is(r.rejected.length, 0);
 });
@@ -139,7 +140,7 @@ test('a source swapped right after validation cannot get its new bytes into the 
   const garbage = join(config.mirror.archives[0]!.path, '.garbage');
   writeFileSync(garbage, readFileSync(src).map((b) => b ^ 0xff));
   const ctx: MirrorContext = { sh: new SwappingShell(src, garbage), config, log: () => {} };
-  const r = await importArchives(ctx, config.mirror.archives);
+  const r = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.not.ok(existsSync(garbage), 'the swap happened');
   assert.not.equal((await sha256File(src)).sha256, goodSha, 'the source now holds other bytes');
   const pooled = join(layout.root, 'pool/main/s/swapme/swapme_1.0-1_amd64.deb');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Shell, type Command, type RunOptions, type RunResult } from '../../src/shell.js';
 import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives, importFiles, formatImportReport } from '../../src/mirror/import.js';
+import { archiveOwner } from '../../src/triggers/archive-owner.js';
 import { inspectDeb } from '../../src/mirror/deb.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
 import { makeConfig } from '../helpers/config.js';
@@ -85,7 +86,7 @@ test('bad files are reported by name with a reason and never listed; the rest is
   const { base, ctx, archive, config, layout } = setup();
   hostileBatch(archive);
   const cwd = process.cwd();
-  const report = await importArchives(ctx, config.mirror.archives);
+  const report = await importArchives(ctx, config.mirror.archives, archiveOwner);
   const rejected = Object.fromEntries(report.rejected.map((r) => [r.file.slice(archive.length + 1), r.reason]));
   assert.equal(Object.keys(rejected).sort(), ['$(touch pwned2).deb', '--help.deb', 'c d.deb', 'empty.deb', 'garbage.deb', 'truncated.deb']);
   assert.match(rejected['empty.deb'] ?? '', 'empty file');
@@ -125,21 +126,21 @@ test('the source directory is never changed (listing and mtimes), even across co
   const { ctx, archive, config } = setup();
   hostileBatch(archive);
   const before = snapshotTree(archive);
-  await importArchives(ctx, config.mirror.archives);
-  await importArchives(ctx, config.mirror.archives, { force: true });
+  await importArchives(ctx, config.mirror.archives, archiveOwner);
+  await importArchives(ctx, config.mirror.archives, archiveOwner, { force: true });
   assert.equal(snapshotTree(archive), before);
 });
 
 test('same name/version/arch with different bytes is a conflict: reported, pool copy kept, suite unchanged', async () => {
   const { ctx, archive, config, layout } = setup();
   makeDeb(archive, { name: 'hello', version: '2.10-3', salt: 'first' });
-  const first = await importArchives(ctx, config.mirror.archives);
+  const first = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.is(first.imported.length, 1);
   const rel = first.imported[0]?.pool ?? '';
   const poolBytes = readFileSync(join(layout.root, rel));
   const other = join(config.stateDir, '..', 'other');
   makeDeb(other, { name: 'hello', version: '2.10-3', salt: 'second, different bytes' });
-  const second = await importArchives(ctx, [{ path: other, codename: 'bookworm' }]);
+  const second = await importArchives(ctx, [{ path: other, codename: 'bookworm' }], archiveOwner);
   assert.is(second.conflicts.length, 1);
   assert.is(second.conflicts[0]?.pool, rel);
   assert.match(second.conflicts[0]?.reason ?? '', 'different bytes');
@@ -150,7 +151,7 @@ test('same name/version/arch with different bytes is a conflict: reported, pool 
   const same = join(config.stateDir, '..', 'same');
   mkdirSync(same);
   copyFileSync(join(archive, 'hello_2.10-3_amd64.deb'), join(same, 'renamed.deb'));
-  const third = await importArchives(ctx, [{ path: same, codename: 'trixie' }]);
+  const third = await importArchives(ctx, [{ path: same, codename: 'trixie' }], archiveOwner);
   assert.is(third.alreadyPresent.length, 1);
   assert.equal(suite(ctx, 'trixie'), [rel]);
 });
@@ -159,7 +160,7 @@ test('dry-run changes nothing on disk and still reports what would happen', asyn
   const { base, ctx, archive, config, lines } = setup(true);
   hostileBatch(archive);
   const before = snapshotTree(base);
-  const report = await importArchives(ctx, config.mirror.archives);
+  const report = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.equal(snapshotTree(base), before);
   assert.ok(report.dryRun);
   assert.is(report.imported.length, 5);
@@ -172,15 +173,15 @@ test('a second import skips unchanged files (cache by size+mtime) and a changed 
   makeDeb(archive, { name: 'one' });
   makeDeb(archive, { name: 'two' });
   writeFileSync(join(archive, 'bad.deb'), 'junk');
-  const first = await importArchives(ctx, config.mirror.archives);
+  const first = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.is(first.imported.length, 2);
-  const again = await importArchives(ctx, config.mirror.archives);
+  const again = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.is(again.unchanged, 3);
   assert.is(again.imported.length + again.alreadyPresent.length, 0);
   assert.is(again.rejected.length, 1, 'a bad file is still reported while it is there');
   // Repaired in place: validated again, imported, and dropped from the quarantine.
   copyFileSync(makeDeb(join(config.stateDir, '..', 'x'), { name: 'three' }), join(archive, 'bad.deb'));
-  const third = await importArchives(ctx, config.mirror.archives);
+  const third = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.is(third.imported.length, 1);
   assert.is(third.rejected.length, 0);
   const q = JSON.parse(readFileSync(mirrorLayout(config).quarantine, 'utf8')) as unknown[];
@@ -193,7 +194,7 @@ test('importFiles: specific files; symlinks leaving the directory and non-.deb n
   const outside = makeDeb(join(config.stateDir, '..', 'elsewhere'), { name: 'outsider' });
   symlinkSync(outside, join(archive, 'escape.deb'));
   symlinkSync(good, join(archive, 'inside-link.deb'));
-  const listed = await importArchives(ctx, config.mirror.archives);
+  const listed = await importArchives(ctx, config.mirror.archives, archiveOwner);
   assert.ok(listed.rejected.some((r) => r.file.endsWith('escape.deb') && /outside/.test(r.reason)));
   const r = await importFiles(ctx, [
     { path: good, codename: 'bookworm' },
@@ -238,14 +239,14 @@ test('thousands of files: validated in parallel, the second run is a cache pass'
     else copyFileSync(template, join(archive, `dup${i}.deb`));
   }
   const sh = new RecordingShell({ log: () => {} });
-  const first = await importArchives({ ...ctx, sh }, config.mirror.archives);
+  const first = await importArchives({ ...ctx, sh }, config.mirror.archives, archiveOwner);
   assert.is(first.imported.length, 41);
   assert.is(first.alreadyPresent.length, 259);
   const validations = (cmds: Command[]) => cmds.filter(([cli, args]) => cli === 'sh' && args.join(' ').includes('dpkg-deb'));
   // Batched: a few files per validation process, not one process per file.
   assert.ok(validations(sh.commands).length > 0 && validations(sh.commands).length <= 300 / 4, `${validations(sh.commands).length} validation processes`);
   sh.commands.length = 0;
-  const second = await importArchives({ ...ctx, sh }, config.mirror.archives);
+  const second = await importArchives({ ...ctx, sh }, config.mirror.archives, archiveOwner);
   assert.is(second.unchanged, 300);
   assert.equal(sh.commands, [], 'the cache pass ran no process at all (no validation, no copy)');
   assert.equal(readdirSync(join(mirrorLayout(config).pool)).filter((n) => n.endsWith('.tmp')), [], 'no staged copy left behind');

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config/types.js';
 import type { MirrorContext } from '../../src/mirror/context.js';
 import { importArchives } from '../../src/mirror/import.js';
+import { archiveOwner } from '../../src/triggers/archive-owner.js';
 import { stopGpgAgent } from '../../src/mirror/keys.js';
 import { mirrorLayout } from '../../src/mirror/layout.js';
 import { PROVENANCE } from '../../src/machine/paths.js';
@@ -64,7 +65,7 @@ function daemonOptions(config: Config, lines: string[], over: Partial<DaemonOpti
     log: (line) => lines.push(line),
     refresh: async (signal) => {
       const ctx = { sh, config, signal };
-      await importArchives(ctx, config.mirror.archives);
+      await importArchives(ctx, config.mirror.archives, archiveOwner);
       await publishMirror(ctx);
     },
     importAndPublish: (files, signal) => importAndPublish({ sh, config, signal }, files),
@@ -145,7 +146,7 @@ test("a machine's downloads land in the mirror under its codename only when a ve
   const trixieArchive = join(base, 'loop', 'archives-trixie');
   await mkdir(trixieArchive, { recursive: true });
   await copyFile(pool[3]!, join(trixieArchive, 'pkg3_1.0-1_amd64.deb'));
-  await importArchives(ctx, [...config.mirror.archives, { path: trixieArchive, codename: 'trixie' }]);
+  await importArchives(ctx, [...config.mirror.archives, { path: trixieArchive, codename: 'trixie' }], archiveOwner);
   await publishMirror(ctx);
   // A machine root as the builder leaves it: provenance (codename trixie) and apt's cache dir.
   const machine = join(config.machines.dir, 'box');
@@ -281,7 +282,7 @@ test('kill -9 of the daemon in the middle of a publish: the next start needs no 
   // A previous publication exists.
   const first = pool.slice(0, 3);
   for (const d of first) await copyFile(d, join(archive, d.split('/').pop()!));
-  await importArchives(ctx, config.mirror.archives);
+  await importArchives(ctx, config.mirror.archives, archiveOwner);
   await publishMirror(ctx);
   const more = pool.slice(3, 30);
   const script = join(base, 'daemon-child.mts');

@@ -18,18 +18,20 @@
  *
  * The lock is re-entrant within one async call chain (AsyncLocalStorage), so
  * `mirror refresh` may call import and publish that each take it themselves.
+ * Writers take it through write-guard.ts (root, dry run, gpg-agent), not directly.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { OperationError } from '../errors.js';
+import { liveLockHolder } from './lock-holder.js';
 
 export interface LockOptions {
   /** Wait for the holder to finish (true) or fail at once with MirrorBusyError (false). */
   wait: boolean;
-  /** Called once when we have to wait, with the holder's PID if known (for a log line). */
+  /** Called once when we have to wait, with the live holder's PID if it can be named (lock-holder.ts). */
   onWait?: (holderPid: number | undefined) => void;
   /** Give up waiting when aborted. */
   signal?: AbortSignal;
@@ -66,6 +68,12 @@ const FLOCK_CONFLICT = 75;
 // A fixed script: the lock path reaches flock as an argv element after `--`.
 const HOLD_SCRIPT = 'echo locked; read _ || true';
 
+/** True when the current async call chain holds the lock at lockPath (a re-entrant call takes nothing). */
+export function holdsMirrorLock(lockPath: string): boolean {
+  const current = held.getStore()?.get(resolve(lockPath));
+  return current !== undefined && !current.released;
+}
+
 export async function withMirrorLock<T>(lockPath: string, fn: () => Promise<T>, opts: LockOptions): Promise<T> {
   const path = resolve(lockPath);
   const mine = held.getStore();
@@ -81,30 +89,21 @@ export async function withMirrorLock<T>(lockPath: string, fn: () => Promise<T>, 
   }
 }
 
-/** The PID recorded by the current holder (informational only: the flock is the truth). */
-export function lockHolderPid(lockPath: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(lockPath, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function acquire(path: string, opts: LockOptions): Promise<Holder> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   const first = await tryHold(path, false, opts.signal);
   if (first.holder) return recordOwner(path, first.holder);
-  if (!opts.wait) throw new MirrorBusyError(path, lockHolderPid(path));
-  opts.onWait?.(lockHolderPid(path));
+  if (!opts.wait) throw new MirrorBusyError(path, liveLockHolder(path));
+  opts.onWait?.(liveLockHolder(path));
   const second = await tryHold(path, true, opts.signal);
   if (second.holder) return recordOwner(path, second.holder);
   throw new OperationError(`could not take the mirror lock ${path}: ${second.error}`, 'Check that util-linux flock is installed and the state directory is writable.');
 }
 
 function recordOwner(path: string, holder: Holder): Holder {
-  // Informational: lets a MirrorBusyError name the holder. Written after
-  // taking the lock, so it never races with another holder's write.
+  // Informational: lets a MirrorBusyError name the holder (believed only
+  // while the kernel says that PID holds the lock: lock-holder.ts). Written
+  // after taking the lock, so it never races with another holder's write.
   try {
     writeFileSync(path, `${process.pid}\n`);
   } catch {
