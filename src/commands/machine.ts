@@ -1,4 +1,4 @@
-/** `create`, `provision`, `boot`, `run`, `list`, `rm`. */
+/** `create`, `provision`, `boot`, `run`, `list`, `rm`, `migrate`. */
 import type { Command } from 'commander';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
@@ -109,5 +109,18 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (app.opts.json) process.stdout.write(`${jsonText(r, 2)}\n`);
       else writeLines(process.stdout, `removed ${name}${r.releasedBase ? safe` and its base ${r.releasedBase}, which nothing else used` : ''}`);
     });
-}
 
+  program
+    .command('migrate')
+    .description('move an overlay machine of the old layout (its directory held only its changes) to the host-mounted layout')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const app = await createContext(globals());
+      assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('migrate');
+      const { migrateMachine } = await import('../machine/migrate.js');
+      const r = await migrateMachine({ sh: app.sh, config: app.config }, name);
+      if (app.opts.json) process.stdout.write(`${jsonText(r, 2)}\n`);
+      else writeLines(process.stdout, r.migrated ? safe`migrated ${name}: its changes are in ${r.upper ?? '?'}, mounted at its directory` : safe`${name}: ${r.reason ?? 'nothing to do'}`);
+    });
+}

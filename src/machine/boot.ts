@@ -7,39 +7,31 @@
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { exists, formatCommand, type Command, type Shell } from '../shell.js';
-import { assertMachineName, bindArg, directNspawnFlags, type MachineContext } from './create.js';
+import { bindArg, directNspawnFlags, type MachineContext } from './create.js';
+import { existingMachine, machineRoot, type MachineHandle } from './handle.js';
 import { effectiveSettingsFile } from './nspawn-file.js';
+import { ensureMounted } from './overlay-mount.js';
 import { MIRROR_MOUNT } from './paths.js';
-import { machineStorage } from './storage.js';
-import { nspawnOverlayValue } from '../rootfs/overlay.js';
 
-export function machineRoot(config: Pick<Config, 'machines'>, name: string): string {
-  assertMachineName(name);
-  return join(config.machines.dir, name);
-}
+export { machineRoot } from './handle.js';
 
 /**
- * What a direct systemd-nspawn call on the machine needs: its directory,
- * whether its settings file applies, and the base under an overlay machine.
+ * A machine ready to run: resolved once, its overlay (if any) mounted on the
+ * host, and whether its settings file is where systemd-nspawn looks.
  */
-export async function machineLaunch(config: Pick<Config, 'machines' | 'stateDir'>, name: string): Promise<{ root: string; settings: SettingsUse; lower?: string }> {
-  const root = await existingMachineRoot(config, name);
-  const storage = await machineStorage(config, root, name);
-  const settings = await settingsUse(config, name);
-  return storage.kind === 'overlay' ? { root, settings, lower: storage.lower } : { root, settings };
+export async function machineLaunch(ctx: MachineContext, name: string): Promise<{ root: string; settings: SettingsUse; handle: MachineHandle }> {
+  const handle = await existingMachine(ctx.config, name);
+  await ensureMounted(ctx.sh, handle);
+  return { root: handle.root, settings: await settingsUse(ctx.config, name), handle };
 }
 
-/** The machine's root, which must exist. */
-export async function existingMachineRoot(config: Pick<Config, 'machines'>, name: string): Promise<string> {
-  const root = machineRoot(config, name);
-  if (!(await exists(join(root, 'etc')))) {
-    throw new OperationError(`no machine ${name} under ${config.machines.dir}`, '`nspawn-kit list` shows the machines; `nspawn-kit create <recipe> --name NAME` makes one.');
-  }
-  return root;
+/** The machine's root, which must exist (an overlay machine's, mounted). */
+export async function existingMachineRoot(ctx: MachineContext, name: string): Promise<string> {
+  return (await machineLaunch(ctx, name)).root;
 }
 
 /**
@@ -55,16 +47,9 @@ export async function settingsUse(config: Pick<Config, 'machines'>, name: string
   return (await exists(effectiveSettingsFile(config, name).file)) ? 'file' : 'none';
 }
 
-/**
- * Settings of a boot or run on the command line. `lower`: the base of an
- * overlay machine, stacked under its directory at "/" (a settings file
- * carries that as Overlay=, like the mirror's bind).
- */
-export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: string, use: SettingsUse, lower?: string): string[] {
-  if (use === 'none') {
-    const overlay = lower === undefined ? [] : [`--overlay=${nspawnOverlayValue(lower, join(config.machines.dir, name))}`];
-    return [...overlay, `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`];
-  }
+/** Settings of a boot or run on the command line. */
+export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: string, use: SettingsUse): string[] {
+  if (use === 'none') return [`--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`];
   // A file beside the root has its privileged settings (binds, network, user namespacing) ignored unless trusted.
   return effectiveSettingsFile(config, name).needsTrust ? ['--settings=trusted'] : [];
 }
@@ -72,20 +57,20 @@ export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: 
 type NspawnConfig = Pick<Config, 'host' | 'mirror' | 'machines'>;
 
 /** systemd-nspawn --boot of a machine (no console option: nspawn picks interactive on a TTY, read-only otherwise). */
-export function bootCommand(config: NspawnConfig, root: string, name: string, extra: readonly string[], settings: SettingsUse, lower?: string): Command {
+export function bootCommand(config: NspawnConfig, root: string, name: string, extra: readonly string[], settings: SettingsUse): Command {
   return [
     'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings, lower), ...extra],
+    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), ...extra],
   ];
 }
 
 /** One command in the machine, not booted; argv after "--" is never parsed by nspawn. */
-export function runCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse, lower?: string): Command {
+export function runCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse): Command {
   if (argv.length === 0) throw new OperationError('nothing to run', 'Give the command after "--": `nspawn-kit run NAME -- CMD...`.');
   // Boot=yes in the settings file does not apply: a command on the command line wins over it (measured).
   return [
     'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings, lower), '--', ...argv],
+    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), '--', ...argv],
   ];
 }
 
@@ -186,7 +171,7 @@ export interface BootReport {
 
 /** `nspawn-kit boot NAME`: machinectl start where machined runs, else systemd-nspawn --boot in the foreground. */
 export async function bootMachine(ctx: MachineContext, name: string): Promise<BootReport> {
-  const { root, settings, lower } = await machineLaunch(ctx.config, name);
+  const { root, settings } = await machineLaunch(ctx, name);
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is already running`, `Attach to its console, or stop it (\`kill -TERM <pid of systemd-nspawn>\`) first.`);
   }
@@ -194,7 +179,7 @@ export async function bootMachine(ctx: MachineContext, name: string): Promise<Bo
     await ctx.sh.write(['machinectl', ['start', '--', name]], { hint: `\`journalctl -u systemd-nspawn@${name}\` says why.` });
     return { how: 'machinectl', exitCode: 0 };
   }
-  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name, [], settings, lower)) };
+  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name, [], settings)) };
 }
 
 export interface RunOptions {
@@ -210,11 +195,11 @@ export interface RunReport {
 
 /** `nspawn-kit run NAME -- CMD...`: the command's exit code is passed through. */
 export async function runInMachine(ctx: MachineContext, name: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunReport> {
-  const { root, settings, lower } = await machineLaunch(ctx.config, name);
+  const { root, settings } = await machineLaunch(ctx, name);
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is running`, 'A booted machine cannot also run a non-boot command on the same root; stop it first.');
   }
-  const cmd = runCommand(ctx.config, root, name, argv, settings, lower);
+  const cmd = runCommand(ctx.config, root, name, argv, settings);
   if (opts.stdio === 'pipe') {
     const res = await ctx.sh.write(cmd, { nothrow: true });
     return { exitCode: res.exitCode ?? 1, stdout: res.stdout, stderr: res.stderr };

@@ -10,16 +10,18 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Config, Recipe } from '../config/types.js';
-import { SAFE_NAME } from '../config/schema.js';
-import { OperationError, UsageError, tail } from '../errors.js';
+import { assertMachineName } from './name.js';
+import { OperationError, tail } from '../errors.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { exists, type Command, type Shell } from '../shell.js';
 import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine, type BootstrapProgress } from '../rootfs/backends.js';
 import { checkFreeSpace, cloneBase, resolveBaseOrPlan, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
-import { sweepStaleBuilds, unmountAll, withBuildDir } from '../rootfs/builddir.js';
-import { chooseClone, mountOverlay, seedUpper } from '../rootfs/overlay.js';
+import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
+import { chooseClone } from '../rootfs/overlay.js';
+import { createOverlayMachine, discardMachine, overlayMountSpec, removeLeftoverMountPoint } from './create-overlay.js';
+import type { MachineHandle } from './handle.js';
 import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
-import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
+import { effectiveSettingsFile, writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
 import { MIRROR_MOUNT, type Provenance } from './paths.js';
 import { writeProvenance } from './provenance.js';
 import { basesInUse } from './storage.js';
@@ -62,6 +64,8 @@ export interface CreateReport {
   backend: Recipe['bootstrap'];
   /** "overlay": the machine directory holds only its changes over the base; "copy": a full copy. */
   storage: 'copy' | 'overlay';
+  /** The machine, resolved: what boot, run and provision take. */
+  handle: MachineHandle;
   injected: InjectReport | undefined;
   nspawnFiles: NspawnFilesReport;
   provenance: Provenance;
@@ -210,11 +214,7 @@ export async function ensureBase(
   return { ref, hit: false };
 }
 
-export function assertMachineName(name: string): void {
-  if (!SAFE_NAME.test(name) || name.includes('..')) {
-    throw new UsageError(`invalid machine name ${JSON.stringify(name)}`, 'Use letters, digits, ".", "_" and "-", not starting with "-" or ".".');
-  }
-}
+export { assertMachineName } from './name.js';
 
 export async function createMachine(ctx: MachineContext, recipe: Recipe, name: string, opts: CreateOptions = {}): Promise<CreateReport> {
   const { sh, config } = ctx;
@@ -223,6 +223,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
   emit({ stage: 'sweep', message: 'removing leftovers of interrupted builds' });
   await sweepStaleBuilds(ctx);
   const target = join(config.machines.dir, name);
+  await removeLeftoverMountPoint(sh, config, name);
   if (await exists(target)) {
     throw new OperationError(`machine ${name} already exists at ${target}`, `Remove it first with \`nspawn-kit rm ${name}\`, or pick another --name.`);
   }
@@ -245,47 +246,44 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     storage: 'copy',
   };
   let injected: InjectReport | undefined;
-  await withBuildDir(sh, { parent: config.machines.dir, label: name, target }, async (b) => {
-    // The root as the container sees it: the build's root (a copy), or the overlay mounted beside it.
-    let view = b.root;
-    const merged = join(b.dir, 'merged');
-    if (choice.mode === 'overlay') {
-      emit({ stage: 'clone', message: `overlay: ${target} over the read-only base ${ref.dir}` });
-      const error = await mountOverlay(sh, { lower: ref.dir, upper: b.root, work: join(b.dir, 'work'), merged }, b.signal);
-      if (error === undefined) {
-        view = merged;
-        provenance.storage = 'overlay';
-        provenance.base = basename(ref.dir);
-      } else if (config.machines.clone === 'overlay') {
-        throw new OperationError(`could not mount an overlay for machine ${name}: ${error}`, 'Load overlayfs (`modprobe overlay`), or set machines.clone to "copy" or "auto".');
-      } else {
-        emit({ stage: 'clone', message: `overlay not available (${error}); copying the base instead` });
-      }
-    } else if (choice.reason) {
-      emit({ stage: 'clone', message: `copying the base: ${choice.reason}` });
+  const fill = async (view: string): Promise<void> => {
+    emit({ stage: 'inject', message: `first boot (${recipe.firstboot}), sources, hostname, users` });
+    if (sh.dryRun) return;
+    injected = await injectFirstBoot(ctx, view, recipe, name, { mirrorAccess: opts.mirrorAccess ?? { kind: 'bind' } });
+    await writeProvenance(sh, view, provenance);
+  };
+  let handle: MachineHandle | undefined;
+  if (choice.mode === 'overlay') {
+    emit({ stage: 'clone', message: `overlay: ${target} over the read-only base ${ref.dir}` });
+    Object.assign(provenance, { storage: 'overlay', base: basename(ref.dir) });
+    const built = await createOverlayMachine(ctx, { name, recipe, lower: ref.dir, base: basename(ref.dir), fill });
+    if (built.ok) handle = built.handle;
+    else if (config.machines.clone === 'overlay') {
+      throw new OperationError(`could not mount an overlay for machine ${name}: ${built.error}`, 'Load overlayfs (`modprobe overlay`), or set machines.clone to "copy" or "auto".');
+    } else {
+      emit({ stage: 'clone', message: `overlay not available (${built.error}); copying the base instead` });
+      provenance.storage = 'copy';
+      delete provenance.base;
     }
-    if (provenance.storage === 'copy') {
+  } else if (choice.reason) {
+    emit({ stage: 'clone', message: `copying the base: ${choice.reason}` });
+  }
+  if (handle === undefined) {
+    await withBuildDir(sh, { parent: config.machines.dir, label: name, target }, async (b) => {
       emit({ stage: 'clone', message: `cp -a --reflink=auto ${ref.dir} -> ${target}` });
       await cloneBase(sh, ref.dir, b.root, b.signal);
-    }
-    emit({ stage: 'inject', message: `first boot (${recipe.firstboot}), sources, hostname, users` });
-    if (!sh.dryRun) {
-      injected = await injectFirstBoot(ctx, view, recipe, name, { mirrorAccess: opts.mirrorAccess ?? { kind: 'bind' } });
-      await writeProvenance(sh, view, provenance);
-    }
-    if (provenance.storage === 'overlay') {
-      await unmountAll(sh, merged);
-      await seedUpper(sh, ref.dir, b.root);
-    }
-    emit({ stage: 'commit', message: `rename into ${target}` });
-    await b.commit();
-  });
+      await fill(b.root);
+      emit({ stage: 'commit', message: `rename into ${target}` });
+      await b.commit();
+    });
+    handle = { name, root: target, storage: { kind: 'copy' }, settings: effectiveSettingsFile(config, name) };
+  }
   let nspawnFiles: NspawnFilesReport;
   try {
-    nspawnFiles = await writeNspawnFiles(ctx, name, recipe, { settingsDir: opts.settingsDir, unitDir: opts.unitDir });
+    nspawnFiles = await writeNspawnFiles(ctx, name, recipe, { settingsDir: opts.settingsDir, unitDir: opts.unitDir, overlay: overlayMountSpec(handle) });
   } catch (err) {
-    // No machine without its settings: roll the rename back.
-    await sh.remove(target);
+    // No machine without its settings: roll the create back.
+    await discardMachine(sh, handle);
     throw err;
   }
   return {
@@ -298,6 +296,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     inReleaseSha256: ref.inReleaseSha256,
     backend: recipe.bootstrap,
     storage: provenance.storage ?? 'copy',
+    handle,
     injected,
     nspawnFiles,
     provenance,

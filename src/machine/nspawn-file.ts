@@ -24,9 +24,7 @@ import { MIRROR_MOUNT } from './paths.js';
 import { assertSingleLine, systemdWord } from './render.js';
 import { bindProblem } from '../config/path-policy.js';
 import { OperationError } from '../errors.js';
-import { nspawnOverlayValue } from '../rootfs/overlay.js';
-import { readProvenance } from './provenance.js';
-import { storageOf } from './storage.js';
+import { mountUnitName, renderMountDropIn, renderMountUnit, type OverlayMountSpec } from './overlay-units.js';
 
 /** Directories systemd-nspawn reads .nspawn files from with full trust. */
 export const TRUSTED_SETTINGS_DIRS = ['/etc/systemd/nspawn', '/run/systemd/nspawn'] as const;
@@ -90,12 +88,10 @@ export function resolvConfLines(network: Recipe['nspawn']['network']): string[] 
 }
 
 /**
- * The machine's settings. `lower`: the base under an overlay machine; the
- * Overlay= line stacks the machine directory over it at "/" (nspawn mounts
- * it before anything else), so `systemd-nspawn -M NAME` and `machinectl
- * start` see the whole root too.
+ * The machine's settings. An overlay machine needs nothing here: its
+ * directory is a whole root, mounted on the host (machine/overlay-mount.ts).
  */
-export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<Config, 'mirror' | 'machines' | 'stateDir'>, lower?: string): string {
+export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<Config, 'mirror' | 'machines' | 'stateDir'>): string {
   // The configuration refused these already; checked again: the renderer trusts no input.
   const checked = (b: string, key: 'binds' | 'bindsReadOnly'): string => {
     const why = bindProblem(assertSingleLine(b, `nspawn.${key} entry`), config, key === 'bindsReadOnly');
@@ -115,12 +111,6 @@ export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<C
     ...networkLines(recipe.nspawn.network),
     '',
     '[Files]',
-    ...(lower === undefined
-      ? []
-      : [
-          '# This directory holds only the machine\'s changes, over the read-only base it was created from.',
-          `Overlay=${nspawnOverlayValue(bindPath(assertSingleLine(lower, 'base directory')), bindPath(posix.join(config.machines.dir, machine)))}`,
-        ]),
     '# The local signed mirror, read-only: apt in the container uses it as a file: source.',
     `BindReadOnly=${bindPath(assertSingleLine(config.mirror.root, 'mirror.root'))}:${MIRROR_MOUNT}`,
     ...ro,
@@ -150,6 +140,8 @@ export interface NspawnFilesOptions {
   settingsDir?: string;
   /** Directory of unit drop-ins; default config.machines.unitDir. */
   unitDir?: string;
+  /** An overlay machine's mount, for its .mount unit and RequiresMountsFor= (systemd as PID 1 only). */
+  overlay?: OverlayMountSpec;
 }
 
 export interface NspawnFilesReport {
@@ -159,6 +151,8 @@ export interface NspawnFilesReport {
   besideRoot?: string;
   /** Host path of the service drop-in, or why it was not written. */
   serviceOverride: { written: string } | { skipped: string };
+  /** An overlay machine's .mount unit and its RequiresMountsFor= drop-in, where written. */
+  mountUnit?: { unit: string; dropIn: string };
 }
 
 export async function writeNspawnFiles(
@@ -171,10 +165,7 @@ export async function writeNspawnFiles(
   const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
   const unitDir = opts.unitDir ?? config.machines.unitDir;
   const settingsFile = posix.join(settingsDir, `${machine}.nspawn`);
-  // An overlay machine's base comes from its provenance (none yet: a plain settings file).
-  const root = posix.join(config.machines.dir, machine);
-  const storage = storageOf(config, await readProvenance(root).catch(() => undefined));
-  const text = renderNspawnFile(machine, recipe, config, storage.kind === 'overlay' ? storage.lower : undefined);
+  const text = renderNspawnFile(machine, recipe, config);
   await sh.mkdir(settingsDir, 0o755);
   await sh.writeFile(settingsFile, text, 0o644);
   let besideRoot: string | undefined;
@@ -190,6 +181,16 @@ export async function writeNspawnFiles(
   const file = posix.join(dropIn, 'nspawn-kit.conf');
   await sh.mkdir(dropIn, 0o755);
   await sh.writeFile(file, renderNspawnServiceOverride(config.machines.dir, besideRoot !== undefined), 0o644);
+  const mountUnit = opts.overlay ? await writeMountUnits(sh, unitDir, dropIn, opts.overlay) : undefined;
   await sh.write(['systemctl', ['daemon-reload']], { hint: 'Run `systemctl daemon-reload` yourself, then start the machine.' });
-  return { ...files, serviceOverride: { written: file } };
+  return mountUnit ? { ...files, serviceOverride: { written: file }, mountUnit } : { ...files, serviceOverride: { written: file } };
+}
+
+/** The overlay's .mount unit beside the drop-ins, and the service's RequiresMountsFor=. */
+export async function writeMountUnits(sh: Shell, unitDir: string, dropInDir: string, spec: OverlayMountSpec): Promise<{ unit: string; dropIn: string }> {
+  const unit = posix.join(unitDir, mountUnitName(spec.where));
+  const dropIn = posix.join(dropInDir, 'nspawn-kit-overlay.conf');
+  await sh.writeFile(unit, renderMountUnit(spec), 0o644);
+  await sh.writeFile(dropIn, renderMountDropIn(spec.where), 0o644);
+  return { unit, dropIn };
 }

@@ -51,13 +51,13 @@ export async function pollUntil<T extends string>(check: () => Promise<T | undef
  * always stops it on timeout or error.
  */
 export async function bootUntil(ctx: MachineContext, name: string, opts: BootUntilOptions): Promise<BootUntilReport> {
-  const { root, settings, lower } = await machineLaunch(ctx.config, name);
+  const { root, settings } = await machineLaunch(ctx, name);
   if (await isRunning(ctx.config, name)) throw new OperationError(`machine ${name} is already running`, 'Stop it first.');
   const consoleLines: string[] = [];
   let sawLine = false;
   let exited = false;
   const boot: Promise<RunResult> = ctx.sh
-    .write(bootCommand(ctx.config, root, name, ['--console=read-only'], settings, lower), {
+    .write(bootCommand(ctx.config, root, name, ['--console=read-only'], settings), {
       nothrow: true,
       onLine: (raw) => {
         // The console carries colour escapes; the log and matching do not need them.
@@ -156,7 +156,7 @@ export function unfinishedFirstBoot(name: string, why: string, problem: string |
 }
 
 export async function provisionMachine(ctx: MachineContext, name: string, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
-  const root = await existingMachineRoot(ctx.config, name);
+  const root = await existingMachineRoot(ctx, name);
   const before = await readFirstBootResult(root);
   if (before) return { name, result: before, booted: false, logTail: before.status === 'failure' ? await firstBootLogTail(root) : '' };
   if (!(await existsInRoot(root, FIRSTBOOT.script))) {

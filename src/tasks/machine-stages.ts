@@ -158,16 +158,16 @@ export function checkStage<C extends MachineStageCtx>(label: string, argv: strin
  */
 export function injectStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('First-boot injection (sources, hostname, users, run-once script)', async (ctx, _task, sh) => {
-    const { existingMachineRoot, isRunning } = await import('../machine/boot.js');
+    const { isRunning, machineLaunch } = await import('../machine/boot.js');
     const { injectFirstBoot } = await import('../machine/inject.js');
     const { writeNspawnFiles } = await import('../machine/nspawn-file.js');
+    const { overlayMountSpec } = await import('../machine/create-overlay.js');
     const config = ctx.app.config;
-    const root = await existingMachineRoot(config, ctx.name);
+    // An overlay machine is injected through its mounted directory, a whole root.
+    const { root, handle } = await machineLaunch({ sh, config }, ctx.name);
     if (await isRunning(config, ctx.name)) throw new OperationError(`machine ${ctx.name} is running`, 'Stop it before injecting a new first boot.');
-    const { withMachineView } = await import('../machine/storage.js');
-    // An overlay machine is injected through its base and directory mounted together.
-    const report = await withMachineView(sh, config, ctx.name, root, (view) => injectFirstBoot({ sh, config }, view, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } }));
-    await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir });
+    const report = await injectFirstBoot({ sh, config }, root, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } });
+    await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir, overlay: overlayMountSpec(handle) });
     return `${root} (${ctx.recipe.firstboot}; ${report.written.length} file(s) written)`;
   });
 }

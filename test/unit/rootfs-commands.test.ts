@@ -67,23 +67,12 @@ test('boot and run argv of a machine without a settings file: --boot with the mi
   assert.throws(() => runCommand(config, '/r', 'web', [], 'none'), /nothing to run/);
 });
 
-test('an overlay machine without a settings file: its base goes under its directory at "/" on the command line', () => {
-  const lower = '/srv/nk/state/base/web-0123456789abcdef';
-  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'none', lower);
-  assert.equal(boot.slice(-2), [`--overlay=${lower}:/srv/nk/machines/web:/`, `--bind-ro=/srv/nk/mirror:${MIRROR_MOUNT}`]);
-  const [, run] = runCommand(config, '/srv/nk/machines/web', 'web', ['true'], 'none', lower);
-  assert.ok(run.indexOf(`--overlay=${lower}:/srv/nk/machines/web:/`) < run.indexOf('--'));
-  // With a settings file the file carries Overlay= (a command-line --overlay would drop its binds).
-  const [, withFile] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'file', lower);
-  assert.not.ok(withFile.some((a) => a.startsWith('--overlay') || a.startsWith('--bind')));
-});
-
-test('renderNspawnFile: Overlay= only for an overlay machine, before the mirror bind', () => {
-  const recipe = makeRecipe();
-  const lower = '/srv/nk/state/base/web-0123456789abcdef';
-  const text = renderNspawnFile('web', recipe, config, lower);
-  assert.match(text, /^\[Files\]\n# .*\nOverlay=\/srv\/nk\/state\/base\/web-0123456789abcdef:\/srv\/nk\/machines\/web:\/\n/m);
-  assert.not.match(renderNspawnFile('web', recipe, config), /Overlay=/);
+test('an overlay machine is run like any other: its directory is a whole root mounted on the host, no --overlay', () => {
+  // The overlay is mounted at /srv/nk/machines/web before nspawn runs (machine/overlay-mount.ts).
+  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'none');
+  assert.equal(boot, ['--register=no', '--keep-unit', '--quiet', '--boot', '--directory=/srv/nk/machines/web', '--machine=web', `--bind-ro=/srv/nk/mirror:${MIRROR_MOUNT}`]);
+  const text = renderNspawnFile('web', makeRecipe(), config);
+  assert.not.match(text, /Overlay=/);
 });
 
 test('chooseClone: overlay by default; copy when asked, with PrivateUsers, or with paths overlay options cannot carry', () => {
