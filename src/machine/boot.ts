@@ -11,13 +11,13 @@ import { basename } from 'node:path';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { exists, formatCommand, type Command, type Shell } from '../shell.js';
-import { bindArg, directNspawnFlags, type MachineContext } from './create.js';
+import type { MachineContext } from './create.js';
+import { bootCommand, effectiveSettingsFile, runCommand, type SettingsUse } from './nspawn-argv.js';
 import { existingMachine, machineRoot, type MachineHandle } from './handle.js';
-import { effectiveSettingsFile } from './nspawn-file.js';
 import { ensureMounted } from './overlay-mount.js';
-import { MIRROR_MOUNT } from './paths.js';
 
 export { machineRoot } from './handle.js';
+export { bootCommand, provisionCommand, runCommand, settingsArgs, type SettingsUse } from './nspawn-argv.js';
 
 /**
  * A machine ready to run: resolved once, its overlay (if any) mounted on the
@@ -34,44 +34,9 @@ export async function existingMachineRoot(ctx: MachineContext, name: string): Pr
   return (await machineLaunch(ctx, name)).root;
 }
 
-/**
- * How a boot or run gets the machine's settings: "file", from the .nspawn
- * file written at create (it binds the mirror itself; a --bind-ro of ours
- * would make nspawn drop every bind of the file), or "none" (a machine
- * without one: the mirror is bound on the command line).
- */
-export type SettingsUse = 'file' | 'none';
-
 /** Whether the machine's settings file is where systemd-nspawn will look for it. */
 export async function settingsUse(config: Pick<Config, 'machines'>, name: string): Promise<SettingsUse> {
   return (await exists(effectiveSettingsFile(config, name).file)) ? 'file' : 'none';
-}
-
-/** Settings of a boot or run on the command line. */
-export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: string, use: SettingsUse): string[] {
-  if (use === 'none') return [`--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`];
-  // A file beside the root has its privileged settings (binds, network, user namespacing) ignored unless trusted.
-  return effectiveSettingsFile(config, name).needsTrust ? ['--settings=trusted'] : [];
-}
-
-type NspawnConfig = Pick<Config, 'host' | 'mirror' | 'machines'>;
-
-/** systemd-nspawn --boot of a machine (no console option: nspawn picks interactive on a TTY, read-only otherwise). */
-export function bootCommand(config: NspawnConfig, root: string, name: string, extra: readonly string[], settings: SettingsUse): Command {
-  return [
-    'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), ...extra],
-  ];
-}
-
-/** One command in the machine, not booted; argv after "--" is never parsed by nspawn. */
-export function runCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse): Command {
-  if (argv.length === 0) throw new OperationError('nothing to run', 'Give the command after "--": `nspawn-kit run NAME -- CMD...`.');
-  // Boot=yes in the settings file does not apply: a command on the command line wins over it (measured).
-  return [
-    'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), '--', ...argv],
-  ];
 }
 
 /** True when the argv of a process is a systemd-nspawn on root. */

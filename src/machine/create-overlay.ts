@@ -19,7 +19,7 @@ import { openBuildDir, unmountAll } from '../rootfs/builddir.js';
 import { mountOverlay } from '../rootfs/overlay.js';
 import { readMountInfo, topMountAt } from '../rootfs/mountinfo.js';
 import type { MachineHandle } from './handle.js';
-import { effectiveSettingsFile } from './nspawn-file.js';
+import { effectiveSettingsFile } from './nspawn-argv.js';
 import { ensureMounted, unmountMachine } from './overlay-mount.js';
 import type { OverlayMountSpec } from './overlay-units.js';
 import { OVERLAY_RECORD, overlayPaths, overlayStateParent, renderOverlayRecord, sweepStaleOverlayBuilds } from './overlay-state.js';

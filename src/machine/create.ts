@@ -13,7 +13,7 @@ import type { Config, Recipe } from '../config/types.js';
 import { assertMachineName } from './name.js';
 import { OperationError, tail } from '../errors.js';
 import { mirrorLayout } from '../mirror/layout.js';
-import { exists, type Command, type Shell } from '../shell.js';
+import { exists, type Shell } from '../shell.js';
 import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine, type BootstrapProgress } from '../rootfs/backends.js';
 import { checkFreeSpace, cloneBase, resolveBaseOrPlan, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
 import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
@@ -21,8 +21,10 @@ import { chooseClone } from '../rootfs/overlay.js';
 import { createOverlayMachine, discardMachine, overlayMountSpec, removeLeftoverMountPoint } from './create-overlay.js';
 import type { MachineHandle } from './handle.js';
 import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
-import { effectiveSettingsFile, writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
-import { MIRROR_MOUNT, type Provenance } from './paths.js';
+import { effectiveSettingsFile } from './nspawn-argv.js';
+import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
+import type { Provenance } from './paths.js';
+import { installCommand } from './nspawn-argv.js';
 import { writeProvenance } from './provenance.js';
 import { basesInUse } from './storage.js';
 import { MIRROR_KEYRING, MIRROR_SOURCES, LEGACY_SOURCES_LIST, renderMirrorSources, type MirrorAccess } from './sources.js';
@@ -71,49 +73,7 @@ export interface CreateReport {
   provenance: Provenance;
 }
 
-/** Escapes ":" for nspawn's --bind/--bind-ro SRC:DST syntax. */
-export function bindArg(src: string, dst: string): string {
-  const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-  return `${esc(src)}:${esc(dst)}`;
-}
-
-/**
- * Flags of every direct (non-machinectl) systemd-nspawn call: never register
- * with machined; without systemd as PID 1 there is no unit to create either.
- */
-export function directNspawnFlags(config: Pick<Config, 'host'>): string[] {
-  return config.host.systemdPid1 ? ['--register=no'] : ['--register=no', '--keep-unit'];
-}
-
-// set -e: any failing step fails the whole install; packages come in as "$@", never inside the script text.
-const INSTALL_SCRIPT = [
-  'set -e',
-  'apt-get -q -o Dpkg::Use-Pty=0 update --error-on=any',
-  'if [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi',
-  'apt-get clean',
-].join('\n');
-
-/** Non-boot container, no network at all, the mirror read-only: apt can only use the local mirror. */
-export function installPackagesCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, packages: readonly string[], unitName: string): Command {
-  return [
-    'systemd-nspawn',
-    [
-      ...directNspawnFlags(config),
-      '--quiet',
-      '--private-network',
-      `--machine=${unitName}`,
-      `--directory=${root}`,
-      `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`,
-      '--setenv=DEBIAN_FRONTEND=noninteractive',
-      '--',
-      '/bin/sh',
-      '-c',
-      INSTALL_SCRIPT,
-      'nspawn-kit-install',
-      ...packages,
-    ],
-  ];
-}
+export { bindArg, directNspawnFlags, installCommand as installPackagesCommand } from './nspawn-argv.js';
 
 /** apt's own error lines ("E: Unable to locate package foo"), for the error message. */
 export function aptErrors(output: string): string[] {
@@ -164,7 +124,7 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
   const counts = emptyProgress();
   emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}`, counts });
   const unit = `nk-build-${randomBytes(4).toString('hex')}`;
-  const res = await sh.write(installPackagesCommand(config, root, recipe.packages, unit), {
+  const res = await sh.write(installCommand(config, root, recipe.packages, unit), {
     signal,
     nothrow: true,
     onLine: (line) => {

@@ -15,7 +15,7 @@ import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { exists } from '../shell.js';
 import { assertMachineName } from './name.js';
-import { effectiveSettingsFile } from './nspawn-file.js';
+import { effectiveSettingsFile } from './nspawn-argv.js';
 import { overlayPaths, readOverlayRecord, recordLower, type OverlayPaths } from './overlay-state.js';
 import { readProvenance } from './provenance.js';
 import { BASE_NAME } from '../rootfs/overlay.js';

@@ -5,7 +5,8 @@
  */
 import { OperationError, tail } from '../errors.js';
 import type { RunResult } from '../shell.js';
-import { bootCommand, existingMachineRoot, isRunning, machineLaunch, stopContainer } from './boot.js';
+import { existingMachineRoot, isRunning, machineLaunch, stopContainer } from './boot.js';
+import { provisionCommand } from './nspawn-argv.js';
 import type { MachineContext } from './create.js';
 import { existsInRoot, resolveInRoot } from './inject.js';
 import { FIRSTBOOT, type FirstBootResult } from './paths.js';
@@ -57,7 +58,7 @@ export async function bootUntil(ctx: MachineContext, name: string, opts: BootUnt
   let sawLine = false;
   let exited = false;
   const boot: Promise<RunResult> = ctx.sh
-    .write(bootCommand(ctx.config, root, name, ['--console=read-only'], settings), {
+    .write(provisionCommand(ctx.config, root, name, settings), {
       nothrow: true,
       onLine: (raw) => {
         // The console carries colour escapes; the log and matching do not need them.

@@ -5,7 +5,8 @@ import { OperationError } from '../errors.js';
 import { createMachine, ensureBase, type CreateProgress, type CreateReport } from '../machine/create.js';
 import { assertRepositoryKeys } from '../machine/key-preflight.js';
 import { provisionMachine, type ProvisionReport } from '../machine/provision.js';
-import { bootCommand, runCommand, runInMachine } from '../machine/boot.js';
+import { runInMachine } from '../machine/boot.js';
+import { provisionCommand, runCommand } from '../machine/nspawn-argv.js';
 import { machineState, type MachineState } from '../machine/uptodate.js';
 import { formatProgress } from '../rootfs/backends.js';
 import { stage } from './runner.js';
@@ -117,7 +118,7 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
     if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
       // Planned for the machine the create stage would make, with its settings file.
       const root = `${ctx.app.config.machines.dir}/${ctx.name}`;
-      sh.log(`[dry-run] ${formatCommand(bootCommand(ctx.app.config, root, ctx.name, ['--console=read-only'], 'file'))}   (until the first-boot marker appears)`);
+      sh.log(`[dry-run] ${formatCommand(provisionCommand(ctx.app.config, root, ctx.name, 'file'))}   (until the first-boot marker appears)`);
       return 'dry run';
     }
     task.output = 'booting; waiting for the first-boot result…';
