@@ -12,31 +12,34 @@ import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { exists, formatCommand, type Command, type Shell } from '../shell.js';
 import type { MachineContext } from './create.js';
-import { bootCommand, effectiveSettingsFile, runCommand, type SettingsUse } from './nspawn-argv.js';
+import { bootCommand, runCommand, type SettingsUse } from './nspawn-argv.js';
 import { existingMachine, machineRoot, type MachineHandle } from './handle.js';
 import { ensureMounted } from './overlay-mount.js';
 
 export { machineRoot } from './handle.js';
 export { bootCommand, provisionCommand, runCommand, settingsArgs, type SettingsUse } from './nspawn-argv.js';
 
+/** A machine by name (resolved here) or already resolved (a create's or a caller's handle). */
+export type MachineRef = string | MachineHandle;
+
 /**
  * A machine ready to run: resolved once, its overlay (if any) mounted on the
  * host, and whether its settings file is where systemd-nspawn looks.
  */
-export async function machineLaunch(ctx: MachineContext, name: string): Promise<{ root: string; settings: SettingsUse; handle: MachineHandle }> {
-  const handle = await existingMachine(ctx.config, name);
+export async function machineLaunch(ctx: MachineContext, ref: MachineRef): Promise<{ root: string; settings: SettingsUse; handle: MachineHandle }> {
+  const handle = typeof ref === 'string' ? await existingMachine(ctx.config, ref) : ref;
   await ensureMounted(ctx.sh, handle);
-  return { root: handle.root, settings: await settingsUse(ctx.config, name), handle };
+  return { root: handle.root, settings: await settingsUse(handle), handle };
 }
 
 /** The machine's root, which must exist (an overlay machine's, mounted). */
-export async function existingMachineRoot(ctx: MachineContext, name: string): Promise<string> {
-  return (await machineLaunch(ctx, name)).root;
+export async function existingMachineRoot(ctx: MachineContext, ref: MachineRef): Promise<string> {
+  return (await machineLaunch(ctx, ref)).root;
 }
 
 /** Whether the machine's settings file is where systemd-nspawn will look for it. */
-export async function settingsUse(config: Pick<Config, 'machines'>, name: string): Promise<SettingsUse> {
-  return (await exists(effectiveSettingsFile(config, name).file)) ? 'file' : 'none';
+export async function settingsUse(handle: Pick<MachineHandle, 'settings'>): Promise<SettingsUse> {
+  return (await exists(handle.settings.file)) ? 'file' : 'none';
 }
 
 /** True when the argv of a process is a systemd-nspawn on root. */
@@ -135,8 +138,9 @@ export interface BootReport {
 }
 
 /** `nspawn-kit boot NAME`: machinectl start where machined runs, else systemd-nspawn --boot in the foreground. */
-export async function bootMachine(ctx: MachineContext, name: string): Promise<BootReport> {
-  const { root, settings } = await machineLaunch(ctx, name);
+export async function bootMachine(ctx: MachineContext, ref: MachineRef): Promise<BootReport> {
+  const { root, settings, handle } = await machineLaunch(ctx, ref);
+  const { name } = handle;
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is already running`, `Attach to its console, or stop it (\`kill -TERM <pid of systemd-nspawn>\`) first.`);
   }
@@ -159,8 +163,9 @@ export interface RunReport {
 }
 
 /** `nspawn-kit run NAME -- CMD...`: the command's exit code is passed through. */
-export async function runInMachine(ctx: MachineContext, name: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunReport> {
-  const { root, settings } = await machineLaunch(ctx, name);
+export async function runInMachine(ctx: MachineContext, ref: MachineRef, argv: readonly string[], opts: RunOptions = {}): Promise<RunReport> {
+  const { root, settings, handle } = await machineLaunch(ctx, ref);
+  const { name } = handle;
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is running`, 'A booted machine cannot also run a non-boot command on the same root; stop it first.');
   }

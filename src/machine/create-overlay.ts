@@ -21,7 +21,6 @@ import { readMountInfo, topMountAt } from '../rootfs/mountinfo.js';
 import type { MachineHandle } from './handle.js';
 import { effectiveSettingsFile } from './nspawn-argv.js';
 import { ensureMounted, unmountMachine } from './overlay-mount.js';
-import type { OverlayMountSpec } from './overlay-units.js';
 import { OVERLAY_RECORD, overlayPaths, overlayStateParent, renderOverlayRecord, sweepStaleOverlayBuilds } from './overlay-state.js';
 
 export interface OverlayBuildOptions {
@@ -90,13 +89,6 @@ export async function createOverlayMachine(ctx: { sh: Shell; config: Config }, o
   const handle: MachineHandle = { name, root, storage: { kind: 'overlay', recipe: opts.recipe.name, base: opts.base, lower: opts.lower, paths }, settings: effectiveSettingsFile(config, name) };
   await ensureMounted(sh, handle);
   return { ok: true, handle };
-}
-
-/** The .mount unit's facts of an overlay machine (undefined for a copy). */
-export function overlayMountSpec(handle: MachineHandle): OverlayMountSpec | undefined {
-  const { storage } = handle;
-  if (storage.kind !== 'overlay') return undefined;
-  return { machine: handle.name, where: handle.root, lower: storage.lower, upper: storage.paths.upper, work: storage.paths.work };
 }
 
 /** Rolls a just-created machine back (its settings could not be written): unmounted, state and directory removed. */

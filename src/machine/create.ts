@@ -18,7 +18,7 @@ import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine, type
 import { checkFreeSpace, cloneBase, resolveBaseOrPlan, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
 import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
 import { chooseClone } from '../rootfs/overlay.js';
-import { createOverlayMachine, discardMachine, overlayMountSpec, removeLeftoverMountPoint } from './create-overlay.js';
+import { createOverlayMachine, discardMachine, removeLeftoverMountPoint } from './create-overlay.js';
 import type { MachineHandle } from './handle.js';
 import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
 import { effectiveSettingsFile } from './nspawn-argv.js';
@@ -240,7 +240,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
   }
   let nspawnFiles: NspawnFilesReport;
   try {
-    nspawnFiles = await writeNspawnFiles(ctx, name, recipe, { settingsDir: opts.settingsDir, unitDir: opts.unitDir, overlay: overlayMountSpec(handle) });
+    nspawnFiles = await writeNspawnFiles(ctx, handle, recipe, { settingsDir: opts.settingsDir, unitDir: opts.unitDir });
   } catch (err) {
     // No machine without its settings: roll the create back.
     await discardMachine(sh, handle);

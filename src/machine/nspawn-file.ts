@@ -9,7 +9,8 @@ import { posix } from 'node:path';
 import type { Config, Recipe } from '../config/types.js';
 import type { Shell } from '../shell.js';
 import { besideRootSettingsFile, renderNspawnFile, renderNspawnServiceOverride, settingsBesideRoot } from './nspawn-argv.js';
-import { mountUnitName, renderMountDropIn, renderMountUnit, type OverlayMountSpec } from './overlay-units.js';
+import type { MachineHandle } from './handle.js';
+import { mountUnitName, overlayMountSpec, renderMountDropIn, renderMountUnit, type OverlayMountSpec } from './overlay-units.js';
 
 export {
   TRUSTED_SETTINGS_DIRS,
@@ -44,11 +45,14 @@ export interface NspawnFilesReport {
 
 export async function writeNspawnFiles(
   ctx: { sh: Shell; config: Config },
-  machine: string,
+  ref: string | MachineHandle,
   recipe: Recipe,
   opts: NspawnFilesOptions = {},
 ): Promise<NspawnFilesReport> {
   const { sh, config } = ctx;
+  const machine = typeof ref === 'string' ? ref : ref.name;
+  // A handle of an overlay machine brings its mount; a bare name gets what the options say.
+  const overlay = opts.overlay ?? (typeof ref === 'string' ? undefined : overlayMountSpec(ref));
   const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
   const unitDir = opts.unitDir ?? config.machines.unitDir;
   const settingsFile = posix.join(settingsDir, `${machine}.nspawn`);
@@ -68,7 +72,7 @@ export async function writeNspawnFiles(
   const file = posix.join(dropIn, 'nspawn-kit.conf');
   await sh.mkdir(dropIn, 0o755);
   await sh.writeFile(file, renderNspawnServiceOverride(config.machines.dir, besideRoot !== undefined), 0o644);
-  const mountUnit = opts.overlay ? await writeMountUnits(sh, unitDir, dropIn, opts.overlay) : undefined;
+  const mountUnit = overlay ? await writeMountUnits(sh, unitDir, dropIn, overlay) : undefined;
   await sh.write(['systemctl', ['daemon-reload']], { hint: 'Run `systemctl daemon-reload` yourself, then start the machine.' });
   return mountUnit ? { ...files, serviceOverride: { written: file }, mountUnit } : { ...files, serviceOverride: { written: file } };
 }

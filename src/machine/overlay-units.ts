@@ -6,6 +6,7 @@
  * Pure text; nspawn-file.ts writes them.
  */
 import { posix } from 'node:path';
+import type { MachineHandle } from './handle.js';
 import { assertSingleLine, systemdWord } from './render.js';
 
 const PLAIN = /[A-Za-z0-9:_.]/;
@@ -43,6 +44,13 @@ export interface OverlayMountSpec {
   lower: string;
   upper: string;
   work: string;
+}
+
+/** The .mount unit's facts of an overlay machine (undefined for a copy). */
+export function overlayMountSpec(handle: MachineHandle): OverlayMountSpec | undefined {
+  const { storage } = handle;
+  if (storage.kind !== 'overlay') return undefined;
+  return { machine: handle.name, where: handle.root, lower: storage.lower, upper: storage.paths.upper, work: storage.paths.work };
 }
 
 export function renderMountUnit(spec: OverlayMountSpec): string {

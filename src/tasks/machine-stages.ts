@@ -122,7 +122,7 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
       return 'dry run';
     }
     task.output = 'booting; waiting for the first-boot result…';
-    const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.name, { onLine: ctx.app.opts.verbose ? (l) => (task.output = l) : undefined });
+    const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.created?.handle ?? ctx.name, { onLine: ctx.app.opts.verbose ? (l) => (task.output = l) : undefined });
     ctx.provisioned = report;
     if (report.result.status !== 'success') {
       throw new OperationError(
@@ -141,7 +141,7 @@ export function checkStage<C extends MachineStageCtx>(label: string, argv: strin
       sh.log(`[dry-run] ${formatCommand(runCommand(ctx.app.config, `${ctx.app.config.machines.dir}/${ctx.name}`, ctx.name, argv, 'file'))}`);
       return 'dry run';
     }
-    const r = await runInMachine({ sh, config: ctx.app.config }, ctx.name, argv, { stdio: 'pipe' });
+    const r = await runInMachine({ sh, config: ctx.app.config }, ctx.created?.handle ?? ctx.name, argv, { stdio: 'pipe' });
     if (sh.dryRun) return 'dry run';
     const out = (r.stdout.trim().split('\n').at(-1) ?? '').trim();
     if (r.exitCode !== 0) {
@@ -162,13 +162,12 @@ export function injectStage<C extends MachineStageCtx>(): Task<C> {
     const { isRunning, machineLaunch } = await import('../machine/boot.js');
     const { injectFirstBoot } = await import('../machine/inject.js');
     const { writeNspawnFiles } = await import('../machine/nspawn-file.js');
-    const { overlayMountSpec } = await import('../machine/create-overlay.js');
     const config = ctx.app.config;
     // An overlay machine is injected through its mounted directory, a whole root.
     const { root, handle } = await machineLaunch({ sh, config }, ctx.name);
     if (await isRunning(config, ctx.name)) throw new OperationError(`machine ${ctx.name} is running`, 'Stop it before injecting a new first boot.');
     const report = await injectFirstBoot({ sh, config }, root, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } });
-    await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir, overlay: overlayMountSpec(handle) });
+    await writeNspawnFiles({ sh, config }, handle, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir });
     return `${root} (${ctx.recipe.firstboot}; ${report.written.length} file(s) written)`;
   });
 }
