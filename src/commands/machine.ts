@@ -9,7 +9,7 @@ import { assertMachineName } from '../machine/create.js';
 import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
 import { sweepStaleBuilds } from '../rootfs/builddir.js';
 import { runGraph, formatTimings } from '../tasks/runner.js';
-import { createStage, provisionStage, type MachineStageCtx } from '../tasks/machine-stages.js';
+import { createStage, machineNameStage, provisionStage, type MachineStageCtx } from '../tasks/machine-stages.js';
 import { enterHint } from '../tasks/container.js';
 
 export function registerMachine(program: Command, globals: () => GlobalOptions): void {
@@ -26,7 +26,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('create');
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
-      await runGraph(ctx, [createStage(), ...(o.provision ? [provisionStage()] : [])]);
+      await runGraph(ctx, [machineNameStage(), createStage(), ...(o.provision ? [provisionStage()] : [])]);
       if (app.opts.json) process.stdout.write(`${jsonText(ctx.created ?? null, 2)}\n`);
       else {
         // Not created: a dry run, or a machine already built from the same recipe and package set.

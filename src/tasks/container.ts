@@ -45,7 +45,7 @@ export interface ContainerOptions {
  */
 async function baseCached(ctx: MachineStageCtx): Promise<string | false> {
   if (!(await exists(mirrorLayout(ctx.app.config).dists))) return false;
-  const current = await upToDate(ctx).catch(() => false as const);
+  const current = upToDate(ctx);
   if (current) return current;
   try {
     const ref = await resolveBase(ctx.app.config, ctx.recipe);

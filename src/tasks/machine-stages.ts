@@ -24,19 +24,19 @@ export interface MachineStageCtx extends MirrorStageCtx {
   baseHit?: boolean;
   /** The base the base stage ensured, handed to the create stage. */
   base?: Awaited<ReturnType<typeof ensureBase>>;
-  /** What was under machines.dir/<name> before the create stage (set by its skip check). */
+  /** What was under machines.dir/<name> when the job started: set once by machineNameStage. */
   existing?: MachineState;
 }
 
 /**
  * Skip reason of the stages up to create when the machine already is what
  * this run would build (a rerun with the same name; provisioning then runs
- * only if its first boot has not); records the state for the stages after.
+ * only if its first boot has not). A pure read of ctx.existing, which
+ * machineNameStage computes once per job.
  */
-export async function upToDate<C extends MachineStageCtx>(ctx: C): Promise<string | false> {
-  const st = await machineState({ sh: ctx.app.sh, config: ctx.app.config }, ctx.recipe, ctx.name);
-  ctx.existing = st;
-  return st.state === 'current' || st.state === 'unprovisioned' ? st.reason : false;
+export function upToDate(ctx: MachineStageCtx): string | false {
+  const st = ctx.existing;
+  return st && (st.state === 'current' || st.state === 'unprovisioned') ? st.reason : false;
 }
 
 function progressLine(p: CreateProgress): string {
@@ -77,8 +77,9 @@ export function repositoryKeysStage<C extends MachineStageCtx>(): Task<C> {
  * would not rebuild identically is refused now, not after the bootstrap.
  */
 export function machineNameStage<C extends MachineStageCtx>(): Task<C> {
-  return stage<C>('Machine name (new, up to date, or taken)', async (ctx) => {
-    const reason = await upToDate(ctx);
+  return stage<C>('Machine name (new, up to date, or taken)', async (ctx, _task, sh) => {
+    ctx.existing = await machineState({ sh, config: ctx.app.config }, ctx.recipe, ctx.name);
+    const reason = upToDate(ctx);
     if (ctx.existing?.state === 'stale') throw refuseExisting(ctx, ctx.existing.why);
     return reason || `${ctx.name} is new`;
   });
