@@ -58,10 +58,11 @@ export async function createOverlayMachine(ctx: { sh: Shell; config: Config }, o
   if (await exists(paths.state)) {
     throw new OperationError(`machine ${name} has overlay state at ${paths.state} but no machine directory`, `Remove what is left of it with \`nspawn-kit rm ${name}\`, then create it again.`);
   }
-  const parent = overlayStateParent(config);
-  await sh.mkdir(parent, 0o700);
+  await sh.mkdir(overlayStateParent(config), 0o700);
+  // The real path: mountinfo names mount points by it, and the build's mount must be found to be undone.
+  const parent = sh.dryRun ? overlayStateParent(config) : await fsp.realpath(overlayStateParent(config));
   if (!sh.dryRun) await checkFreeSpace(parent, 64 * 1024 * 1024, `machine ${name}`);
-  const build = await openBuildDir(sh, { parent, label: name, target: paths.state });
+  const build = await openBuildDir(sh, { parent, label: name, target: join(parent, name) });
   let madeRoot = false;
   try {
     const upper = join(build.dir, 'upper');
@@ -79,7 +80,7 @@ export async function createOverlayMachine(ctx: { sh: Shell; config: Config }, o
     // The mount point first: a kill between the two leaves only an empty directory.
     await sh.mkdir(root, 0o755);
     madeRoot = true;
-    await sh.rename(build.dir, paths.state);
+    await sh.rename(build.dir, join(parent, name));
   } catch (err) {
     await build.discard();
     if (madeRoot && !sh.dryRun) await fsp.rmdir(root).catch(() => undefined);

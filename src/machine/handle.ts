@@ -70,8 +70,10 @@ export async function isMounted(handle: MachineHandle): Promise<boolean> {
   const real = await fsp.realpath(handle.root).catch(() => undefined);
   if (real === undefined) return false;
   const top = topMountAt(await readMountInfo(), real);
-  const upper = await fsp.realpath(storage.paths.upper).catch(() => storage.paths.upper);
-  return top?.fsType === 'overlay' && mountOption(top.superOptions, 'upperdir') === upper;
+  if (top?.fsType !== 'overlay') return false;
+  // The kernel shows upperdir as it was given to mount: our path, or its real path under a symlinked state dir.
+  const shown = mountOption(top.superOptions, 'upperdir');
+  return shown === storage.paths.upper || shown === (await fsp.realpath(storage.paths.upper).catch(() => storage.paths.upper));
 }
 
 /**

@@ -77,7 +77,12 @@ export async function ensureMounted(sh: Shell, handle: MachineHandle): Promise<b
 export async function unmountMachine(sh: Shell, handle: MachineHandle): Promise<string[]> {
   const done: string[] = [];
   const real = await fsp.realpath(handle.root).catch(() => undefined);
-  if (real === undefined || sh.dryRun) return done;
+  if (real === undefined) return done;
+  if (sh.dryRun) {
+    // Planned, not run: the plan shows the unmount the real rm would do.
+    if (topMountAt(await readMountInfo(), real)) await sh.write(['umount', ['--', real]]);
+    return done;
+  }
   // Leftovers inside (a crashed nspawn's binds) first, deepest first.
   for (const point of (await mountsUnder(real)).filter((p) => p !== real)) done.push(...(await unmountAll(sh, point)));
   for (let round = 0; round < 8 && topMountAt(await readMountInfo(), real); round++) {

@@ -109,7 +109,8 @@ export async function listOverlayRecords(config: Pick<Config, 'stateDir'>): Prom
 
 /** Removes overlay build dirs whose owner is gone (a create killed midway), with what is mounted under them. */
 export async function sweepStaleOverlayBuilds(ctx: { sh: Shell; config: Pick<Config, 'stateDir'> }): Promise<string[]> {
-  const parent = overlayStateParent(ctx.config);
+  // The real path: mount points under a build dir are found by it in mountinfo.
+  const parent = await fsp.realpath(overlayStateParent(ctx.config)).catch(() => overlayStateParent(ctx.config));
   const removed: string[] = [];
   for (const entry of await fsp.readdir(parent).catch(() => [] as string[])) {
     if (!entry.startsWith(BUILD_PREFIX)) continue;

@@ -188,6 +188,31 @@ test('rm refuses a busy mount and keeps the machine; then removes everything and
   assert.ok(await exists(ref2.dir));
 });
 
+test('a dry-run rm plans the unmount and changes nothing; a state dir reached through a symlink is still recognised as mounted', async () => {
+  const ref = basePath(config, 'web', 'fedcba9876543210');
+  // The state dir through a symlink: mountinfo shows upperdir as given to mount.
+  const linked = { ...config, stateDir: join(base, 'state-link') };
+  symlinkSync(config.stateDir, linked.stateDir);
+  try {
+    await createMachine({ sh, config: linked }, recipe, 'web8', { base: { ref: { ...ref1, key: 'fedcba9876543210', dir: join(linked.stateDir, 'base', 'web-fedcba9876543210') }, hit: true } });
+    const handle = await resolveMachine(linked, 'web8');
+    assert.is(await ensureMounted(sh, handle), false, 'recognised as mounted');
+    assert.equal(mountsAt(rootOf('web8')).length, 1);
+    const dry = new Shell({ dryRun: true, log: () => {} });
+    const before = snapshotTree(join(overlayDir, 'web8'));
+    await removeMachine({ sh: dry, config: linked }, 'web8');
+    assert.ok(dry.planned.includes(`umount -- ${rootOf('web8')}`), dry.planned.join('\n'));
+    assert.ok(dry.planned.some((p) => p.startsWith('rm -rf --one-file-system -- ') && p.endsWith('/overlay/web8')), dry.planned.join('\n'));
+    assert.equal(mountsAt(rootOf('web8')).length, 1, 'still mounted');
+    assert.equal(diffTrees(before, snapshotTree(join(overlayDir, 'web8'))), []);
+    await removeMachine({ sh, config: linked }, 'web8');
+    assert.equal(readdirSync(overlayDir), []);
+  } finally {
+    rmSync(linked.stateDir);
+  }
+  assert.ok(await exists(ref));
+});
+
 test('a create killed midway: its build dir (with a mount) and its bare mount point are cleaned by the next create', async () => {
   const ref = basePath(config, 'web', 'fedcba9876543210');
   const build = join(overlayDir, '.nspawn-kit-build-web7-0123456789ab');
