@@ -1,4 +1,4 @@
-/** `create`, `provision`, `boot`, `run`, `list`, `rm`. */
+/** `create`, `provision`, `boot`, `run`, `list`, `rm`, `migrate`. */
 import type { Command } from 'commander';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
@@ -9,7 +9,7 @@ import { assertMachineName } from '../machine/create.js';
 import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
 import { sweepStaleBuilds } from '../rootfs/builddir.js';
 import { runGraph, formatTimings } from '../tasks/runner.js';
-import { createStage, provisionStage, type MachineStageCtx } from '../tasks/machine-stages.js';
+import { createStage, machineNameStage, provisionStage, type MachineStageCtx } from '../tasks/machine-stages.js';
 import { enterHint } from '../tasks/container.js';
 
 export function registerMachine(program: Command, globals: () => GlobalOptions): void {
@@ -26,7 +26,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('create');
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
-      await runGraph(ctx, [createStage(), ...(o.provision ? [provisionStage()] : [])]);
+      await runGraph(ctx, [machineNameStage(), createStage(), ...(o.provision ? [provisionStage()] : [])]);
       if (app.opts.json) process.stdout.write(`${jsonText(ctx.created ?? null, 2)}\n`);
       else {
         // Not created: a dry run, or a machine already built from the same recipe and package set.
@@ -109,5 +109,18 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (app.opts.json) process.stdout.write(`${jsonText(r, 2)}\n`);
       else writeLines(process.stdout, `removed ${name}${r.releasedBase ? safe` and its base ${r.releasedBase}, which nothing else used` : ''}`);
     });
-}
 
+  program
+    .command('migrate')
+    .description('move an overlay machine of the old layout (its directory held only its changes) to the host-mounted layout')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const app = await createContext(globals());
+      assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('migrate');
+      const { migrateMachine } = await import('../machine/migrate.js');
+      const r = await migrateMachine({ sh: app.sh, config: app.config }, name);
+      if (app.opts.json) process.stdout.write(`${jsonText(r, 2)}\n`);
+      else writeLines(process.stdout, r.migrated ? safe`migrated ${name}: its changes are in ${r.upper ?? '?'}, mounted at its directory` : safe`${name}: ${r.reason ?? 'nothing to do'}`);
+    });
+}

@@ -7,86 +7,39 @@
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { promises as fsp } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { exists, formatCommand, type Command, type Shell } from '../shell.js';
-import { assertMachineName, bindArg, directNspawnFlags, type MachineContext } from './create.js';
-import { effectiveSettingsFile } from './nspawn-file.js';
-import { MIRROR_MOUNT } from './paths.js';
-import { machineStorage } from './storage.js';
-import { nspawnOverlayValue } from '../rootfs/overlay.js';
+import type { MachineContext } from './create.js';
+import { bootCommand, runCommand, type SettingsUse } from './nspawn-argv.js';
+import { existingMachine, machineRoot, type MachineHandle } from './handle.js';
+import { ensureMounted } from './overlay-mount.js';
 
-export function machineRoot(config: Pick<Config, 'machines'>, name: string): string {
-  assertMachineName(name);
-  return join(config.machines.dir, name);
-}
+export { machineRoot } from './handle.js';
+export { bootCommand, provisionCommand, runCommand, settingsArgs, type SettingsUse } from './nspawn-argv.js';
 
-/**
- * What a direct systemd-nspawn call on the machine needs: its directory,
- * whether its settings file applies, and the base under an overlay machine.
- */
-export async function machineLaunch(config: Pick<Config, 'machines' | 'stateDir'>, name: string): Promise<{ root: string; settings: SettingsUse; lower?: string }> {
-  const root = await existingMachineRoot(config, name);
-  const storage = await machineStorage(config, root, name);
-  const settings = await settingsUse(config, name);
-  return storage.kind === 'overlay' ? { root, settings, lower: storage.lower } : { root, settings };
-}
-
-/** The machine's root, which must exist. */
-export async function existingMachineRoot(config: Pick<Config, 'machines'>, name: string): Promise<string> {
-  const root = machineRoot(config, name);
-  if (!(await exists(join(root, 'etc')))) {
-    throw new OperationError(`no machine ${name} under ${config.machines.dir}`, '`nspawn-kit list` shows the machines; `nspawn-kit create <recipe> --name NAME` makes one.');
-  }
-  return root;
-}
+/** A machine by name (resolved here) or already resolved (a create's or a caller's handle). */
+export type MachineRef = string | MachineHandle;
 
 /**
- * How a boot or run gets the machine's settings: "file", from the .nspawn
- * file written at create (it binds the mirror itself; a --bind-ro of ours
- * would make nspawn drop every bind of the file), or "none" (a machine
- * without one: the mirror is bound on the command line).
+ * A machine ready to run: resolved once, its overlay (if any) mounted on the
+ * host, and whether its settings file is where systemd-nspawn looks.
  */
-export type SettingsUse = 'file' | 'none';
+export async function machineLaunch(ctx: MachineContext, ref: MachineRef): Promise<{ root: string; settings: SettingsUse; handle: MachineHandle }> {
+  const handle = typeof ref === 'string' ? await existingMachine(ctx.config, ref) : ref;
+  await ensureMounted(ctx.sh, handle);
+  return { root: handle.root, settings: await settingsUse(handle), handle };
+}
+
+/** The machine's root, which must exist (an overlay machine's, mounted). */
+export async function existingMachineRoot(ctx: MachineContext, ref: MachineRef): Promise<string> {
+  return (await machineLaunch(ctx, ref)).root;
+}
 
 /** Whether the machine's settings file is where systemd-nspawn will look for it. */
-export async function settingsUse(config: Pick<Config, 'machines'>, name: string): Promise<SettingsUse> {
-  return (await exists(effectiveSettingsFile(config, name).file)) ? 'file' : 'none';
-}
-
-/**
- * Settings of a boot or run on the command line. `lower`: the base of an
- * overlay machine, stacked under its directory at "/" (a settings file
- * carries that as Overlay=, like the mirror's bind).
- */
-export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: string, use: SettingsUse, lower?: string): string[] {
-  if (use === 'none') {
-    const overlay = lower === undefined ? [] : [`--overlay=${nspawnOverlayValue(lower, join(config.machines.dir, name))}`];
-    return [...overlay, `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`];
-  }
-  // A file beside the root has its privileged settings (binds, network, user namespacing) ignored unless trusted.
-  return effectiveSettingsFile(config, name).needsTrust ? ['--settings=trusted'] : [];
-}
-
-type NspawnConfig = Pick<Config, 'host' | 'mirror' | 'machines'>;
-
-/** systemd-nspawn --boot of a machine (no console option: nspawn picks interactive on a TTY, read-only otherwise). */
-export function bootCommand(config: NspawnConfig, root: string, name: string, extra: readonly string[], settings: SettingsUse, lower?: string): Command {
-  return [
-    'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', '--boot', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings, lower), ...extra],
-  ];
-}
-
-/** One command in the machine, not booted; argv after "--" is never parsed by nspawn. */
-export function runCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse, lower?: string): Command {
-  if (argv.length === 0) throw new OperationError('nothing to run', 'Give the command after "--": `nspawn-kit run NAME -- CMD...`.');
-  // Boot=yes in the settings file does not apply: a command on the command line wins over it (measured).
-  return [
-    'systemd-nspawn',
-    [...directNspawnFlags(config), '--quiet', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings, lower), '--', ...argv],
-  ];
+export async function settingsUse(handle: Pick<MachineHandle, 'settings'>): Promise<SettingsUse> {
+  return (await exists(handle.settings.file)) ? 'file' : 'none';
 }
 
 /** True when the argv of a process is a systemd-nspawn on root. */
@@ -185,8 +138,9 @@ export interface BootReport {
 }
 
 /** `nspawn-kit boot NAME`: machinectl start where machined runs, else systemd-nspawn --boot in the foreground. */
-export async function bootMachine(ctx: MachineContext, name: string): Promise<BootReport> {
-  const { root, settings, lower } = await machineLaunch(ctx.config, name);
+export async function bootMachine(ctx: MachineContext, ref: MachineRef): Promise<BootReport> {
+  const { root, settings, handle } = await machineLaunch(ctx, ref);
+  const { name } = handle;
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is already running`, `Attach to its console, or stop it (\`kill -TERM <pid of systemd-nspawn>\`) first.`);
   }
@@ -194,7 +148,7 @@ export async function bootMachine(ctx: MachineContext, name: string): Promise<Bo
     await ctx.sh.write(['machinectl', ['start', '--', name]], { hint: `\`journalctl -u systemd-nspawn@${name}\` says why.` });
     return { how: 'machinectl', exitCode: 0 };
   }
-  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name, [], settings, lower)) };
+  return { how: 'systemd-nspawn', exitCode: await runAttached(ctx.sh, bootCommand(ctx.config, root, name, [], settings)) };
 }
 
 export interface RunOptions {
@@ -209,12 +163,13 @@ export interface RunReport {
 }
 
 /** `nspawn-kit run NAME -- CMD...`: the command's exit code is passed through. */
-export async function runInMachine(ctx: MachineContext, name: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunReport> {
-  const { root, settings, lower } = await machineLaunch(ctx.config, name);
+export async function runInMachine(ctx: MachineContext, ref: MachineRef, argv: readonly string[], opts: RunOptions = {}): Promise<RunReport> {
+  const { root, settings, handle } = await machineLaunch(ctx, ref);
+  const { name } = handle;
   if (await isRunning(ctx.config, name)) {
     throw new OperationError(`machine ${name} is running`, 'A booted machine cannot also run a non-boot command on the same root; stop it first.');
   }
-  const cmd = runCommand(ctx.config, root, name, argv, settings, lower);
+  const cmd = runCommand(ctx.config, root, name, argv, settings);
   if (opts.stdio === 'pipe') {
     const res = await ctx.sh.write(cmd, { nothrow: true });
     return { exitCode: res.exitCode ?? 1, stdout: res.stdout, stderr: res.stderr };

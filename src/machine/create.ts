@@ -1,29 +1,30 @@
 /**
  * `nspawn-kit create`: a machine root under machines.dir from the signed
  * local mirror. Reads like its stages:
- *   sweep -> base (cache hit: reuse; miss: bootstrap + apt-get install + store)
- *   -> clone -> inject first boot -> provenance -> rename into place -> .nspawn file
+ *   sweep -> base (machine/base-build.ts: cache hit: reuse; miss: bootstrap +
+ *   apt-get install + store) -> overlay (machine/create-overlay.ts) or copy
+ *   -> inject first boot -> provenance -> commit -> .nspawn file
  * Everything is built in a transactional dir (rootfs/builddir.ts): a failure,
- * SIGINT or SIGTERM leaves no half machine and no mount.
+ * SIGINT or SIGTERM leaves no half machine and no stray mount.
  */
-import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Config, Recipe } from '../config/types.js';
-import { SAFE_NAME } from '../config/schema.js';
-import { OperationError, UsageError, tail } from '../errors.js';
-import { mirrorLayout } from '../mirror/layout.js';
-import { exists, type Command, type Shell } from '../shell.js';
-import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine, type BootstrapProgress } from '../rootfs/backends.js';
-import { checkFreeSpace, cloneBase, resolveBaseOrPlan, storeBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
-import { sweepStaleBuilds, unmountAll, withBuildDir } from '../rootfs/builddir.js';
-import { chooseClone, mountOverlay, seedUpper } from '../rootfs/overlay.js';
-import { injectFirstBoot, writeInRoot, type InjectReport } from './inject.js';
+import { assertMachineName } from './name.js';
+import { OperationError } from '../errors.js';
+import { exists, type Shell } from '../shell.js';
+import type { BootstrapProgress } from '../rootfs/backends.js';
+import { checkFreeSpace, cloneBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
+import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
+import { chooseClone } from '../rootfs/overlay.js';
+import { createOverlayMachine, discardMachine, removeLeftoverMountPoint } from './create-overlay.js';
+import type { MachineHandle } from './handle.js';
+import { injectFirstBoot, type InjectReport } from './inject.js';
+import { effectiveSettingsFile } from './nspawn-argv.js';
 import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
-import { MIRROR_MOUNT, type Provenance } from './paths.js';
+import type { Provenance } from './paths.js';
 import { writeProvenance } from './provenance.js';
-import { basesInUse } from './storage.js';
-import { MIRROR_KEYRING, MIRROR_SOURCES, LEGACY_SOURCES_LIST, renderMirrorSources, type MirrorAccess } from './sources.js';
+import type { MirrorAccess } from './sources.js';
+import { ensureBase } from './base-build.js';
 
 export interface MachineContext {
   sh: Shell;
@@ -62,159 +63,17 @@ export interface CreateReport {
   backend: Recipe['bootstrap'];
   /** "overlay": the machine directory holds only its changes over the base; "copy": a full copy. */
   storage: 'copy' | 'overlay';
+  /** The machine, resolved: what boot, run and provision take. */
+  handle: MachineHandle;
   injected: InjectReport | undefined;
   nspawnFiles: NspawnFilesReport;
   provenance: Provenance;
 }
 
-/** Escapes ":" for nspawn's --bind/--bind-ro SRC:DST syntax. */
-export function bindArg(src: string, dst: string): string {
-  const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-  return `${esc(src)}:${esc(dst)}`;
-}
+export { bindArg, directNspawnFlags, installCommand as installPackagesCommand } from './nspawn-argv.js';
 
-/**
- * Flags of every direct (non-machinectl) systemd-nspawn call: never register
- * with machined; without systemd as PID 1 there is no unit to create either.
- */
-export function directNspawnFlags(config: Pick<Config, 'host'>): string[] {
-  return config.host.systemdPid1 ? ['--register=no'] : ['--register=no', '--keep-unit'];
-}
-
-// set -e: any failing step fails the whole install; packages come in as "$@", never inside the script text.
-const INSTALL_SCRIPT = [
-  'set -e',
-  'apt-get -q -o Dpkg::Use-Pty=0 update --error-on=any',
-  'if [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi',
-  'apt-get clean',
-].join('\n');
-
-/** Non-boot container, no network at all, the mirror read-only: apt can only use the local mirror. */
-export function installPackagesCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, packages: readonly string[], unitName: string): Command {
-  return [
-    'systemd-nspawn',
-    [
-      ...directNspawnFlags(config),
-      '--quiet',
-      '--private-network',
-      `--machine=${unitName}`,
-      `--directory=${root}`,
-      `--bind-ro=${bindArg(config.mirror.root, MIRROR_MOUNT)}`,
-      '--setenv=DEBIAN_FRONTEND=noninteractive',
-      '--',
-      '/bin/sh',
-      '-c',
-      INSTALL_SCRIPT,
-      'nspawn-kit-install',
-      ...packages,
-    ],
-  ];
-}
-
-/** apt's own error lines ("E: Unable to locate package foo"), for the error message. */
-export function aptErrors(output: string): string[] {
-  return output.split('\n').map((l) => l.trim()).filter((l) => /^(E: |Err:\d* )/.test(l));
-}
-
-async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
-  const layout = mirrorLayout(ctx.config);
-  // A dry run on a fresh host plans the publish (and its key) before this: plan the bootstrap anyway.
-  if (!ctx.sh.dryRun && !(await exists(layout.publicKeyring))) {
-    throw new OperationError(`the mirror keyring ${layout.publicKeyring} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
-  }
-  const spec = bootstrapSpec(recipe, { architecture: ctx.config.host.architecture, target: root, mirrorRoot: layout.root, keyring: layout.publicKeyring });
-  const counts = emptyProgress();
-  emit({ stage: 'bootstrap', message: `${recipe.bootstrap} ${recipe.codename} from ${layout.root}`, counts });
-  try {
-    await ctx.sh.write(bootstrapCommand(spec), {
-      signal,
-      onLine: (line) => {
-        if (parseProgressLine(counts, line)) emit({ stage: 'bootstrap', message: line, counts });
-      },
-      hint: `The local mirror may lack packages of ${recipe.codename}: warm the recipe (\`nspawn-kit mirror warm ${recipe.name}\`) and try again.`,
-    });
-  } catch (err) {
-    // debootstrap says why in its own log, which is about to be removed with the build dir.
-    const log = await fsp.readFile(join(root, 'debootstrap', 'debootstrap.log'), 'utf8').catch(() => '');
-    if (log && err instanceof Error) err.message += `\n  debootstrap.log (last lines):\n${tail(log, 10).replace(/^/gm, '    ')}`;
-    throw err;
-  }
-}
-
-/** Installs recipe.packages from the bind-mounted mirror, then leaves no source, key, list or .deb behind. */
-async function installPackages(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
-  const { sh, config } = ctx;
-  const layout = mirrorLayout(config);
-  // The bootstrap's sources.list names the host path of the mirror (file:// or copy://), useless inside.
-  const legacy = join(root, LEGACY_SOURCES_LIST);
-  if ((await fsp.lstat(legacy).catch(() => undefined)) !== undefined) await sh.remove(legacy);
-  const key = await fsp.readFile(layout.publicKeyAsc).catch(() => {
-    if (sh.dryRun) return Buffer.from(`(the public key ${layout.publicKeyAsc}, written by the first publish)\n`);
-    throw new OperationError(`the mirror's public key ${layout.publicKeyAsc} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
-  });
-  // In a dry run the root does not exist: plan the writes at their plain paths.
-  const put = (inner: string, data: string | Buffer) =>
-    sh.dryRun ? sh.writeFile(join(root, inner), data, 0o644) : writeInRoot(sh, root, inner, data, 0o644);
-  await put(MIRROR_KEYRING, key);
-  await put(MIRROR_SOURCES, renderMirrorSources(recipe.codename, { kind: 'bind' }));
-  const counts = emptyProgress();
-  emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}`, counts });
-  const unit = `nk-build-${randomBytes(4).toString('hex')}`;
-  const res = await sh.write(installPackagesCommand(config, root, recipe.packages, unit), {
-    signal,
-    nothrow: true,
-    onLine: (line) => {
-      if (parseProgressLine(counts, line)) emit({ stage: 'packages', message: line, counts });
-    },
-  });
-  if (res.exitCode !== 0) {
-    const errors = aptErrors(`${res.stdout}\n${res.stderr}`);
-    const why = errors.length ? errors.join('\n  ') : tail(res.stderr || res.stdout, 10);
-    throw new OperationError(
-      `installing the packages of recipe ${recipe.name} failed (exit ${res.exitCode}):\n  ${why}`,
-      `Check the package names in recipe ${recipe.name}, and warm it (\`nspawn-kit mirror warm ${recipe.name}\`) so the mirror holds them.`,
-    );
-  }
-  // The base stays neutral: injection writes the final sources; lists name the build-time source.
-  for (const inner of [MIRROR_SOURCES, MIRROR_KEYRING]) await sh.remove(join(root, inner));
-  const lists = join(root, 'var', 'lib', 'apt', 'lists');
-  for (const entry of await fsp.readdir(lists).catch(() => [] as string[])) {
-    if (entry !== 'lock' && entry !== 'partial' && entry !== 'auxfiles') await sh.remove(join(lists, entry));
-  }
-}
-
-/** The cached base for recipe + current mirror publication, built and stored when missing. */
-export async function ensureBase(
-  ctx: MachineContext,
-  recipe: Recipe,
-  emit: (p: CreateProgress) => void = () => {},
-): Promise<{ ref: BaseRef; hit: boolean }> {
-  const ref = await resolveBaseOrPlan(ctx.config, recipe, ctx.sh.dryRun);
-  if (ref.planned) emit({ stage: 'base', message: `dry run: no publication of ${recipe.codename} yet; the base key is known after the publish` });
-  if (await exists(ref.dir)) {
-    emit({ stage: 'base', message: `base cache hit: ${ref.dir}` });
-    return { ref, hit: true };
-  }
-  emit({ stage: 'base', message: `base cache miss: building ${ref.dir}` });
-  await storeBase(
-    ctx,
-    recipe.name,
-    ref,
-    async (b) => {
-      await bootstrap(ctx, recipe, b.root, b.signal, emit);
-      await installPackages(ctx, recipe, b.root, b.signal, emit);
-      emit({ stage: 'store', message: `storing base ${ref.dir}` });
-    },
-    () => basesInUse(ctx.config),
-  );
-  return { ref, hit: false };
-}
-
-export function assertMachineName(name: string): void {
-  if (!SAFE_NAME.test(name) || name.includes('..')) {
-    throw new UsageError(`invalid machine name ${JSON.stringify(name)}`, 'Use letters, digits, ".", "_" and "-", not starting with "-" or ".".');
-  }
-}
+export { aptErrors, ensureBase } from './base-build.js';
+export { assertMachineName } from './name.js';
 
 export async function createMachine(ctx: MachineContext, recipe: Recipe, name: string, opts: CreateOptions = {}): Promise<CreateReport> {
   const { sh, config } = ctx;
@@ -223,6 +82,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
   emit({ stage: 'sweep', message: 'removing leftovers of interrupted builds' });
   await sweepStaleBuilds(ctx);
   const target = join(config.machines.dir, name);
+  await removeLeftoverMountPoint(sh, config, name);
   if (await exists(target)) {
     throw new OperationError(`machine ${name} already exists at ${target}`, `Remove it first with \`nspawn-kit rm ${name}\`, or pick another --name.`);
   }
@@ -245,47 +105,44 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     storage: 'copy',
   };
   let injected: InjectReport | undefined;
-  await withBuildDir(sh, { parent: config.machines.dir, label: name, target }, async (b) => {
-    // The root as the container sees it: the build's root (a copy), or the overlay mounted beside it.
-    let view = b.root;
-    const merged = join(b.dir, 'merged');
-    if (choice.mode === 'overlay') {
-      emit({ stage: 'clone', message: `overlay: ${target} over the read-only base ${ref.dir}` });
-      const error = await mountOverlay(sh, { lower: ref.dir, upper: b.root, work: join(b.dir, 'work'), merged }, b.signal);
-      if (error === undefined) {
-        view = merged;
-        provenance.storage = 'overlay';
-        provenance.base = basename(ref.dir);
-      } else if (config.machines.clone === 'overlay') {
-        throw new OperationError(`could not mount an overlay for machine ${name}: ${error}`, 'Load overlayfs (`modprobe overlay`), or set machines.clone to "copy" or "auto".');
-      } else {
-        emit({ stage: 'clone', message: `overlay not available (${error}); copying the base instead` });
-      }
-    } else if (choice.reason) {
-      emit({ stage: 'clone', message: `copying the base: ${choice.reason}` });
+  const fill = async (view: string): Promise<void> => {
+    emit({ stage: 'inject', message: `first boot (${recipe.firstboot}), sources, hostname, users` });
+    if (sh.dryRun) return;
+    injected = await injectFirstBoot(ctx, view, recipe, name, { mirrorAccess: opts.mirrorAccess ?? { kind: 'bind' } });
+    await writeProvenance(sh, view, provenance);
+  };
+  let handle: MachineHandle | undefined;
+  if (choice.mode === 'overlay') {
+    emit({ stage: 'clone', message: `overlay: ${target} over the read-only base ${ref.dir}` });
+    Object.assign(provenance, { storage: 'overlay', base: basename(ref.dir) });
+    const built = await createOverlayMachine(ctx, { name, recipe, lower: ref.dir, base: basename(ref.dir), fill });
+    if (built.ok) handle = built.handle;
+    else if (config.machines.clone === 'overlay') {
+      throw new OperationError(`could not mount an overlay for machine ${name}: ${built.error}`, 'Load overlayfs (`modprobe overlay`), or set machines.clone to "copy" or "auto".');
+    } else {
+      emit({ stage: 'clone', message: `overlay not available (${built.error}); copying the base instead` });
+      provenance.storage = 'copy';
+      delete provenance.base;
     }
-    if (provenance.storage === 'copy') {
+  } else if (choice.reason) {
+    emit({ stage: 'clone', message: `copying the base: ${choice.reason}` });
+  }
+  if (handle === undefined) {
+    await withBuildDir(sh, { parent: config.machines.dir, label: name, target }, async (b) => {
       emit({ stage: 'clone', message: `cp -a --reflink=auto ${ref.dir} -> ${target}` });
       await cloneBase(sh, ref.dir, b.root, b.signal);
-    }
-    emit({ stage: 'inject', message: `first boot (${recipe.firstboot}), sources, hostname, users` });
-    if (!sh.dryRun) {
-      injected = await injectFirstBoot(ctx, view, recipe, name, { mirrorAccess: opts.mirrorAccess ?? { kind: 'bind' } });
-      await writeProvenance(sh, view, provenance);
-    }
-    if (provenance.storage === 'overlay') {
-      await unmountAll(sh, merged);
-      await seedUpper(sh, ref.dir, b.root);
-    }
-    emit({ stage: 'commit', message: `rename into ${target}` });
-    await b.commit();
-  });
+      await fill(b.root);
+      emit({ stage: 'commit', message: `rename into ${target}` });
+      await b.commit();
+    });
+    handle = { name, root: target, storage: { kind: 'copy' }, settings: effectiveSettingsFile(config, name) };
+  }
   let nspawnFiles: NspawnFilesReport;
   try {
-    nspawnFiles = await writeNspawnFiles(ctx, name, recipe, { settingsDir: opts.settingsDir, unitDir: opts.unitDir });
+    nspawnFiles = await writeNspawnFiles(ctx, handle, recipe, { settingsDir: opts.settingsDir, unitDir: opts.unitDir });
   } catch (err) {
-    // No machine without its settings: roll the rename back.
-    await sh.remove(target);
+    // No machine without its settings: roll the create back.
+    await discardMachine(sh, handle);
     throw err;
   }
   return {
@@ -298,6 +155,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     inReleaseSha256: ref.inReleaseSha256,
     backend: recipe.bootstrap,
     storage: provenance.storage ?? 'copy',
+    handle,
     injected,
     nspawnFiles,
     provenance,

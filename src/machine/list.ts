@@ -9,13 +9,18 @@ import { OperationError } from '../errors.js';
 import { exists } from '../shell.js';
 import { treeBytes } from '../rootfs/base-cache.js';
 import { sweepStaleBuilds, unmountAll } from '../rootfs/builddir.js';
-import { machineRoot, nspawnPids } from './boot.js';
-import { assertMachineName, type MachineContext } from './create.js';
+import { nspawnPids } from './boot.js';
+import type { MachineContext } from './create.js';
+import { recordRoot, resolveMachine, type MachineHandle } from './handle.js';
+import { assertMachineName } from './name.js';
 import { besideRootSettingsFile } from './nspawn-file.js';
+import { unmountMachine } from './overlay-mount.js';
+import { overlayPaths, sweepStaleOverlayBuilds } from './overlay-state.js';
+import { mountUnitName } from './overlay-units.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
 import { existsInRoot } from './inject.js';
-import { FIRSTBOOT, type Provenance } from './paths.js';
-import { baseExists, releaseBase, storageOf } from './storage.js';
+import { FIRSTBOOT } from './paths.js';
+import { releaseBase } from './storage.js';
 
 export type FirstBootState = 'pending' | 'success' | 'failure' | 'unknown';
 
@@ -29,11 +34,13 @@ export interface MachineInfo {
   builtAt: string;
   backend: string;
   fromBaseCache: boolean;
-  /** "overlay": the directory holds only the machine's changes over `base`; "copy": a full root. */
+  /** "overlay": the machine's changes over `base`, mounted on the host at root; "copy": a full root. */
   storage: 'copy' | 'overlay';
   /** The base directory under an overlay machine. */
   base?: string;
-  /** Bytes on disk of the machine's own directory (du -sb, one file system); an overlay's base is not counted. */
+  /** An overlay machine: whether its overlay is mounted at root now. */
+  mounted?: boolean;
+  /** Bytes on disk of the machine's own files (du -sb, one file system): a copy's root, an overlay's upper directory. */
   sizeBytes: number;
   firstBoot: FirstBootState;
   firstBootExitCode?: number;
@@ -59,63 +66,81 @@ async function firstBootState(root: string): Promise<{ state: FirstBootState; ex
   return { state: (await existsInRoot(root, FIRSTBOOT.script)) ? 'pending' : 'unknown' };
 }
 
+/** One machine's row: records read from its root, or from an unmounted overlay's upper directory. */
+async function machineInfo(ctx: MachineContext, name: string, sizes: boolean): Promise<MachineInfo | undefined> {
+  const root = join(ctx.config.machines.dir, name);
+  const running = async () => (await nspawnPids(root)).length > 0;
+  let info: MachineInfo;
+  let sizeOf = root;
+  try {
+    const handle = await resolveMachine(ctx.config, name);
+    const records = await recordRoot(handle);
+    const prov = await readProvenance(records);
+    if (!prov) {
+      if (handle.storage.kind !== 'overlay') return undefined;
+      throw new OperationError(`overlay machine ${name} has no provenance record in ${records}`);
+    }
+    const fb = await firstBootState(records);
+    info = {
+      name,
+      root,
+      recipe: prov.recipe,
+      codename: prov.codename,
+      inReleaseSha256: prov.inReleaseSha256,
+      builtAt: prov.builtAt,
+      backend: prov.backend,
+      fromBaseCache: prov.fromBaseCache,
+      storage: handle.storage.kind === 'copy' ? 'copy' : 'overlay',
+      sizeBytes: 0,
+      firstBoot: fb.state,
+      running: await running(),
+    };
+    if (fb.exitCode !== undefined) info.firstBootExitCode = fb.exitCode;
+    if (fb.problem !== undefined) info.problem = fb.problem;
+    const { storage } = handle;
+    if (storage.kind !== 'copy') {
+      info.base = storage.lower;
+      if (!(await exists(join(storage.lower, 'etc')))) info.problem = `its base ${storage.lower} is missing`;
+    }
+    if (storage.kind === 'overlay') {
+      info.mounted = records === root;
+      sizeOf = storage.paths.upper;
+    } else if (storage.kind === 'legacy-overlay') {
+      info.problem = `it has the old overlay layout: run \`nspawn-kit migrate ${name}\` once`;
+    }
+  } catch (err) {
+    info = {
+      name,
+      root,
+      recipe: '?',
+      codename: '?',
+      inReleaseSha256: '',
+      builtAt: '',
+      backend: '?',
+      fromBaseCache: false,
+      storage: 'copy',
+      sizeBytes: 0,
+      firstBoot: 'unknown',
+      running: await running(),
+      problem: err instanceof Error ? err.message : String(err),
+    };
+  }
+  if (sizes) info.sizeBytes = await treeBytes(ctx.sh, sizeOf);
+  return info;
+}
+
 export async function listMachines(ctx: MachineContext, opts: ListOptions = {}): Promise<MachineInfo[]> {
-  const dir = ctx.config.machines.dir;
   let entries: import('node:fs').Dirent[];
   try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
+    entries = await fsp.readdir(ctx.config.machines.dir, { withFileTypes: true });
   } catch {
     return [];
   }
   const machines: MachineInfo[] = [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const root = join(dir, entry.name);
-    let info: MachineInfo;
-    try {
-      const prov = await readProvenance(root);
-      if (!prov) continue;
-      const fb = await firstBootState(root);
-      const storage = storageOf(ctx.config, prov);
-      info = {
-        name: entry.name,
-        root,
-        recipe: prov.recipe,
-        codename: prov.codename,
-        inReleaseSha256: prov.inReleaseSha256,
-        builtAt: prov.builtAt,
-        backend: prov.backend,
-        fromBaseCache: prov.fromBaseCache,
-        storage: storage.kind,
-        sizeBytes: 0,
-        firstBoot: fb.state,
-        running: (await nspawnPids(root)).length > 0,
-      };
-      if (fb.exitCode !== undefined) info.firstBootExitCode = fb.exitCode;
-      if (fb.problem !== undefined) info.problem = fb.problem;
-      if (storage.kind === 'overlay') {
-        info.base = storage.lower;
-        if (!(await baseExists(storage))) info.problem = `its base ${storage.lower} is missing`;
-      }
-    } catch (err) {
-      info = {
-        name: entry.name,
-        root,
-        recipe: '?',
-        codename: '?',
-        inReleaseSha256: '',
-        builtAt: '',
-        backend: '?',
-        fromBaseCache: false,
-        storage: 'copy',
-        sizeBytes: 0,
-        firstBoot: 'unknown',
-        running: (await nspawnPids(root)).length > 0,
-        problem: err instanceof Error ? err.message : String(err),
-      };
-    }
-    if (opts.sizes !== false) info.sizeBytes = await treeBytes(ctx.sh, root);
-    machines.push(info);
+    const info = await machineInfo(ctx, entry.name, opts.sizes !== false);
+    if (info) machines.push(info);
   }
   return machines;
 }
@@ -131,7 +156,7 @@ export function formatMachineTable(machines: MachineInfo[]): string {
       m.codename,
       m.inReleaseSha256 ? m.inReleaseSha256.slice(0, 12) : '-',
       `${(m.sizeBytes / 1048576).toFixed(0)} MiB`,
-      m.storage === 'overlay' ? 'overlay on base' : 'copy',
+      m.storage === 'copy' ? 'copy' : m.mounted ? 'overlay, mounted' : m.mounted === false ? 'overlay, not mounted' : 'overlay on base',
       m.firstBoot + (m.firstBoot === 'failure' ? ` (${m.firstBootExitCode})` : ''),
       m.problem ? `broken: ${m.problem.split('\n')[0]}` : m.running ? 'running' : 'stopped',
     ]),
@@ -167,33 +192,61 @@ async function nspawnLeftovers(machinesDir: string, name: string): Promise<strin
   return entries.filter((e) => own.test(e)).map((e) => join(machinesDir, e));
 }
 
-/** `nspawn-kit rm NAME`: refuses a running machine; unmounts leftovers; never crosses file systems. */
+/** What `rm` releases with the machine: the base of an overlay machine, from the host record (or an old-layout provenance). */
+async function baseOfRemoved(handle: MachineHandle): Promise<{ recipe: string; base?: string } | undefined> {
+  const { storage } = handle;
+  if (storage.kind === 'overlay') return { recipe: storage.recipe, base: storage.base };
+  if (storage.kind !== 'legacy-overlay') return undefined;
+  const prov = await readProvenance(handle.root).catch(() => undefined);
+  return prov ? { recipe: prov.recipe, base: storage.base } : undefined;
+}
+
+/**
+ * `nspawn-kit rm NAME`: refuses a running machine; unmounts an overlay
+ * machine (refusing when busy), then removes its record first (after a kill
+ * midway the machine is no longer one), its upper and work directories, the
+ * mount point, settings and units; never crosses file systems.
+ */
 export async function removeMachine(ctx: MachineContext, name: string, opts: RemoveOptions = {}): Promise<RemoveReport> {
   const { sh, config } = ctx;
   assertMachineName(name);
   await sweepStaleBuilds(ctx);
-  const root = machineRoot(config, name);
+  await sweepStaleOverlayBuilds(ctx);
+  const root = join(config.machines.dir, name);
+  const state = overlayPaths(config, name);
+  // A broken record still lets the machine go: its state directory is removed all the same.
+  const handle = await resolveMachine(config, name).catch(() => ({ name, root, storage: { kind: 'copy' } as const }) as MachineHandle);
   const removed: string[] = [];
   let unmounted: string[] = [];
-  let prov: Provenance | undefined;
+  const pids = await nspawnPids(root);
+  if (pids.length > 0) {
+    throw new OperationError(
+      `machine ${name} is running (systemd-nspawn pid ${pids.join(', ')})`,
+      `Power it off first (\`kill -TERM ${pids[0]}\` halts it cleanly, or \`poweroff\` inside), then run \`nspawn-kit rm ${name}\` again.`,
+    );
+  }
+  const released = await baseOfRemoved(handle);
+  if (await exists(root)) unmounted = handle.storage.kind === 'overlay' ? await unmountMachine(sh, handle) : await unmountAll(sh, root);
+  if (await exists(state.state)) {
+    if (await exists(state.record)) await sh.remove(state.record);
+    await sh.remove(state.state);
+    removed.push(state.state);
+  }
   // A half-removed machine (no etc/, no provenance) is still removable.
   if (await exists(root)) {
-    const pids = await nspawnPids(root);
-    if (pids.length > 0) {
-      throw new OperationError(
-        `machine ${name} is running (systemd-nspawn pid ${pids.join(', ')})`,
-        `Power it off first (\`kill -TERM ${pids[0]}\` halts it cleanly, or \`poweroff\` inside), then run \`nspawn-kit rm ${name}\` again.`,
-      );
-    }
-    prov = await readProvenance(root).catch(() => undefined);
-    unmounted = await unmountAll(sh, root);
     await sh.remove(root);
     removed.push(root);
   }
   // Only the configured directories: a library call never falls back to /etc.
   const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
   const unitDir = opts.unitDir ?? config.machines.unitDir;
-  const leftovers = [join(settingsDir, `${name}.nspawn`), besideRootSettingsFile(config, name), join(unitDir, `systemd-nspawn@${name}.service.d`), ...(await nspawnLeftovers(config.machines.dir, name))];
+  const leftovers = [
+    join(settingsDir, `${name}.nspawn`),
+    besideRootSettingsFile(config, name),
+    join(unitDir, `systemd-nspawn@${name}.service.d`),
+    join(unitDir, mountUnitName(root)),
+    ...(await nspawnLeftovers(config.machines.dir, name)),
+  ];
   for (const file of [...new Set(leftovers)]) {
     if (await exists(file)) {
       await sh.remove(file);
@@ -203,6 +256,6 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
   if (removed.length === 0) {
     throw new OperationError(`no machine ${name} under ${config.machines.dir}`, '`nspawn-kit list` shows the machines.');
   }
-  const releasedBase = prov && !sh.dryRun ? await releaseBase(sh, config, prov) : undefined;
+  const releasedBase = released && !sh.dryRun ? await releaseBase(sh, config, released) : undefined;
   return releasedBase ? { name, removed, unmounted, releasedBase } : { name, removed, unmounted };
 }

@@ -5,7 +5,8 @@
  */
 import { OperationError, tail } from '../errors.js';
 import type { RunResult } from '../shell.js';
-import { bootCommand, existingMachineRoot, isRunning, machineLaunch, stopContainer } from './boot.js';
+import { isRunning, machineLaunch, stopContainer, type MachineRef } from './boot.js';
+import { provisionCommand } from './nspawn-argv.js';
 import type { MachineContext } from './create.js';
 import { existsInRoot, resolveInRoot } from './inject.js';
 import { FIRSTBOOT, type FirstBootResult } from './paths.js';
@@ -50,14 +51,15 @@ export async function pollUntil<T extends string>(check: () => Promise<T | undef
  * condition holds, then stops it (SIGTERM to nspawn: an orderly halt), and
  * always stops it on timeout or error.
  */
-export async function bootUntil(ctx: MachineContext, name: string, opts: BootUntilOptions): Promise<BootUntilReport> {
-  const { root, settings, lower } = await machineLaunch(ctx.config, name);
+export async function bootUntil(ctx: MachineContext, ref: MachineRef, opts: BootUntilOptions): Promise<BootUntilReport> {
+  const { root, settings, handle } = await machineLaunch(ctx, ref);
+  const { name } = handle;
   if (await isRunning(ctx.config, name)) throw new OperationError(`machine ${name} is already running`, 'Stop it first.');
   const consoleLines: string[] = [];
   let sawLine = false;
   let exited = false;
   const boot: Promise<RunResult> = ctx.sh
-    .write(bootCommand(ctx.config, root, name, ['--console=read-only'], settings, lower), {
+    .write(provisionCommand(ctx.config, root, name, settings), {
       nothrow: true,
       onLine: (raw) => {
         // The console carries colour escapes; the log and matching do not need them.
@@ -155,8 +157,9 @@ export function unfinishedFirstBoot(name: string, why: string, problem: string |
   );
 }
 
-export async function provisionMachine(ctx: MachineContext, name: string, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
-  const root = await existingMachineRoot(ctx.config, name);
+export async function provisionMachine(ctx: MachineContext, ref: MachineRef, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
+  const { root, handle } = await machineLaunch(ctx, ref);
+  const { name } = handle;
   const before = await readFirstBootResult(root);
   if (before) return { name, result: before, booted: false, logTail: before.status === 'failure' ? await firstBootLogTail(root) : '' };
   if (!(await existsInRoot(root, FIRSTBOOT.script))) {
@@ -164,7 +167,7 @@ export async function provisionMachine(ctx: MachineContext, name: string, opts: 
   }
   const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
   const poller = firstBootPoller(root);
-  const boot = await bootUntil(ctx, name, {
+  const boot = await bootUntil(ctx, handle, {
     done: async () => {
       if (!(await poller.done())) return false;
       await new Promise((r) => setTimeout(r, 300));

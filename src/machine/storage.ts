@@ -1,50 +1,26 @@
 /**
- * How a machine's root is stored (rootfs/overlay.ts): a full copy, or an
- * overlay upper directory over a cached base. The host learns which from the
- * machine's provenance record; a base name read from there is checked
- * against the base naming rule and only ever looked up under
- * `<stateDir>/base`, so a record edited inside the container cannot point
- * nspawn at another host directory.
+ * Bases in use and their release: which cached bases overlay machines stand
+ * on (from the host's overlay records, machine/overlay-state.ts), and
+ * removing a superseded base with its last machine.
+ *
+ * Old-layout overlay machines (not migrated yet) have no host record: the
+ * base their provenance names is kept too. That claim comes from inside the
+ * container, so it is only ever used to keep a base (a base name checked
+ * against the naming rule, under <stateDir>/base), never to remove or mount one.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
-import { OperationError } from '../errors.js';
-import { exists, type Shell } from '../shell.js';
+import type { Shell } from '../shell.js';
 import { baseCacheDir, listBases } from '../rootfs/base-cache.js';
-import { openBuildDir } from '../rootfs/builddir.js';
-import { BASE_NAME, mountOverlay } from '../rootfs/overlay.js';
-import type { Provenance } from './paths.js';
+import { ensureMounted } from './overlay-mount.js';
+import { legacyStorageOf, resolveMachine } from './handle.js';
+import { listOverlayRecords, overlayPaths } from './overlay-state.js';
 import { readProvenance } from './provenance.js';
 
-export type MachineStorage = { kind: 'copy' } | { kind: 'overlay'; base: string; lower: string };
-
-/** The storage a provenance record describes (no file-system access). */
-export function storageOf(config: Pick<Config, 'stateDir'>, prov: Provenance | undefined): MachineStorage {
-  if (prov?.storage !== 'overlay' || !prov.base || !BASE_NAME.test(prov.base)) return { kind: 'copy' };
-  return { kind: 'overlay', base: prov.base, lower: join(baseCacheDir(config), prov.base) };
-}
-
-/** False for an overlay machine whose base is gone (a copy has no base to lose). */
-export async function baseExists(storage: MachineStorage): Promise<boolean> {
-  return storage.kind === 'copy' || exists(join(storage.lower, 'etc'));
-}
-
-/** The storage of the machine at root; an overlay machine's base must exist. */
-export async function machineStorage(config: Pick<Config, 'stateDir'>, root: string, name: string): Promise<MachineStorage> {
-  const storage = storageOf(config, await readProvenance(root).catch(() => undefined));
-  if (storage.kind === 'overlay' && !(await baseExists(storage))) {
-    throw new OperationError(
-      `machine ${name} is an overlay over the base ${storage.lower}, which is missing`,
-      `The machine's own changes are in ${root}, but it cannot start without its base. Recreate it: \`nspawn-kit rm ${name}\`, then \`nspawn-kit create <recipe> --name ${name}\`.`,
-    );
-  }
-  return storage;
-}
-
-/** Names of the bases that overlay machines under machines.dir stand on. */
+/** Names of the bases that overlay machines stand on. */
 export async function basesInUse(config: Pick<Config, 'stateDir' | 'machines'>): Promise<Set<string>> {
-  const used = new Set<string>();
+  const used = new Set((await listOverlayRecords(config)).map((r) => r.base));
   let entries: string[];
   try {
     entries = await fsp.readdir(config.machines.dir);
@@ -52,10 +28,9 @@ export async function basesInUse(config: Pick<Config, 'stateDir' | 'machines'>):
     return used;
   }
   for (const entry of entries) {
-    if (entry.startsWith('.')) continue;
-    const prov = await readProvenance(join(config.machines.dir, entry)).catch(() => undefined);
-    const storage = storageOf(config, prov);
-    if (storage.kind === 'overlay') used.add(storage.base);
+    if (entry.startsWith('.') || (await fsp.lstat(overlayPaths(config, entry).record).catch(() => undefined))) continue;
+    const legacy = legacyStorageOf(config, await readProvenance(join(config.machines.dir, entry)).catch(() => undefined));
+    if (legacy) used.add(legacy.base);
   }
   return used;
 }
@@ -65,35 +40,26 @@ export async function basesInUse(config: Pick<Config, 'stateDir' | 'machines'>):
  * machine stands on it and it is not the newest base of its recipe (the one
  * the next create reuses). Returns the removed directory, if any.
  */
-export async function releaseBase(sh: Shell, config: Pick<Config, 'stateDir' | 'machines'>, prov: Provenance): Promise<string | undefined> {
-  const storage = storageOf(config, prov);
-  if (storage.kind !== 'overlay') return undefined;
-  if ((await basesInUse(config)).has(storage.base)) return undefined;
-  const bases = await listBases(config, prov.recipe);
-  if (!bases.includes(storage.base)) return undefined;
+export async function releaseBase(sh: Shell, config: Pick<Config, 'stateDir' | 'machines'>, removed: { recipe: string; base?: string }): Promise<string | undefined> {
+  const { base } = removed;
+  if (base === undefined) return undefined;
+  if ((await basesInUse(config)).has(base)) return undefined;
+  const bases = await listBases(config, removed.recipe);
+  if (!bases.includes(base)) return undefined;
   const mtimes = await Promise.all(bases.map(async (b) => ({ b, t: (await fsp.stat(join(baseCacheDir(config), b)).catch(() => undefined))?.mtimeMs ?? 0 })));
   const newest = mtimes.sort((x, y) => y.t - x.t)[0]?.b;
-  if (newest === storage.base) return undefined;
-  await sh.remove(storage.lower);
-  return storage.lower;
+  if (newest === base) return undefined;
+  const dir = join(baseCacheDir(config), base);
+  await sh.remove(dir);
+  return dir;
 }
 
 /**
- * Runs fn on the machine's root as the container sees it: the root itself
- * for a copy; for an overlay, the base and the machine's directory mounted
- * together in a build dir beside it, unmounted and removed afterwards (also
- * on SIGINT/SIGTERM, and by the next command's sweep after a SIGKILL).
+ * Runs fn on the machine's whole root: a copy's directory, or an overlay
+ * machine's directory with its overlay mounted (and left mounted).
  */
-export async function withMachineView<T>(sh: Shell, config: Pick<Config, 'stateDir' | 'machines'>, name: string, root: string, fn: (view: string) => Promise<T>): Promise<T> {
-  const storage = await machineStorage(config, root, name);
-  if (storage.kind === 'copy') return fn(root);
-  const build = await openBuildDir(sh, { parent: config.machines.dir, label: `view-${name}`, target: root });
-  try {
-    const merged = join(build.dir, 'merged');
-    const error = await mountOverlay(sh, { lower: storage.lower, upper: root, work: join(build.dir, 'work'), merged }, build.signal);
-    if (error) throw new OperationError(`could not mount machine ${name} over its base ${storage.lower}: ${error}`, 'Check that the kernel has overlayfs (`modprobe overlay`) and that the machine is not running.');
-    return await fn(sh.dryRun ? root : merged);
-  } finally {
-    await build.discard();
-  }
+export async function withMachineView<T>(sh: Shell, config: Pick<Config, 'stateDir' | 'machines'>, name: string, _root: string, fn: (view: string) => Promise<T>): Promise<T> {
+  const handle = await resolveMachine(config, name);
+  await ensureMounted(sh, handle);
+  return fn(handle.root);
 }

@@ -9,7 +9,7 @@
 import type { Recipe } from '../config/types.js';
 import { exists } from '../shell.js';
 import { inReleasePath, resolveBase } from '../rootfs/base-cache.js';
-import { machineRoot } from './boot.js';
+import { recordRoot, resolveMachine } from './handle.js';
 import type { MachineContext } from './create.js';
 import type { Provenance } from './paths.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
@@ -28,8 +28,15 @@ function builtOn(p: Provenance): string {
 }
 
 export async function machineState(ctx: MachineContext, recipe: Recipe, name: string): Promise<MachineState> {
-  const root = machineRoot(ctx.config, name);
-  if (!(await exists(root))) return { state: 'absent' };
+  let handle;
+  try {
+    handle = await resolveMachine(ctx.config, name);
+  } catch (err) {
+    return { state: 'stale', why: `its overlay record cannot be read (${err instanceof Error ? err.message : String(err)})` };
+  }
+  if (!(await exists(handle.root)) && handle.storage.kind !== 'overlay') return { state: 'absent' };
+  // Records are read without mounting: from an unmounted overlay machine's upper directory.
+  const root = await recordRoot(handle);
   let provenance: Provenance | undefined;
   try {
     provenance = await readProvenance(root);

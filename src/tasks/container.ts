@@ -7,8 +7,8 @@ import type { Config, Recipe } from '../config/types.js';
 import type { AppContext } from '../context.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { resolveBase } from '../rootfs/base-cache.js';
-import { exists } from '../shell.js';
-import { settingsArgs } from '../machine/boot.js';
+import { exists, formatCommand } from '../shell.js';
+import { bootCommand } from '../machine/nspawn-argv.js';
 import { baseStage, checkStage, createStage, injectStage, machineNameStage, provisionStage, repositoryKeysStage, upToDate, type MachineStageCtx } from './machine-stages.js';
 import type { ScriptFlags, ScriptSpec } from './script.js';
 import { indexStage, installToolsStage, mirrorDirsStage, warmStage } from './stages.js';
@@ -16,12 +16,11 @@ import { UsageError } from '../errors.js';
 
 /** How to get into the machine, for the closing summary. */
 export function enterHint(config: Config, name: string): string[] {
-  const root = `${config.machines.dir}/${name}`;
-  // The machine's .nspawn file binds the mirror and carries the recipe's settings.
-  const nspawn = ['systemd-nspawn --register=no --keep-unit', `-D ${root}`, `--machine=${name}`, ...settingsArgs(config, name, 'file')].join(' ');
+  // The machine's .nspawn file binds the mirror and carries the recipe's settings; the argv is the one `boot` runs.
+  const nspawn = formatCommand(bootCommand(config, `${config.machines.dir}/${name}`, name, [], 'file'));
   return config.host.systemdPid1
     ? [`enter:  machinectl start ${name} && machinectl shell ${name}`, `   or:  nspawn-kit boot ${name}`]
-    : [`enter:  nspawn-kit run ${name} -- bash -l     (a shell, not booted)`, `boot:   nspawn-kit boot ${name}     (= ${nspawn} --boot)`];
+    : [`enter:  nspawn-kit run ${name} -- bash -l     (a shell, not booted)`, `boot:   nspawn-kit boot ${name}     (= ${nspawn})`];
 }
 
 function loginHint(recipe: Recipe, name: string): string[] {
@@ -46,7 +45,7 @@ export interface ContainerOptions {
  */
 async function baseCached(ctx: MachineStageCtx): Promise<string | false> {
   if (!(await exists(mirrorLayout(ctx.app.config).dists))) return false;
-  const current = await upToDate(ctx).catch(() => false as const);
+  const current = upToDate(ctx);
   if (current) return current;
   try {
     const ref = await resolveBase(ctx.app.config, ctx.recipe);

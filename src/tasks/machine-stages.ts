@@ -5,7 +5,8 @@ import { OperationError } from '../errors.js';
 import { createMachine, ensureBase, type CreateProgress, type CreateReport } from '../machine/create.js';
 import { assertRepositoryKeys } from '../machine/key-preflight.js';
 import { provisionMachine, type ProvisionReport } from '../machine/provision.js';
-import { bootCommand, runCommand, runInMachine } from '../machine/boot.js';
+import { runInMachine } from '../machine/boot.js';
+import { provisionCommand, runCommand } from '../machine/nspawn-argv.js';
 import { machineState, type MachineState } from '../machine/uptodate.js';
 import { formatProgress } from '../rootfs/backends.js';
 import { stage } from './runner.js';
@@ -23,19 +24,19 @@ export interface MachineStageCtx extends MirrorStageCtx {
   baseHit?: boolean;
   /** The base the base stage ensured, handed to the create stage. */
   base?: Awaited<ReturnType<typeof ensureBase>>;
-  /** What was under machines.dir/<name> before the create stage (set by its skip check). */
+  /** What was under machines.dir/<name> when the job started: set once by machineNameStage. */
   existing?: MachineState;
 }
 
 /**
  * Skip reason of the stages up to create when the machine already is what
  * this run would build (a rerun with the same name; provisioning then runs
- * only if its first boot has not); records the state for the stages after.
+ * only if its first boot has not). A pure read of ctx.existing, which
+ * machineNameStage computes once per job.
  */
-export async function upToDate<C extends MachineStageCtx>(ctx: C): Promise<string | false> {
-  const st = await machineState({ sh: ctx.app.sh, config: ctx.app.config }, ctx.recipe, ctx.name);
-  ctx.existing = st;
-  return st.state === 'current' || st.state === 'unprovisioned' ? st.reason : false;
+export function upToDate(ctx: MachineStageCtx): string | false {
+  const st = ctx.existing;
+  return st && (st.state === 'current' || st.state === 'unprovisioned') ? st.reason : false;
 }
 
 function progressLine(p: CreateProgress): string {
@@ -76,8 +77,9 @@ export function repositoryKeysStage<C extends MachineStageCtx>(): Task<C> {
  * would not rebuild identically is refused now, not after the bootstrap.
  */
 export function machineNameStage<C extends MachineStageCtx>(): Task<C> {
-  return stage<C>('Machine name (new, up to date, or taken)', async (ctx) => {
-    const reason = await upToDate(ctx);
+  return stage<C>('Machine name (new, up to date, or taken)', async (ctx, _task, sh) => {
+    ctx.existing = await machineState({ sh, config: ctx.app.config }, ctx.recipe, ctx.name);
+    const reason = upToDate(ctx);
     if (ctx.existing?.state === 'stale') throw refuseExisting(ctx, ctx.existing.why);
     return reason || `${ctx.name} is new`;
   });
@@ -117,11 +119,11 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
     if (sh.dryRun && !(await exists(`${ctx.app.config.machines.dir}/${ctx.name}`))) {
       // Planned for the machine the create stage would make, with its settings file.
       const root = `${ctx.app.config.machines.dir}/${ctx.name}`;
-      sh.log(`[dry-run] ${formatCommand(bootCommand(ctx.app.config, root, ctx.name, ['--console=read-only'], 'file'))}   (until the first-boot marker appears)`);
+      sh.log(`[dry-run] ${formatCommand(provisionCommand(ctx.app.config, root, ctx.name, 'file'))}   (until the first-boot marker appears)`);
       return 'dry run';
     }
     task.output = 'booting; waiting for the first-boot result…';
-    const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.name, { onLine: ctx.app.opts.verbose ? (l) => (task.output = l) : undefined });
+    const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.created?.handle ?? ctx.name, { onLine: ctx.app.opts.verbose ? (l) => (task.output = l) : undefined });
     ctx.provisioned = report;
     if (report.result.status !== 'success') {
       throw new OperationError(
@@ -140,7 +142,7 @@ export function checkStage<C extends MachineStageCtx>(label: string, argv: strin
       sh.log(`[dry-run] ${formatCommand(runCommand(ctx.app.config, `${ctx.app.config.machines.dir}/${ctx.name}`, ctx.name, argv, 'file'))}`);
       return 'dry run';
     }
-    const r = await runInMachine({ sh, config: ctx.app.config }, ctx.name, argv, { stdio: 'pipe' });
+    const r = await runInMachine({ sh, config: ctx.app.config }, ctx.created?.handle ?? ctx.name, argv, { stdio: 'pipe' });
     if (sh.dryRun) return 'dry run';
     const out = (r.stdout.trim().split('\n').at(-1) ?? '').trim();
     if (r.exitCode !== 0) {
@@ -158,16 +160,15 @@ export function checkStage<C extends MachineStageCtx>(label: string, argv: strin
  */
 export function injectStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('First-boot injection (sources, hostname, users, run-once script)', async (ctx, _task, sh) => {
-    const { existingMachineRoot, isRunning } = await import('../machine/boot.js');
+    const { isRunning, machineLaunch } = await import('../machine/boot.js');
     const { injectFirstBoot } = await import('../machine/inject.js');
     const { writeNspawnFiles } = await import('../machine/nspawn-file.js');
     const config = ctx.app.config;
-    const root = await existingMachineRoot(config, ctx.name);
+    // An overlay machine is injected through its mounted directory, a whole root.
+    const { root, handle } = await machineLaunch({ sh, config }, ctx.name);
     if (await isRunning(config, ctx.name)) throw new OperationError(`machine ${ctx.name} is running`, 'Stop it before injecting a new first boot.');
-    const { withMachineView } = await import('../machine/storage.js');
-    // An overlay machine is injected through its base and directory mounted together.
-    const report = await withMachineView(sh, config, ctx.name, root, (view) => injectFirstBoot({ sh, config }, view, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } }));
-    await writeNspawnFiles({ sh, config }, ctx.name, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir });
+    const report = await injectFirstBoot({ sh, config }, root, ctx.recipe, ctx.name, { mirrorAccess: { kind: 'bind' } });
+    await writeNspawnFiles({ sh, config }, handle, ctx.recipe, { settingsDir: config.machines.settingsDir, unitDir: config.machines.unitDir });
     return `${root} (${ctx.recipe.firstboot}; ${report.written.length} file(s) written)`;
   });
 }

@@ -150,7 +150,7 @@ test('create --dry-run plans bootstrap, install, overlay (or copy) and rename, a
     const report = await createMachine({ sh: dry, config }, makeRecipe({ name: 'web', packages: ['dbus'] }), 'web1', { settingsDir: join(base, 'nspawn') });
     assert.is(report.fromBaseCache, false);
     const plan = dry.planned.join('\n');
-    for (const step of [/^debootstrap --variant=minbase --keyring=\S+mirror\.gpg .* file:\/\//m, /^systemd-nspawn .*--private-network.* -- \/bin\/sh -c .* dbus$/m, /^mount -t overlay -o lowerdir=\S+\/base\/web-\S+,upperdir=\S+\/root,workdir=\S+\/work -- overlay \S+\/merged$/m, /^mv -T -- \S+ \S+\/machines\/web1$/m, /nspawn\/web1\.nspawn/]) {
+    for (const step of [/^debootstrap --variant=minbase --keyring=\S+mirror\.gpg .* file:\/\//m, /^systemd-nspawn .*--private-network.* -- \/bin\/sh -c .* dbus$/m, /^mount -t overlay -o lowerdir=\S+\/base\/web-\S+,upperdir=\S+\/upper,workdir=\S+\/work -- overlay \S+\/root$/m, /^mv -T -- \S+\/state\/overlay\/\.nspawn-kit-build-web1-\S+ \S+\/state\/overlay\/web1$/m, /^mount -t overlay -o lowerdir=\S+\/base\/web-\S+,upperdir=\S+\/state\/overlay\/web1\/upper,workdir=\S+\/state\/overlay\/web1\/work -- overlay \S+\/machines\/web1$/m, /nspawn\/web1\.nspawn/]) {
       assert.match(plan, step);
     }
     assert.not.match(plan, /^cp -a --reflink/m, 'an overlay machine copies nothing');

@@ -36,9 +36,11 @@ test('qgis-container --dry-run on an empty state plans every stage, exits 0 and 
   assert.match(out, `[dry-run] systemd-nspawn --register=no --keep-unit --quiet --boot --directory=${join(base, 'machines', 'x')} --machine=x --settings=trusted`);
   // The base key depends on what the publish will sign: a placeholder stands in.
   // machines.clone "auto": the machine is an overlay over the base, nothing is copied.
-  assert.match(out, /\[dry-run\] mount -t overlay -o \$?'lowerdir=.*bookworm-minimal-<key after publish>,upperdir=.*\/root,workdir=.*\/work' -- overlay /);
+  // Built under the state dir, then mounted on the host at the machine directory.
+  assert.match(out, /\[dry-run\] mount -t overlay -o \$?'lowerdir=.*bookworm-minimal-<key after publish>,upperdir=.*\/upper,workdir=.*\/work' -- overlay \S+\/root\n/);
+  assert.match(out, /\[dry-run\] mount -t overlay -o \$?'lowerdir=.*bookworm-minimal-<key after publish>,upperdir=\S+\/overlay\/x\/upper,workdir=\S+\/overlay\/x\/work' -- overlay \S+\/machines\/x\n/);
   assert.not.match(out, /cp -a --reflink/);
-  assert.match(out, `[dry-run] mv -T -- ${join(base, 'machines')}/.nspawn-kit-build-x-`);
+  assert.match(out, /\[dry-run\] mv -T -- \S+\/overlay\/\.nspawn-kit-build-x-[0-9a-f]+ \S+\/overlay\/x\n/);
   assert.match(out, `[dry-run] write ${join(base, 'nspawn', 'x.nspawn')}`);
   assert.match(out, `[dry-run] write ${join(base, 'machines', 'x.nspawn')}`);
   assert.match(out, 'nothing was changed');

@@ -76,38 +76,13 @@ test('boot and run argv of a machine without a settings file: --boot with the mi
   assert.throws(() => runCommand(config, '/r', 'web', [], 'none'), /nothing to run/);
 });
 
-test('an overlay machine without a settings file: its base goes under its directory at "/" on the command line', () => {
-  const lower = '/srv/nk/state/base/web-0123456789abcdef';
-  const overlay = '--overlay=/srv/nk/state/base/web-0123456789abcdef:/srv/nk/machines/web:/';
-  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'none', lower);
-  assert.equal(boot, ['--register=no', '--keep-unit', '--quiet', '--boot', '--directory=/srv/nk/machines/web', '--machine=web', overlay, MIRROR_BIND]);
-  const [, run] = runCommand(config, '/srv/nk/machines/web', 'web', ['true'], 'none', lower);
-  assert.equal(run, ['--register=no', '--keep-unit', '--quiet', '--directory=/srv/nk/machines/web', '--machine=web', overlay, MIRROR_BIND, '--', 'true']);
-  // With a settings file the file carries Overlay= (a command-line --overlay would drop its binds).
-  const [, withFile] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'file', lower);
-  assert.equal(withFile, ['--register=no', '--keep-unit', '--quiet', '--boot', '--directory=/srv/nk/machines/web', '--machine=web', '--settings=trusted']);
-});
-
-test('renderNspawnFile: Overlay= only for an overlay machine, before the mirror bind', () => {
-  const recipe = makeRecipe();
-  const lower = '/srv/nk/state/base/web-0123456789abcdef';
-  const text = renderNspawnFile('web', recipe, config, lower);
-  assert.ok(
-    text.endsWith(
-      [
-        '[Files]',
-        "# This directory holds only the machine's changes, over the read-only base it was created from.",
-        'Overlay=/srv/nk/state/base/web-0123456789abcdef:/srv/nk/machines/web:/',
-        '# The local signed mirror, read-only: apt in the container uses it as a file: source.',
-        'BindReadOnly=/srv/nk/mirror:/var/local/nspawn-kit-mirror',
-        '',
-      ].join('\n'),
-    ),
-    text,
-  );
-  const copy = renderNspawnFile('web', recipe, config);
-  assert.not.match(copy, /Overlay=/);
-  assert.ok(copy.includes('\nBindReadOnly=/srv/nk/mirror:/var/local/nspawn-kit-mirror\n'), copy);
+test('an overlay machine is run like any other: its directory is a whole root mounted on the host, no --overlay', () => {
+  // The overlay is mounted at /srv/nk/machines/web before nspawn runs (machine/overlay-mount.ts).
+  const [, boot] = bootCommand(config, '/srv/nk/machines/web', 'web', [], 'none');
+  assert.equal(boot, ['--register=no', '--keep-unit', '--quiet', '--boot', '--directory=/srv/nk/machines/web', '--machine=web', MIRROR_BIND]);
+  const text = renderNspawnFile('web', makeRecipe(), config);
+  assert.not.match(text, /Overlay=/);
+  assert.ok(text.includes('\nBindReadOnly=/srv/nk/mirror:/var/local/nspawn-kit-mirror\n'), text);
 });
 
 test('chooseClone: overlay by default; copy when asked, with PrivateUsers, or with paths overlay options cannot carry', () => {

@@ -1,0 +1,121 @@
+/**
+ * The base of a machine (the base stage of create and of the container
+ * graph): the cached base for the recipe and the current publication, built
+ * when missing: bootstrap from the local mirror, then the recipe's packages
+ * installed in a non-booted systemd-nspawn without network, then stored
+ * (rootfs/base-cache.ts), never pruning a base an overlay machine stands on.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Recipe } from '../config/types.js';
+import { OperationError, tail } from '../errors.js';
+import { mirrorLayout } from '../mirror/layout.js';
+import { exists } from '../shell.js';
+import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine } from '../rootfs/backends.js';
+import { resolveBaseOrPlan, storeBase, type BaseRef } from '../rootfs/base-cache.js';
+import type { CreateProgress, MachineContext } from './create.js';
+import { writeInRoot } from './inject.js';
+import { installCommand } from './nspawn-argv.js';
+import { MIRROR_KEYRING, MIRROR_SOURCES, LEGACY_SOURCES_LIST, renderMirrorSources } from './sources.js';
+import { basesInUse } from './storage.js';
+
+/** apt's own error lines ("E: Unable to locate package foo"), for the error message. */
+export function aptErrors(output: string): string[] {
+  return output.split('\n').map((l) => l.trim()).filter((l) => /^(E: |Err:\d* )/.test(l));
+}
+
+async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
+  const layout = mirrorLayout(ctx.config);
+  // A dry run on a fresh host plans the publish (and its key) before this: plan the bootstrap anyway.
+  if (!ctx.sh.dryRun && !(await exists(layout.publicKeyring))) {
+    throw new OperationError(`the mirror keyring ${layout.publicKeyring} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
+  }
+  const spec = bootstrapSpec(recipe, { architecture: ctx.config.host.architecture, target: root, mirrorRoot: layout.root, keyring: layout.publicKeyring });
+  const counts = emptyProgress();
+  emit({ stage: 'bootstrap', message: `${recipe.bootstrap} ${recipe.codename} from ${layout.root}`, counts });
+  try {
+    await ctx.sh.write(bootstrapCommand(spec), {
+      signal,
+      onLine: (line) => {
+        if (parseProgressLine(counts, line)) emit({ stage: 'bootstrap', message: line, counts });
+      },
+      hint: `The local mirror may lack packages of ${recipe.codename}: warm the recipe (\`nspawn-kit mirror warm ${recipe.name}\`) and try again.`,
+    });
+  } catch (err) {
+    // debootstrap says why in its own log, which is about to be removed with the build dir.
+    const log = await fsp.readFile(join(root, 'debootstrap', 'debootstrap.log'), 'utf8').catch(() => '');
+    if (log && err instanceof Error) err.message += `\n  debootstrap.log (last lines):\n${tail(log, 10).replace(/^/gm, '    ')}`;
+    throw err;
+  }
+}
+
+/** Installs recipe.packages from the bind-mounted mirror, then leaves no source, key, list or .deb behind. */
+async function installPackages(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
+  const { sh, config } = ctx;
+  const layout = mirrorLayout(config);
+  // The bootstrap's sources.list names the host path of the mirror (file:// or copy://), useless inside.
+  const legacy = join(root, LEGACY_SOURCES_LIST);
+  if ((await fsp.lstat(legacy).catch(() => undefined)) !== undefined) await sh.remove(legacy);
+  const key = await fsp.readFile(layout.publicKeyAsc).catch(() => {
+    if (sh.dryRun) return Buffer.from(`(the public key ${layout.publicKeyAsc}, written by the first publish)\n`);
+    throw new OperationError(`the mirror's public key ${layout.publicKeyAsc} is missing`, 'Publish the mirror first: `nspawn-kit mirror publish`.');
+  });
+  // In a dry run the root does not exist: plan the writes at their plain paths.
+  const put = (inner: string, data: string | Buffer) =>
+    sh.dryRun ? sh.writeFile(join(root, inner), data, 0o644) : writeInRoot(sh, root, inner, data, 0o644);
+  await put(MIRROR_KEYRING, key);
+  await put(MIRROR_SOURCES, renderMirrorSources(recipe.codename, { kind: 'bind' }));
+  const counts = emptyProgress();
+  emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}`, counts });
+  const unit = `nk-build-${randomBytes(4).toString('hex')}`;
+  const res = await sh.write(installCommand(config, root, recipe.packages, unit), {
+    signal,
+    nothrow: true,
+    onLine: (line) => {
+      if (parseProgressLine(counts, line)) emit({ stage: 'packages', message: line, counts });
+    },
+  });
+  if (res.exitCode !== 0) {
+    const errors = aptErrors(`${res.stdout}\n${res.stderr}`);
+    const why = errors.length ? errors.join('\n  ') : tail(res.stderr || res.stdout, 10);
+    throw new OperationError(
+      `installing the packages of recipe ${recipe.name} failed (exit ${res.exitCode}):\n  ${why}`,
+      `Check the package names in recipe ${recipe.name}, and warm it (\`nspawn-kit mirror warm ${recipe.name}\`) so the mirror holds them.`,
+    );
+  }
+  // The base stays neutral: injection writes the final sources; lists name the build-time source.
+  for (const inner of [MIRROR_SOURCES, MIRROR_KEYRING]) await sh.remove(join(root, inner));
+  const lists = join(root, 'var', 'lib', 'apt', 'lists');
+  for (const entry of await fsp.readdir(lists).catch(() => [] as string[])) {
+    if (entry !== 'lock' && entry !== 'partial' && entry !== 'auxfiles') await sh.remove(join(lists, entry));
+  }
+}
+
+/** The cached base for recipe + current mirror publication, built and stored when missing. */
+export async function ensureBase(
+  ctx: MachineContext,
+  recipe: Recipe,
+  emit: (p: CreateProgress) => void = () => {},
+): Promise<{ ref: BaseRef; hit: boolean }> {
+  const ref = await resolveBaseOrPlan(ctx.config, recipe, ctx.sh.dryRun);
+  if (ref.planned) emit({ stage: 'base', message: `dry run: no publication of ${recipe.codename} yet; the base key is known after the publish` });
+  if (await exists(ref.dir)) {
+    emit({ stage: 'base', message: `base cache hit: ${ref.dir}` });
+    return { ref, hit: true };
+  }
+  emit({ stage: 'base', message: `base cache miss: building ${ref.dir}` });
+  await storeBase(
+    ctx,
+    recipe.name,
+    ref,
+    async (b) => {
+      await bootstrap(ctx, recipe, b.root, b.signal, emit);
+      await installPackages(ctx, recipe, b.root, b.signal, emit);
+      emit({ stage: 'store', message: `storing base ${ref.dir}` });
+    },
+    () => basesInUse(ctx.config),
+  );
+  return { ref, hit: false };
+}
+
