@@ -134,10 +134,11 @@ export async function startArchiveWatcher(opts: ArchiveWatcherOptions): Promise<
 
   // With validateMany, a group is up to 64 files: one process for many files makes the start-up reconcile of a big cache cheap.
   const pump = () => {
-    for (let group = queue.take(); group && !closed; group = queue.take()) {
-      const taken = group;
-      void validate(taken).finally(() => {
-        queue.done(taken);
+    while (!closed) {
+      const group = queue.take();
+      if (!group) return;
+      void validate(group).finally(() => {
+        queue.done(group);
         pump();
       });
     }
