@@ -2,10 +2,11 @@
  * Host preflight: which tools are here, which features need them, and how
  * to get them (the original recipe's "install necessary packages" step).
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { PreflightError, requireRoot } from '../errors.js';
+import { kernelFilesystems } from '../proc.js';
 import type { Shell } from '../shell.js';
 import { systemdIsPid1 } from '../config/host.js';
 
@@ -57,12 +58,8 @@ export function overlayState(filesystems: string, moduleDir: string | undefined)
 }
 
 function hostOverlayState(): OverlayState {
-  let filesystems = '';
-  try {
-    filesystems = readFileSync('/proc/filesystems', 'utf8');
-  } catch {
-    /* no /proc: treated as missing unless the module is there */
-  }
+  // No /proc: '' (treated as missing unless the module is there).
+  const filesystems = kernelFilesystems();
   const dir = join('/lib/modules', release(), 'kernel/fs/overlayfs');
   return overlayState(filesystems, existsSync(dir) ? dir : undefined);
 }

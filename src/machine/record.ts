@@ -18,15 +18,14 @@
  * Residual race (Node has no openat): a directory checked by name can be
  * swapped for a link right after the check; the final component cannot.
  */
-import { constants as fsConstants, promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
+import { openNoFollow, readBounded } from '../safe-file.js';
 
 /** Records nspawn-kit writes into a root are a few hundred bytes: anything past this is not ours. */
 export const RECORD_MAX_BYTES = 64 * 1024;
 
 export type Read<T> = { ok: true; value: T } | { ok: false; reason: string; absent?: boolean };
-
-const OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
 type Kinded = Pick<Stats, 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice' | 'isSymbolicLink' | 'isDirectory'>;
 
@@ -81,19 +80,17 @@ export async function openResolvedFile(path: string, opts: OpenOptions): Promise
   }
   // A device is not even opened: opening one can have effects of its own.
   if (!pre.isFile()) return { ok: false, reason: notRegular(label, pre) };
-  let fh;
-  try {
-    fh = await fsp.open(path, OPEN_FLAGS);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+  const opened = await openNoFollow(path, 'file');
+  if (!opened.ok) {
+    if (opened.failed === 'kind') return { ok: false, reason: notRegular(label, opened.st) };
+    const { code } = opened;
     if (code === 'ENOENT') return { ok: false, reason: `${label} does not exist`, absent: true };
     if (code === 'ELOOP') return { ok: false, reason: `${label} is a symbolic link; not followed` };
     if (code === 'ENXIO') return { ok: false, reason: `${label} is a socket or a FIFO; not read` };
-    return { ok: false, reason: `${label} cannot be opened (${code ?? String(err)})` };
+    return { ok: false, reason: `${label} cannot be opened (${code})` };
   }
+  const { fh, st } = opened;
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) return { ok: false, reason: notRegular(label, st) };
     if (st.ino !== pre.ino || st.dev !== pre.dev) return { ok: false, reason: `${label} was replaced while it was opened; not read` };
     let position = 0;
     if (st.size > maxBytes) {
@@ -101,18 +98,10 @@ export async function openResolvedFile(path: string, opts: OpenOptions): Promise
       position = st.size - maxBytes;
     }
     // Never more than the cap, whatever the file grows to meanwhile.
-    const buf = Buffer.alloc(maxBytes + 1);
-    let got = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-      if (got > maxBytes) {
-        if (opts.tail) return { ok: true, value: buf.subarray(got - maxBytes, got) };
-        return { ok: false, reason: `${label} grew past ${maxBytes} bytes while it was read; not read` };
-      }
-    }
-    return { ok: true, value: buf.subarray(0, got) };
+    const { bytes, over } = await readBounded(fh, maxBytes, position);
+    if (!over) return { ok: true, value: bytes };
+    if (opts.tail) return { ok: true, value: bytes.subarray(bytes.length - maxBytes) };
+    return { ok: false, reason: `${label} grew past ${maxBytes} bytes while it was read; not read` };
   } finally {
     await fh.close();
   }

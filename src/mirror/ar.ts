@@ -11,7 +11,9 @@
  * after the last member. A file both accept differently must never get in.
  * Only headers are read (a few positional reads), never the members' data.
  */
-import { constants as fsConstants, promises as fsp } from 'node:fs';
+import { isOwnDescriptor, openNoFollow, readAt } from '../safe-file.js';
+
+export { isOwnDescriptor } from '../safe-file.js';
 
 export interface ArMember {
   name: string;
@@ -115,40 +117,22 @@ function memberOrder(name: string, stage: Stage): { next: Stage } | { refused: s
 }
 
 /**
- * `/proc/<this pid>/fd/N` (or `/proc/self/fd/N`): one of this process's own
- * descriptors, opened and checked by its caller (the watcher hands these to
- * validation so that a name swapped meanwhile changes nothing). It is a magic
- * link, so it is followed; any other link is not.
- */
-export function isOwnDescriptor(path: string): boolean {
-  const m = /^\/proc\/(self|\d+)\/fd\/\d+$/.exec(path);
-  return m !== null && (m[1] === 'self' || Number(m[1]) === process.pid);
-}
-
-/**
  * Opens the file without following a link or blocking on a FIFO, checks on
- * the descriptor that it is a regular file, and checks its layout.
+ * the descriptor that it is a regular file, and checks its layout. A path to
+ * one of this process's own descriptors (/proc/self/fd/N, which the watcher
+ * opened and checked itself) is a magic link, so it is followed.
  */
 export async function checkDebFile(path: string, opts: { followLinks?: boolean } = {}): Promise<DebLayout> {
-  const follow = opts.followLinks || isOwnDescriptor(path);
-  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (follow ? 0 : fsConstants.O_NOFOLLOW);
-  let fh;
-  try {
-    fh = await fsp.open(path, flags);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') return { ok: false, reason: 'symbolic link (not followed)' };
-    return { ok: false, reason: `cannot read: ${code ?? String(err)}` };
+  const opened = await openNoFollow(path, 'file', { followLink: opts.followLinks || isOwnDescriptor(path) });
+  if (!opened.ok) {
+    if (opened.failed === 'kind') return { ok: false, reason: 'not a regular file' };
+    if (opened.code === 'ELOOP') return { ok: false, reason: 'symbolic link (not followed)' };
+    return { ok: false, reason: `cannot read: ${opened.code}` };
   }
+  const { fh, st } = opened;
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
     if (st.size === 0) return { ok: false, reason: 'empty file (0 bytes)' };
-    return await checkDebLayout(st.size, async (position, length) => {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(buf, 0, length, position);
-      return buf.subarray(0, bytesRead);
-    });
+    return await checkDebLayout(st.size, (position, length) => readAt(fh, position, length));
   } finally {
     await fh.close();
   }

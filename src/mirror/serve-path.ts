@@ -9,9 +9,10 @@
  * points, so a directory swapped for a symlink between realpath and open is
  * caught too.
  */
-import { constants, promises as fsp, type BigIntStats } from 'node:fs';
+import { promises as fsp, type BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { descriptorPath, openNoFollow } from '../safe-file.js';
 
 export interface ServableFile {
   fh: FileHandle;
@@ -20,8 +21,6 @@ export interface ServableFile {
   /** The real path the descriptor was opened at (for the Content-Type). */
   path: string;
 }
-
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // libuv adds O_CLOEXEC
 
 /** The URL path's segments, or undefined when it cannot name a servable file (then: 404). */
 export function urlSegments(urlPath: string): string[] | undefined {
@@ -43,27 +42,17 @@ export function isServablePath(realRoot: string, real: string): boolean {
   return !rel.split(sep).some((part) => part.startsWith('.'));
 }
 
-/** Where an open descriptor points, from the kernel (a file unlinked since the open is still judged by its old path). */
-async function descriptorPath(fh: FileHandle): Promise<string | undefined> {
-  const link = await fsp.readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
-  return link?.replace(/ \(deleted\)$/, '');
-}
-
 /** Opens the file a URL path names under `root`, or returns undefined (404) without having read a byte. */
 export async function openServable(root: string, realRoot: string, urlPath: string): Promise<ServableFile | undefined> {
   const parts = urlSegments(urlPath);
   if (!parts || parts.length === 0) return undefined;
   const real = await fsp.realpath(join(root, ...parts)).catch(() => undefined);
   if (!real || !isServablePath(realRoot, real)) return undefined;
-  const fh = await fsp.open(real, OPEN_FLAGS).catch(() => undefined);
-  if (!fh) return undefined;
-  try {
-    const stat = await fh.stat({ bigint: true });
-    const where = await descriptorPath(fh);
-    if (stat.isFile() && where !== undefined && isServablePath(realRoot, where)) return { fh, stat, path: real };
-  } catch {
-    // fall through: refuse
-  }
-  await fh.close();
+  const opened = await openNoFollow(real, 'file', { bigint: true });
+  if (!opened.ok) return undefined;
+  // A file unlinked since the open is still judged by its old path.
+  const where = await descriptorPath(opened.fh.fd);
+  if (where !== undefined && isServablePath(realRoot, where)) return { fh: opened.fh, stat: opened.st, path: real };
+  await opened.fh.close();
   return undefined;
 }

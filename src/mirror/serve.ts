@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import send from 'send';
 import { OperationError } from '../errors.js';
+import { SELF_FD_DIR } from '../proc.js';
 import { openServable, type ServableFile } from './serve-path.js';
 import { contentType, httpDate, ifRangeHolds, msUntilDateIsStrong, strongEtag } from './serve-http.js';
 import { applyServeLimits, type ServeLimits } from './serve-limits.js';
@@ -39,7 +40,7 @@ export interface MirrorServer {
   close(): Promise<void>;
 }
 
-const FD_DIR = '/proc/self/fd';
+const FD_DIR = SELF_FD_DIR;
 /** A file republished again and again within each second is served without a date after this many waits. */
 const DATE_WAITS = 2;
 

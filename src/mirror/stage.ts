@@ -19,9 +19,10 @@
  * gets a one-line reason naming the directory and the space needed.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { descriptorPath, openNoFollow, readChunks } from '../safe-file.js';
 import type { MirrorLayout } from './layout.js';
 
 /** Temp names in the pool carry the writer's PID so a dead writer's leftovers can be told apart. */
@@ -95,30 +96,21 @@ export function looksSparse(st: { size: number; blocks: number }): boolean {
 }
 const SPARSE_SLACK = 64 * 1024;
 
-/** Where an open descriptor really points, from the kernel. */
-async function descriptorPath(fd: number): Promise<string | undefined> {
-  return fsp.readlink(`/proc/self/fd/${fd}`).catch(() => undefined);
-}
-
 export async function stageDeb(layout: MirrorLayout, source: string, opts: StageOptions): Promise<StageResult> {
-  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW;
-  let src;
-  try {
-    src = await fsp.open(opts.openPath ?? source, flags);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') return { ok: false, reason: 'symbolic link where a regular file was listed (not followed)' };
-    if (code === 'ENXIO') return { ok: false, reason: 'not a regular file (a socket or a FIFO without a writer)' };
-    return { ok: false, reason: `cannot read: ${code ?? String(err)}` };
+  const opened = await openNoFollow(opts.openPath ?? source, 'file');
+  if (!opened.ok) {
+    if (opened.failed === 'kind') return { ok: false, reason: 'not a regular file' };
+    if (opened.code === 'ELOOP') return { ok: false, reason: 'symbolic link where a regular file was listed (not followed)' };
+    if (opened.code === 'ENXIO') return { ok: false, reason: 'not a regular file (a socket or a FIFO without a writer)' };
+    return { ok: false, reason: `cannot read: ${opened.code}` };
   }
+  const { fh: src, st } = opened;
   const dir = opts.dir ?? layout.pool;
   let tmp: string | undefined;
   let keep = false;
   let size = 0;
   let limit = Infinity;
   try {
-    const st = await src.stat();
-    if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
     // The kernel's word on what was opened: a name swapped for a link, or a directory on the way swapped, is caught here.
     const where = await descriptorPath(src.fd);
     if (where === undefined || dirname(where) !== opts.realDir) {
@@ -142,16 +134,11 @@ export async function stageDeb(layout: MirrorLayout, source: string, opts: Stage
     try {
       // Sized to the file (most .debs are small): a 1 MiB buffer per file is external
       // memory the GC reclaims late, and it fragments the malloc heap of a long-running daemon.
-      const buf = Buffer.allocUnsafe(Math.max(4096, Math.min(1 << 20, st.size + 1)));
-      for (;;) {
-        opts.signal?.throwIfAborted();
-        // At most one byte past the expected size: enough to see that the file grew.
-        const want = Math.min(buf.length, limit + 1 - size);
-        const { bytesRead } = await src.read(buf, 0, want, null);
-        if (bytesRead === 0) break;
-        size += bytesRead;
+      const bufferSize = Math.max(4096, Math.min(1 << 20, st.size + 1));
+      // At most one byte past the expected size: enough to see that the file grew.
+      for await (const chunk of readChunks(src, { max: limit + 1, bufferSize, signal: opts.signal })) {
+        size += chunk.length;
         if (size > limit) return { ok: false, reason: `grew past ${limit} bytes while it was copied; not imported` };
-        const chunk = buf.subarray(0, bytesRead);
         hash.update(chunk);
         await writeAll(out, chunk);
       }
@@ -166,8 +153,7 @@ export async function stageDeb(layout: MirrorLayout, source: string, opts: Stage
     if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
     // The partial copy goes first, so the space reported is what the disk really has.
     if (tmp) await fsp.rm(tmp, { force: true });
-    const st = await src.stat().catch(() => undefined);
-    return { ok: false, reason: await noSpaceReason(dir, st?.size ?? size), noSpace: true };
+    return { ok: false, reason: await noSpaceReason(dir, st.size), noSpace: true };
   } finally {
     await src.close();
     if (!keep && tmp) await fsp.rm(tmp, { force: true });

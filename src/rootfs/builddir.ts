@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
+import { mountsUnder, processesUnder, processIsZombie, processStartTime } from '../proc.js';
 import { exists, type Shell } from '../shell.js';
 
 export const BUILD_PREFIX = '.nspawn-kit-build-';
@@ -233,29 +234,9 @@ async function isRecent(dir: string): Promise<boolean> {
   }
 }
 
-// ---- /proc: mounts and processes under a directory ----
+// ---- mounts and processes under a directory (read from /proc by proc.ts) ----
 
-/** Decodes the octal escapes of /proc/self/mountinfo ("\\040" is a space). */
-function unescapeMount(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-/** Mount points at or below dir, deepest first (the order to unmount them). */
-export function parseMountsUnder(mountinfo: string, dir: string): string[] {
-  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  const points = new Set<string>();
-  for (const line of mountinfo.split('\n')) {
-    const field = line.split(' ')[4];
-    if (!field) continue;
-    const point = unescapeMount(field);
-    if (point === dir || point.startsWith(prefix)) points.add(point);
-  }
-  return [...points].sort((a, b) => b.split('/').length - a.split('/').length || b.length - a.length);
-}
-
-export async function mountsUnder(dir: string): Promise<string[]> {
-  return parseMountsUnder(await fsp.readFile('/proc/self/mountinfo', 'utf8'), dir);
-}
+export { mountsUnder, parseMountsUnder, processesUnder, processStartTime } from '../proc.js';
 
 /**
  * Unmounts everything at or below dir, deepest first; a busy mount is
@@ -282,68 +263,15 @@ export async function unmountAll(sh: Shell, dir: string): Promise<string[]> {
   return done;
 }
 
-/** starttime (field 22) of /proc/<pid>/stat, or undefined when the process is gone. */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may contain spaces and parentheses: count from the last ")".
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function isUnder(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(`${dir}/`);
-}
-
-/**
- * PIDs of processes whose root, working directory or argv lies under dir:
- * a bootstrap orphaned by a SIGKILLed owner keeps running (debootstrap, dpkg
- * chrooted into the build) and must stop before its directory is removed.
- */
-export async function processesUnder(dir: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await fsp.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    try {
-      const [root, cwd, cmdline] = await Promise.all([
-        fsp.readlink(`/proc/${pid}/root`).catch(() => ''),
-        fsp.readlink(`/proc/${pid}/cwd`).catch(() => ''),
-        fsp.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
-      ]);
-      const args = cmdline.split('\0');
-      if (isUnder(root, dir) || isUnder(cwd, dir) || args.some((a) => a.includes(`${dir}/`) || a === dir || a.endsWith(`=${dir}`))) {
-        pids.push(pid);
-      }
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
 /** SIGKILLs every process under dir and waits (up to 5 s) until they are gone. */
 export async function killProcessesUnder(sh: Shell, dir: string): Promise<number[]> {
   const pids = await processesUnder(dir);
   if (pids.length === 0) return pids;
   await sh.write(['kill', ['-s', 'KILL', '--', ...pids.map(String)]], { nothrow: true });
   for (let i = 0; i < 50; i++) {
-    const alive = await Promise.all(pids.map(async (p) => (await processStartTime(p)) !== undefined && !(await isZombie(p))));
+    const alive = await Promise.all(pids.map(async (p) => (await processStartTime(p)) !== undefined && !(await processIsZombie(p))));
     if (!alive.some(Boolean)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   return pids;
-}
-
-async function isZombie(pid: number): Promise<boolean> {
-  try {
-    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
 }

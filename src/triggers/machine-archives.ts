@@ -18,7 +18,7 @@
  * are a verified package of the machine's codename: the race can make the
  * host read a file, never publish one it has not verified.
  */
-import { constants as fsConstants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Archive } from '../config/types.js';
 import { SAFE_NAME } from '../config/schema.js';
@@ -26,6 +26,7 @@ import { resolveInRoot } from '../machine/inject.js';
 import { PROVENANCE } from '../machine/paths.js';
 import { readRecordInRoot, refuseLinkedDirs, type Read } from '../machine/record.js';
 import { CODENAME } from '../mirror/suites.js';
+import { openNoFollow } from '../safe-file.js';
 
 /** Where apt inside a machine keeps its downloads (inside the machine's root). */
 export const MACHINE_ARCHIVES = '/var/cache/apt/archives';
@@ -77,9 +78,9 @@ export async function resolveMachineArchiveDir(machinesDir: string, name: string
     if (!real.startsWith(`${realRoot}/`)) return { ok: false, reason: `${MACHINE_ARCHIVES} leads outside the machine root (${real}); not watched` };
     const linked = await refuseLinkedDirs(realRoot, real, MACHINE_ARCHIVES);
     if (linked) return { ok: false, reason: linked };
-    const fh = await fsp.open(real, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => err);
-    if (fh instanceof Error) return { ok: false, reason: `${MACHINE_ARCHIVES} is not a directory (${fh.code ?? fh.message})` };
-    await fh.close();
+    const dir = await openNoFollow(real, 'directory');
+    if (!dir.ok) return { ok: false, reason: `${MACHINE_ARCHIVES} is not a directory (${dir.failed === 'kind' ? 'ENOTDIR' : dir.code})` };
+    await dir.fh.close();
     return { ok: true, path: real };
   } catch (err) {
     return { ok: false, reason: `${MACHINE_ARCHIVES} cannot be resolved (${err instanceof Error ? err.message : String(err)})` };

@@ -8,10 +8,11 @@
  * a link or another file over the name between its runs changes nothing.
  * Every validation has a deadline, so nothing can hold a slot forever.
  */
-import { constants, promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { symlinkTargetInside } from '../mirror/archive-scan.js';
+import { openNoFollow, ownDescriptorPath } from '../safe-file.js';
 
 /** A file's stat, or why the entry is refused (reported once), or neither (gone). */
 export type Entry = { st: Stats; refused?: undefined } | { st?: undefined; refused: string } | { st?: undefined; refused?: undefined };
@@ -59,19 +60,13 @@ export async function openForValidation(path: string): Promise<Opened | { refuse
     if (!target) return { refused: 'vanished before it could be read' };
     name = target;
   }
-  let handle: FileHandle;
-  try {
-    handle = await fsp.open(name, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { refused: code === 'ELOOP' ? 'became a symbolic link (not followed)' : `cannot open: ${code ?? String(err)}` };
+  const opened = await openNoFollow(name, 'file');
+  if (!opened.ok) {
+    if (opened.failed === 'kind') return { refused: `${kind(opened.st)}, not a regular file (not read)` };
+    if (opened.failed === 'stat') return { refused: 'cannot stat the open file' };
+    return { refused: opened.code === 'ELOOP' ? 'became a symbolic link (not followed)' : `cannot open: ${opened.code}` };
   }
-  const st = await handle.stat().catch(() => undefined);
-  if (!st?.isFile()) {
-    await handle.close().catch(() => undefined);
-    return { refused: st ? `${kind(st)}, not a regular file (not read)` : 'cannot stat the open file' };
-  }
-  return { handle, fdPath: `/proc/${process.pid}/fd/${handle.fd}`, st };
+  return { handle: opened.fh, fdPath: ownDescriptorPath(opened.fh.fd), st: opened.st };
 }
 
 export interface SafeValidation {
