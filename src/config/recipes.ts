@@ -8,7 +8,6 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { debootstrapDefaultMirror } from './host.js';
 import { didYouMean, formatIssues } from './issues.js';
 import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
 import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
@@ -136,7 +135,7 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
   const codename = merged.codename ?? config.host.codename;
   const arch = config.mirror.architectures[0] ?? config.host.architecture;
   const upstream =
-    merged.upstream ?? config.mirror.upstreams[codename] ?? config.host.aptSources[codename] ?? debootstrapDefaultMirror(codename, arch);
+    merged.upstream ?? config.mirror.upstreams[codename] ?? config.host.aptSources[codename] ?? config.host.debootstrapMirrors?.[codename];
   if (!upstream) {
     throw new ConfigError(
       [`${top.source}: no upstream mirror known for codename "${codename}"`],

@@ -10,6 +10,12 @@ export interface HostFacts {
   systemdPid1: boolean;
   /** Upstream URLs the host's own apt sources use, by suite. */
   aptSources: Record<string, string>;
+  /**
+   * debootstrap's default mirror, by suite, for the suites the recipes name
+   * (looked up by loadConfig for the mirror's first architecture): the last
+   * fallback for a recipe's upstream.
+   */
+  debootstrapMirrors?: Record<string, string>;
 }
 
 export interface Archive {

@@ -93,7 +93,7 @@ export async function runDoctor(sh: Shell): Promise<DoctorReport> {
     const path = which(spec.tool);
     tools.push({ ...spec, found: Boolean(path), path, version: path ? await packageVersion(sh, spec.pkg) : undefined });
   }
-  const pid1 = systemdIsPid1();
+  const pid1 = await systemdIsPid1();
   const machinectl = which('machinectl');
   return {
     root: process.getuid?.() === 0,
