@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { PreflightError, requireRoot } from '../errors.js';
+import { requireRoot } from '../errors.js';
 import type { Shell } from '../shell.js';
 import { systemdIsPid1 } from '../config/host.js';
 
@@ -138,15 +138,4 @@ export async function fixHost(sh: Shell, report: DoctorReport, includeOptional =
   await sh.write(['apt-get', ['update', '-q']], { env, hint: 'Check the host apt sources and network.' });
   await sh.write(['apt-get', ['install', '-y', '-q', '--no-install-recommends', '--', ...pkgs]], { env });
   return pkgs;
-}
-
-/** Throws a PreflightError naming what is missing for `feature` and how to get it. */
-export function requireTools(report: DoctorReport, tools: string[], feature: string): void {
-  const missing = report.tools.filter((t) => tools.includes(t.tool) && !t.found);
-  if (missing.length) {
-    throw new PreflightError(
-      `${feature} needs ${missing.map((t) => `${t.tool} (package ${t.pkg})`).join(', ')}`,
-      `Run \`nspawn-kit doctor --fix\` or \`apt-get install ${missing.map((t) => t.pkg).join(' ')}\`.`,
-    );
-  }
 }
