@@ -18,7 +18,7 @@ import type { GlobalOptions } from './context.js';
 import { exitCodeFor, formatError, renderMessage } from './errors.js';
 import { exitOnSignals } from './exit-hooks.js';
 
-export { formatError };
+export { exitCodeFor, formatError };
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
