@@ -3,18 +3,20 @@
  * The `nspawn-kit` bin: sets up the heap of the long-running verbs (see
  * triggers/heap-tuning.ts), then loads the program. The program is imported
  * dynamically so that V8 setting applies before any of its modules is even
- * parsed (static imports are all loaded before the first line runs).
+ * parsed (static imports are all loaded before the first line runs). The exit
+ * code is main()'s (program.ts: the action's code, or exitCodeFor the error);
+ * the process ends by itself once nothing is left to do.
  */
 import { tuneHeapFor } from './triggers/heap-tuning.js';
 
 tuneHeapFor(process.argv.slice(2));
-const { main, formatError } = await import('./program.js');
+const { main, formatError, exitCodeFor } = await import('./program.js');
 main().then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
     process.stderr.write(`nspawn-kit: ${formatError(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeFor(err);
   },
 );

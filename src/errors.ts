@@ -4,6 +4,7 @@
  * formatError is the one renderer: messages carry file names and tools'
  * output, so no control character of theirs reaches the terminal (escape.ts).
  */
+import { CommanderError } from 'commander';
 import { neutralizeBlock, neutralizeLine } from './escape.js';
 
 export class NspawnKitError extends Error {
@@ -80,7 +81,10 @@ export function requireRoot(what: string): void {
   }
 }
 
+/** The one mapping from an error to the process exit code (the CLI, the zx task entry and the hooks use it). */
 export function exitCodeFor(err: unknown): number {
+  // Commander's own: --help and --version end with 0, usage errors with 2.
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   return err instanceof NspawnKitError ? err.exitCode : 1;
 }
 

@@ -1,24 +1,29 @@
 /**
  * The `nspawn-kit` program (the bin is cli.ts). Subcommands live in
- * src/commands/; errors are mapped to exit codes here and only here: 0 ok,
+ * src/commands/; an action returns its exit code (or nothing: 0) and main()
+ * returns it; errors are mapped to exit codes by exitCodeFor (errors.ts): 0 ok,
  * 1 failure, 2 usage or configuration. Errors are printed through formatError,
  * which escapes every control character of the values in them (escape.ts).
+ * main() is an entry point: while it runs, SIGINT/SIGTERM run the exit hooks
+ * (exit-hooks.ts) and end the process.
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { ProgramCommand } from './commands/action.js';
 import { registerBasic } from './commands/basic.js';
 import { registerMirror } from './commands/mirror.js';
 import { registerMachine } from './commands/machine.js';
 import { registerTriggers } from './commands/triggers.js';
 import type { GlobalOptions } from './context.js';
 import { exitCodeFor, formatError, renderMessage } from './errors.js';
+import { exitOnSignals } from './exit-hooks.js';
 
-export { formatError };
+export { exitCodeFor, formatError };
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
-  const program = new Command('nspawn-kit')
+export function buildProgram(): ProgramCommand {
+  const program = new ProgramCommand('nspawn-kit')
     .description('Signed local apt mirror + debootstrap + systemd-nspawn containers from recipes')
     .version(pkg.version)
     .option('-c, --config <file>', 'configuration file (default: search for .nspawnrc.json, nspawn.config.mjs, ...)')
@@ -44,15 +49,16 @@ export function buildProgram(): Command {
 
 export async function main(argv = process.argv): Promise<number> {
   const program = buildProgram();
+  const stopSignals = exitOnSignals();
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    // An action that still sets process.exitCode instead of returning its code counts too.
+    return program.outcome.code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version end with exit code 0; usage errors with 2.
-      return err.exitCode === 0 ? 0 : 2;
-    }
-    process.stderr.write(`nspawn-kit: ${formatError(err)}\n`);
+    // Commander has printed its own usage error already.
+    if (!(err instanceof CommanderError)) process.stderr.write(`nspawn-kit: ${formatError(err)}\n`);
     return exitCodeFor(err);
+  } finally {
+    stopSignals();
   }
 }

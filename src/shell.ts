@@ -1,8 +1,13 @@
 /**
  * The one choke point for side effects. Every external command goes through
- * Shell.run(cmd, { write }); every file-system change goes through the
- * Shell's fs helpers. With dryRun, writes are printed (exactly, copy-pasteable)
- * and skipped; reads still run so the plan is accurate.
+ * Shell.run(cmd, { write }). File-system changes go through the Shell's fs
+ * helpers, except in the few modules that need descriptor-level control
+ * (fsync, O_EXCL, hard links, atomic renames in the pool and the staged
+ * publication) or private temporary files: test/unit/shell-fs-writes.test.ts
+ * lists them with their reasons and fails on a direct write anywhere else.
+ * With dryRun, the Shell's writes are printed (exactly, copy-pasteable) and
+ * skipped, reads still run so the plan is accurate; the listed modules see to
+ * their own dry run.
  *
  * Values reach the shell only through zx `${}` interpolation of an argv array.
  */

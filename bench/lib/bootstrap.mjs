@@ -21,7 +21,8 @@ const group = 'bootstrap';
 export async function bootstrapCase(plan) {
   const rows = [];
   const memory = [];
-  const { hostFacts } = await load('config/host.js');
+  const { detectHost } = await load('config/host.js');
+  const { withDebootstrapMirrors } = await load('config/load.js');
   const { resolveRecipe } = await load('config/recipes.js');
   const { bootstrapCommand, bootstrapSpec } = await load('rootfs/backends.js');
   const fixture = join(FIXTURE_ROOT, 'mirror-bookworm-minimal');
@@ -29,8 +30,9 @@ export async function bootstrapCase(plan) {
   const config = makeConfig(fixture, { machines: { dir: join(work, 'machines'), settingsDir: join(work, 'nspawn'), unitDir: join(work, 'units') } });
   // Upstream: NSPAWN_KIT_BENCH_UPSTREAM, else what nspawn-kit itself resolves (host apt sources, debootstrap's default).
   if (process.env.NSPAWN_KIT_BENCH_UPSTREAM) config.mirror.upstreams = { bookworm: process.env.NSPAWN_KIT_BENCH_UPSTREAM };
-  const recipe = resolveRecipe({ ...config, host: hostFacts() }, RECIPE);
-  const arch = hostFacts().architecture;
+  const host = await withDebootstrapMirrors({ ...config, host: await detectHost() });
+  const recipe = resolveRecipe({ ...config, host }, RECIPE);
+  const arch = host.architecture;
   const baseDir = join(config.stateDir, 'base');
   try {
     // ---- the local signed mirror, warmed for the recipe ----

@@ -14,9 +14,14 @@ const load = (p) => import(new URL(p, DIST).href);
 const [op, jobFile] = process.argv.slice(2);
 const job = JSON.parse(readFileSync(jobFile, 'utf8'));
 const { Shell } = await load('shell.js');
-const { hostFacts } = await load('config/host.js');
+const { detectHost } = await load('config/host.js');
+const { exitOnSignals } = await load('exit-hooks.js');
+// An entry point: SIGINT/SIGTERM remove an unfinished build (exit hooks).
+exitOnSignals();
 const sh = new Shell({ log: () => {} });
-const config = { ...job.config, host: hostFacts() };
+const { withDebootstrapMirrors } = await load('config/load.js');
+// Host facts as loadConfig fills them: detected once, then debootstrap's default mirror of the recipes' suites.
+const config = { ...job.config, host: await withDebootstrapMirrors({ ...job.config, host: await detectHost() }) };
 const ctx = { sh, config, log: () => {} };
 
 const emit = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);

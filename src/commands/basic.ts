@@ -1,5 +1,5 @@
 /** `config` and `doctor`. */
-import type { Command } from 'commander';
+import type { ProgramCommand } from './action.js';
 import { ConfigError } from '../errors.js';
 import { jsonText, neutralizeBlock } from '../escape.js';
 import { loadRecipeDefs, resolveAllRecipes, resolveRecipe } from '../config/recipes.js';
@@ -7,7 +7,7 @@ import { createContext, type GlobalOptions } from '../context.js';
 import { fixHost, formatDoctor, runDoctor } from '../host/doctor.js';
 import { Shell } from '../shell.js';
 
-export function registerBasic(program: Command, globals: () => GlobalOptions): void {
+export function registerBasic(program: ProgramCommand, globals: () => GlobalOptions): void {
   program
     .command('config')
     .description('print the resolved configuration (or one recipe) as JSON, or every problem in it')
@@ -51,6 +51,6 @@ export function registerBasic(program: Command, globals: () => GlobalOptions): v
       }
       if (g.json) process.stdout.write(`${jsonText(report, 2)}\n`);
       else process.stdout.write(`${neutralizeBlock(formatDoctor(report))}\n`);
-      if (report.missingRequired.length && !sh.dryRun) process.exitCode = 1;
+      return report.missingRequired.length && !sh.dryRun ? 1 : 0;
     });
 }

@@ -1,7 +1,7 @@
 /** `daemon`, `watch`, `schedule`, `install-units`: the mirror keeps itself current. */
-import type { Command } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ProgramCommand } from './action.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
 import { requireRoot } from '../errors.js';
 import { jsonText, writeLines } from '../escape.js';
@@ -28,7 +28,7 @@ async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolea
   });
 }
 
-export function registerTriggers(program: Command, globals: () => GlobalOptions): void {
+export function registerTriggers(program: ProgramCommand, globals: () => GlobalOptions): void {
   program
     .command('daemon')
     .description('watch the apt archives (and the machines\' caches) and run the nightly refresh, in one process')

@@ -1,18 +1,31 @@
 /**
  * Facts about the host that give the configuration its defaults:
- * codename, architecture, whether systemd is PID 1, and the upstream URLs
- * the host's own apt sources use (so no mirror host is hard-coded here).
+ * codename, architecture, whether systemd is PID 1, the upstream URLs the
+ * host's own apt sources use, and debootstrap's default mirror of a suite (so
+ * no mirror host is hard-coded here). detectHost() computes them once,
+ * asynchronously; loadConfig puts them into the Config every command gets
+ * (context.ts). Nothing is cached here: recipe resolution only reads them.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { HostFacts } from './types.js';
 import { CODENAME } from './formats.js';
 
-export function readOsRelease(path = '/etc/os-release'): Record<string, string> {
+const execFileAsync = promisify(execFile);
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseOsRelease(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     const m = /^([A-Z_]+)=(?:"(.*)"|'(.*)'|(.*))$/.exec(line.trim());
     if (m?.[1]) out[m[1]] = m[2] ?? m[3] ?? m[4] ?? '';
   }
@@ -53,49 +66,64 @@ export function parseAptSources(files: { name: string; text: string }[]): Record
   return bySuite;
 }
 
-function readHostAptSources(): Record<string, string> {
-  const files: { name: string; text: string }[] = [];
-  const tryRead = (p: string) => {
-    try {
-      files.push({ name: p, text: readFileSync(p, 'utf8') });
-    } catch {
-      /* unreadable or absent: not a source */
-    }
-  };
-  tryRead('/etc/apt/sources.list');
+async function readHostAptSources(): Promise<Record<string, string>> {
+  const names = ['/etc/apt/sources.list'];
   const dir = '/etc/apt/sources.list.d';
-  if (existsSync(dir)) {
-    for (const f of readdirSync(dir).sort()) {
-      if (f.endsWith('.list') || f.endsWith('.sources')) tryRead(join(dir, f));
-    }
+  const entries = await fsp.readdir(dir).catch(() => [] as string[]);
+  names.push(...entries.sort().filter((f) => f.endsWith('.list') || f.endsWith('.sources')).map((f) => join(dir, f)));
+  const files: { name: string; text: string }[] = [];
+  for (const name of names) {
+    // unreadable or absent: not a source
+    const text = await readText(name);
+    if (text !== undefined) files.push({ name, text });
   }
   return parseAptSources(files);
 }
 
-function hostArchitecture(): string {
+async function hostArchitecture(): Promise<string> {
   try {
-    return execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
+    return (await execFileAsync('dpkg', ['--print-architecture'], { encoding: 'utf8' })).stdout.trim();
   } catch {
     return process.arch === 'arm64' ? 'arm64' : 'amd64';
   }
 }
 
-export function systemdIsPid1(): boolean {
+export async function systemdIsPid1(): Promise<boolean> {
   // sd_booted(3): /run/systemd/system exists iff systemd is the init system.
-  return existsSync('/run/systemd/system');
+  return fsp.access('/run/systemd/system').then(
+    () => true,
+    () => false,
+  );
 }
 
-let cached: HostFacts | undefined;
-export function hostFacts(): HostFacts {
-  if (cached) return cached;
-  const os = readOsRelease();
-  cached = {
-    codename: os.VERSION_CODENAME || 'bookworm',
-    architecture: hostArchitecture(),
-    systemdPid1: systemdIsPid1(),
-    aptSources: readHostAptSources(),
+/**
+ * The host's facts, read now (no cache: call it once per process and pass
+ * the result down). debootstrapMirrors is left to loadConfig, which knows
+ * the suites and the architecture (load.ts withDebootstrapMirrors).
+ */
+export async function detectHost(): Promise<HostFacts> {
+  const [osText, architecture, systemdPid1, aptSources] = await Promise.all([
+    readText('/etc/os-release'),
+    hostArchitecture(),
+    systemdIsPid1(),
+    readHostAptSources(),
+  ]);
+  return {
+    codename: parseOsRelease(osText ?? '').VERSION_CODENAME || 'bookworm',
+    architecture,
+    systemdPid1,
+    aptSources,
   };
-  return cached;
+}
+
+/** debootstrapDefaultMirror for each suite that has one. */
+export async function debootstrapDefaultMirrors(suites: Iterable<string>, arch: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const suite of new Set(suites)) {
+    const mirror = await debootstrapDefaultMirror(suite, arch);
+    if (mirror) out[suite] = mirror;
+  }
+  return out;
 }
 
 /**
@@ -104,25 +132,18 @@ export function hostFacts(): HostFacts {
  * of /usr/sbin/debootstrap. Returns undefined when debootstrap is absent or
  * has no script for the suite.
  */
-export function debootstrapDefaultMirror(suite: string, arch: string): string | undefined {
+export async function debootstrapDefaultMirror(suite: string, arch: string): Promise<string | undefined> {
   const script = `/usr/share/debootstrap/scripts/${suite}`;
   // debootstrap cannot bootstrap a suite it has no script for: no default then.
-  if (!CODENAME.test(suite) || !existsSync(script)) return undefined;
-  {
-    try {
-      const probe =
-        'command_not_found_handle() { return 0; }; default_mirror() { printf "%s\\n" "$1" >&3; exit 0; }; ' +
-        'exec 3>&1; ARCH="$1"; SUITE="$2"; DEBOOTSTRAP_DIR=/nonexistent; . "$3" >/dev/null 2>&1; exit 3';
-      const out = execFileSync('bash', ['-c', probe, 'bash', arch, suite, script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      if (/^https?:\/\/\S+$/.test(out.trim())) return out.trim();
-    } catch {
-      /* no default_mirror in the suite script: fall through */
-    }
-  }
-  try {
-    const m = /^DEF_MIRROR="([^"]+)"/m.exec(readFileSync('/usr/sbin/debootstrap', 'utf8'));
-    return m?.[1];
-  } catch {
-    return undefined;
-  }
+  if (!CODENAME.test(suite) || (await readText(script)) === undefined) return undefined;
+  const probe =
+    'command_not_found_handle() { return 0; }; default_mirror() { printf "%s\\n" "$1" >&3; exit 0; }; ' +
+    'exec 3>&1; ARCH="$1"; SUITE="$2"; DEBOOTSTRAP_DIR=/nonexistent; . "$3" >/dev/null 2>&1; exit 3';
+  const out = await execFileAsync('bash', ['-c', probe, 'bash', arch, suite, script], { encoding: 'utf8' }).then(
+    (r) => r.stdout.trim(),
+    // exit 3: no default_mirror in the suite script: fall through
+    () => '',
+  );
+  if (/^https?:\/\/\S+$/.test(out)) return out;
+  return /^DEF_MIRROR="([^"]+)"/m.exec((await readText('/usr/sbin/debootstrap')) ?? '')?.[1];
 }

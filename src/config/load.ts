@@ -1,15 +1,17 @@
 /**
  * Loads the configuration (cosmiconfig, module name `nspawn`, or --config FILE),
- * validates it against the one schema, fills host defaults. Any problem becomes
+ * validates it against the one schema, fills host defaults (host facts are
+ * detected here, once, unless the caller passes them). Any problem becomes
  * a ConfigError listing every problem with its file and key path. Reads only.
  */
 import { cosmiconfig } from 'cosmiconfig';
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { hostFacts } from './host.js';
+import { debootstrapDefaultMirrors, detectHost } from './host.js';
 import { formatIssues } from './issues.js';
 import { stateDirProblems } from './path-policy.js';
+import { recipeSuites } from './recipe-suites.js';
 import { ConfigSchema } from './schema.js';
 import type { Config, HostFacts } from './types.js';
 
@@ -82,10 +84,10 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   // The secret signing key in stateDir must never be under what is published.
   const placement = stateDirProblems({ stateDir: c.stateDir, mirror: { root: c.mirror.root } });
   if (placement.length) throw new ConfigError(placement.map(([key, why]) => `${where}: ${key}: ${why}`));
-  const host = opts.host ?? hostFacts();
+  const host = opts.host ?? (await detectHost());
   // Relative recipe directories are relative to the configuration file.
   const base = file ? resolve(file, '..') : cwd;
-  return {
+  const config: Config = {
     file,
     stateDir: c.stateDir,
     mirror: {
@@ -106,4 +108,20 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     recipes: c.recipes,
     host,
   };
+  return { ...config, host: await withDebootstrapMirrors(config) };
+}
+
+/**
+ * The host facts plus debootstrap's default mirror of every suite a recipe
+ * names that has no upstream in the configuration, the host's apt sources or
+ * the facts given: the last fallback of recipe resolution, looked up now.
+ */
+export async function withDebootstrapMirrors(config: Config): Promise<HostFacts> {
+  const { host } = config;
+  const known = (suite: string): boolean =>
+    Object.hasOwn(config.mirror.upstreams, suite) || Object.hasOwn(host.aptSources, suite) || Object.hasOwn(host.debootstrapMirrors ?? {}, suite);
+  const missing = (await recipeSuites(config)).filter((s) => !known(s));
+  if (missing.length === 0) return host;
+  const arch = config.mirror.architectures[0] ?? host.architecture;
+  return { ...host, debootstrapMirrors: { ...host.debootstrapMirrors, ...(await debootstrapDefaultMirrors(missing, arch)) } };
 }

@@ -8,11 +8,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { debootstrapDefaultMirror } from './host.js';
 import { didYouMean, formatIssues } from './issues.js';
 import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
 import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
-import type { Config, Recipe } from './types.js';
+import { RecipeBodySchema, RecipeSchema, type Recipe } from './recipe-schema.js';
+import type { Config } from './types.js';
 
 /** The recipes/ directory shipped with the package. */
 export const BUNDLED_RECIPES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'recipes');
@@ -136,34 +136,21 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
   const codename = merged.codename ?? config.host.codename;
   const arch = config.mirror.architectures[0] ?? config.host.architecture;
   const upstream =
-    merged.upstream ?? config.mirror.upstreams[codename] ?? config.host.aptSources[codename] ?? debootstrapDefaultMirror(codename, arch);
+    merged.upstream ?? config.mirror.upstreams[codename] ?? config.host.aptSources[codename] ?? config.host.debootstrapMirrors?.[codename];
   if (!upstream) {
     throw new ConfigError(
       [`${top.source}: no upstream mirror known for codename "${codename}"`],
       `Set "upstream" in the recipe or mirror.upstreams.${codename} in the configuration.`,
     );
   }
-  const body = {
-    name,
-    codename,
-    variant: merged.variant ?? 'minbase',
-    components: merged.components ?? ['main'],
-    packages: merged.packages ?? [],
-    repositories: merged.repositories ?? [],
-    hostname: merged.hostname ?? defaultHostname(name),
-    users: merged.users ?? [],
-    steps: merged.steps ?? [],
-    firstboot: merged.firstboot ?? 'systemd',
-    bootstrap: merged.bootstrap ?? 'debootstrap',
-    nspawn: { network: 'host', binds: [], bindsReadOnly: [], privateUsers: false, ...merged.nspawn } as Recipe['nspawn'],
-    refresh: merged.refresh ?? false,
-  } satisfies Omit<Recipe, 'description' | 'source' | 'parents' | 'upstream' | 'hash' | 'baseHash'>;
+  // The defaults of every field no recipe in the chain set come from the schema (recipe-schema.ts).
+  const body = RecipeBodySchema.parse({ ...merged, name, codename, hostname: merged.hostname ?? defaultHostname(name) });
   const baseHash = sha256(
     canonicalJson({ codename, variant: body.variant, components: body.components, packages: body.packages, bootstrap: body.bootstrap, arch }),
   );
   return {
     ...body,
-    description: merged.description ?? '',
+    description: RecipeSchema.shape.description.parse(merged.description),
     source: top.source,
     parents: chain.slice(1).map((d) => d.name),
     upstream,

@@ -1,5 +1,13 @@
-/** Resolved configuration and recipes: host defaults filled in, paths absolute. */
-import type { NspawnSettings, ParsedConfig, RecipeInput, Repository, User } from './schema.js';
+/**
+ * Resolved configuration and recipes: host defaults filled in, paths
+ * absolute. The shapes come from the zod schemas (schema.ts for what a
+ * configuration file says, recipe-schema.ts for a resolved recipe); only what
+ * loading adds (the file, the host facts, the host defaults) is written here.
+ */
+import type { z } from 'zod';
+import type { ArchiveSchema, ParsedConfig } from './schema.js';
+
+export type { Recipe } from './recipe-schema.js';
 
 export interface HostFacts {
   /** VERSION_CODENAME of /etc/os-release, e.g. "bookworm". */
@@ -10,71 +18,29 @@ export interface HostFacts {
   systemdPid1: boolean;
   /** Upstream URLs the host's own apt sources use, by suite. */
   aptSources: Record<string, string>;
+  /**
+   * debootstrap's default mirror, by suite, for the suites the recipes name
+   * (looked up by loadConfig for the mirror's first architecture): the last
+   * fallback for a recipe's upstream.
+   */
+  debootstrapMirrors?: Record<string, string>;
 }
 
-export interface Archive {
-  path: string;
-  codename: string;
-}
+export type Archive = z.output<typeof ArchiveSchema>;
 
-export interface MirrorConfig {
-  root: string;
+/** `mirror` of the configuration, with the host defaults of `archives` and `architectures` filled in. */
+export type MirrorConfig = Omit<ParsedConfig['mirror'], 'archives' | 'architectures'> & {
   archives: Archive[];
-  upstreams: Record<string, string>;
   architectures: string[];
-  importer: 'native' | 'apt-move';
-  validDays: number;
-  keep: number;
-  graceHours: number;
-  origin: string;
-}
+};
 
-export interface Config {
+export type Config = Omit<ParsedConfig, '$schema' | 'mirror' | 'recipeDirs' | 'recipes'> & {
   /** File the configuration came from, or undefined for embedded defaults. */
   file: string | undefined;
-  stateDir: string;
   mirror: MirrorConfig;
-  machines: { dir: string; settingsDir: string; unitDir: string; clone: 'auto' | 'overlay' | 'copy' };
-  schedule: ParsedConfig['schedule'];
-  watch: ParsedConfig['watch'];
+  /** Absolute: relative ones are resolved against the configuration file's directory. */
   recipeDirs: string[];
   /** Inline recipes from the configuration file, as written (validated). */
-  recipes?: Record<string, RecipeInput>;
+  recipes?: ParsedConfig['recipes'];
   host: HostFacts;
-}
-
-export interface Recipe {
-  name: string;
-  description: string;
-  /** Where the recipe was defined (file path, or "<config>:recipes.NAME"). */
-  source: string;
-  /** Chain of recipe names this one extends, nearest first. */
-  parents: string[];
-  codename: string;
-  variant: 'minbase' | 'buildd' | 'fakechroot' | 'default';
-  /** Resolved upstream URL (recipe, then mirror.upstreams, then host apt sources, then debootstrap's default). */
-  upstream: string;
-  components: string[];
-  packages: string[];
-  /** Repositories with `key` resolved to an absolute path. */
-  repositories: Repository[];
-  hostname: string;
-  users: User[];
-  steps: string[];
-  firstboot: 'systemd' | 'rc.local';
-  bootstrap: 'debootstrap' | 'mmdebstrap';
-  nspawn: NspawnSettings;
-  refresh: boolean;
-  /**
-   * sha256 of the canonical JSON of the resolved recipe, for provenance.
-   * `upstream` is left out: it says where packages come from, not what the
-   * container is (the mirror's InRelease pins the package content).
-   */
-  hash: string;
-  /**
-   * sha256 of only what shapes the base root filesystem (codename, variant,
-   * components, packages, bootstrap backend, architecture): the base-cache key
-   * together with the suite's InRelease. Users, steps, hostname do not change it.
-   */
-  baseHash: string;
-}
+};

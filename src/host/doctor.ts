@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { PreflightError, requireRoot } from '../errors.js';
+import { requireRoot } from '../errors.js';
 import { kernelFilesystems } from '../proc.js';
 import type { Shell } from '../shell.js';
 import { systemdIsPid1 } from '../config/host.js';
@@ -90,7 +90,7 @@ export async function runDoctor(sh: Shell): Promise<DoctorReport> {
     const path = which(spec.tool);
     tools.push({ ...spec, found: Boolean(path), path, version: path ? await packageVersion(sh, spec.pkg) : undefined });
   }
-  const pid1 = systemdIsPid1();
+  const pid1 = await systemdIsPid1();
   const machinectl = which('machinectl');
   return {
     root: process.getuid?.() === 0,
@@ -135,15 +135,4 @@ export async function fixHost(sh: Shell, report: DoctorReport, includeOptional =
   await sh.write(['apt-get', ['update', '-q']], { env, hint: 'Check the host apt sources and network.' });
   await sh.write(['apt-get', ['install', '-y', '-q', '--no-install-recommends', '--', ...pkgs]], { env });
   return pkgs;
-}
-
-/** Throws a PreflightError naming what is missing for `feature` and how to get it. */
-export function requireTools(report: DoctorReport, tools: string[], feature: string): void {
-  const missing = report.tools.filter((t) => tools.includes(t.tool) && !t.found);
-  if (missing.length) {
-    throw new PreflightError(
-      `${feature} needs ${missing.map((t) => `${t.tool} (package ${t.pkg})`).join(', ')}`,
-      `Run \`nspawn-kit doctor --fix\` or \`apt-get install ${missing.map((t) => t.pkg).join(' ')}\`.`,
-    );
-  }
 }

@@ -25,34 +25,5 @@ export const PROVENANCE = '/var/lib/nspawn-kit/provenance.json';
 /** Where the local mirror is bind-mounted read-only inside containers. */
 export const MIRROR_MOUNT = '/var/local/nspawn-kit-mirror';
 
-export interface FirstBootResult {
-  status: 'success' | 'failure';
-  exitCode: number;
-  time: string;
-}
-
-export interface Provenance {
-  machine: string;
-  recipe: string;
-  recipeHash: string;
-  codename: string;
-  /** sha256 of dists/<codename>/InRelease the machine was built from. */
-  inReleaseSha256: string;
-  /**
-   * Digest of the package set that publication signed (base-cache indexDigest):
-   * unchanged by a date-only republish. Absent in records written before it existed.
-   */
-  indexDigest?: string;
-  builtAt: string;
-  backend: 'debootstrap' | 'mmdebstrap';
-  /** true when the base root filesystem came from the cache. */
-  fromBaseCache: boolean;
-  /**
-   * "overlay": the machine directory is an overlayfs upper directory over the
-   * cached base `<stateDir>/base/<base>`; "copy" (or absent, in records
-   * written before overlays existed): a full copy of the base.
-   */
-  storage?: 'copy' | 'overlay';
-  /** Name of the base directory under <stateDir>/base ("<recipe>-<key>"); required for "overlay". */
-  base?: string;
-}
+/** The records' types come from their zod schemas. */
+export type { FirstBootResult, Provenance } from './provenance-schema.js';

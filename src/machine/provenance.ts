@@ -2,19 +2,18 @@
  * Records inside a machine's root that the host reads back: the provenance
  * of the build and the first-boot result marker. Root in the container
  * controls them: they are read by record.ts (no link followed, no FIFO
- * waited on, 64 KiB at most) and every value is validated like configuration.
+ * waited on, 64 KiB at most) and parsed with their zod schemas
+ * (provenance-schema.ts): every value validated like configuration.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { SAFE_NAME } from '../config/schema.js';
 import type { Shell } from '../shell.js';
 import { OperationError } from '../errors.js';
-import { CODENAME } from '../mirror/suites.js';
-import { BASE_NAME } from '../rootfs/overlay.js';
 import { writeInRoot } from './inject.js';
 import { RECORD_MAX_BYTES, readRecordInRoot } from './record.js';
-import { FIRSTBOOT, PROVENANCE, type FirstBootResult, type Provenance } from './paths.js';
+import { FIRSTBOOT, PROVENANCE } from './paths.js';
+import { FirstBootResultSchema, ProvenanceSchema, parseRecord, type FirstBootResult, type Provenance } from './provenance-schema.js';
 
 /** sha256 (hex) of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
@@ -39,71 +38,18 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
-/** What toISOString() and `date -u +%Y-%m-%dT%H:%M:%SZ` write. */
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
-
-const isSafeName = (v: unknown): boolean => typeof v === 'string' && SAFE_NAME.test(v) && !v.includes('..');
-const isHex64 = (v: unknown): boolean => typeof v === 'string' && HEX64.test(v);
-const isIsoDate = (v: unknown): boolean => typeof v === 'string' && ISO_DATE.test(v) && !Number.isNaN(Date.parse(v));
-const optional = (check: (v: unknown) => boolean) => (v: unknown) => v === undefined || check(v);
-
-/** A value from a machine, quoted for a message (short; formatError escapes it). */
-function shown(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'nothing';
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-type Rules = Record<string, [check: (v: unknown) => boolean, expected: string]>;
-
-/** Every field against its rule, like configuration: "field: expected ..., got ..." for each one wrong. */
-function fieldProblems(value: Record<string, unknown>, rules: Rules): string[] {
-  return Object.entries(rules)
-    .filter(([key, [check]]) => !check(value[key]))
-    .map(([key, [, expected]]) => `${key}: expected ${expected}, got ${shown(value[key])}`);
-}
-
-const PROVENANCE_RULES: Rules = {
-  machine: [isSafeName, 'a machine name (letters, digits, ".", "_", "-")'],
-  recipe: [isSafeName, 'a recipe name (letters, digits, ".", "_", "-")'],
-  recipeHash: [isHex64, 'a sha256 (64 lowercase hex digits)'],
-  codename: [(v) => typeof v === 'string' && CODENAME.test(v), 'a codename like "bookworm"'],
-  inReleaseSha256: [isHex64, 'a sha256 (64 lowercase hex digits)'],
-  indexDigest: [optional(isHex64), 'a sha256 (64 lowercase hex digits)'],
-  builtAt: [isIsoDate, 'an ISO 8601 UTC time'],
-  backend: [(v) => v === 'debootstrap' || v === 'mmdebstrap', '"debootstrap" or "mmdebstrap"'],
-  fromBaseCache: [(v) => typeof v === 'boolean', 'true or false'],
-  storage: [optional((v) => v === 'copy' || v === 'overlay'), '"copy" or "overlay"'],
-  base: [optional((v) => typeof v === 'string' && BASE_NAME.test(v)), 'a base directory name ("<recipe>-<16 hex digits>")'],
-};
-
 function invalid(what: string, problems: string[], hint: string): OperationError {
   // One line: `list` shows the first line of a machine's problem.
   return new OperationError(`${what} is not a valid record: ${problems.join('; ')}`, hint);
 }
 
-/** A provenance record, every value validated; only the known fields are kept. */
+/** A provenance record, every value validated (provenance-schema.ts); only the known fields are kept. */
 export function parseProvenance(value: unknown, what = PROVENANCE): Provenance {
   const hint = 'Recreate the machine with `nspawn-kit create`.';
   if (!isRecord(value)) throw new OperationError(`${what} does not hold a provenance record`, hint);
-  const problems = fieldProblems(value, PROVENANCE_RULES);
-  if (value.storage === 'overlay' && value.base === undefined) problems.push('base: expected the base of an overlay machine, got nothing');
-  if (problems.length) throw invalid(what, problems, hint);
-  const v = value as unknown as Provenance;
-  const out: Provenance = {
-    machine: v.machine,
-    recipe: v.recipe,
-    recipeHash: v.recipeHash,
-    codename: v.codename,
-    inReleaseSha256: v.inReleaseSha256,
-    builtAt: v.builtAt,
-    backend: v.backend,
-    fromBaseCache: v.fromBaseCache,
-  };
-  if (v.indexDigest !== undefined) out.indexDigest = v.indexDigest;
-  if (v.storage !== undefined) out.storage = v.storage;
-  if (v.base !== undefined) out.base = v.base;
-  return out;
+  const parsed = parseRecord(ProvenanceSchema, value);
+  if (!parsed.ok) throw invalid(what, parsed.problems, hint);
+  return parsed.record;
 }
 
 /**
@@ -125,18 +71,12 @@ export async function readProvenance(root: string): Promise<Provenance | undefin
   return parseProvenance(parseJson(data.toString('utf8'), what), what);
 }
 
-const FIRSTBOOT_RULES: Rules = {
-  status: [(v) => v === 'success' || v === 'failure', '"success" or "failure"'],
-  exitCode: [(v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255, 'an exit code (an integer 0..255)'],
-  time: [isIsoDate, 'an ISO 8601 UTC time'],
-};
-
 export function parseFirstBootResult(value: unknown, what: string = FIRSTBOOT.marker): FirstBootResult {
   const hint = 'Recreate the machine and provision it again.';
   if (!isRecord(value)) throw new OperationError(`${what} is not a first-boot result marker`, hint);
-  const problems = fieldProblems(value, FIRSTBOOT_RULES);
-  if (problems.length) throw invalid(what, problems, hint);
-  return { status: value.status as FirstBootResult['status'], exitCode: value.exitCode as number, time: value.time as string };
+  const parsed = parseRecord(FirstBootResultSchema, value);
+  if (!parsed.ok) throw invalid(what, parsed.problems, hint);
+  return parsed.record;
 }
 
 /**

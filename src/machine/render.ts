@@ -4,6 +4,10 @@
  */
 import { OperationError } from '../errors.js';
 import { hostname as fmtHostname } from '../config/formats.js';
+import { assertSingleLine } from '../quote.js';
+
+// The quoting helpers live in the bottom layer (quote.ts); re-exported for the renderers that import them from here.
+export { assertSingleLine, shellQuote, systemdWord } from '../quote.js';
 
 /** The host name checked again (RFC 1123) before it reaches /etc/hostname or /etc/hosts. */
 function checkedHostname(name: string): string {
@@ -34,40 +38,9 @@ export function renderHosts(hostname: string): string {
   ].join('\n');
 }
 
-/** One word for bash: single-quoted, so nothing inside is expanded. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * Values written into line-based settings files (deb822, .nspawn, unit files)
- * must not carry a line break or control character: one would start a new,
- * attacker-chosen setting.
- */
-export function assertSingleLine(value: string, what: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
-    throw new OperationError(
-      `${what} contains a line break or control character: ${JSON.stringify(value)}`,
-      'Remove it from the recipe or configuration.',
-    );
-  }
-  return value;
-}
-
 /** A deb822 stanza: one "Field: value" line each, optional comment lines first. */
 export function renderStanza(fields: ReadonlyArray<readonly [string, string]>, comments: string[] = []): string {
   const lines = comments.map((c) => `# ${assertSingleLine(c, 'comment')}`);
   for (const [key, value] of fields) lines.push(`${key}: ${assertSingleLine(value, key)}`);
   return `${lines.join('\n')}\n`;
-}
-
-/**
- * A word for a systemd unit's ExecStart=: "%" doubled so systemd does not
- * expand it as a specifier (then `specifiers`, e.g. "%i", appended as they
- * are), quoted when it holds a space, quote or backslash.
- */
-export function systemdWord(value: string, specifiers = ''): string {
-  const word = assertSingleLine(value, 'unit argument').replace(/%/g, '%%') + specifiers;
-  return /[\s"'\\;]/.test(word) ? `"${word.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : word;
 }

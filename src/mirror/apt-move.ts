@@ -20,6 +20,7 @@
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { OperationError, PreflightError } from '../errors.js';
+import { shellQuote } from '../quote.js';
 import type { Shell } from '../shell.js';
 import type { MirrorContext } from './context.js';
 import type { DebPackage } from './deb.js';
@@ -37,10 +38,6 @@ export interface AptMoveConf {
 /** Values are sourced by apt-move's /bin/sh: single-quoted, and paths it uses unquoted must be plain. */
 const PLAIN_PATH = /^\/[A-Za-z0-9._+\/-]*$/;
 
-function shq(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 export function renderAptMoveConf(c: AptMoveConf): string {
   for (const p of [c.localDir, c.fileCache, c.listState]) {
     if (!PLAIN_PATH.test(p)) throw new OperationError(`apt-move cannot use the path ${JSON.stringify(p)}: it expands paths unquoted`, 'Use a stateDir made of letters, digits, ".", "_", "+", "-" and "/".');
@@ -48,12 +45,12 @@ export function renderAptMoveConf(c: AptMoveConf): string {
   return [
     '# Written by nspawn-kit (mirror.importer "apt-move"); rewritten on every import.',
     'COPYONLY=yes',
-    `APTSITES=${shq(c.aptSites.join(' '))}`,
-    `LOCALDIR=${shq(c.localDir)}`,
-    `DIST=${shq(c.dist)}`,
+    `APTSITES=${shellQuote(c.aptSites.join(' '))}`,
+    `LOCALDIR=${shellQuote(c.localDir)}`,
+    `DIST=${shellQuote(c.dist)}`,
     'PKGTYPE=binary',
-    `FILECACHE=${shq(c.fileCache)}`,
-    `LISTSTATE=${shq(c.listState)}`,
+    `FILECACHE=${shellQuote(c.fileCache)}`,
+    `LISTSTATE=${shellQuote(c.listState)}`,
     'DELETE=no',
     'MAXDELETE=20',
     'PKGCOMP=gzip',

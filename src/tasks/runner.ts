@@ -80,7 +80,7 @@ export async function runGraph<C extends StageCtx>(ctx: C, tasks: ListrTask<C, L
     ctx,
     concurrent: false,
     exitOnError: true,
-    // Our own handlers (build dirs, the mirror lock) clean up on SIGINT/SIGTERM.
+    // The entry point (program.ts, script.ts) handles SIGINT/SIGTERM: it runs the exit hooks (exit-hooks.ts).
     registerSignalListeners: false,
     renderer: 'default',
     rendererOptions: { collapseSubtasks: false, showErrorMessage: true },

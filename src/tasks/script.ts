@@ -1,10 +1,13 @@
 /**
  * The entry point every zx task script calls: parses the common flags, loads
  * the configuration, runs the stages as one listr2 graph, prints a summary,
- * and maps errors to exit codes exactly like the CLI.
+ * and maps errors to exit codes exactly like the CLI (exitCodeFor). It is an
+ * entry point: while it runs, SIGINT/SIGTERM run the exit hooks (an open build
+ * dir is removed) and end the process with 130 / 143.
  */
-import { ConfigError, UsageError, exitCodeFor, formatError } from '../errors.js';
+import { UsageError, exitCodeFor, formatError } from '../errors.js';
 import { logToStderr, writeLines } from '../escape.js';
+import { exitOnSignals } from '../exit-hooks.js';
 import { loadConfig } from '../config/load.js';
 import { resolveRecipe } from '../config/recipes.js';
 import type { Config, Recipe } from '../config/types.js';
@@ -60,6 +63,7 @@ export interface ScriptSpec<C extends StageCtx> {
 export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: ScriptArgv): Promise<number> {
   const log = logToStderr;
   let loaded: Config | undefined;
+  const stopSignals = exitOnSignals();
   try {
     if (argv.help || argv.h) {
       process.stdout.write(`${spec.usage}\n`);
@@ -80,8 +84,9 @@ export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: S
     return 0;
   } catch (err) {
     process.stderr.write(`\n${spec.title}: ${formatError(err)}\n`);
-    return err instanceof ConfigError || err instanceof UsageError ? 2 : exitCodeFor(err);
+    return exitCodeFor(err);
   } finally {
+    stopSignals();
     // No gpg-agent left running under stateDir/gnupg after a script.
     if (loaded) await stopGpgAgent({ sh: new Shell(), config: loaded }).catch(() => undefined);
   }

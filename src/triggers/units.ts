@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import cron from 'node-cron';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
+import { systemdWord, unitWord } from '../quote.js';
 import { formatCommand, type Command, type Shell } from '../shell.js';
 import { checkSchedule } from './schedule.js';
+
+// One systemd quoting for the whole program (quote.ts); re-exported for existing importers.
+export { systemdWord } from '../quote.js';
 
 export const DAEMON_UNIT = 'nspawn-kit-daemon.service';
 export const SYSTEM_UNIT_DIR = '/etc/systemd/system';
@@ -31,20 +35,9 @@ function cliArgv(config: Pick<Config, 'file'>, paths: UnitPaths, verb: string[])
   return [paths.nodePath, paths.cliPath, ...(config.file ? ['--config', config.file] : []), ...verb];
 }
 
-/**
- * One word of an ExecStart= line: systemd splits on spaces, honours "..."
- * with C escapes, and expands % specifiers and $VARIABLES, so those are
- * escaped ("%%", "$$") and anything else unusual is double-quoted.
- */
-export function systemdWord(word: string): string {
-  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
-  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
-}
-
-/** A path in a space-separated list setting (ReadWritePaths=): quoted the same way; "-" makes it optional. */
+/** A path in a space-separated list setting (ReadWritePaths=): quoted, but "$" is literal there; "-" makes it optional. */
 function pathList(paths: string[]): string {
-  return [...new Set(paths)].map((p) => `-${p}`).map(systemdWord).join(' ');
+  return [...new Set(paths)].map((p) => unitWord(`-${p}`)).join(' ');
 }
 
 export function renderUnits(config: Config, paths: UnitPaths): RenderedUnit[] {
@@ -64,7 +57,7 @@ export function renderUnits(config: Config, paths: UnitPaths): RenderedUnit[] {
     '',
     '[Service]',
     'Type=simple',
-    `ExecStart=${cliArgv(config, paths, ['daemon']).map(systemdWord).join(' ')}`,
+    `ExecStart=${cliArgv(config, paths, ['daemon']).map((w) => systemdWord(w)).join(' ')}`,
     'Restart=on-failure',
     'RestartSec=5s',
     // SIGTERM lets a publish in progress finish; give it time before SIGKILL.

@@ -56,7 +56,7 @@ async function leftoverBuilds(): Promise<string[]> {
   return out;
 }
 
-/** `nspawn-kit create` in a child process; resolves once debootstrap is unpacking inside its build dir. */
+/** `nspawn-kit create` in a child process (an entry point of its own); resolves once debootstrap is unpacking inside its build dir. */
 async function startCreate(name: string): Promise<ChildProcess> {
   const script = join(base, `create-${name}.mts`);
   await writeFile(
@@ -64,6 +64,9 @@ async function startCreate(name: string): Promise<ChildProcess> {
     `import { createMachine } from ${JSON.stringify(resolve('src/machine/create.ts'))};
 import { resolveRecipe } from ${JSON.stringify(resolve('src/config/recipes.ts'))};
 import { Shell } from ${JSON.stringify(resolve('src/shell.ts'))};
+import { exitOnSignals } from ${JSON.stringify(resolve('src/exit-hooks.ts'))};
+// As the entry points (program.ts, tasks/script.ts) do: SIGINT/SIGTERM run the exit hooks.
+exitOnSignals();
 const config = JSON.parse(process.argv[2]);
 const recipe = resolveRecipe(config, 'bookworm-minimal');
 await createMachine({ sh: new Shell({ log: () => {} }), config }, recipe, ${JSON.stringify(name)}, {

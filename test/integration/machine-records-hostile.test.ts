@@ -16,13 +16,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Shell } from '../../src/shell.js';
 import { OperationError } from '../../src/errors.js';
-import { FIRSTBOOT, PROVENANCE, type Provenance } from '../../src/machine/paths.js';
+import { FIRSTBOOT, PROVENANCE } from '../../src/machine/paths.js';
 import { readFirstBootResult, readProvenance, writeProvenance } from '../../src/machine/provenance.js';
 import { firstBootPoller, pollUntil, unfinishedFirstBoot } from '../../src/machine/provision.js';
 import { readInRoot } from '../../src/machine/inject.js';
 import type { MachineInfo } from '../../src/machine/list.js';
 import { cli } from '../helpers/cli.js';
 import { makeConfig } from '../helpers/config.js';
+import { firstBootMarker, provenanceRecord } from '../helpers/records.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-records-hostile-'));
 const config = makeConfig(base);
@@ -31,17 +32,8 @@ writeFileSync(cfg, JSON.stringify({ stateDir: config.stateDir, mirror: { root: c
 const sh = new Shell({ log: () => undefined });
 const M = config.machines.dir;
 
-const PROV: Provenance = {
-  machine: 'x',
-  recipe: 'bookworm-minimal',
-  recipeHash: 'a'.repeat(64),
-  codename: 'bookworm',
-  inReleaseSha256: 'b'.repeat(64),
-  builtAt: '2026-11-29T00:00:00.000Z',
-  backend: 'debootstrap',
-  fromBaseCache: true,
-};
-const OK_MARKER = '{"status":"success","exitCode":0,"time":"2026-11-29T01:02:03Z"}\n';
+const PROV = provenanceRecord();
+const OK_MARKER = firstBootMarker();
 
 /** A machine root with a provenance record (or what `prov` puts at its place) and a first-boot marker. */
 async function machine(name: string, opts: { prov?: (path: string) => void; marker?: (path: string) => void } = {}): Promise<string> {

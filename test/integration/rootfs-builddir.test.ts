@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Shell, exists } from '../../src/shell.js';
 import { OperationError } from '../../src/errors.js';
+import { exitHooks } from '../../src/exit-hooks.js';
 import {
   BUILD_PREFIX,
   mountsUnder,
@@ -126,15 +127,21 @@ test('a failed build unmounts its bind mounts (deepest first) and removes everyt
   }
 });
 
-/** A child process that opens a build dir, mounts into it, starts a process inside it, then waits. */
+/**
+ * A child process that opens a build dir, mounts into it, starts a process
+ * inside it, then waits. It installs the signal handling as the entry points
+ * (program.ts, tasks/script.ts) do: exitOnSignals().
+ */
 async function startBuilder(base: string): Promise<{ child: ChildProcess; dir: string; sleeper: number }> {
   const script = join(base, 'builder.mts');
   await writeFile(
     script,
     `import { openBuildDir } from ${JSON.stringify(builddirModule)};
+import { exitOnSignals } from ${JSON.stringify(resolve('src/exit-hooks.ts'))};
 import { Shell } from ${JSON.stringify(resolve('src/shell.ts'))};
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+exitOnSignals();
 const sh = new Shell();
 const parent = process.argv[2];
 const b = await openBuildDir(sh, { parent, label: 'victim', target: parent + '/victim' });
@@ -204,6 +211,31 @@ test('SIGINT and SIGTERM: the handler cleans up and exits 130 / 143', async () =
     } finally {
       await rm(base, { recursive: true, force: true });
     }
+  }
+});
+
+test('a build dir registers its removal as an exit hook and installs no signal handler itself', async () => {
+  const base = await tempBase();
+  const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+  const hooksBefore = exitHooks.size;
+  try {
+    const b = await openBuildDir(sh, { parent: join(base, 'machines'), label: 'h', target: join(base, 'machines', 'h') });
+    assert.is(exitHooks.size, hooksBefore + 1);
+    assert.is(exitHooks.describe(), 'removing unfinished builds');
+    assert.equal([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')], before);
+    // What an entry point's SIGINT handler does: interrupt (the build's signal aborts), then clean up.
+    await exitHooks.runAll(new Error('interrupted by SIGINT'), (line) => assert.unreachable(line));
+    assert.ok(b.signal.aborted);
+    assert.is((b.signal.reason as Error).message, 'interrupted by SIGINT');
+    assert.not.ok(await exists(b.dir));
+    assert.is(exitHooks.size, hooksBefore, 'the hook unregisters itself once the dir is gone');
+    await b.discard();
+    const c = await openBuildDir(sh, { parent: join(base, 'machines'), label: 'c', target: join(base, 'machines', 'c') });
+    await fakeRootfs(c.root);
+    await c.commit();
+    assert.is(exitHooks.size, hooksBefore, 'a committed build leaves no hook behind');
+  } finally {
+    await rm(base, { recursive: true, force: true });
   }
 });
 
