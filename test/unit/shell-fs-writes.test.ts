@@ -27,7 +27,9 @@ const DIRECT_FS_WRITES: Record<string, string> = {
   'src/mirror/keys.ts': 'the signing keyring\'s private gnupg home (mode) and the exported public key',
   'src/mirror/warm.ts': 'a private download dir under the state dir',
   'src/mirror/apt-move.ts': 'apt-move\'s private file cache and its moved files',
-  'src/triggers/lock.ts': 'the mirror lock\'s pid file',
+  'src/mirror/lock.ts': 'the mirror lock\'s pid file',
+  'src/mirror/packages-index.ts': 'index files written into the publication being staged',
+  'src/machine/create-overlay.ts': 'removes the empty mount point it made itself when a create fails',
 };
 
 const MUTATING = [

@@ -78,7 +78,8 @@ test('systemd words: specifiers, variables and spaces cannot change the command'
   assert.is(systemdWord('/opt/a b/cli.js'), '"/opt/a b/cli.js"');
   assert.is(systemdWord('/opt/100%/$HOME.js'), '"/opt/100%%/$$HOME.js"');
   assert.is(systemdWord('/opt/"q"\\x'), '"/opt/\\"q\\"\\\\x"');
-  assert.is(systemdWord('/opt/a\nb'), '"/opt/a\\nb"');
+  // A line break would end the setting: refused, not escaped.
+  assert.throws(() => systemdWord('/opt/a\nb'), /line break or control character/);
   const [unit] = renderUnits(makeConfig('/srv/a b'), { nodePath: '/usr/bin/node', cliPath: '/opt/%n/cli.js' });
   assert.match(unit!.text, /^ExecStart=\/usr\/bin\/node \/opt\/%%n\/cli\.js daemon$/m);
   assert.match(unit!.text, /^ReadWritePaths="-\/srv\/a b\/state" "-\/srv\/a b\/mirror"$/m);
