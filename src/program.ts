@@ -52,8 +52,7 @@ export async function main(argv = process.argv): Promise<number> {
   const stopSignals = exitOnSignals();
   try {
     await program.parseAsync(argv);
-    // An action that still sets process.exitCode instead of returning its code counts too.
-    return program.outcome.code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
+    return program.outcome.code ?? 0;
   } catch (err) {
     // Commander has printed its own usage error already.
     if (!(err instanceof CommanderError)) process.stderr.write(`nspawn-kit: ${formatError(err)}\n`);

@@ -1,5 +1,5 @@
 /** `create`, `provision`, `boot`, `run`, `list`, `rm`, `migrate`. */
-import type { Command } from 'commander';
+import type { ProgramCommand } from './action.js';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
 import { UsageError, requireRoot } from '../errors.js';
@@ -12,7 +12,7 @@ import { runGraph, formatTimings } from '../tasks/runner.js';
 import { createStage, machineNameStage, provisionStage, type MachineStageCtx } from '../tasks/machine-stages.js';
 import { enterHint } from '../tasks/container.js';
 
-export function registerMachine(program: Command, globals: () => GlobalOptions): void {
+export function registerMachine(program: ProgramCommand, globals: () => GlobalOptions): void {
   program
     .command('create')
     .description('build a container from a recipe and the local mirror (base cache reused when valid)')
@@ -54,7 +54,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (report.result.status !== 'success') {
         // The machine wrote this log: its lines are kept, its control characters are not.
         process.stderr.write(`first-boot log (tail):\n${neutralizeBlock(report.logTail)}\n`);
-        process.exitCode = report.result.exitCode || 1;
+        return report.result.exitCode || 1;
       }
     });
 
@@ -68,7 +68,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       if (!app.sh.dryRun) requireRoot('boot');
       const r = await bootMachine({ sh: app.sh, config: app.config }, name);
       if (r.how === 'machinectl') app.log(`started ${name} with machinectl; enter it with: machinectl shell ${name}`);
-      process.exitCode = r.exitCode;
+      return r.exitCode;
     });
 
   program
@@ -81,7 +81,7 @@ export function registerMachine(program: Command, globals: () => GlobalOptions):
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('run');
       const r = await runInMachine({ sh: app.sh, config: app.config }, name, argv);
-      process.exitCode = r.exitCode;
+      return r.exitCode;
     });
 
   program

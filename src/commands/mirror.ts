@@ -1,5 +1,5 @@
 /** `mirror import|publish|warm|refresh|gc|verify|serve` and `status`. */
-import type { Command } from 'commander';
+import type { ProgramCommand } from './action.js';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
 import { OperationError, UsageError } from '../errors.js';
@@ -24,9 +24,9 @@ function print(app: AppContext, json: unknown, text: string | string[]): void {
   else writeLines(process.stdout, Array.isArray(text) ? text : neutralizeBlock(text).split('\n'));
 }
 
-export function registerMirror(program: Command, globals: () => GlobalOptions): void {
+export function registerMirror(program: ProgramCommand, globals: () => GlobalOptions): void {
   const mirror = program.command('mirror').description('the local signed apt mirror');
-  const noWait = (c: Command) => c.option('--no-wait', 'fail at once if another process writes the mirror');
+  const noWait = (c: ProgramCommand) => c.option('--no-wait', 'fail at once if another process writes the mirror');
 
   noWait(
     mirror
@@ -49,7 +49,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
     }
     const report = await withMirrorWrite(mirrorContext(app), () => importArchives(mirrorContext(app), archives, archiveOwner), { wait: o.wait });
     print(app, report, formatImportReport(report));
-    if (report.rejected.length || report.conflicts.length) process.exitCode = 1;
+    return report.rejected.length || report.conflicts.length ? 1 : 0;
   });
 
   noWait(mirror.command('publish').description('index, sign and publish every suite (staged; InRelease last)').option('--codename <name...>', 'only these suites')).action(
@@ -67,7 +67,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
             ]),
       );
       // Published without them, but a file was dropped: like a rejected import, exit 1.
-      if (report.suites.some((s) => s.quarantined.length)) process.exitCode = 1;
+      return report.suites.some((s) => s.quarantined.length) ? 1 : 0;
     },
   );
 
@@ -85,7 +85,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
       const app = await createContext(globals());
       const report = await refreshMirror(mirrorContext(app), archiveOwner, { wait: o.wait });
       print(app, report, report.summary);
-      if (report.problems.length) process.exitCode = 1;
+      return report.problems.length ? 1 : 0;
     },
   );
 
@@ -111,7 +111,7 @@ export function registerMirror(program: Command, globals: () => GlobalOptions): 
           ? [`mirror verified: ${report.suites.length} suite(s), no problems`, ...warnings]
           : ['mirror verify found problems:', ...report.problems.map((p) => `  - ${p}`), ...warnings],
       );
-      if (!report.ok) process.exitCode = 1;
+      return !report.ok ? 1 : 0;
     });
 
   mirror
