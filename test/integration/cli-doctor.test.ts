@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, entry, ROOT } from '../helpers/cli.js';
+import { DOCTOR_TOOLS } from '../helpers/doctor-tools.js';
 
 interface Report {
   systemdPid1: boolean;
@@ -21,18 +22,8 @@ interface Report {
   missingOptional: string[];
 }
 
-// What doctor must know about, in its order, with the package and whether a missing one fails it.
-const TOOLS: [tool: string, pkg: string, optional: boolean][] = [
-  ['debootstrap', 'debootstrap', false],
-  ['systemd-nspawn', 'systemd-container', false],
-  ['apt-ftparchive', 'apt-utils', false],
-  ['gpg', 'gnupg', false],
-  ['dpkg-deb', 'dpkg', false],
-  ['xz', 'xz-utils', false],
-  ['mmdebstrap', 'mmdebstrap', true],
-  ['apt-move', 'apt-move', true],
-  ['lz4', 'lz4', true],
-];
+// What doctor must know about, in its order (test/helpers/doctor-tools.ts).
+const TOOLS = DOCTOR_TOOLS;
 
 const sh = (script: string, ...args: string[]) => spawnSync('sh', ['-c', script, 'sh', ...args], { encoding: 'utf8' });
 /** sh's own lookup, over PATH and the sbin/bin directories doctor adds (root's tools live in sbin). */

@@ -8,6 +8,7 @@ import { ConfigSchema } from '../../src/config/schema.js';
 import { renderSchemas } from '../../src/config/write-schema.js';
 import { fixHost, formatDoctor, missingPackages, overlayState, type DoctorReport } from '../../src/host/doctor.js';
 import { Shell } from '../../src/shell.js';
+import { DOCTOR_TOOLS } from '../helpers/doctor-tools.js';
 
 test('--help lists the subcommands; unknown command is exit 2', () => {
   const help = cli(['--help']);
@@ -61,17 +62,7 @@ test('doctor: overlayfs loaded, loadable as a module, or missing (then machines 
 
 /** A doctor report written out (runDoctor probes the host: test/integration/cli-doctor.test.ts). */
 function reportWith(missing: string[]): DoctorReport {
-  const tools: [tool: string, pkg: string, optional: boolean][] = [
-    ['debootstrap', 'debootstrap', false],
-    ['systemd-nspawn', 'systemd-container', false],
-    ['apt-ftparchive', 'apt-utils', false],
-    ['gpg', 'gnupg', false],
-    ['dpkg-deb', 'dpkg', false],
-    ['xz', 'xz-utils', false],
-    ['mmdebstrap', 'mmdebstrap', true],
-    ['apt-move', 'apt-move', true],
-    ['lz4', 'lz4', true],
-  ];
+  const tools = DOCTOR_TOOLS;
   const status = tools.map(([tool, pkg, optional]) => {
     const found = !missing.includes(tool);
     return { tool, pkg, optional, neededBy: ['test'], found, path: found ? `/usr/bin/${tool}` : undefined, version: found ? '1.0' : undefined };
