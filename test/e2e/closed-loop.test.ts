@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeDeb } from '../helpers/debs.js';
+import { removeTestTree } from '../helpers/cleanup.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -47,14 +48,7 @@ test.before(() => {
   assert.ok(existsSync(CLI), 'dist/ could not be built: run `npm run build`');
 });
 
-test.after(() => {
-  try {
-    execFileSync('gpgconf', ['--homedir', join(base, 'state', 'gnupg'), '--kill', 'all'], { stdio: 'ignore' });
-  } catch {
-    /* no agent */
-  }
-  execFileSync('rm', ['-rf', '--one-file-system', '--', base]);
-});
+test.after(() => removeTestTree(base));
 
 test('closed loop: what apt-get downloads from the verified upstream inside the container reaches the mirror; a planted .deb does not', async () => {
   const warm = nk(['mirror', 'warm', 'bookworm-minimal']);

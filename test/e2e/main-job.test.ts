@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { diffTrees, snapshotTree } from '../helpers/tree.js';
 import { zxScript } from '../helpers/zx.js';
+import { removeTestTree } from '../helpers/cleanup.js';
 
 const base = mkdtempSync(join('/var/tmp', 'nk-e2e-main-'));
 const settings = {
@@ -24,14 +25,7 @@ const offline = join(base, 'cfg-offline.json');
 writeFileSync(cfg, JSON.stringify(settings));
 writeFileSync(offline, JSON.stringify({ ...settings, mirror: { ...settings.mirror, upstreams: { bookworm: 'http://127.0.0.1:9/debian' } } }));
 
-test.after(() => {
-  try {
-    execFileSync('gpgconf', ['--homedir', join(base, 'state', 'gnupg'), '--kill', 'all'], { stdio: 'ignore' });
-  } catch {
-    /* no agent */
-  }
-  execFileSync('rm', ['-rf', '--one-file-system', '--', base]);
-});
+test.after(() => removeTestTree(base));
 
 function shadowOf(root: string): Map<string, string> {
   return new Map(
