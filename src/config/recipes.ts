@@ -104,6 +104,15 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A nested object block of a recipe (not an array): merged field by field along `extends`. */
+function isBlock(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function definedFields(block: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(block).filter(([, v]) => v !== undefined));
+}
+
 export function resolveRecipe(config: Config, name: string, defs = loadRecipeDefs(config)): Recipe {
   if (!SAFE_NAME.test(name) || name.includes('..')) {
     throw new ConfigError([`recipe name "${name}": expected a safe name (letters, digits, ".", "_", "-"; no "/", no "..", not starting with "-")`]);
@@ -119,7 +128,9 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
     chain.push(def);
     cur = def.input.extends;
   }
-  // Parent first, child last: later fields win; arrays are replaced, nspawn merged.
+  // Parent first, child last: later fields win; arrays are replaced, object
+  // blocks (nspawn) merged field by field: what a child leaves out of a block
+  // stays its parent's, and only what no recipe sets gets the schema's default.
   const merged: RecipeInput = {};
   for (const def of [...chain].reverse()) {
     const input = {
@@ -128,8 +139,8 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
     };
     for (const [k, v] of Object.entries(input)) {
       if (v === undefined || k === 'name' || k === 'extends' || k === '$schema') continue;
-      if (k === 'nspawn') merged.nspawn = { ...merged.nspawn, ...(v as RecipeInput['nspawn']) } as RecipeInput['nspawn'];
-      else (merged as Record<string, unknown>)[k] = v;
+      const into = merged as Record<string, unknown>;
+      into[k] = isBlock(v) && isBlock(into[k]) ? { ...into[k], ...definedFields(v) } : v;
     }
   }
   const top = chain[0] as RecipeDef;
