@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { didYouMean, formatIssues } from './issues.js';
+import { ownValue } from './own-keys.js';
 import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
 import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
 import { RecipeBodySchema, RecipeSchema, type Recipe } from './recipe-schema.js';
@@ -147,7 +148,10 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
   const codename = merged.codename ?? config.host.codename;
   const arch = config.mirror.architectures[0] ?? config.host.architecture;
   const upstream =
-    merged.upstream ?? config.mirror.upstreams[codename] ?? config.host.aptSources[codename] ?? config.host.debootstrapMirrors?.[codename];
+    merged.upstream ??
+    ownValue(config.mirror.upstreams, codename) ??
+    ownValue(config.host.aptSources, codename) ??
+    ownValue(config.host.debootstrapMirrors, codename);
   if (!upstream) {
     throw new ConfigError(
       [`${top.source}: no upstream mirror known for codename "${codename}"`],
