@@ -36,7 +36,7 @@ export function parseOsRelease(text: string): Record<string, string> {
 export function parseAptSources(files: { name: string; text: string }[]): Record<string, string> {
   const bySuite: Record<string, string> = {};
   const add = (uri: string, suite: string) => {
-    if (!(suite in bySuite) && /^https?:\/\//.test(uri)) bySuite[suite] = uri.replace(/\/+$/, '');
+    if (!Object.hasOwn(bySuite, suite) && /^https?:\/\//.test(uri)) bySuite[suite] = uri.replace(/\/+$/, '');
   };
   for (const { name, text } of files) {
     if (name.endsWith('.sources')) {

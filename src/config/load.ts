@@ -10,6 +10,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { debootstrapDefaultMirrors, detectHost } from './host.js';
 import { formatIssues } from './issues.js';
+import { protoKeyPaths } from './own-keys.js';
 import { stateDirProblems } from './path-policy.js';
 import { recipeSuites } from './recipe-suites.js';
 import { ConfigSchema } from './schema.js';
@@ -76,9 +77,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError([`${where}: expected an object at the top level`]);
   }
+  // zod's records drop a "__proto__" key without a word: refuse it instead.
+  const protoKeys = protoKeyPaths(data).map((at) => `${where}: ${at}: "__proto__" is not allowed as a key (no codename, recipe or field is named so)`);
   const parsed = ConfigSchema.safeParse(data);
-  if (!parsed.success) {
-    throw new ConfigError(formatIssues(where, ConfigSchema, data, parsed.error.issues));
+  if (!parsed.success || protoKeys.length) {
+    throw new ConfigError([...protoKeys, ...(parsed.success ? [] : formatIssues(where, ConfigSchema, data, parsed.error.issues))]);
   }
   const c = parsed.data;
   // The secret signing key in stateDir must never be under what is published.

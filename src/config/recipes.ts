@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { didYouMean, formatIssues } from './issues.js';
+import { ownValue } from './own-keys.js';
 import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
 import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
 import { RecipeBodySchema, RecipeSchema, type Recipe } from './recipe-schema.js';
@@ -104,6 +105,15 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A nested object block of a recipe (not an array): merged field by field along `extends`. */
+function isBlock(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function definedFields(block: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(block).filter(([, v]) => v !== undefined));
+}
+
 export function resolveRecipe(config: Config, name: string, defs = loadRecipeDefs(config)): Recipe {
   if (!SAFE_NAME.test(name) || name.includes('..')) {
     throw new ConfigError([`recipe name "${name}": expected a safe name (letters, digits, ".", "_", "-"; no "/", no "..", not starting with "-")`]);
@@ -119,7 +129,9 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
     chain.push(def);
     cur = def.input.extends;
   }
-  // Parent first, child last: later fields win; arrays are replaced, nspawn merged.
+  // Parent first, child last: later fields win; arrays are replaced, object
+  // blocks (nspawn) merged field by field: what a child leaves out of a block
+  // stays its parent's, and only what no recipe sets gets the schema's default.
   const merged: RecipeInput = {};
   for (const def of [...chain].reverse()) {
     const input = {
@@ -128,15 +140,18 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
     };
     for (const [k, v] of Object.entries(input)) {
       if (v === undefined || k === 'name' || k === 'extends' || k === '$schema') continue;
-      if (k === 'nspawn') merged.nspawn = { ...merged.nspawn, ...(v as RecipeInput['nspawn']) } as RecipeInput['nspawn'];
-      else (merged as Record<string, unknown>)[k] = v;
+      const into = merged as Record<string, unknown>;
+      into[k] = isBlock(v) && isBlock(into[k]) ? { ...into[k], ...definedFields(v) } : v;
     }
   }
   const top = chain[0] as RecipeDef;
   const codename = merged.codename ?? config.host.codename;
   const arch = config.mirror.architectures[0] ?? config.host.architecture;
   const upstream =
-    merged.upstream ?? config.mirror.upstreams[codename] ?? config.host.aptSources[codename] ?? config.host.debootstrapMirrors?.[codename];
+    merged.upstream ??
+    ownValue(config.mirror.upstreams, codename) ??
+    ownValue(config.host.aptSources, codename) ??
+    ownValue(config.host.debootstrapMirrors, codename);
   if (!upstream) {
     throw new ConfigError(
       [`${top.source}: no upstream mirror known for codename "${codename}"`],

@@ -87,18 +87,36 @@ export const UserSchema = z
   })
   .describe('A user created in the container.');
 
+const nspawnField = {
+  network: z
+    .enum(['host', 'private', 'veth'])
+    .describe('host (default): share the host network; private: no network; veth: private network with a veth link.'),
+  binds: z.array(checked(fmt.bindSpec)).describe('Bind= entries ("/host/path[:/container/path]"); default none.'),
+  bindsReadOnly: z.array(checked(fmt.bindSpec)).describe('BindReadOnly= entries; default none.'),
+  privateUsers: z.union([z.boolean(), z.literal('pick')]).describe('PrivateUsers=: false (default), true or "pick" (hardened).'),
+};
+
+/**
+ * The nspawn block as a recipe writes it: no defaults here, so a field the
+ * recipe leaves out is inherited from the recipe it extends (recipes.ts), and
+ * only what no recipe of the chain sets gets the default (NspawnSettingsSchema).
+ */
+export const NspawnInputSchema = z
+  .strictObject({
+    network: nspawnField.network.optional(),
+    binds: nspawnField.binds.optional(),
+    bindsReadOnly: nspawnField.bindsReadOnly.optional(),
+    privateUsers: nspawnField.privateUsers.optional(),
+  })
+  .describe('Settings for the .nspawn file; a field left out is taken from the recipe extended, else its default.');
+
+/** The nspawn block of a resolved recipe: the defaults filled in. */
 export const NspawnSettingsSchema = z
   .strictObject({
-    network: z
-      .enum(['host', 'private', 'veth'])
-      .default('host')
-      .describe('host: share the host network; private: no network; veth: private network with a veth link.'),
-    binds: z.array(checked(fmt.bindSpec)).default([]).describe('Bind= entries ("/host/path[:/container/path]").'),
-    bindsReadOnly: z.array(checked(fmt.bindSpec)).default([]).describe('BindReadOnly= entries.'),
-    privateUsers: z
-      .union([z.boolean(), z.literal('pick')])
-      .default(false)
-      .describe('PrivateUsers=: false, true or "pick" (hardened).'),
+    network: nspawnField.network.default('host'),
+    binds: nspawnField.binds.default([]),
+    bindsReadOnly: nspawnField.bindsReadOnly.default([]),
+    privateUsers: nspawnField.privateUsers.default(false),
   })
   .prefault({})
   .describe('Settings for the .nspawn file.');
@@ -109,7 +127,7 @@ export const RecipeInputSchema = z
     $schema: z.string().optional(),
     name: safeName.optional().describe('Recipe name; defaults to the file name or the key under "recipes".'),
     description: oneLine.optional(),
-    extends: safeName.optional().describe('Name of a recipe this one builds on (its fields are defaults; arrays are replaced).'),
+    extends: safeName.optional().describe('Name of a recipe this one builds on (its fields are defaults; arrays are replaced, nspawn is merged field by field).'),
     codename: codename.optional().describe('Distribution codename, e.g. "bookworm".'),
     variant: z.enum(['minbase', 'buildd', 'fakechroot', 'default']).optional().describe('debootstrap --variant ("default": none).'),
     upstream: url.optional().describe('Upstream mirror for this recipe; default: mirror.upstreams[codename].'),
@@ -121,7 +139,7 @@ export const RecipeInputSchema = z
     steps: z.array(checked(fmt.scriptText)).optional().describe('Shell commands run by the first-boot script, in order.'),
     firstboot: z.enum(['systemd', 'rc.local']).optional().describe('First-boot mechanism: a systemd oneshot unit (default) or /etc/rc.local (the original recipe).'),
     bootstrap: z.enum(['debootstrap', 'mmdebstrap']).optional().describe('Bootstrap backend.'),
-    nspawn: NspawnSettingsSchema.optional(),
+    nspawn: NspawnInputSchema.optional(),
     refresh: z.boolean().optional().describe('Warm this recipe in the nightly mirror refresh.'),
   })
   .describe('A container recipe.');

@@ -204,7 +204,7 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe): Promise<RecipeWarm> 
     if (files.length !== missing.length) result.warnings.push(`expected ${missing.length} downloads, got ${files.length}`);
     const report = await importFiles(ctx, files.map((path) => ({ path, codename: recipe.codename })), { noCache: true, importer: 'native' });
     result.import = report;
-    result.addedToSuite += report.addedToSuites[recipe.codename] ?? 0;
+    result.addedToSuite += Object.hasOwn(report.addedToSuites, recipe.codename) ? (report.addedToSuites[recipe.codename] ?? 0) : 0;
     for (const r of report.rejected) result.warnings.push(`downloaded file rejected: ${r.file}: ${r.reason}`);
     for (const c of report.conflicts) result.warnings.push(`conflict: ${c.file}: ${c.reason}`);
   } finally {
