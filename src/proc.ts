@@ -53,27 +53,77 @@ export function isOwnDescriptor(path: string): boolean {
 
 // ---- mounts ----
 
-/** Decodes the octal escapes of /proc/self/mountinfo ("\\040" is a space). */
+/** One line of /proc/self/mountinfo (proc(5)). */
+export interface MountEntry {
+  /** Where it is mounted (octal escapes decoded). */
+  point: string;
+  fsType: string;
+  source: string;
+  /** Per-superblock options, e.g. "rw,lowerdir=/a,upperdir=/b,workdir=/c". */
+  superOptions: string;
+}
+
+/** Decodes the octal escapes of mountinfo fields ("\\040" is a space). */
 function unescapeMount(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
-/** Mount points at or below dir, deepest first (the order to unmount them). */
+/** Every mount of a mountinfo text, in its order (a later entry on the same point is stacked on top). */
+export function parseMountInfo(text: string): MountEntry[] {
+  const entries: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-', 6);
+    const point = fields[4];
+    if (sep < 0 || point === undefined) continue;
+    entries.push({
+      point: unescapeMount(point),
+      fsType: fields[sep + 1] ?? '',
+      source: unescapeMount(fields[sep + 2] ?? ''),
+      superOptions: unescapeMount(fields[sep + 3] ?? ''),
+    });
+  }
+  return entries;
+}
+
+/** The value of one option ("upperdir") of a comma-separated option list, if present. */
+export function mountOption(options: string, key: string): string | undefined {
+  const prefix = `${key}=`;
+  return options.split(',').find((o) => o.startsWith(prefix))?.slice(prefix.length);
+}
+
+/** The mount on top at exactly `point`, if any. */
+export function topMountAt(entries: readonly MountEntry[], point: string): MountEntry | undefined {
+  return entries.filter((e) => e.point === point).at(-1);
+}
+
+/** Mount points at or below dir in a mountinfo text, each once, deepest first (the order to unmount them). */
 export function parseMountsUnder(mountinfo: string, dir: string): string[] {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   const points = new Set<string>();
-  for (const line of mountinfo.split('\n')) {
-    const field = line.split(' ')[4];
-    if (!field) continue;
-    const point = unescapeMount(field);
+  for (const { point } of parseMountInfo(mountinfo)) {
     if (point === dir || point.startsWith(prefix)) points.add(point);
   }
   return [...points].sort((a, b) => b.split('/').length - a.split('/').length || b.length - a.length);
 }
 
+/** This process's mount table (/proc/self/mountinfo). */
+export async function readMountInfo(): Promise<MountEntry[]> {
+  return parseMountInfo(await fsp.readFile('/proc/self/mountinfo', 'utf8'));
+}
+
 /** This process's mount points at or below dir (/proc/self/mountinfo), deepest first. */
 export async function mountsUnder(dir: string): Promise<string[]> {
   return parseMountsUnder(await fsp.readFile('/proc/self/mountinfo', 'utf8'), dir);
+}
+
+/** /proc/locks (the kernel's file locks and their holders), or undefined without /proc. */
+export function kernelLocks(): string | undefined {
+  try {
+    return readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** /proc/filesystems (the file systems the running kernel knows), or '' without /proc. */
@@ -96,6 +146,25 @@ async function statFields(pid: number): Promise<string[] | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The same, read synchronously (the mirror lock's holder is named inside an error's constructor). */
+function statFieldsSync(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The parent PID (field 4 of /proc/<pid>/stat; 0 for a namespace's first
+ * process), or undefined when the process is gone.
+ */
+export function parentPid(pid: number): number | undefined {
+  const ppid = Number(statFieldsSync(pid)?.[1]);
+  return Number.isInteger(ppid) && ppid >= 0 ? ppid : undefined;
 }
 
 /** starttime (field 22) of /proc/<pid>/stat, or undefined when the process is gone. */
@@ -133,4 +202,23 @@ export async function processesUnder(dir: string): Promise<number[]> {
     if (isUnder(root, dir) || isUnder(cwd, dir) || args.some((a) => a.includes(`${dir}/`) || a === dir || a.endsWith(`=${dir}`))) pids.push(pid);
   }
   return pids;
+}
+
+/** A running process: its PID and argv (empty for a kernel thread). */
+export interface ProcessInfo {
+  pid: number;
+  argv: string[];
+}
+
+/** Every process we can see, with its argv (/proc/<pid>/cmdline); one that exits meanwhile is left out. */
+export async function processes(): Promise<ProcessInfo[]> {
+  const found: ProcessInfo[] = [];
+  for (const entry of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await fsp.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => undefined);
+    if (cmdline === undefined) continue;
+    // NUL-terminated: the last empty field is the terminator, not an argument.
+    found.push({ pid: Number(entry), argv: cmdline.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1) });
+  }
+  return found;
 }

@@ -2,14 +2,15 @@
  * `nspawn-kit boot` and `nspawn-kit run`, plus finding and stopping a running
  * container. Without systemd as PID 1 there is no machined: containers are
  * run with systemd-nspawn directly (--register=no --keep-unit) and found
- * again through /proc, by the --directory they were started with.
+ * again among the host's processes (proc.ts), by the --directory they were
+ * started with.
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
+import { parentPid, processes } from '../proc.js';
 import { exists, formatCommand, type Command, type Shell } from '../shell.js';
 import type { MachineContext } from './create.js';
 import { bootCommand, runCommand, type SettingsUse } from './nspawn-argv.js';
@@ -57,16 +58,10 @@ export function isNspawnOn(argv: readonly string[], root: string): boolean {
 /** PIDs of systemd-nspawn processes running on root (outermost first). */
 export async function nspawnPids(root: string): Promise<number[]> {
   const found: Array<{ pid: number; ppid: number }> = [];
-  for (const entry of await fsp.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = (await fsp.readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
-      if (!isNspawnOn(argv, root)) continue;
-      const status = await fsp.readFile(`/proc/${entry}/status`, 'utf8');
-      found.push({ pid: Number(entry), ppid: Number(status.match(/^PPid:\s+(\d+)/m)?.[1] ?? 0) });
-    } catch {
-      // gone while we looked
-    }
+  for (const { pid, argv } of await processes()) {
+    if (!isNspawnOn(argv, root)) continue;
+    const ppid = parentPid(pid);
+    if (ppid !== undefined) found.push({ pid, ppid }); // else gone while we looked
   }
   const pids = new Set(found.map((f) => f.pid));
   // nspawn forks; the outer process is the one to signal.

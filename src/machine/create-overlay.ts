@@ -17,7 +17,7 @@ import { exists, type Shell } from '../shell.js';
 import { checkFreeSpace } from '../rootfs/base-cache.js';
 import { openBuildDir, unmountAll } from '../rootfs/builddir.js';
 import { mountOverlay } from '../rootfs/overlay.js';
-import { readMountInfo, topMountAt } from '../rootfs/mountinfo.js';
+import { readMountInfo, topMountAt } from '../proc.js';
 import type { MachineHandle } from './handle.js';
 import { effectiveSettingsFile } from './nspawn-argv.js';
 import { ensureMounted, unmountMachine } from './overlay-mount.js';

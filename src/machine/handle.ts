@@ -21,7 +21,7 @@ import { readProvenance } from './provenance.js';
 import { BASE_NAME } from '../rootfs/overlay.js';
 import { baseCacheDir } from '../rootfs/base-cache.js';
 import type { Provenance } from './paths.js';
-import { mountOption, readMountInfo, topMountAt } from '../rootfs/mountinfo.js';
+import { mountOption, readMountInfo, topMountAt } from '../proc.js';
 
 export type MachineStorage =
   | { kind: 'copy' }

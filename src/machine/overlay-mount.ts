@@ -12,7 +12,7 @@ import { OperationError } from '../errors.js';
 import { exists, type Shell } from '../shell.js';
 import { mountsUnder, unmountAll } from '../rootfs/builddir.js';
 import { overlayMountCommand } from '../rootfs/overlay.js';
-import { readMountInfo, topMountAt } from '../rootfs/mountinfo.js';
+import { readMountInfo, topMountAt } from '../proc.js';
 import { isMounted, type MachineHandle } from './handle.js';
 
 type OverlayHandle = MachineHandle & { storage: Extract<MachineHandle['storage'], { kind: 'overlay' }> };

@@ -9,7 +9,7 @@
  * its parent; otherwise the holder the kernel names; a dead PID never.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { pidAlive } from '../proc.js';
+import { kernelLocks, parentPid, pidAlive } from '../proc.js';
 
 /** The PID written into the lock file by its last holder, if the file holds one (not proof of anything). */
 export function recordedLockPid(lockPath: string): number | undefined {
@@ -50,17 +50,6 @@ export function flockHolders(procLocks: string, dev: number, ino: number): numbe
   return holders;
 }
 
-/** The parent PID of a live process (/proc/PID/stat: the field after the parenthesised command name). */
-export function parentPid(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The live holder of the lock at `lockPath`, or undefined when none can be
  * named (free, or held from an invisible PID namespace). Without /proc/locks,
@@ -68,18 +57,14 @@ export function parentPid(pid: number): number | undefined {
  */
 export function liveLockHolder(lockPath: string): number | undefined {
   const recorded = recordedLockPid(lockPath);
-  let procLocks: string;
   let st: { dev: number; ino: number };
   try {
     st = statSync(lockPath);
   } catch {
     return undefined;
   }
-  try {
-    procLocks = readFileSync('/proc/locks', 'utf8');
-  } catch {
-    return recorded !== undefined && pidAlive(recorded) ? recorded : undefined;
-  }
+  const procLocks = kernelLocks();
+  if (procLocks === undefined) return recorded !== undefined && pidAlive(recorded) ? recorded : undefined;
   const holders = flockHolders(procLocks, st.dev, st.ino);
   if (recorded !== undefined && holders.some((h) => h === recorded || parentPid(h) === recorded)) return recorded;
   return holders[0];

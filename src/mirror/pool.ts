@@ -1,9 +1,7 @@
 /**
- * The pool: atomic ingest of validated .debs (staging: stage.ts), stale temp-file cleanup, a
- * walk of its files, and the pool index: what was validated for every pool
- * file (control facts, size, SHA256). Publish signs a stanza only if it
- * matches it and verify checks the same (index-check.ts), gc orders versions
- * by it without reopening each .deb, and warm finds a .deb by its SHA256.
+ * The pool: atomic ingest of validated .debs (staging: stage.ts), stale
+ * temp-file cleanup and a walk of its files. The pool index, what was
+ * validated for every pool file, is pool-index.ts's (re-exported here).
  */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -11,11 +9,13 @@ import { fsyncDir, type Shell } from '../shell.js';
 import { sha256File, type DebPackage } from './deb.js';
 import type { MirrorLayout } from './layout.js';
 import { poolRelativePath } from './layout.js';
+import type { PoolIndex } from './pool-index.js';
 import { pidAlive } from '../proc.js';
 import { isPoolTemp, noSpaceReason, tempName, TEMP_NAME, type StagedDeb } from './stage.js';
 import { stateStagingDir } from './staging-dir.js';
 
 export { isPoolTemp, stageDeb, type StagedDeb } from './stage.js';
+export { loadPoolIndex, poolIndexPath, recordInIndex, savePoolIndex, type PoolIndex, type PoolIndexEntry } from './pool-index.js';
 
 export type IngestResult =
   | { status: 'imported'; pool: string }
@@ -201,60 +201,5 @@ export async function cleanStaleTemps(sh: Shell, layout: MirrorLayout): Promise<
 export async function removeFiles(sh: Shell, paths: string[], signal?: AbortSignal): Promise<void> {
   for (let i = 0; i < paths.length; i += 200) {
     await sh.write(['rm', ['-f', '--', ...paths.slice(i, i + 200)]], { signal });
-  }
-}
-
-// ---- pool index ----
-
-export interface PoolIndexEntry extends DebPackage {
-  /** mtime of the pool file when the entry was written: a changed file is re-hashed. */
-  mtimeMs: number;
-}
-
-export interface PoolIndex {
-  version: 1;
-  files: Record<string, PoolIndexEntry>;
-}
-
-/**
- * What the importer validated for each pool file. Not a cache: publish signs
- * an index entry only if it matches this record, and re-validates a file that
- * has none (so it lives beside the suite lists, not under cache/).
- */
-export function poolIndexPath(layout: MirrorLayout): string {
-  return join(layout.state, 'pool-index.json');
-}
-
-/** Where older versions kept it; read once when the new file is missing. */
-const legacyPoolIndexPath = (layout: MirrorLayout): string => join(layout.cache, 'pool-index.json');
-
-export async function loadPoolIndex(layout: MirrorLayout): Promise<PoolIndex> {
-  for (const path of [poolIndexPath(layout), legacyPoolIndexPath(layout)]) {
-    try {
-      const data = JSON.parse(await fsp.readFile(path, 'utf8')) as PoolIndex;
-      if (data && data.version === 1 && typeof data.files === 'object') return data;
-    } catch {
-      // missing or unreadable: the next place, else rebuilt on demand
-    }
-  }
-  return { version: 1, files: {} };
-}
-
-export async function savePoolIndex(sh: Shell, layout: MirrorLayout, index: PoolIndex): Promise<void> {
-  const sorted: PoolIndex = { version: 1, files: {} };
-  for (const key of Object.keys(index.files).sort()) {
-    const entry = index.files[key];
-    if (entry) sorted.files[key] = entry;
-  }
-  await sh.writeFile(poolIndexPath(layout), `${JSON.stringify(sorted)}\n`);
-}
-
-/** Records a pool file's facts (after ingest or first sight). */
-export async function recordInIndex(index: PoolIndex, layout: MirrorLayout, rel: string, pkg: DebPackage): Promise<void> {
-  try {
-    const st = await fsp.stat(join(layout.root, rel));
-    index.files[rel] = { ...pkg, mtimeMs: st.mtimeMs };
-  } catch {
-    // dry-run: the file is not there; nothing to record
   }
 }

@@ -11,6 +11,7 @@ import { writeProvenance } from '../../src/machine/provenance.js';
 import { FIRSTBOOT } from '../../src/machine/paths.js';
 import { mountsUnder } from '../../src/rootfs/builddir.js';
 import { makeConfig } from '../helpers/config.js';
+import { firstBootMarker, provenanceRecord } from '../helpers/records.js';
 
 const isRoot = process.getuid?.() === 0;
 const sh = new Shell({ log: () => {} });
@@ -20,16 +21,7 @@ async function fakeMachine(config: ReturnType<typeof makeConfig>, name: string, 
   await mkdir(join(root, 'etc'), { recursive: true });
   await writeFile(join(root, 'etc', 'os-release'), 'ID=debian\n');
   await writeFile(join(root, 'payload'), Buffer.alloc(200_000));
-  await writeProvenance(sh, root, {
-    machine: name,
-    recipe: 'bookworm-minimal',
-    recipeHash: 'a'.repeat(64),
-    codename: 'bookworm',
-    inReleaseSha256: 'b'.repeat(64),
-    builtAt: '2026-11-29T00:00:00.000Z',
-    backend: 'debootstrap',
-    fromBaseCache: true,
-  });
+  await writeProvenance(sh, root, provenanceRecord({ machine: name }));
   if (marker) {
     await mkdir(join(root, 'var/lib/nspawn-kit'), { recursive: true });
     await writeFile(join(root, FIRSTBOOT.marker), marker);
@@ -45,8 +37,8 @@ test('list: only machines with provenance, with first-boot state and size; dot d
   const base = await mkdtemp(join(tmpdir(), 'nk-list-'));
   try {
     const config = makeConfig(base);
-    await fakeMachine(config, 'a-ok', '{"status":"success","exitCode":0,"time":"2026-11-29T00:00:00Z"}');
-    await fakeMachine(config, 'b-failed', '{"status":"failure","exitCode":3,"time":"2026-11-29T00:00:00Z"}');
+    await fakeMachine(config, 'a-ok', firstBootMarker({ status: 'success', exitCode: 0 }));
+    await fakeMachine(config, 'b-failed', firstBootMarker({ status: 'failure', exitCode: 3 }));
     await fakeMachine(config, 'c-new');
     await mkdir(join(config.machines.dir, 'not-a-machine', 'etc'), { recursive: true });
     await mkdir(join(config.machines.dir, '.nspawn-kit-build-x-123'), { recursive: true });

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mountUnitName, renderMountDropIn, renderMountUnit, systemdEscapePath } from '../../src/machine/overlay-units.js';
-import { mountOption, parseMountInfo, topMountAt } from '../../src/rootfs/mountinfo.js';
+import { mountOption, parseMountInfo, topMountAt } from '../../src/proc.js';
 import { parseOverlayRecord, overlayPaths } from '../../src/machine/overlay-state.js';
 
 test('systemdEscapePath: what systemd-escape --path prints', () => {
