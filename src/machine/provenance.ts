@@ -5,8 +5,6 @@
  * waited on, 64 KiB at most) and parsed with their zod schemas
  * (provenance-schema.ts): every value validated like configuration.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Shell } from '../shell.js';
 import { OperationError } from '../errors.js';
@@ -14,13 +12,6 @@ import { writeInRoot } from './inject.js';
 import { RECORD_MAX_BYTES, readRecordInRoot } from './record.js';
 import { FIRSTBOOT, PROVENANCE } from './paths.js';
 import { FirstBootResultSchema, ProvenanceSchema, parseRecord, type FirstBootResult, type Provenance } from './provenance-schema.js';
-
-/** sha256 (hex) of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export async function writeProvenance(sh: Shell, root: string, provenance: Provenance): Promise<string> {
   return writeInRoot(sh, root, PROVENANCE, `${JSON.stringify(provenance, null, 2)}\n`, 0o644);

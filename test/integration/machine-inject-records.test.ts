@@ -9,7 +9,7 @@ import { makeConfig, makeRecipe } from '../helpers/config.js';
 import { Shell } from '../../src/shell.js';
 import { OperationError } from '../../src/errors.js';
 import { FIRSTBOOT, PROVENANCE, type Provenance } from '../../src/machine/paths.js';
-import { readFirstBootResult, readProvenance, sha256File, writeProvenance } from '../../src/machine/provenance.js';
+import { readFirstBootResult, readProvenance, writeProvenance } from '../../src/machine/provenance.js';
 import { writeNspawnFiles } from '../../src/machine/nspawn-file.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-records-'));
@@ -24,13 +24,6 @@ const PROV: Provenance = {
   backend: 'debootstrap',
   fromBaseCache: true,
 };
-
-test('sha256File matches sha256sum', async () => {
-  const file = join(base, 'InRelease');
-  writeFileSync(file, 'x'.repeat(200_000));
-  const expected = execFileSync('sha256sum', ['--', file], { encoding: 'utf8' }).split(' ')[0];
-  assert.is(await sha256File(file), expected);
-});
 
 test('provenance: written inside the root, read back; absent -> undefined; garbage -> OperationError', async () => {
   const root = join(base, 'root1');
