@@ -10,6 +10,7 @@ import { OperationError } from '../../src/errors.js';
 import { FIRSTBOOT, PROVENANCE, type Provenance } from '../../src/machine/paths.js';
 import { readFirstBootResult, readProvenance, writeProvenance } from '../../src/machine/provenance.js';
 import { writeNspawnFiles } from '../../src/machine/nspawn-file.js';
+import { stubSystemctl } from '../helpers/systemctl-stub.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-records-'));
 const sh = new Shell({ log: () => undefined });
@@ -88,12 +89,7 @@ test('writeNspawnFiles with systemd as PID 1: drop-in written, daemon-reload run
   const machinesDir = join(base, 'srv-machines');
   const config = makeConfig(base, { machines: { dir: machinesDir, settingsDir: join(base, 'nspawn'), unitDir: join(base, 'units'), clone: 'auto' } });
   config.host = { ...config.host, systemdPid1: true };
-  const stubs = join(base, 'stubs');
-  mkdirSync(stubs, { recursive: true });
-  writeFileSync(join(stubs, 'systemctl'), `#!/bin/sh\necho "$*" >>${join(base, 'systemctl.log')}\n`);
-  chmodSync(join(stubs, 'systemctl'), 0o755);
-  const path = process.env.PATH;
-  process.env.PATH = `${stubs}:${path}`;
+  const systemctl = stubSystemctl(base);
   try {
     const report = await writeNspawnFiles({ sh, config }, 'box', makeRecipe());
     assert.is(report.settingsFile, join(base, 'nspawn', 'box.nspawn'));
@@ -102,9 +98,9 @@ test('writeNspawnFiles with systemd as PID 1: drop-in written, daemon-reload run
     assert.equal(report.serviceOverride, { written: dropIn });
     const execStart = `ExecStart=systemd-nspawn --quiet --keep-unit --boot --link-journal=try-guest --machine=%i --settings=trusted --directory=${machinesDir}/%i`;
     assert.ok(readFileSync(dropIn, 'utf8').includes(`ExecStart=\n${execStart}\n`), readFileSync(dropIn, 'utf8'));
-    assert.is(readFileSync(join(base, 'systemctl.log'), 'utf8'), 'daemon-reload\n');
+    assert.is(readFileSync(systemctl.log, 'utf8'), 'daemon-reload\n');
   } finally {
-    process.env.PATH = path;
+    systemctl.restore();
   }
 });
 

@@ -13,6 +13,7 @@ import { Shell } from '../../src/shell.js';
 import { writeNspawnFiles } from '../../src/machine/nspawn-file.js';
 import { mountUnitName, renderMountUnit } from '../../src/machine/overlay-units.js';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
+import { stubSystemctl } from '../helpers/systemctl-stub.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-units-'));
 const sh = new Shell({ log: () => {} });
@@ -44,12 +45,7 @@ test('systemd-analyze verify accepts the .mount unit, also for a name that needs
 test('writeNspawnFiles with systemd as PID 1 and an overlay: the .mount unit and the RequiresMountsFor= drop-in', async () => {
   const config = makeConfig(base);
   config.host = { ...config.host, systemdPid1: true };
-  const stubs = join(base, 'stubs');
-  mkdirSync(stubs, { recursive: true });
-  writeFileSync(join(stubs, 'systemctl'), `#!/bin/sh\necho "$*" >>${join(base, 'systemctl.log')}\n`);
-  chmodSync(join(stubs, 'systemctl'), 0o755);
-  const path = process.env.PATH;
-  process.env.PATH = `${stubs}:${path}`;
+  const systemctl = stubSystemctl(base);
   const where = join(config.machines.dir, 'web');
   const overlay = { machine: 'web', where, lower: join(config.stateDir, 'base/web-0123456789abcdef'), upper: join(config.stateDir, 'overlay/web/upper'), work: join(config.stateDir, 'overlay/web/work') };
   try {
@@ -61,12 +57,12 @@ test('writeNspawnFiles with systemd as PID 1 and an overlay: the .mount unit and
     assert.match(readFileSync(unit, 'utf8'), `\nOptions=lowerdir=${overlay.lower},upperdir=${overlay.upper},workdir=${overlay.work}\n`);
     assert.is(readFileSync(dropIn, 'utf8'), `# Written by nspawn-kit: the machine directory is an overlay mount.\n[Unit]\nRequiresMountsFor=${where}\n`);
     assert.equal(readdirSync(join(config.machines.unitDir, 'systemd-nspawn@web.service.d')).sort(), ['nspawn-kit-overlay.conf', 'nspawn-kit.conf']);
-    assert.is(readFileSync(join(base, 'systemctl.log'), 'utf8'), 'daemon-reload\n');
+    assert.is(readFileSync(systemctl.log, 'utf8'), 'daemon-reload\n');
     mkdirSync(where, { recursive: true });
     const r = verify(unit);
     assert.is(r.code, 0, r.out);
   } finally {
-    process.env.PATH = path;
+    systemctl.restore();
   }
   // Without systemd as PID 1 no unit is written: nspawn-kit mounts the overlay itself.
   const plain = makeConfig(join(base, 'plain'));
