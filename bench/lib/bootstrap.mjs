@@ -34,6 +34,10 @@ export async function bootstrapCase(plan) {
   const recipe = resolveRecipe({ ...config, host }, RECIPE);
   const arch = host.architecture;
   const baseDir = join(config.stateDir, 'base');
+  // Overlay machines keep their upper and work dirs under the (persistent) fixture's state dir,
+  // mounted at machines under this run's work dir: both go with the run (a previous run's too).
+  const overlayDir = join(config.stateDir, 'overlay');
+  rmSync(overlayDir, { recursive: true, force: true });
   try {
     // ---- the local signed mirror, warmed for the recipe ----
     const warmed = existsSync(join(config.mirror.root, 'dists', 'bookworm', 'InRelease'));
@@ -203,8 +207,9 @@ export async function bootstrapCase(plan) {
     }
   } finally {
     cleanup(work);
-    // Base caches are per run; the mirror and its key stay for the next run.
+    // Base caches and overlay machines are per run; the mirror and its key stay for the next run.
     rmSync(baseDir, { recursive: true, force: true });
+    rmSync(overlayDir, { recursive: true, force: true });
     stopGpgAgent(join(config.stateDir, 'gnupg'));
   }
   return { rows, memory };
