@@ -78,7 +78,7 @@ export function arMembers(buf: Buffer): ArPart[] {
 
 /** An ar archive written byte by byte: "!<arch>\n", a 60-byte header per member, "\n" after odd sizes. */
 export function arArchive(parts: ArPart[]): Buffer {
-  const chunks = [Buffer.from('!<arch>\n', 'latin1')];
+  const chunks: Buffer[] = [Buffer.from('!<arch>\n', 'latin1')];
   for (const p of parts) {
     const header = `${p.name.padEnd(16)}${'0'.padEnd(12)}${'0'.padEnd(6)}${'0'.padEnd(6)}${'100644'.padEnd(8)}${String(p.data.length).padEnd(10)}\`\n`;
     chunks.push(Buffer.from(header, 'latin1'), p.data);

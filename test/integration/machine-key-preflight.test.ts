@@ -93,7 +93,7 @@ test('repositoryKeyProblems: a FIFO or a directory as key file is refused withou
     const recipe = makeRecipe({
       name: 'r',
       source: 'r.json',
-      repositories: ['fifo', 'dir', 'junk', 'ok'].map((n) => ({ name: n, uri: 'http://127.0.0.1:9/x', suite: 'bookworm', components: ['main'], key: join(dir, `${n}.asc`) })),
+      repositories: ['fifo', 'dir', 'junk', 'ok'].map((n) => ({ name: n, uri: 'http://127.0.0.1:9/x', suite: 'bookworm', components: ['main'], enabled: true, key: join(dir, `${n}.asc`) })),
     });
     const at = (n: string) => `recipe r (r.json): repository ${n}: key file ${join(dir, `${n}.asc`)}`;
     assert.equal(repositoryKeyProblems(recipe), [

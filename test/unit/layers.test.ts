@@ -26,7 +26,8 @@ const BOTTOM = ORDER.length - 1;
 
 function rankOf(module: string): number | undefined {
   const parts = module.split('/');
-  const layer = parts.length > 1 ? parts[0] : parts[0].replace(/\.ts$/, '');
+  const first = parts[0] ?? '';
+  const layer = parts.length > 1 ? first : first.replace(/\.ts$/, '');
   const rank = ORDER.findIndex((names) => names.includes(layer));
   if (rank >= 0) return rank;
   return parts.length === 1 ? BOTTOM : undefined;
@@ -35,9 +36,9 @@ function rankOf(module: string): number | undefined {
 /** Relative module specifiers of `import … from`, `export … from` and `import(…)` in a source text. */
 export function importsOf(source: string): string[] {
   const found: string[] = [];
-  for (const m of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?\sfrom\s+['"](\.[^'"]+)['"]/g)) found.push(m[1]);
-  for (const m of source.matchAll(/(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]/g)) found.push(m[1]);
-  for (const m of source.matchAll(/\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g)) found.push(m[1]);
+  for (const m of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?\sfrom\s+['"](\.[^'"]+)['"]/g)) found.push(m[1] ?? '');
+  for (const m of source.matchAll(/(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]/g)) found.push(m[1] ?? '');
+  for (const m of source.matchAll(/\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g)) found.push(m[1] ?? '');
   return found;
 }
 
@@ -54,7 +55,7 @@ export function upwardImports(modules: Map<string, string>): string[] {
       const target = normalize(join(dirname(file), spec)).replace(/\.js$/, '.ts');
       const to = rankOf(target);
       if (to === undefined) problems.push(`${file} imports ${spec}: outside every layer`);
-      else if (to < from) problems.push(`${file} -> ${target}: upward (${ORDER[from].join('/')} may not import ${ORDER[to].join('/')})`);
+      else if (to < from) problems.push(`${file} -> ${target}: upward (${ORDER[from]?.join('/')} may not import ${ORDER[to]?.join('/')})`);
     }
   }
   return problems;
@@ -100,7 +101,7 @@ test('no module of src/ imports from a layer above its own', () => {
 
 test('src/README.md lists every module of src/, and only those', () => {
   const readme = readFileSync(join(ROOT, 'src', 'README.md'), 'utf8');
-  const listed = new Set([...readme.matchAll(/^- `([\w./-]+\.ts)`/gm)].map((m) => m[1]));
+  const listed = new Set([...readme.matchAll(/^- `([\w./-]+\.ts)`/gm)].map((m) => m[1] ?? ''));
   const actual = new Set(sources().keys());
   assert.equal([...actual].filter((f) => !listed.has(f)).sort(), [], 'modules missing from src/README.md');
   assert.equal([...listed].filter((f) => !actual.has(f)).sort(), [], 'src/README.md lists modules that do not exist');
