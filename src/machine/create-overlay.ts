@@ -21,7 +21,7 @@ import { readMountInfo, topMountAt } from '../proc.js';
 import type { MachineHandle } from './handle.js';
 import { effectiveSettingsFile } from './nspawn-argv.js';
 import { ensureMounted, unmountMachine } from './overlay-mount.js';
-import { OVERLAY_RECORD, overlayPaths, overlayStateParent, renderOverlayRecord, sweepStaleOverlayBuilds } from './overlay-state.js';
+import { OVERLAY_RECORD, overlayPaths, overlayStateParent, renderOverlayRecord } from './overlay-state.js';
 
 export interface OverlayBuildOptions {
   name: string;
@@ -54,7 +54,7 @@ export async function createOverlayMachine(ctx: { sh: Shell; config: Config }, o
   const { name } = opts;
   const paths = overlayPaths(config, name);
   const root = join(config.machines.dir, name);
-  await sweepStaleOverlayBuilds(ctx);
+  // Leftover build dirs of a killed create were swept by createMachine (rootfs/build-sweep.ts).
   if (await exists(paths.state)) {
     throw new OperationError(`machine ${name} has overlay state at ${paths.state} but no machine directory`, `Remove what is left of it with \`nspawn-kit rm ${name}\`, then create it again.`);
   }

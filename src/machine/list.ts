@@ -15,12 +15,13 @@ import { recordRoot, resolveMachine, type MachineHandle } from './handle.js';
 import { assertMachineName } from './name.js';
 import { besideRootSettingsFile } from './nspawn-file.js';
 import { unmountMachine } from './overlay-mount.js';
-import { overlayPaths, sweepStaleOverlayBuilds } from './overlay-state.js';
+import { overlayPaths } from './overlay-state.js';
 import { mountUnitName } from './overlay-units.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
 import { existsInRoot } from './inject.js';
 import { FIRSTBOOT } from './paths.js';
 import { releaseBase } from './storage.js';
+import { serviceDropInDir } from './nspawn-argv.js';
 
 export type FirstBootState = 'pending' | 'success' | 'failure' | 'unknown';
 
@@ -211,7 +212,6 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
   const { sh, config } = ctx;
   assertMachineName(name);
   await sweepStaleBuilds(ctx);
-  await sweepStaleOverlayBuilds(ctx);
   const root = join(config.machines.dir, name);
   const state = overlayPaths(config, name);
   // A broken record still lets the machine go: its state directory is removed all the same.
@@ -243,7 +243,7 @@ export async function removeMachine(ctx: MachineContext, name: string, opts: Rem
   const leftovers = [
     join(settingsDir, `${name}.nspawn`),
     besideRootSettingsFile(config, name),
-    join(unitDir, `systemd-nspawn@${name}.service.d`),
+    serviceDropInDir(unitDir, name),
     join(unitDir, mountUnitName(root)),
     ...(await nspawnLeftovers(config.machines.dir, name)),
   ];

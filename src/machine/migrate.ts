@@ -22,6 +22,7 @@ import { overlayMountSpec } from './overlay-units.js';
 import { ensureMounted, missingBase } from './overlay-mount.js';
 import { overlayPaths, renderOverlayRecord, type OverlayPaths } from './overlay-state.js';
 import { readProvenance } from './provenance.js';
+import { serviceDropInDir } from './nspawn-argv.js';
 
 export interface MigrateReport {
   name: string;
@@ -74,7 +75,7 @@ async function finish(ctx: MachineContext, handle: MachineHandle & { storage: { 
   await ensureMounted(sh, handle);
   if (config.host.systemdPid1) {
     const spec = overlayMountSpec(handle);
-    if (spec) await writeMountUnits(sh, config.machines.unitDir, join(config.machines.unitDir, `systemd-nspawn@${handle.name}.service.d`), spec);
+    if (spec) await writeMountUnits(sh, config.machines.unitDir, serviceDropInDir(config.machines.unitDir, handle.name), spec);
     await sh.write(['systemctl', ['daemon-reload']], { hint: 'Run `systemctl daemon-reload` yourself.' });
   }
   return { name: handle.name, migrated: true, upper: paths.upper };

@@ -201,3 +201,8 @@ export function renderNspawnServiceOverride(machinesDir: string, trustBesideRoot
   if (dir !== DEFAULT_MACHINES_DIR) args.push(systemdWord(`--directory=${dir}/`, '%i'));
   return `# Written by nspawn-kit.\n[Service]\nExecStart=\nExecStart=${args.join(' ')}\n`;
 }
+
+/** The drop-in directory of a machine's systemd-nspawn@.service (the nspawn-kit drop-in and the overlay's go there). */
+export function serviceDropInDir(unitDir: string, machine: string): string {
+  return posix.join(unitDir, `systemd-nspawn@${machine}.service.d`);
+}

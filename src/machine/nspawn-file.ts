@@ -8,7 +8,7 @@
 import { posix } from 'node:path';
 import type { Config, Recipe } from '../config/types.js';
 import type { Shell } from '../shell.js';
-import { besideRootSettingsFile, renderNspawnFile, renderNspawnServiceOverride, settingsBesideRoot } from './nspawn-argv.js';
+import { besideRootSettingsFile, renderNspawnFile, renderNspawnServiceOverride, serviceDropInDir, settingsBesideRoot } from './nspawn-argv.js';
 import type { MachineHandle } from './handle.js';
 import { mountUnitName, overlayMountSpec, renderMountDropIn, renderMountUnit, type OverlayMountSpec } from './overlay-units.js';
 
@@ -68,7 +68,7 @@ export async function writeNspawnFiles(
   if (!config.host.systemdPid1) {
     return { ...files, serviceOverride: { skipped: 'skipped: systemd is not PID 1' } };
   }
-  const dropIn = posix.join(unitDir, `systemd-nspawn@${machine}.service.d`);
+  const dropIn = serviceDropInDir(unitDir, machine);
   const file = posix.join(dropIn, 'nspawn-kit.conf');
   await sh.mkdir(dropIn, 0o755);
   await sh.writeFile(file, renderNspawnServiceOverride(config.machines.dir, besideRoot !== undefined), 0o644);

@@ -18,8 +18,6 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { SAFE_NAME } from '../config/schema.js';
 import { OperationError } from '../errors.js';
-import type { Shell } from '../shell.js';
-import { BUILD_PREFIX, destroyBuildDir, ownerAlive, readOwner } from '../rootfs/builddir.js';
 import { BASE_NAME } from '../rootfs/overlay.js';
 import { baseCacheDir } from '../rootfs/base-cache.js';
 import { openResolvedFile } from './record.js';
@@ -105,25 +103,4 @@ export async function listOverlayRecords(config: Pick<Config, 'stateDir'>): Prom
     if (rec) records.push(rec);
   }
   return records;
-}
-
-/** Removes overlay build dirs whose owner is gone (a create killed midway), with what is mounted under them. */
-export async function sweepStaleOverlayBuilds(ctx: { sh: Shell; config: Pick<Config, 'stateDir'> }): Promise<string[]> {
-  // The real path: mount points under a build dir are found by it in mountinfo.
-  const parent = await fsp.realpath(overlayStateParent(ctx.config)).catch(() => overlayStateParent(ctx.config));
-  const removed: string[] = [];
-  for (const entry of await fsp.readdir(parent).catch(() => [] as string[])) {
-    if (!entry.startsWith(BUILD_PREFIX)) continue;
-    const dir = join(parent, entry);
-    const owner = await readOwner(dir);
-    // openBuildDir writes the owner file right after the directory: a dir without one is a moment old or dead.
-    if (owner && (await ownerAlive(owner))) continue;
-    if (!owner) {
-      const age = Date.now() - ((await fsp.stat(dir).catch(() => undefined))?.mtimeMs ?? 0);
-      if (age < 10 * 60 * 1000) continue;
-    }
-    await destroyBuildDir(ctx.sh, dir);
-    removed.push(dir);
-  }
-  return removed;
 }

@@ -39,9 +39,9 @@ export async function ownerAlive(owner: BuildOwner): Promise<boolean> {
   return owner.startTime === '' || owner.startTime === start;
 }
 
-/** Directories that hold build dirs: beside machines and beside cached bases. */
+/** Directories that hold build dirs: beside machines, beside cached bases, beside overlay machines' state (machine/overlay-state.ts). */
 export function buildParents(config: Pick<Config, 'machines' | 'stateDir'>): string[] {
-  return [config.machines.dir, join(config.stateDir, 'base')];
+  return [config.machines.dir, join(config.stateDir, 'base'), join(config.stateDir, 'overlay')];
 }
 
 export interface SweepReport {
@@ -56,7 +56,9 @@ export interface SweepReport {
  */
 export async function sweepStaleBuilds(ctx: { sh: Shell; config: Pick<Config, 'machines' | 'stateDir'> }): Promise<SweepReport> {
   const report: SweepReport = { removed: [], inUse: [] };
-  for (const parent of buildParents(ctx.config)) {
+  for (const given of buildParents(ctx.config)) {
+    // The real path: mount points under a build dir are found by it in mountinfo.
+    const parent = await fsp.realpath(given).catch(() => given);
     let entries: string[];
     try {
       entries = await fsp.readdir(parent);
