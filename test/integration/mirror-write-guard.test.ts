@@ -77,11 +77,20 @@ test('--no-wait (wait: false) against a live writer: MirrorBusyError naming it, 
 test('waiting is said once on ctx.log with the live holder, then fn runs under the lock', async () => {
   lines.length = 0;
   const holder = await holdLock(lock);
-  const result = withMirrorWrite(ctx, async () => 'written');
+  let ran = false;
+  let othersLockedOut: boolean | undefined;
+  const result = withMirrorWrite(ctx, async () => {
+    ran = true;
+    // Under the lock: another process cannot take it (flock -n fails with 1).
+    othersLockedOut = spawnSync('flock', ['-n', '--', lock, 'true']).status === 1;
+    return 'written';
+  });
   await sleep(300);
   assert.equal(lines, [`waiting for the mirror lock held by pid ${holder.pid}…`]);
+  assert.not.ok(ran, 'fn waits while another process holds the lock');
   holder.kill('SIGKILL');
   assert.is(await result, 'written');
+  assert.is(othersLockedOut, true, 'fn ran holding the lock');
   assert.equal(lines.length, 1);
 });
 
@@ -106,7 +115,13 @@ test('an inner guard under an outer one does not wait for itself, and an error r
     (e: Error) => e.message,
   );
   assert.is(failed, 'boom');
+  // Released for other processes, not only for this one's next (re-entrant) call.
+  assert.is(spawnSync('flock', ['-n', '--', lock, 'true']).status, 0, 'another process can take the lock after the error');
   assert.is(await withMirrorWrite(ctx, async () => 'free again', { wait: false, stopAgent: false }), 'free again');
+  const holder = await holdLock(lock);
+  const busy = await withMirrorWrite(ctx, async () => 'ran', { wait: false, stopAgent: false }).catch((e: unknown) => e);
+  assert.ok(busy instanceof MirrorBusyError, 'not treated as nested after the error');
+  holder.kill('SIGKILL');
 });
 
 test('CLI: `mirror publish --no-wait` while another process holds the lock fails at once, naming the live holder', async () => {
