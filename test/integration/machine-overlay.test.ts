@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Shell, exists } from '../../src/shell.js';
@@ -51,6 +51,8 @@ function fakeBase(recipe: string, key: string, marker: string): BaseRef {
   symlinkSync('../usr/lib/os-release', join(dir, 'etc/os-release'));
   writeFileSync(join(dir, 'etc/hostname'), 'base\n');
   writeFileSync(join(dir, 'marker'), marker);
+  // 2 MiB only the base has: a machine's size that counted the base would show it.
+  writeFileSync(join(dir, 'usr/lib/big'), Buffer.alloc(2 << 20));
   return { key, dir, inReleaseSha256: 'f'.repeat(64), indexDigest: 'e'.repeat(64) };
 }
 
@@ -129,7 +131,7 @@ test('writes through the machine directory land in the upper directory; mounting
 test('list shows storage, base and mount state; the base comes from the host record, not from the provenance in the root', async () => {
   const [info] = await listMachines({ sh, config });
   assert.equal([info?.name, info?.storage, info?.base, info?.mounted, info?.firstBoot], ['web1', 'overlay', ref1.dir, true, 'pending']);
-  assert.ok((info?.sizeBytes ?? 0) < 1024 * 1024, 'the size is the upper directory, not the base');
+  assert.ok((info?.sizeBytes ?? 0) > 0 && (info?.sizeBytes ?? 0) < 1024 * 1024, `the size is the upper directory, not the base's 2 MiB (${info?.sizeBytes})`);
   // Root in the container rewrites its provenance to name another base.
   const provPath = join(rootOf('web1'), 'var/lib/nspawn-kit/provenance.json');
   const good = readFileSync(provPath, 'utf8');
@@ -200,7 +202,10 @@ test('a dry-run rm plans the unmount and changes nothing; a state dir reached th
     assert.equal(mountsAt(rootOf('web8')).length, 1);
     const dry = new Shell({ dryRun: true, log: () => {} });
     const before = snapshotTree(join(overlayDir, 'web8'));
+    const settings = existsSync(join(linked.machines.dir, 'web8.nspawn'));
+    assert.ok(settings, 'create wrote the settings file beside the root');
     await removeMachine({ sh: dry, config: linked }, 'web8');
+    assert.is(existsSync(join(linked.machines.dir, 'web8.nspawn')), settings, 'the settings file beside the root is left alone');
     assert.ok(dry.planned.includes(`umount -- ${rootOf('web8')}`), dry.planned.join('\n'));
     assert.ok(dry.planned.some((p) => p.startsWith('rm -rf --one-file-system -- ') && p.endsWith('/overlay/web8')), dry.planned.join('\n'));
     assert.equal(mountsAt(rootOf('web8')).length, 1, 'still mounted');
