@@ -26,6 +26,7 @@ export const RecipeBodySchema = z.object({
   bootstrap: field.bootstrap.unwrap().default('debootstrap'),
   nspawn: NspawnSettingsSchema,
   refresh: field.refresh.unwrap().default(false),
+  updates: field.updates.unwrap().default(true),
 });
 
 export const RecipeSchema = RecipeBodySchema.extend({
@@ -36,6 +37,10 @@ export const RecipeSchema = RecipeBodySchema.extend({
   parents: z.array(z.string()),
   /** Resolved upstream URL (recipe, then mirror.upstreams, then host apt sources, then debootstrap's default). */
   upstream: z.string(),
+  /** The suites the recipe uses, release first (config/suite-family.ts suitesOf). */
+  suites: z.array(z.string()).min(1),
+  /** Upstream URL of each of those suites (the release's is `upstream`). */
+  upstreams: z.record(z.string(), z.string()),
   /**
    * sha256 of the canonical JSON of the recipe body, for provenance.
    * `upstream` is left out: it says where packages come from, not what the

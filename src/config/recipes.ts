@@ -14,6 +14,7 @@ import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
 import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
 import { RecipeBodySchema, RecipeSchema, type Recipe } from './recipe-schema.js';
 import type { Config } from './types.js';
+import { defaultUpdateUpstream, suiteKind, suitesOf } from './suite-family.js';
 
 /** The recipes/ directory shipped with the package. */
 export const BUNDLED_RECIPES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'recipes');
@@ -160,8 +161,23 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
   }
   // The defaults of every field no recipe in the chain set come from the schema (recipe-schema.ts).
   const body = RecipeBodySchema.parse({ ...merged, name, codename, hostname: merged.hostname ?? defaultHostname(name) });
+  const suites = suitesOf(codename, body.updates);
+  const upstreams: Record<string, string> = { [codename]: upstream };
+  for (const suite of suites.slice(1)) {
+    upstreams[suite] =
+      ownValue(config.mirror.upstreams, suite) ?? ownValue(config.host.aptSources, suite) ?? defaultUpdateUpstream(upstream, suiteKind(suite).kind);
+  }
+  // The suites shape the base (its packages are upgraded from them); a recipe without update suites keeps its old key.
   const baseHash = sha256(
-    canonicalJson({ codename, variant: body.variant, components: body.components, packages: body.packages, bootstrap: body.bootstrap, arch }),
+    canonicalJson({
+      codename,
+      variant: body.variant,
+      components: body.components,
+      packages: body.packages,
+      bootstrap: body.bootstrap,
+      arch,
+      ...(suites.length > 1 ? { suites } : {}),
+    }),
   );
   return {
     ...body,
@@ -169,6 +185,8 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
     source: top.source,
     parents: chain.slice(1).map((d) => d.name),
     upstream,
+    suites,
+    upstreams,
     hash: sha256(canonicalJson(body)),
     baseHash,
   };

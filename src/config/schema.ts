@@ -141,6 +141,10 @@ export const RecipeInputSchema = z
     bootstrap: z.enum(['debootstrap', 'mmdebstrap']).optional().describe('Bootstrap backend.'),
     nspawn: NspawnInputSchema.optional(),
     refresh: z.boolean().optional().describe('Warm this recipe in the nightly mirror refresh.'),
+    updates: z
+      .boolean()
+      .optional()
+      .describe('Also carry and use <codename>-updates and <codename>-security (default true; sid, unstable and experimental have none).'),
   })
   .describe('A container recipe.');
 
@@ -152,7 +156,12 @@ export const ConfigSchema = z
       .strictObject({
         root: absPath.default('/var/local/mirrors').describe('The published apt repository.'),
         archives: z.array(ArchiveSchema).optional().describe("Directories to import from; default: the host's /var/cache/apt/archives with the host's codename."),
-        upstreams: z.record(codename, url).default({}).describe("codename -> upstream mirror URL; default: the host's apt sources, else debootstrap's default."),
+        upstreams: z
+          .record(codename, url)
+          .default({})
+          .describe(
+            'suite -> upstream mirror URL ("bookworm", "bookworm-updates", "bookworm-security"); default: the host\'s apt sources, else for a release debootstrap\'s default, for -updates the release\'s upstream, for -security Debian\'s security archive on the release upstream\'s host (<host>/debian-security) or, for a non-Debian archive, the release upstream itself.',
+          ),
         architectures: z.array(arch).min(1).optional().describe("Architectures; default: the host's."),
         importer: z.enum(['native', 'apt-move']).default('native').describe('Pool importer.'),
         validDays: z.number().int().min(1).max(365).default(14).describe('Valid-Until of the Release files, in days.'),

@@ -25,8 +25,14 @@ export function makeConfig(base: string, overrides: Partial<Config> = {}): Confi
   };
 }
 
+/** A recipe without update suites unless the overrides give them (suites and upstreams follow codename and upstream). */
 export function makeRecipe(overrides: Partial<Recipe> = {}): Recipe {
+  const codename = overrides.codename ?? 'bookworm';
+  const upstream = overrides.upstream ?? 'http://deb.debian.org/debian';
   return {
+    updates: false,
+    suites: [codename],
+    upstreams: { [codename]: upstream },
     name: 'test-recipe',
     description: '',
     source: '<test>',

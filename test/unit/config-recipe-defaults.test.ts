@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import { resolveRecipe } from '../../src/config/recipes.js';
 import { makeConfig } from '../helpers/config.js';
 
-const HASH = '7dd4e87d31af8af07047818fc2da4720d48d5a75f6eee4b5fce0acc387e00ddd';
-const BASE_HASH = 'cd7e383fc42f6021fd96b16ca7ccc5f0cae3cca1dd887d360ced8229a32450cf';
+const HASH = '917ec7ccc8b52f87bb2817673ecb3ce9914ac8669043d4175bf12c734942a215';
+const BASE_HASH = '0f0408436e9fba806dbc67645543fc3545be5106c8323ec4985f65de4a9fa717';
 
 test('a recipe that sets nothing gets every default (from the schema), and a hash over exactly those fields', () => {
   const config = makeConfig('/nonexistent', { recipes: { Bare_Name: { codename: 'bookworm', upstream: 'http://127.0.0.1:9/debian' } } });
@@ -23,14 +23,21 @@ test('a recipe that sets nothing gets every default (from the schema), and a has
     bootstrap: 'debootstrap',
     nspawn: { network: 'host', binds: [], bindsReadOnly: [], privateUsers: false },
     refresh: false,
+    updates: true,
     description: '',
     source: '<embedded defaults>: recipes.Bare_Name',
     parents: [],
     upstream: 'http://127.0.0.1:9/debian',
+    suites: ['bookworm', 'bookworm-updates', 'bookworm-security'],
+    upstreams: {
+      bookworm: 'http://127.0.0.1:9/debian',
+      'bookworm-updates': 'http://127.0.0.1:9/debian',
+      'bookworm-security': 'http://127.0.0.1:9/debian-security',
+    },
     // sha256 of the canonical JSON of the body, written out by hand (printf ... | sha256sum):
-    // {"bootstrap":"debootstrap","codename":"bookworm","components":["main"],"firstboot":"systemd","hostname":"bare-name","name":"Bare_Name","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":[],"refresh":false,"repositories":[],"steps":[],"users":[],"variant":"minbase"}
+    // {"bootstrap":"debootstrap","codename":"bookworm","components":["main"],"firstboot":"systemd","hostname":"bare-name","name":"Bare_Name","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":[],"refresh":false,"repositories":[],"steps":[],"updates":true,"users":[],"variant":"minbase"}
     hash: HASH,
-    // {"arch":"amd64","bootstrap":"debootstrap","codename":"bookworm","components":["main"],"packages":[],"variant":"minbase"}
+    // {"arch":"amd64","bootstrap":"debootstrap","codename":"bookworm","components":["main"],"packages":[],"suites":["bookworm","bookworm-updates","bookworm-security"],"variant":"minbase"}
     baseHash: BASE_HASH,
   });
 });

@@ -66,26 +66,28 @@ test('an nspawn block with a wrong value is still refused with its key path', as
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const B = BUNDLED_RECIPES;
 // The canonical JSON of each bundled recipe's body and its hashes, as main
-// computed them before inheritance became field by field (the keys of
+// computed them before inheritance became field by field, plus the update
+// suites of issue 13 ("updates":true in the body; "suites" in the base hash,
+// computed by hand with python3 json.dumps(sort_keys) | sha256) (the keys of
 // qgis-nightly-ubuntu are absolute paths under the checkout, ${B}).
 const BUNDLED: Record<string, { canonical: string; hash?: string; baseHash: string }> = {
   'bookworm-minimal': {
-    canonical: String.raw`{"bootstrap":"debootstrap","codename":"bookworm","components":["main"],"firstboot":"systemd","hostname":"bookworm-minimal","name":"bookworm-minimal","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","systemd-resolved"],"refresh":true,"repositories":[],"steps":[],"users":[],"variant":"minbase"}`,
-    hash: 'feb505b2f7d328f06e877998af88db28aafb53dbae547a9a8e67ed6fb3fdab8a',
-    baseHash: 'fffdcc71721f8c1d66a9f606e57ccd66ce4d36e677fc692320c57646dd614d41',
+    canonical: String.raw`{"bootstrap":"debootstrap","codename":"bookworm","components":["main"],"firstboot":"systemd","hostname":"bookworm-minimal","name":"bookworm-minimal","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","systemd-resolved"],"refresh":true,"repositories":[],"steps":[],"updates":true,"users":[],"variant":"minbase"}`,
+    hash: 'b84d1fd676ac2f7b16d6aad40a41bf75ecb859a59c57fe0eea03f7f579a533c8',
+    baseHash: 'd6376a7076bc6082bf2538f93833a08cef86ad109929deddabb3c2fad6a0e4d3',
   },
   qgis: {
-    canonical: String.raw`{"bootstrap":"debootstrap","codename":"bookworm","components":["main"],"firstboot":"systemd","hostname":"qgis","name":"qgis","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","systemd-resolved","sudo","qgis","python3-qgis","qgis-providers"],"refresh":true,"repositories":[],"steps":["su - user -c 'mkdir -p ~/apps/lib && echo \"export LD_LIBRARY_PATH=\\$LD_LIBRARY_PATH:\\$HOME/apps/lib/\" >> ~/.profile'"],"users":[{"groups":["sudo"],"name":"user","password":{"policy":"locked"},"shell":"/bin/bash","sshKeys":[],"uid":1976}],"variant":"minbase"}`,
-    hash: '0adde0c53b4e4daff0f853f31c66869e8cf1d095c9c774da0c97c374d642680b',
-    baseHash: '98729197cc86290808b9bbddd25818fff67d3281c0c0334eb128ab4bf24fba64',
+    canonical: String.raw`{"bootstrap":"debootstrap","codename":"bookworm","components":["main"],"firstboot":"systemd","hostname":"qgis","name":"qgis","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","systemd-resolved","sudo","qgis","python3-qgis","qgis-providers"],"refresh":true,"repositories":[],"steps":["su - user -c 'mkdir -p ~/apps/lib && echo \"export LD_LIBRARY_PATH=\\$LD_LIBRARY_PATH:\\$HOME/apps/lib/\" >> ~/.profile'"],"updates":true,"users":[{"groups":["sudo"],"name":"user","password":{"policy":"locked"},"shell":"/bin/bash","sshKeys":[],"uid":1976}],"variant":"minbase"}`,
+    hash: '59cf7bc1833dbe132c8eb29d415c065d747a09b5beb83f8c59487d722b7177cb',
+    baseHash: '21b993aaeb779ae73c3eeaae5d96b1e355a70b3aba5b92306c262290e6434c02',
   },
   'qgis-nightly-ubuntu': {
-    canonical: String.raw`{"bootstrap":"debootstrap","codename":"jammy","components":["main","universe"],"firstboot":"rc.local","hostname":"qgisbuilds","name":"qgis-nightly-ubuntu","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","sudo","qgis","python3-qgis"],"refresh":false,"repositories":[{"components":["main"],"enabled":true,"key":"${B}/keys/qgis-archive.asc","name":"qgis-nightly","suite":"jammy","uri":"https://qgis.org/ubuntugis-nightly"},{"components":["main"],"enabled":true,"key":"${B}/keys/ubuntugis-unstable.asc","name":"ubuntugis-unstable","suite":"jammy","uri":"http://ppa.launchpad.net/ubuntugis/ubuntugis-unstable/ubuntu"}],"steps":["su - user -c 'echo \"export LD_LIBRARY_PATH=\\$LD_LIBRARY_PATH:\\$HOME/apps/lib/\" >> ~/.profile'"],"users":[{"groups":["sudo"],"name":"user","password":{"policy":"locked"},"shell":"/bin/bash","sshKeys":[],"uid":1976}],"variant":"minbase"}`,
-    baseHash: 'af6623e824f2c5a8fdb5c652fa8344710e46eb58d9400e0c4dade29781a243fd',
+    canonical: String.raw`{"bootstrap":"debootstrap","codename":"jammy","components":["main","universe"],"firstboot":"rc.local","hostname":"qgisbuilds","name":"qgis-nightly-ubuntu","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","sudo","qgis","python3-qgis"],"refresh":false,"repositories":[{"components":["main"],"enabled":true,"key":"${B}/keys/qgis-archive.asc","name":"qgis-nightly","suite":"jammy","uri":"https://qgis.org/ubuntugis-nightly"},{"components":["main"],"enabled":true,"key":"${B}/keys/ubuntugis-unstable.asc","name":"ubuntugis-unstable","suite":"jammy","uri":"http://ppa.launchpad.net/ubuntugis/ubuntugis-unstable/ubuntu"}],"steps":["su - user -c 'echo \"export LD_LIBRARY_PATH=\\$LD_LIBRARY_PATH:\\$HOME/apps/lib/\" >> ~/.profile'"],"updates":true,"users":[{"groups":["sudo"],"name":"user","password":{"policy":"locked"},"shell":"/bin/bash","sshKeys":[],"uid":1976}],"variant":"minbase"}`,
+    baseHash: '1eda0044b42a703c6982dfe5d5410e4deaae56ae6c3c21c1192adcc22f53496b',
   },
 };
 
-test('every bundled recipe resolves byte-identical to before: the same body, hash and baseHash', () => {
+test('every bundled recipe resolves to the body, hash and baseHash written down, its suites with their upstreams', () => {
   const base = makeConfig('/nonexistent');
   const config = makeConfig('/nonexistent', { mirror: { ...base.mirror, upstreams: { bookworm: 'http://127.0.0.1:9/debian', jammy: 'http://127.0.0.1:9/ubuntu' } } });
   const all = resolveAllRecipes(config);
@@ -93,12 +95,26 @@ test('every bundled recipe resolves byte-identical to before: the same body, has
   for (const r of all) {
     const want = BUNDLED[r.name];
     assert.ok(want, r.name);
-    const { description: _d, source: _s, parents: _p, upstream: _u, hash, baseHash, ...body } = r;
+    const { description: _d, source: _s, parents: _p, upstream: _u, suites: _su, upstreams: _us, hash, baseHash, ...body } = r;
     assert.equal(body, JSON.parse(want.canonical), `${r.name}: body`);
     assert.is(hash, sha256(want.canonical), `${r.name}: hash is the sha256 of the canonical body`);
     if (want.hash) assert.is(hash, want.hash, `${r.name}: hash`);
     assert.is(baseHash, want.baseHash, `${r.name}: baseHash`);
+    assert.equal(r.suites, [r.codename, `${r.codename}-updates`, `${r.codename}-security`], `${r.name}: suites`);
   }
+  const byName = new Map(all.map((r) => [r.name, r]));
+  // Debian: -updates from the release's archive, -security from Debian's security archive on the same host.
+  assert.equal(byName.get('qgis')?.upstreams, {
+    bookworm: 'http://127.0.0.1:9/debian',
+    'bookworm-updates': 'http://127.0.0.1:9/debian',
+    'bookworm-security': 'http://127.0.0.1:9/debian-security',
+  });
+  // Ubuntu's archive carries its own -security suite.
+  assert.equal(byName.get('qgis-nightly-ubuntu')?.upstreams, {
+    jammy: 'http://127.0.0.1:9/ubuntu',
+    'jammy-updates': 'http://127.0.0.1:9/ubuntu',
+    'jammy-security': 'http://127.0.0.1:9/ubuntu',
+  });
 });
 
 test.run();
