@@ -161,11 +161,16 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
   }
   // The defaults of every field no recipe in the chain set come from the schema (recipe-schema.ts).
   const body = RecipeBodySchema.parse({ ...merged, name, codename, hostname: merged.hostname ?? defaultHostname(name) });
+  // An update suite: its own mirror.upstreams entry, else it follows the release: from the
+  // archive configured for the release, or, when the release's upstream is the host's, the host's.
+  const configured = merged.upstream !== undefined || ownValue(config.mirror.upstreams, codename) !== undefined;
   const suites = suitesOf(codename, body.updates);
   const upstreams: Record<string, string> = { [codename]: upstream };
   for (const suite of suites.slice(1)) {
     upstreams[suite] =
-      ownValue(config.mirror.upstreams, suite) ?? ownValue(config.host.aptSources, suite) ?? defaultUpdateUpstream(upstream, suiteKind(suite).kind);
+      ownValue(config.mirror.upstreams, suite) ??
+      (configured ? undefined : ownValue(config.host.aptSources, suite)) ??
+      defaultUpdateUpstream(upstream, suiteKind(suite).kind);
   }
   // The suites shape the base (its packages are upgraded from them); a recipe without update suites keeps its old key.
   const baseHash = sha256(

@@ -39,16 +39,26 @@ test('defaultUpdateUpstream: Debian security archive on the same host, the archi
   assert.is(defaultUpdateUpstream('file:///srv/up/debian', 'security'), 'file:///srv/up/debian-security');
 });
 
-test('a recipe resolves each suite\'s upstream: mirror.upstreams, then the host\'s apt sources, then the default', () => {
+test('an update suite\'s upstream: its mirror.upstreams entry, else it follows the release (configured archive, or the host\'s sources)', () => {
   const base = makeConfig('/nonexistent');
+  const host = { ...base.host, aptSources: { bookworm: 'http://host.example/debian', 'bookworm-updates': 'http://host.example/upd', 'bookworm-security': 'http://host.example/sec' } };
+  // The release from the host's sources: the update suites from the host's sources too.
+  const fromHost = resolveRecipe(makeConfig('/nonexistent', { host, recipes: { r: { codename: 'bookworm' } } }), 'r');
+  assert.equal(fromHost.upstreams, { bookworm: 'http://host.example/debian', 'bookworm-updates': 'http://host.example/upd', 'bookworm-security': 'http://host.example/sec' });
+  // The release configured: the update suites follow it (a per-suite entry still wins), never the host's.
   const config = makeConfig('/nonexistent', {
+    host,
     mirror: { ...base.mirror, upstreams: { bookworm: 'http://a.example/debian', 'bookworm-security': 'http://sec.example/ds' } },
-    host: { ...base.host, aptSources: { bookworm: 'http://host.example/debian', 'bookworm-updates': 'http://host.example/upd' } },
-    recipes: { r: { codename: 'bookworm' }, off: { codename: 'bookworm', updates: false } },
+    recipes: { r: { codename: 'bookworm' }, own: { codename: 'bookworm', upstream: 'http://own.example/debian' }, off: { codename: 'bookworm', updates: false } },
   });
   const r = resolveRecipe(config, 'r');
   assert.equal(r.suites, ['bookworm', 'bookworm-updates', 'bookworm-security']);
-  assert.equal(r.upstreams, { bookworm: 'http://a.example/debian', 'bookworm-updates': 'http://host.example/upd', 'bookworm-security': 'http://sec.example/ds' });
+  assert.equal(r.upstreams, { bookworm: 'http://a.example/debian', 'bookworm-updates': 'http://a.example/debian', 'bookworm-security': 'http://sec.example/ds' });
+  assert.equal(resolveRecipe(config, 'own').upstreams, {
+    bookworm: 'http://own.example/debian',
+    'bookworm-updates': 'http://own.example/debian',
+    'bookworm-security': 'http://sec.example/ds',
+  });
   const off = resolveRecipe(config, 'off');
   assert.equal(off.suites, ['bookworm']);
   assert.equal(off.upstreams, { bookworm: 'http://a.example/debian' });
