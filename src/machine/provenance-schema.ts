@@ -41,7 +41,18 @@ export const ProvenanceSchema = z
      * unchanged by a date-only republish. Absent in records written before it existed.
      */
     indexDigest: sha256().optional().describe('a sha256 (64 lowercase hex digits)'),
+    /**
+     * sha256 of dists/<suite>/InRelease for each suite the machine uses (release,
+     * -updates, -security), at its build or its last `upgrade`. Absent in records
+     * written before update suites existed.
+     */
+    suites: z
+      .record(z.string().regex(CODENAME), sha256())
+      .optional()
+      .describe('suite -> sha256 of its InRelease ({"bookworm-security": "<64 hex digits>", ...})'),
     builtAt: isoTime(),
+    /** When `nspawn-kit upgrade` last upgraded the machine from the mirror (its `suites` then name that publication). */
+    upgradedAt: isoTime().optional(),
     backend: z.enum(['debootstrap', 'mmdebstrap']).describe('"debootstrap" or "mmdebstrap"'),
     /** true when the base root filesystem came from the cache. */
     fromBaseCache: z.boolean().describe('true or false'),

@@ -112,13 +112,18 @@ export function parsePrintUris(text: string): NeededDeb[] {
   return out;
 }
 
-/** Private sources for a recipe: its upstream, plus each enabled extra repository whose key the host has. */
+/** Private sources for a recipe: each of its suites from that suite's upstream, plus each enabled extra repository whose key the host has. */
 export function recipeSources(
-  recipe: { codename: string; upstream: string; components: string[]; repositories: Repository[] },
+  recipe: { codename: string; upstream: string; suites: string[]; upstreams: Record<string, string>; components: string[]; repositories: Repository[] },
   keyring: string,
   hostHas: (path: string) => boolean,
 ): { sources: AptSource[]; skipped: string[] } {
-  const sources: AptSource[] = [{ uri: recipe.upstream, suite: recipe.codename, components: recipe.components, signedBy: keyring }];
+  const sources: AptSource[] = recipe.suites.map((suite) => ({
+    uri: Object.hasOwn(recipe.upstreams, suite) ? (recipe.upstreams[suite] as string) : recipe.upstream,
+    suite,
+    components: recipe.components,
+    signedBy: keyring,
+  }));
   const skipped: string[] = [];
   for (const repo of recipe.repositories) {
     if (!repo.enabled) continue;
@@ -130,4 +135,19 @@ export function recipeSources(
     sources.push({ uri: repo.uri, suite: repo.suite, components: repo.components, signedBy: key });
   }
   return { sources, skipped };
+}
+
+/**
+ * apt's list file name prefix of a source's suite (URItoFileName: scheme and
+ * user info dropped, "/" -> "_"): `deb.debian.org_debian-security_dists_bookworm-security_`.
+ */
+export function listPrefix(uri: string, suite: string): string {
+  const stripped = aptUri(uri).replace(/^[a-z]+:\/\/(?:[^@/]*@)?/, '').replace(/\/+$/, '');
+  return `${stripped}/dists/${suite}/`.replace(/\//g, '_');
+}
+
+/** The source a list file of the private root belongs to (by apt's file name), if any. */
+export function sourceOfList(fileName: string, sources: readonly AptSource[]): AptSource | undefined {
+  // The longest prefix wins, should one source's prefix begin another's (a URI ending in /dists/<suite>).
+  return [...sources].sort((a, b) => listPrefix(b.uri, b.suite).length - listPrefix(a.uri, a.suite).length).find((s) => fileName.startsWith(listPrefix(s.uri, s.suite)));
 }

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { checkControlFields, compareVersions, parseControlFields } from '../../src/mirror/deb.js';
 import { selectSuperseded } from '../../src/mirror/gc.js';
 import { aptSitesOf, renderAptMoveConf } from '../../src/mirror/apt-move.js';
-import { aptRootOptions, aptUri, parsePrintUris, recipeSources, renderSources } from '../../src/mirror/apt-root.js';
+import { aptRootOptions, aptUri, parsePrintUris, listPrefix, recipeSources, renderSources, sourceOfList } from '../../src/mirror/apt-root.js';
 import { isPoolPath, normalizeSuite } from '../../src/mirror/suites.js';
 import { isPoolTemp } from '../../src/mirror/pool.js';
 import { ORDERED } from '../helpers/deb-versions.js';
@@ -98,6 +98,8 @@ test('private apt root: deb822 with Signed-By, no trusted flags, -o options name
     {
       codename: 'bookworm',
       upstream: 'copy:///srv/mirror',
+      suites: ['bookworm', 'bookworm-security'],
+      upstreams: { bookworm: 'copy:///srv/mirror', 'bookworm-security': 'http://sec.example/debian-security' },
       components: ['main', 'contrib'],
       repositories: [
         { name: 'extra', uri: 'https://example.org/debian', suite: 'bookworm', components: ['main'], key: '/keys/extra.asc', enabled: true },
@@ -110,7 +112,14 @@ test('private apt root: deb822 with Signed-By, no trusted flags, -o options name
   );
   const text = renderSources(sources);
   assert.match(text, 'URIs: file:///srv/mirror\nSuites: bookworm\nComponents: main contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg');
+  assert.match(text, 'URIs: http://sec.example/debian-security\nSuites: bookworm-security\nComponents: main contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg');
   assert.match(text, 'URIs: https://example.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /keys/extra.asc');
+  // Each list file of the root is claimed by the source apt fetched it for (apt's URItoFileName).
+  assert.is(listPrefix('http://user@sec.example/debian-security/', 'bookworm-security'), 'sec.example_debian-security_dists_bookworm-security_');
+  assert.is(sourceOfList('sec.example_debian-security_dists_bookworm-security_main_binary-amd64_Packages.lz4', sources)?.suite, 'bookworm-security');
+  assert.is(sourceOfList('_srv_mirror_dists_bookworm_contrib_binary-amd64_Packages', sources)?.uri, 'copy:///srv/mirror');
+  assert.is(sourceOfList('example.org_debian_dists_bookworm_main_binary-amd64_Packages', sources)?.uri, 'https://example.org/debian');
+  assert.is(sourceOfList('sec.example_debian-security_dists_bookworm_main_binary-amd64_Packages', sources), undefined);
   assert.not.match(text, 'example.org/off');
   assert.not.match(text, /trusted|allow-insecure/i);
   assert.is(skipped.length, 1);
