@@ -65,7 +65,7 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
   const put = (inner: string, data: string | Buffer) =>
     sh.dryRun ? sh.writeFile(join(root, inner), data, 0o644) : writeInRoot(sh, root, inner, data, 0o644);
   await put(MIRROR_KEYRING, key);
-  await put(MIRROR_SOURCES, renderMirrorSources(recipe.codename, { kind: 'bind' }));
+  await put(MIRROR_SOURCES, renderMirrorSources(recipe.suites, { kind: 'bind' }));
   const counts = emptyProgress();
   emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}`, counts });
   const unit = `nk-build-${randomBytes(4).toString('hex')}`;

@@ -86,14 +86,15 @@ export function pickUpstreamKeyring(osId: string | undefined, present: readonly 
   return Object.values(DISTRO_KEYRINGS).find((k) => present.includes(k));
 }
 
-export function renderMirrorSources(codename: string, access: MirrorAccess): string {
+/** The local mirror's stanza: every suite of the recipe (release, -updates, -security), one URI, Signed-By. */
+export function renderMirrorSources(suites: readonly string[], access: MirrorAccess): string {
   const uri = access.kind === 'bind' ? `file:${MIRROR_MOUNT}` : access.url;
   const how = access.kind === 'bind' ? `bind-mounted read-only at ${MIRROR_MOUNT}` : `served over HTTP by \`nspawn-kit mirror serve\``;
   return renderStanza(
     [
       ['Types', 'deb'],
       ['URIs', uri],
-      ['Suites', codename],
+      ['Suites', suites.join(' ')],
       ['Components', 'main'],
       ['Signed-By', MIRROR_KEYRING],
     ],
@@ -168,7 +169,7 @@ export function planSources(input: SourcesInput): SourcesPlan {
   const warnings: string[] = [];
   const files: RootFile[] = [
     { path: MIRROR_KEYRING, content: input.mirrorKey, mode: 0o644 },
-    { path: MIRROR_SOURCES, content: renderMirrorSources(recipe.codename, input.mirrorAccess), mode: 0o644 },
+    { path: MIRROR_SOURCES, content: renderMirrorSources(recipe.suites, input.mirrorAccess), mode: 0o644 },
     { path: UPSTREAM_SOURCES, content: renderUpstreamSources(recipe, input.upstreamKeyring), mode: 0o644 },
   ];
   if (!input.upstreamKeyring) {

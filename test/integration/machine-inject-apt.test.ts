@@ -45,7 +45,7 @@ for (const env of [good, evil]) stopAgent(env);
 
 // The rendered file, with the two in-container paths mapped to the test's.
 const sourcesFile = join(base, 'nspawn-kit-mirror.sources');
-writeFileSync(sourcesFile, renderMirrorSources('bookworm', { kind: 'bind' }).replace(`file:${MIRROR_MOUNT}`, `file:${repo}`).replace(MIRROR_KEYRING, keyAsc));
+writeFileSync(sourcesFile, renderMirrorSources(['bookworm'], { kind: 'bind' }).replace(`file:${MIRROR_MOUNT}`, `file:${repo}`).replace(MIRROR_KEYRING, keyAsc));
 
 /** The first-boot script's apt-get update options, taken from the rendered script. */
 function firstBootUpdateOptions(): string[] {

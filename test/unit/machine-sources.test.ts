@@ -22,17 +22,17 @@ const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 const UBUNTU_KEYRING = '/usr/share/keyrings/ubuntu-archive-keyring.gpg';
 const repo = (over: Record<string, unknown>) => ({ name: 'extra', uri: 'https://example.org/apt', suite: 'stable', components: ['main'], enabled: true, ...over });
 
-test('mirror source: bind mount as file:, Signed-By the mirror key, suite = codename, component main', () => {
-  const f = fields(renderMirrorSources('bookworm', { kind: 'bind' }));
+test('mirror source: bind mount as file:, Signed-By the mirror key, the recipe\'s suites, component main', () => {
+  const f = fields(renderMirrorSources(['bookworm', 'bookworm-updates', 'bookworm-security'], { kind: 'bind' }));
   assert.equal(f, {
     Types: 'deb',
     URIs: 'file:/var/local/nspawn-kit-mirror',
-    Suites: 'bookworm',
+    Suites: 'bookworm bookworm-updates bookworm-security',
     Components: 'main',
     'Signed-By': '/etc/apt/keyrings/nspawn-kit-mirror.asc',
   });
   assert.is(
-    renderMirrorSources('trixie', { kind: 'http', url: 'http://10.0.0.1:8080/' }),
+    renderMirrorSources(['trixie'], { kind: 'http', url: 'http://10.0.0.1:8080/' }),
     [
       '# Written by nspawn-kit: the local signed mirror, served over HTTP by `nspawn-kit mirror serve`.',
       'Types: deb',
@@ -133,7 +133,7 @@ test('planSources: keys copied by format, Enabled: no, signedBy as given, source
   assert.equal(fields(byPath.get('/etc/apt/sources.list.d/nspawn-kit-mirror.sources')!), {
     Types: 'deb',
     URIs: 'file:/var/local/nspawn-kit-mirror',
-    Suites: 'bookworm',
+    Suites: 'bookworm bookworm-updates bookworm-security',
     Components: 'main',
     'Signed-By': '/etc/apt/keyrings/nspawn-kit-mirror.asc',
   });
