@@ -133,7 +133,7 @@ test('planSources: keys copied by format, Enabled: no, signedBy as given, source
   assert.equal(fields(byPath.get('/etc/apt/sources.list.d/nspawn-kit-mirror.sources')!), {
     Types: 'deb',
     URIs: 'file:/var/local/nspawn-kit-mirror',
-    Suites: 'bookworm bookworm-updates bookworm-security',
+    Suites: 'bookworm',
     Components: 'main',
     'Signed-By': '/etc/apt/keyrings/nspawn-kit-mirror.asc',
   });
