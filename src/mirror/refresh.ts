@@ -29,6 +29,8 @@ export interface RefreshOptions {
 export interface RefreshReport {
   imported: ImportReport;
   warmed: string[];
+  /** What warming the `refresh` recipes downloaded: .debs, their bytes, and the list bytes apt reported fetching. */
+  warm: { downloaded: number; bytesDownloaded: number; listBytes: number };
   /** The update suites' newer versions (absent on the quick path, or when it failed: see problems). */
   updates?: UpdatesReport;
   published: PublishReport | undefined;
@@ -48,13 +50,17 @@ export async function refreshMirror(ctx: MirrorContext, ownerOf: ArchiveOwnerOf,
     log(`refresh: ${summarizeImport(imported)}`);
     for (const r of imported.rejected) problems.push(`rejected ${r.file}: ${r.reason}`);
     const warmed: string[] = [];
+    const warm = { downloaded: 0, bytesDownloaded: 0, listBytes: 0 };
     let updates: UpdatesReport | undefined;
     if (opts.warm !== false) {
       const all = resolveAllRecipes(ctx.config);
       for (const recipe of all.filter((r) => r.refresh)) {
         try {
           log(`refresh: warming ${recipe.name}`);
-          await warmRecipes(ctx, [recipe], { publish: false, ...(opts.keyring ? { keyring: opts.keyring } : {}) });
+          const w = await warmRecipes(ctx, [recipe], { publish: false, ...(opts.keyring ? { keyring: opts.keyring } : {}) });
+          warm.downloaded += w.downloaded;
+          warm.bytesDownloaded += w.bytesDownloaded;
+          for (const x of w.recipes) warm.listBytes += x.listBytes;
           warmed.push(recipe.name);
         } catch (err) {
           if (!(err instanceof NspawnKitError)) throw err;
@@ -76,12 +82,12 @@ export async function refreshMirror(ctx: MirrorContext, ownerOf: ArchiveOwnerOf,
     for (const s of published.suites) for (const q of s.quarantined) problems.push(`quarantined by publish (${s.codename}) ${printable(q.file)}: ${q.reason}`);
     const summary = [
       `imported ${imported.imported.length} new, ${imported.rejected.length} rejected`,
-      `warmed ${warmed.length ? warmed.join(', ') : 'nothing'}`,
+      `warmed ${warmed.length ? `${warmed.join(', ')}: ${warm.downloaded} .debs downloaded (${(warm.bytesDownloaded / 1024).toFixed(1)} KiB), lists ${(warm.listBytes / 1024).toFixed(1)} KiB fetched (apt)` : 'nothing'}`,
       ...(updates ? [updates.summary] : []),
       `published ${published.suites.map((s) => `${s.codename} (${s.packages} packages)`).join(', ') || 'no suites'}`,
       ...(problems.length ? [`${problems.length} problem(s):`, ...problems.map((p) => `  - ${p}`)] : []),
     ].join('\n');
-    return { imported, warmed, ...(updates ? { updates } : {}), published, problems, summary, durationMs: Date.now() - started };
+    return { imported, warmed, warm, ...(updates ? { updates } : {}), published, problems, summary, durationMs: Date.now() - started };
   };
   // A one-shot refresh (the command, the nightly hook) stops the gpg-agent afterwards; inside a daemon run the daemon's guard owns it.
   return withMirrorWrite(ctx, run, { wait: opts.wait ?? true, purpose: 'mirror refresh' });

@@ -16,7 +16,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { suiteKind } from '../config/suite-family.js';
 import type { Recipe } from '../config/types.js';
-import { aptGet, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
+import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { compareVersions } from './deb.js';
 import { fetchAndFile, type FiledDeb } from './fetch-debs.js';
@@ -65,15 +65,6 @@ export interface UpdatesReport {
   listBytes: number;
   listBytesWritten: number;
   summary: string;
-}
-
-/** "Fetched 1,234 kB in 1s (…)" -> bytes (apt prints B, kB, MB, GB: powers of 1000). */
-export function parseFetched(output: string): number {
-  const m = /^Fetched ([\d,.]+) ?([kMG]?B)\b/m.exec(output);
-  if (!m) return 0;
-  const n = Number((m[1] ?? '0').replace(/,/g, ''));
-  const unit = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[m[2] as 'B' | 'kB' | 'MB' | 'GB'];
-  return Number.isFinite(n) ? Math.round(n * unit) : 0;
 }
 
 type Stamp = Map<string, string>;

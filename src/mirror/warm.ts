@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Recipe } from '../config/types.js';
-import { aptGet, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
+import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { ensureSuiteLists, fetchAndFile, type FiledDeb, type SuiteCount } from './fetch-debs.js';
 import type { ImportReport } from './import.js';
@@ -54,6 +54,8 @@ export interface RecipeWarm {
   toDownload: number;
   downloaded: number;
   bytesDownloaded: number;
+  /** Bytes apt reported fetching for the package lists ("Fetched" of apt-get update; 0 for file:// or nothing fetched). */
+  listBytes: number;
   /** New entries over the suite lists. */
   addedToSuite: number;
   /** Per suite of the recipe: .debs filed under it, and how many of them were downloaded. */
@@ -90,7 +92,7 @@ async function resolve(ctx: MirrorContext, root: AptRoot, names: string[], extra
 async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): Promise<RecipeWarm> {
   const { sh } = ctx;
   const layout = mirrorLayout(ctx.config);
-  const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, toDownload: 0, downloaded: 0, bytesDownloaded: 0, addedToSuite: 0, suites: {}, warnings: [] };
+  const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, toDownload: 0, downloaded: 0, bytesDownloaded: 0, listBytes: 0, addedToSuite: 0, suites: {}, warnings: [] };
   for (const s of recipe.suites) result.suites[s] = { needed: 0, downloaded: 0 };
   const keyring = codenameKeyring(recipe.codename, opts.keyring);
   const { sources, skipped } = recipeSources(recipe, keyring, existsSync);
@@ -102,13 +104,14 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): P
   };
 
   ctx.log?.(`${recipe.name}: updating the private package lists of ${recipe.suites.join(', ')}`);
-  await aptGet(sh, root, ['-q', '-o', 'APT::Update::Error-Mode=any', 'update'], {
+  const update = await aptGet(sh, root, ['-q', '-o', 'APT::Update::Error-Mode=any', 'update'], {
     write: true,
     signal: ctx.signal,
     onLine,
     hint: `apt-get update failed for ${recipe.suites.map((s) => `${s} (${recipe.upstreams[s] ?? recipe.upstream})`).join(', ')}: check the URLs, the network and the keyring ${keyring}.`,
   });
 
+  result.listBytes = parseFetched(`${update.stdout}\n${update.stderr}`);
   const base = await baseSet(ctx, layout, recipe, root, keyring);
   result.baseSet = base.names.length;
   result.baseSetCached = base.cached;
