@@ -130,7 +130,7 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
   const picks = [...newest.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   out.newer = picks.map((p) => `${p.name} ${p.version} (${p.architecture})`);
   if (sh.dryRun && !existsSync(join(root.dir, 'state', 'lists'))) {
-    out.warnings.push('dry run: no package lists yet, the newer versions are unknown');
+    out.skipped = 'dry run: no package lists yet, the newer versions are unknown';
     return;
   }
   if (!picks.length) return;
@@ -191,10 +191,10 @@ export async function refreshUpdates(ctx: MirrorContext, recipes: Recipe[], opts
 
 export function summarizeUpdates(r: UpdatesReport): string {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-  const skipped = r.codenames.filter((c) => c.skipped).map((c) => c.codename);
+  const skipped = r.codenames.filter((c) => c.skipped).map((c) => `${c.codename} (${c.skipped})`);
   return (
     `updates: ${r.checked} packages checked, ${r.newer} newer versions, ${r.downloaded} .debs downloaded (${kib(r.bytesDownloaded)}), ` +
     `lists: ${kib(r.listBytes)} fetched (apt), ${kib(r.listBytesWritten)} written` +
-    (skipped.length ? `; skipped ${skipped.join(', ')} (no recipe with update suites)` : '')
+    (skipped.length ? `; not checked: ${skipped.join(', ')}` : '')
   );
 }
