@@ -9,7 +9,8 @@
  * - warming again downloads nothing;
  * - a refresh after a newer version appears in -security downloads exactly
  *   it and the new dependency it needs, files it under -security, and a
- *   refresh with nothing new downloads no .deb.
+ *   refresh with nothing new downloads no .deb; a newer version whose
+ *   dependencies cannot be resolved is fetched alone, and the report says so.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -126,6 +127,19 @@ test('mirror refresh with nothing new upstream: no .deb downloaded, no list rewr
   assert.is(report.codenames[0]?.checked, 6);
   assert.match(refreshed.summary, 'updates: 6 packages checked, 0 newer versions, 0 .debs downloaded (0.0 KiB), lists: 0.0 KiB fetched (apt), 0.0 KiB written');
   assert.equal(refreshed.published?.suites.map((s) => [s.codename, s.packages]).sort(), [['bookworm', 5], ['bookworm-security', 2], ['bookworm-updates', 1]]);
+});
+
+test('refresh: a newer version whose dependency no suite has: the exact version alone is fetched, and the report says so', async () => {
+  up.add('bookworm-security', { name: 'tool', version: '1.2', depends: 'nowhere-dep' });
+  const report = await refreshUpdates(ctx, [recipe], { keyring: up.keyring });
+  const c = report.codenames[0];
+  assert.ok(c);
+  assert.equal(c.newer, ['tool 1.2 (amd64)']);
+  assert.is(c.fallback, true);
+  assert.is(c.downloaded, 1);
+  assert.is(c.warnings.length, 1);
+  assert.match(c.warnings[0] ?? '', 'fetched the exact newer versions alone');
+  assert.equal(suite('bookworm-security'), ['hello_1.1_amd64.deb', 'hello_1.2_amd64.deb', 'tool_1.2_amd64.deb']);
 });
 
 test('refresh: a codename no recipe with update suites names is skipped and said so', async () => {
