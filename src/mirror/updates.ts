@@ -21,6 +21,7 @@ import type { MirrorContext } from './context.js';
 import { compareVersions } from './deb.js';
 import { fetchAndFile, type FiledDeb } from './fetch-debs.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
+import { loadPoolIndex } from './pool.js';
 import { listSuites, readSuite } from './suites.js';
 import { parseArchiveFileName, trustKey, type TrustedPackage } from './trusted-index.js';
 import { readSuiteLists, suitesByBytes } from './upstream-lists.js';
@@ -79,12 +80,16 @@ async function listStamps(root: AptRoot): Promise<Stamp> {
   return out;
 }
 
-/** Highest version held per name/architecture over the codename's suites. */
+/**
+ * Highest version held per name/architecture over the codename's suites: from the pool index
+ * (the control fields the importer validated; a pool file name drops the epoch), else the file name.
+ */
 async function heldVersions(layout: MirrorLayout, suites: string[]): Promise<Map<string, string>> {
+  const index = await loadPoolIndex(layout);
   const held = new Map<string, string>();
   for (const s of suites) {
     for (const rel of await readSuite(layout, s)) {
-      const p = parseArchiveFileName(rel.slice(rel.lastIndexOf('/') + 1));
+      const p = Object.hasOwn(index.files, rel) ? index.files[rel] : parseArchiveFileName(rel.slice(rel.lastIndexOf('/') + 1));
       if (!p) continue;
       const k = `${p.name}\0${p.architecture}`;
       const have = held.get(k);

@@ -41,6 +41,9 @@ up.add('bookworm', { name: 'newdep', version: '1.0' });
 // Updates: a newer hello in -security, a newer tool in -updates.
 up.add('bookworm-security', { name: 'hello', version: '1.1', priority: 'required' });
 up.add('bookworm-updates', { name: 'tool', version: '1.1' });
+// An epoch (a pool file name drops it: what the mirror holds is compared by the validated version).
+up.add('bookworm', { name: 'epo', version: '1:1.0' });
+up.add('bookworm-updates', { name: 'epo', version: '1:1.1' });
 
 const config = makeConfig(base);
 const lines: string[] = [];
@@ -54,7 +57,7 @@ const recipe = makeRecipe({
   updates: true,
   suites: ['bookworm', 'bookworm-updates', 'bookworm-security'],
   upstreams: { bookworm: up.archive, 'bookworm-updates': up.archive, 'bookworm-security': up.security },
-  packages: ['tool'],
+  packages: ['tool', 'epo'],
 });
 const suite = (s: string): string[] => readFileSync(suiteListPath(layout, s), 'utf8').split('\n').filter(Boolean).map((p) => p.split('/').pop() ?? p);
 
@@ -66,12 +69,12 @@ test('warm: base set at the release versions under the release, newest candidate
   assert.is(r.baseSet, 4);
   assert.equal(suite('bookworm'), ['apt_2.6_amd64.deb', 'base-a_1.0_amd64.deb', 'hello_1.0_amd64.deb', 'usr-is-merged_37_amd64.deb']);
   assert.equal(suite('bookworm-security'), ['hello_1.1_amd64.deb']);
-  assert.equal(suite('bookworm-updates'), ['tool_1.1_amd64.deb']);
-  assert.is(r.needed, 6);
-  assert.is(r.downloaded, 6);
-  assert.equal(r.suites, { bookworm: { needed: 4, downloaded: 4 }, 'bookworm-updates': { needed: 1, downloaded: 1 }, 'bookworm-security': { needed: 1, downloaded: 1 } });
-  assert.equal(report.published?.suites.map((s) => [s.codename, s.packages]).sort(), [['bookworm', 4], ['bookworm-security', 1], ['bookworm-updates', 1]]);
-  assert.match(report.summary, 'by suite: bookworm 4 (4 new), bookworm-updates 1 (1 new), bookworm-security 1 (1 new)');
+  assert.equal(suite('bookworm-updates'), ['epo_1.1_amd64.deb', 'tool_1.1_amd64.deb']);
+  assert.is(r.needed, 7);
+  assert.is(r.downloaded, 7);
+  assert.equal(r.suites, { bookworm: { needed: 4, downloaded: 4 }, 'bookworm-updates': { needed: 2, downloaded: 2 }, 'bookworm-security': { needed: 1, downloaded: 1 } });
+  assert.equal(report.published?.suites.map((s) => [s.codename, s.packages]).sort(), [['bookworm', 4], ['bookworm-security', 1], ['bookworm-updates', 2]]);
+  assert.match(report.summary, 'by suite: bookworm 4 (4 new), bookworm-updates 2 (2 new), bookworm-security 1 (1 new)');
 });
 
 test('warm again: nothing changed, nothing downloaded', async () => {
@@ -79,7 +82,7 @@ test('warm again: nothing changed, nothing downloaded', async () => {
   const r = report.recipes[0];
   assert.is(report.downloaded, 0);
   assert.is(r?.baseSetCached, true);
-  assert.is(r?.alreadyInPool, 6);
+  assert.is(r?.alreadyInPool, 7);
   assert.is(r?.addedToSuite, 0);
   assert.match(report.summary, 'nothing to download');
 });
@@ -91,7 +94,7 @@ test('refresh: a newer hello in -security and its new dependency are fetched and
   assert.ok(c);
   assert.is(c.codename, 'bookworm');
   assert.is(c.recipe, 'fixture');
-  assert.is(c.checked, 5);
+  assert.is(c.checked, 6);
   assert.equal(c.newer, ['hello 1.2 (amd64)']);
   assert.is(c.downloaded, 2);
   assert.is(report.downloaded, 2);
@@ -101,7 +104,7 @@ test('refresh: a newer hello in -security and its new dependency are fetched and
   assert.is(report.listBytes, 0);
   assert.equal(suite('bookworm-security'), ['hello_1.1_amd64.deb', 'hello_1.2_amd64.deb']);
   assert.equal(suite('bookworm'), ['apt_2.6_amd64.deb', 'base-a_1.0_amd64.deb', 'hello_1.0_amd64.deb', 'newdep_1.0_amd64.deb', 'usr-is-merged_37_amd64.deb']);
-  assert.equal(suite('bookworm-updates'), ['tool_1.1_amd64.deb']);
+  assert.equal(suite('bookworm-updates'), ['epo_1.1_amd64.deb', 'tool_1.1_amd64.deb']);
   assert.is(c.fallback, false);
 });
 
@@ -124,9 +127,9 @@ test('mirror refresh with nothing new upstream: no .deb downloaded, no list rewr
   // apt left every list as it was: no list file was rewritten.
   assert.is(report.listBytesWritten, 0);
   assert.equal(report.codenames[0]?.newer, []);
-  assert.is(report.codenames[0]?.checked, 6);
-  assert.match(refreshed.summary, 'updates: 6 packages checked, 0 newer versions, 0 .debs downloaded (0.0 KiB), lists: 0.0 KiB fetched (apt), 0.0 KiB written');
-  assert.equal(refreshed.published?.suites.map((s) => [s.codename, s.packages]).sort(), [['bookworm', 5], ['bookworm-security', 2], ['bookworm-updates', 1]]);
+  assert.is(report.codenames[0]?.checked, 7);
+  assert.match(refreshed.summary, 'updates: 7 packages checked, 0 newer versions, 0 .debs downloaded (0.0 KiB), lists: 0.0 KiB fetched (apt), 0.0 KiB written');
+  assert.equal(refreshed.published?.suites.map((s) => [s.codename, s.packages]).sort(), [['bookworm', 5], ['bookworm-security', 2], ['bookworm-updates', 2]]);
 });
 
 test('refresh: a newer version whose dependency no suite has: the exact version alone is fetched, and the report says so', async () => {
