@@ -118,8 +118,11 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
   }
 
   const updateSuites = recipe.suites.filter((s) => s !== codename);
-  const lists = await readSuiteLists(sh, root, sources, recipe.suites, (w) => out.warnings.push(w));
   const held = await heldVersions(layout, familySuites);
+  const warn = (w: string): void => void out.warnings.push(w);
+  // Only the held names' entries are kept (a release's list is ~50 MB); new dependencies are looked up after resolving.
+  const heldNames = new Set([...held.keys()].map((k) => k.slice(0, k.indexOf('\0'))));
+  const lists = await readSuiteLists(sh, root, sources, recipe.suites, warn, heldNames);
   out.checked = held.size;
   // The newest version each update suite offers per name/architecture, when newer than what the mirror holds.
   const newest = new Map<string, TrustedPackage>();
@@ -147,6 +150,8 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
     out.warnings.push(`apt could not resolve the newer versions together with their dependencies (${(res.stderr.trim().split('\n').pop() ?? '').slice(0, 300)}); fetched the exact newer versions alone`);
     needed = picks.map((p) => ({ ...p, uri: '', source: p.name }));
   }
+  const more = new Set(needed.map((d) => d.name).filter((n) => !heldNames.has(n)));
+  if (more.size) for (const [suite, pkgs] of await readSuiteLists(sh, root, sources, recipe.suites, undefined, more)) lists.get(suite)?.push(...pkgs);
   const bySuite = suitesByBytes(lists);
   const debs: FiledDeb[] = needed.map((d) => {
     const named = bySuite.get(trustKey(d.name, d.version, d.architecture, d.size, d.sha256));

@@ -4,20 +4,65 @@
  * fetched and verified these lists against the suite's keyring; a list file
  * belongs to the source whose apt file-name prefix it carries (listPrefix).
  * `mirror warm` and the nightly refresh file each .deb under the suite(s)
- * whose list names its bytes.
+ * whose list names its bytes. A release's list is ~50 MB: an uncompressed
+ * list is read line by line, and only the packages asked for are kept.
  */
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Shell } from '../shell.js';
 import { sourceOfList, type AptRoot, type AptSource } from './apt-root.js';
-import { parsePackagesIndex, readPackagesFile, trustKey, type TrustedPackage } from './trusted-index.js';
+import { readPackagesFile, trustKey, type TrustedPackage } from './trusted-index.js';
 
 const PACKAGES_LIST = /_Packages(\.gz|\.xz|\.lz4|\.zst|\.bz2|\.lzma)?$/;
 
+/** A line-by-line Packages parser: the five facts of each complete stanza whose name `want` accepts. */
+function stanzaParser(want: ReadonlySet<string> | undefined, out: TrustedPackage[]): { line(l: string): void; end(): void } {
+  let name = '';
+  let version = '';
+  let arch = '';
+  let size = '';
+  let sha = '';
+  const end = (): void => {
+    if (name && version && arch && /^[0-9]{1,15}$/.test(size) && /^[0-9a-f]{64}$/.test(sha) && (!want || want.has(name))) {
+      out.push({ name, version, architecture: arch, size: Number(size), sha256: sha });
+    }
+    name = version = arch = size = sha = '';
+  };
+  const line = (l: string): void => {
+    if (l === '' || l === '\r') return end();
+    const c = l.charCodeAt(0);
+    if (c === 32 || c === 9) return;
+    const colon = l.indexOf(':');
+    if (colon < 0) return;
+    const field = l.slice(0, colon);
+    if (field === 'Package') name = l.slice(colon + 1).trim();
+    else if (field === 'Version') version = l.slice(colon + 1).trim();
+    else if (field === 'Architecture') arch = l.slice(colon + 1).trim();
+    else if (field === 'Size') size = l.slice(colon + 1).trim();
+    else if (field === 'SHA256') sha = l.slice(colon + 1).trim().toLowerCase();
+  };
+  return { line, end };
+}
+
+async function scanList(sh: Shell, path: string, want: ReadonlySet<string> | undefined): Promise<TrustedPackage[]> {
+  const out: TrustedPackage[] = [];
+  const p = stanzaParser(want, out);
+  if (/\.(gz|xz|lz4|zst|bz2|lzma)$/.test(path)) {
+    for (const l of (await readPackagesFile(sh, path)).split('\n')) p.line(l);
+  } else {
+    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    for await (const l of lines) p.line(l);
+  }
+  p.end();
+  return out;
+}
+
 /**
- * The packages each of `suites` lists in the root (a suite without a list file has none).
- * Only regular files are read: over file:// apt links an uncompressed list to the upstream's
- * own file, which may change after apt verified it; such a list is reported through warn.
+ * The packages each of `suites` lists in the root (a suite without a list file has none); with
+ * `want`, only the packages of those names. Only regular files are read: over file:// apt links an
+ * uncompressed list to the upstream's own file, which may change after apt verified it; such a
+ * list is reported through warn.
  */
 export async function readSuiteLists(
   sh: Shell,
@@ -25,6 +70,7 @@ export async function readSuiteLists(
   sources: readonly AptSource[],
   suites: readonly string[],
   warn?: (message: string) => void,
+  want?: ReadonlySet<string>,
 ): Promise<Map<string, TrustedPackage[]>> {
   const out = new Map<string, TrustedPackage[]>(suites.map((s) => [s, []]));
   const own = sources.filter((s) => suites.includes(s.suite));
@@ -37,8 +83,7 @@ export async function readSuiteLists(
       warn?.(`the ${source.suite} list ${e.name} is not a regular file (apt links an uncompressed file:// list to the upstream's); not read: its .debs are filed under the release`);
       continue;
     }
-    const packages = parsePackagesIndex(await readPackagesFile(sh, join(lists, e.name)));
-    out.get(source.suite)?.push(...packages);
+    out.get(source.suite)?.push(...(await scanList(sh, join(lists, e.name), want)));
   }
   return out;
 }

@@ -123,7 +123,9 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): P
   const wanted = [...new Set([...base.names, ...recipe.packages])];
   const newest = await resolve(ctx, root, wanted, [], `apt could not resolve ${recipe.packages.join(', ') || 'the base set'} for ${recipe.suites.join(', ')}: is every package name available in ${recipe.upstream}?`);
 
-  const bySuite = suitesByBytes(await readSuiteLists(sh, root, sources, recipe.suites, (w) => result.warnings.push(w)));
+  const bySuite = suitesByBytes(
+    await readSuiteLists(sh, root, sources, recipe.suites, (w) => result.warnings.push(w), new Set([...release, ...newest].map((d) => d.name))),
+  );
   const filed = new Map<string, FiledDeb>();
   const file = (deb: NeededDeb, releaseToo: boolean): void => {
     const named = bySuite.get(trustKey(deb.name, deb.version, deb.architecture, deb.size, deb.sha256)) ?? [];
