@@ -5,56 +5,76 @@
  * belongs to the source whose apt file-name prefix it carries (listPrefix).
  * `mirror warm` and the nightly refresh file each .deb under the suite(s)
  * whose list names its bytes. A release's list is ~50 MB: an uncompressed
- * list is read line by line, and only the packages asked for are kept.
+ * list is scanned in pieces, and only the packages asked for are kept.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Shell } from '../shell.js';
 import { sourceOfList, type AptRoot, type AptSource } from './apt-root.js';
 import { readPackagesFile, trustKey, type TrustedPackage } from './trusted-index.js';
 
 const PACKAGES_LIST = /_Packages(\.gz|\.xz|\.lz4|\.zst|\.bz2|\.lzma)?$/;
 
-/** A line-by-line Packages parser: the five facts of each complete stanza whose name `want` accepts. */
-function stanzaParser(want: ReadonlySet<string> | undefined, out: TrustedPackage[]): { line(l: string): void; end(): void } {
+/**
+ * A Packages scanner fed text in pieces (a piece may end mid-line): the five facts of each complete
+ * stanza whose name `want` accepts. Only the lines of those five fields become strings; the fields
+ * it reads are ASCII by Debian policy, so a piece may be decoded as latin1.
+ */
+export function stanzaScanner(want: ReadonlySet<string> | undefined, out: TrustedPackage[]): { feed(text: string): void; end(): void } {
   let name = '';
   let version = '';
   let arch = '';
   let size = '';
   let sha = '';
-  const end = (): void => {
+  let rest = '';
+  const flush = (): void => {
     if (name && version && arch && /^[0-9]{1,15}$/.test(size) && /^[0-9a-f]{64}$/.test(sha) && (!want || want.has(name))) {
       out.push({ name, version, architecture: arch, size: Number(size), sha256: sha });
     }
     name = version = arch = size = sha = '';
   };
-  const line = (l: string): void => {
-    if (l === '' || l === '\r') return end();
-    const c = l.charCodeAt(0);
-    if (c === 32 || c === 9) return;
-    const colon = l.indexOf(':');
-    if (colon < 0) return;
-    const field = l.slice(0, colon);
-    if (field === 'Package') name = l.slice(colon + 1).trim();
-    else if (field === 'Version') version = l.slice(colon + 1).trim();
-    else if (field === 'Architecture') arch = l.slice(colon + 1).trim();
-    else if (field === 'Size') size = l.slice(colon + 1).trim();
-    else if (field === 'SHA256') sha = l.slice(colon + 1).trim().toLowerCase();
+  const value = (text: string, from: number, to: number): string => text.slice(from, to).trim();
+  const lines = (text: string, final: boolean): void => {
+    let i = 0;
+    for (;;) {
+      const j = text.indexOf('\n', i);
+      if (j < 0 && !final) {
+        rest = text.slice(i);
+        return;
+      }
+      const e = j < 0 ? text.length : j;
+      const c = text.charCodeAt(i);
+      if (e === i || (e === i + 1 && c === 13)) flush();
+      else if (c === 80 && text.startsWith('Package:', i)) name = value(text, i + 8, e);
+      else if (c === 86 && text.startsWith('Version:', i)) version = value(text, i + 8, e);
+      else if (c === 65 && text.startsWith('Architecture:', i)) arch = value(text, i + 13, e);
+      else if (c === 83 && text.startsWith('Size:', i)) size = value(text, i + 5, e);
+      else if (c === 83 && text.startsWith('SHA256:', i)) sha = value(text, i + 7, e).toLowerCase();
+      if (j < 0) {
+        rest = '';
+        return;
+      }
+      i = j + 1;
+    }
   };
-  return { line, end };
+  return {
+    feed: (text) => lines(rest + text, false),
+    end: () => {
+      lines(rest, true);
+      flush();
+    },
+  };
 }
 
 async function scanList(sh: Shell, path: string, want: ReadonlySet<string> | undefined): Promise<TrustedPackage[]> {
   const out: TrustedPackage[] = [];
-  const p = stanzaParser(want, out);
+  const scan = stanzaScanner(want, out);
   if (/\.(gz|xz|lz4|zst|bz2|lzma)$/.test(path)) {
-    for (const l of (await readPackagesFile(sh, path)).split('\n')) p.line(l);
+    scan.feed(await readPackagesFile(sh, path));
   } else {
-    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-    for await (const l of lines) p.line(l);
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) scan.feed((chunk as Buffer).toString('latin1'));
   }
-  p.end();
+  scan.end();
   return out;
 }
 
