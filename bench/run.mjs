@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --quick | --full] [--only publish,bootstrap,watch,qgis] [--no-build]`
+ * `npm run bench [-- --quick | --full] [--only publish,bootstrap,watch,refresh,qgis] [--no-build]`
  *
  * Side-by-side benchmarks of nspawn-kit (built library in dist/, each measured
  * operation in its own child process for its peak memory) and the tools it
@@ -16,6 +16,7 @@ import { bootstrapCase } from './lib/bootstrap.mjs';
 import { memoryRows } from './lib/memory.mjs';
 import { publishCase } from './lib/publish.mjs';
 import { qgisCase } from './lib/qgis.mjs';
+import { refreshCase } from './lib/refresh.mjs';
 import { markdownTable, svgChart } from './lib/report.mjs';
 import { errorRow, log } from './lib/util.mjs';
 import { watchCase } from './lib/watch.mjs';
@@ -30,7 +31,7 @@ const only = (argv.find((a) => a.startsWith('--only='))?.slice(7) ?? (argv.inclu
   .filter((s) => s && !s.startsWith('--'));
 if (flag('--help') || flag('-h')) {
   process.stdout.write(
-    'usage: npm run bench -- [--quick | --full] [--only publish,bootstrap,watch,qgis] [--no-build] | --render results/DATE.json\n' +
+    'usage: npm run bench -- [--quick | --full] [--only publish,bootstrap,watch,refresh,qgis] [--no-build] | --render results/DATE.json\n' +
       '  --quick   smaller pools and fewer repeats (about 10 minutes on 2 cores)\n' +
       '  (default) pools of 100, 2,000 and 10,000 .debs, more repeats\n' +
       '  --full    the default run plus the QGIS main job (downloads about 1 GB; or NSPAWN_KIT_BENCH_QGIS=1)\n' +
@@ -119,6 +120,7 @@ async function main() {
   if (want('bootstrap')) await guard('bootstrap', 'bookworm-minimal', () => bootstrapCase(plan, { quick }));
   if (want('publish')) for (const n of plan.pools) await guard('publish', `pool ${n}`, () => publishCase(n, plan));
   if (want('watch')) await guard('watch', 'watcher', () => watchCase(plan));
+  if (want('refresh')) await guard('refresh', 'qgis mirror', () => refreshCase());
   if (want('qgis')) await guard('main job', 'qgis-container', () => qgisCase({ enabled: full || process.env.NSPAWN_KIT_BENCH_QGIS === '1' }));
   rows.push(...memoryRows(memory));
 

@@ -72,6 +72,21 @@ const ops = {
     finish({ totalMs: r.ms, downloaded: r.value.downloaded, summary: r.value.summary });
   },
 
+  /** `mirror refresh` (the nightly job: import, warm the refresh recipes, fetch the update suites' newer versions, gc, publish). */
+  async refresh() {
+    const { refreshMirror } = await load('mirror/refresh.js');
+    const { archiveOwner } = await load('triggers/archive-owner.js');
+    const r = await timed(() => refreshMirror(ctx, archiveOwner, { wait: false }));
+    const u = r.value.updates;
+    finish({
+      totalMs: r.ms,
+      warm: r.value.warm,
+      updates: u && { checked: u.checked, newer: u.newer, downloaded: u.downloaded, bytesDownloaded: u.bytesDownloaded, listBytes: u.listBytes, listBytesWritten: u.listBytesWritten },
+      problems: r.value.problems,
+      summary: r.value.summary,
+    });
+  },
+
   /** `nspawn-kit create <recipe> --name NAME` (settings files into temp dirs). */
   async create() {
     const { createMachine } = await load('machine/create.js');

@@ -86,6 +86,15 @@ export async function aptGet(sh: Shell, root: AptRoot, args: string[], opts: Run
   return sh.run(cmd, { ...opts, env: { ...opts.env, ...root.env, LC_ALL: 'C' } });
 }
 
+/** "Fetched 1,234 kB in 1s (…)" -> bytes (apt prints B, kB, MB, GB: powers of 1000). */
+export function parseFetched(output: string): number {
+  const m = /^Fetched ([\d,.]+) ?([kMG]?B)\b/m.exec(output);
+  if (!m) return 0;
+  const n = Number((m[1] ?? '0').replace(/,/g, ''));
+  const unit = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[m[2] as 'B' | 'kB' | 'MB' | 'GB'];
+  return Number.isFinite(n) ? Math.round(n * unit) : 0;
+}
+
 /** A .deb apt would fetch; `source` comes from the upstream pool directory of the URI. */
 export interface NeededDeb extends DebPackage {
   uri: string;

@@ -1,30 +1,43 @@
 /**
  * Cache warming: everything a recipe needs lands in the mirror, so the next
- * build needs no network. The needed set is computed first (debootstrap
- * --print-debs for the base set of the variant, apt's resolver with a
- * private root for the closure of base set + recipe packages); only .debs
- * whose SHA256 is not already in the pool are downloaded (`apt-get
- * download`, hashes checked against the signed indices), then imported
- * into the recipe's codename and published. Warming again when nothing
- * changed downloads no .deb and says so.
+ * build needs no network. One private apt root holds every suite of the
+ * recipe (release, -updates, -security, each from its upstream, verified by
+ * the codename's keyring), updated once. Two resolutions:
+ * (a) the variant's base set (debootstrap --print-debs) with
+ *     APT::Default-Release=<codename>: the release's own versions, filed under
+ *     the release suite, where debootstrap (which reads dists/<codename>
+ *     alone) must find a complete base set;
+ * (b) base set + recipe packages over all suites, no pinning: the newest
+ *     candidate wins, as apt inside the machine chooses.
+ * Each .deb is filed under every suite whose verified list names its exact
+ * bytes (a .deb no recipe suite names, from an extra repository, under the
+ * release). Only .debs whose SHA256 is not in the pool are downloaded
+ * (fetch-debs.ts). Warming again when nothing changed downloads no .deb.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Recipe } from '../config/types.js';
-import { OperationError, PreflightError } from '../errors.js';
-import { aptGet, aptUri, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
+import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
-import { sha256File } from './deb.js';
-import { importFiles, type ImportReport } from './import.js';
-import { mirrorLayout, poolRelativePath, suiteListPath, type MirrorLayout } from './layout.js';
-import { loadPoolIndex } from './pool.js';
+import { ensureSuiteLists, fetchAndFile, type FiledDeb, type SuiteCount } from './fetch-debs.js';
+import type { ImportReport } from './import.js';
+import { mirrorLayout, suiteListPath } from './layout.js';
 import { publishMirror, type PublishReport } from './publish.js';
-import { addToSuite } from './suites.js';
+import { trustKey } from './trusted-index.js';
+import { readSuiteLists, suitesByBytes } from './upstream-lists.js';
+import { baseSet, codenameKeyring } from './warm-base.js';
+
+export { codenameKeyring, suiteKeyring } from './warm-base.js';
 
 export interface WarmOptions {
   /** Publish the warmed suites at the end (default true; `mirror refresh` publishes once itself). */
   publish?: boolean;
+  /**
+   * The keyring that verifies every suite of the recipe's codename, instead of
+   * the distribution keyring (suiteKeyring): an archive signed by another key
+   * (tests: a throwaway key). Verification is never skipped.
+   */
+  keyring?: string;
 }
 
 export interface RecipeWarm {
@@ -32,17 +45,21 @@ export interface RecipeWarm {
   codename: string;
   /** Packages of the variant's base set (debootstrap --print-debs). */
   baseSet: number;
-  /** The base set came from the cache (the upstream InRelease did not change). */
+  /** The base set came from the cache (the release's InRelease did not change). */
   baseSetCached: boolean;
-  /** .debs in the closure of base set + recipe packages. */
+  /** .debs in the union of both resolutions (base set at the release's versions; base set + recipe packages, newest). */
   needed: number;
   alreadyInPool: number;
   /** Not in the pool: fetched (or, in a dry run, would be). */
   toDownload: number;
   downloaded: number;
   bytesDownloaded: number;
-  /** New entries in the codename's suite list. */
+  /** Bytes apt reported fetching for the package lists ("Fetched" of apt-get update; 0 for file:// or nothing fetched). */
+  listBytes: number;
+  /** New entries over the suite lists. */
   addedToSuite: number;
+  /** Per suite of the recipe: .debs filed under it, and how many of them were downloaded. */
+  suites: Record<string, SuiteCount>;
   import?: ImportReport;
   warnings: string[];
 }
@@ -56,160 +73,83 @@ export interface WarmReport {
   summary: string;
 }
 
-/** The keyring debootstrap's suite script names (Debian: debian-archive-keyring.gpg). */
-export function suiteKeyring(codename: string): string {
-  const script = `/usr/share/debootstrap/scripts/${codename}`;
-  let keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
-  try {
-    keyring = /^keyring\s+(\S+)/m.exec(readFileSync(script, 'utf8'))?.[1] ?? keyring;
-  } catch {
-    // no script: debootstrap cannot bootstrap it either; the Debian keyring is the best guess
-  }
-  return keyring;
-}
-
 function warmArchitecture(ctx: MirrorContext): string {
   const { host, mirror } = ctx.config;
   return mirror.architectures.includes(host.architecture) ? host.architecture : (mirror.architectures[0] ?? host.architecture);
 }
 
-/** apt's list file name of a suite's InRelease (URItoFileName: scheme dropped, "/" -> "_"). */
-function inReleaseListName(upstream: string, codename: string): string {
-  const stripped = aptUri(upstream).replace(/^[a-z]+:\/\/(?:[^@/]*@)?/, '').replace(/\/+$/, '');
-  return `${stripped}/dists/${codename}/InRelease`.replace(/\//g, '_');
+/** apt's choice for `names` (install --print-uris with an empty dpkg status); extra are more apt-get arguments. */
+async function resolve(ctx: MirrorContext, root: AptRoot, names: string[], extra: string[], hint: string): Promise<NeededDeb[]> {
+  const res = await aptGet(ctx.sh, root, ['-qq', '--print-uris', '-o', 'Acquire::ForceHash=SHA256', ...extra, 'install', '--download-only', '-y', '--', ...names], {
+    write: false,
+    nothrow: ctx.sh.dryRun,
+    signal: ctx.signal,
+    hint,
+  });
+  return parsePrintUris(res.stdout);
 }
 
-async function inReleaseKey(root: AptRoot, recipe: Recipe): Promise<string | undefined> {
-  const lists = join(root.dir, 'state', 'lists');
-  const exact = join(lists, inReleaseListName(recipe.upstream, recipe.codename));
-  if (existsSync(exact)) return (await sha256File(exact)).sha256;
-  const all = (await fsp.readdir(lists).catch(() => [] as string[])).filter((n) => n.endsWith('_InRelease')).sort();
-  if (!all.length) return undefined;
-  const h = createHash('sha256');
-  for (const n of all) h.update((await sha256File(join(lists, n))).sha256);
-  return h.digest('hex');
-}
-
-/** Base set of the variant: cached per upstream InRelease, else debootstrap --print-debs in a temp dir under stateDir. */
-async function baseSet(ctx: MirrorContext, layout: MirrorLayout, recipe: Recipe, root: AptRoot, keyring: string): Promise<{ names: string[]; cached: boolean }> {
-  const { sh } = ctx;
-  const warmDir = join(layout.state, 'warm', recipe.codename);
-  const id = createHash('sha256').update(JSON.stringify([recipe.upstream, recipe.variant, recipe.components, root.architecture])).digest('hex').slice(0, 16);
-  const cacheFile = join(warmDir, `base-${recipe.variant}-${root.architecture}-${id}.json`);
-  const key = await inReleaseKey(root, recipe);
-  const cached = await fsp.readFile(cacheFile, 'utf8').then((t) => JSON.parse(t) as { key?: string; names?: string[] }, () => undefined);
-  if (key && cached?.key === key && Array.isArray(cached.names)) return { names: cached.names, cached: true };
-
-  const args = [
-    '--print-debs',
-    ...(recipe.variant === 'default' ? [] : [`--variant=${recipe.variant}`]),
-    `--arch=${root.architecture}`,
-    `--components=${recipe.components.join(',')}`,
-    `--keyring=${keyring}`,
-  ];
-  if (sh.dryRun) {
-    await sh.write(['debootstrap', [...args, recipe.codename, join(warmDir, 'tmp', 'target'), aptUri(recipe.upstream)]]);
-    return { names: cached?.names ?? [], cached: false };
-  }
-  await fsp.mkdir(warmDir, { recursive: true });
-  const tmp = await fsp.mkdtemp(join(warmDir, 'tmp-'));
-  try {
-    ctx.log?.(`${recipe.name}: computing the ${recipe.variant} base set (debootstrap --print-debs)`);
-    // debootstrap creates and deletes the target itself: hand it a path that does not exist yet.
-    const out = await sh.read(['debootstrap', [...args, recipe.codename, join(tmp, 'target'), aptUri(recipe.upstream)]], {
-      signal: ctx.signal,
-      env: { LC_ALL: 'C' },
-      hint: `debootstrap could not resolve the ${recipe.variant} base set of ${recipe.codename} from ${recipe.upstream}; check the upstream URL and the network.`,
-    });
-    const names = out.stdout.split(/\s+/).filter((n) => /^[a-z0-9][a-z0-9+.-]+$/.test(n));
-    if (!names.length) throw new OperationError(`debootstrap --print-debs printed no packages for ${recipe.codename} (${recipe.variant})`);
-    if (key) await sh.writeFile(cacheFile, `${JSON.stringify({ key, names })}\n`);
-    return { names, cached: false };
-  } finally {
-    await sh.remove(tmp);
-  }
-}
-
-/** Pool file holding exactly this .deb (by SHA256), if any. */
-async function inPool(layout: MirrorLayout, bySha: Map<string, string>, deb: NeededDeb): Promise<string | undefined> {
-  const known = bySha.get(deb.sha256);
-  if (known && existsSync(join(layout.root, known))) return known;
-  const rel = poolRelativePath(deb);
-  const path = join(layout.root, rel);
-  if (!existsSync(path)) return undefined;
-  return (await sha256File(path)).sha256 === deb.sha256 ? rel : undefined;
-}
-
-async function warmOne(ctx: MirrorContext, recipe: Recipe): Promise<RecipeWarm> {
+async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): Promise<RecipeWarm> {
   const { sh } = ctx;
   const layout = mirrorLayout(ctx.config);
-  const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, toDownload: 0, downloaded: 0, bytesDownloaded: 0, addedToSuite: 0, warnings: [] };
-  const architecture = warmArchitecture(ctx);
-  const keyring = suiteKeyring(recipe.codename);
-  if (!existsSync(keyring)) {
-    throw new PreflightError(`the archive keyring ${keyring} for ${recipe.codename} is missing`, 'Install the distribution\'s archive keyring package (debian-archive-keyring or ubuntu-keyring).');
-  }
+  const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, toDownload: 0, downloaded: 0, bytesDownloaded: 0, listBytes: 0, addedToSuite: 0, suites: {}, warnings: [] };
+  for (const s of recipe.suites) result.suites[s] = { needed: 0, downloaded: 0 };
+  const keyring = codenameKeyring(recipe.codename, opts.keyring);
   const { sources, skipped } = recipeSources(recipe, keyring, existsSync);
   result.warnings.push(...skipped);
-  const root = await prepareAptRoot(sh, join(layout.state, 'warm', recipe.codename, `apt-${recipe.name}`), architecture, sources);
+  const warmDir = join(layout.state, 'warm', recipe.codename);
+  const root = await prepareAptRoot(sh, join(warmDir, `apt-${recipe.name}`), warmArchitecture(ctx), sources);
   const onLine = (line: string): void => {
     if (line.trim()) ctx.log?.(`${recipe.name}: ${line.trim()}`);
   };
 
-  ctx.log?.(`${recipe.name}: updating the private package lists from ${recipe.upstream}`);
-  await aptGet(sh, root, ['-q', '-o', 'APT::Update::Error-Mode=any', 'update'], { write: true, signal: ctx.signal, onLine, hint: `apt-get update failed for ${recipe.upstream}: check the URL, the network and the keyring ${keyring}.` });
+  ctx.log?.(`${recipe.name}: updating the private package lists of ${recipe.suites.join(', ')}`);
+  const update = await aptGet(sh, root, ['-q', '-o', 'APT::Update::Error-Mode=any', 'update'], {
+    write: true,
+    signal: ctx.signal,
+    onLine,
+    hint: `apt-get update failed for ${recipe.suites.map((s) => `${s} (${recipe.upstreams[s] ?? recipe.upstream})`).join(', ')}: check the URLs, the network and the keyring ${keyring}.`,
+  });
 
+  result.listBytes = parseFetched(`${update.stdout}\n${update.stderr}`);
   const base = await baseSet(ctx, layout, recipe, root, keyring);
   result.baseSet = base.names.length;
   result.baseSetCached = base.cached;
-  const wanted = [...new Set([...base.names, ...recipe.packages])];
   if (sh.dryRun && !existsSync(join(root.dir, 'state', 'lists'))) {
     result.warnings.push('dry run: no package lists yet, the needed set is unknown');
     return result;
   }
-  const resolved = await aptGet(sh, root, ['-qq', '--print-uris', '-o', 'Acquire::ForceHash=SHA256', 'install', '--download-only', '-y', '--', ...wanted], {
-    write: false,
-    nothrow: sh.dryRun,
-    signal: ctx.signal,
-    hint: `apt could not resolve ${recipe.packages.join(', ') || 'the base set'} for ${recipe.codename}: is every package name available in ${recipe.upstream}?`,
+  const release = await resolve(ctx, root, base.names, ['-o', `APT::Default-Release=${recipe.codename}`], `apt could not resolve the ${recipe.variant} base set from ${recipe.codename}: does ${recipe.upstream} carry it?`);
+  const wanted = [...new Set([...base.names, ...recipe.packages])];
+  const newest = await resolve(ctx, root, wanted, [], `apt could not resolve ${recipe.packages.join(', ') || 'the base set'} for ${recipe.suites.join(', ')}: is every package name available in ${recipe.upstream}?`);
+
+  const bySuite = suitesByBytes(
+    await readSuiteLists(sh, root, sources, recipe.suites, (w) => result.warnings.push(w), new Set([...release, ...newest].map((d) => d.name))),
+  );
+  const filed = new Map<string, FiledDeb>();
+  const file = (deb: NeededDeb, releaseToo: boolean): void => {
+    const named = bySuite.get(trustKey(deb.name, deb.version, deb.architecture, deb.size, deb.sha256)) ?? [];
+    const suites = [...new Set([...(releaseToo || !named.length ? [recipe.codename] : []), ...named])];
+    const have = filed.get(deb.sha256);
+    if (have) have.suites = [...new Set([...have.suites, ...suites])];
+    else filed.set(deb.sha256, { ...deb, suites });
+  };
+  for (const d of release) file(d, true);
+  for (const d of newest) file(d, false);
+
+  if (!sh.dryRun) await ensureSuiteLists(ctx, layout, recipe.suites);
+  const fetched = await fetchAndFile(ctx, layout, root, [...filed.values()], recipe.name, warmDir);
+  Object.assign(result, {
+    needed: fetched.needed,
+    alreadyInPool: fetched.alreadyInPool,
+    toDownload: fetched.toDownload,
+    downloaded: fetched.downloaded,
+    bytesDownloaded: fetched.bytesDownloaded,
+    addedToSuite: fetched.addedToSuite,
+    suites: { ...result.suites, ...fetched.suites },
+    ...(fetched.import ? { import: fetched.import } : {}),
   });
-  const needed = parsePrintUris(resolved.stdout);
-  result.needed = needed.length;
-
-  const index = await loadPoolIndex(layout);
-  const bySha = new Map(Object.entries(index.files).filter(([, e]) => e.sha256).map(([rel, e]) => [e.sha256, rel] as const));
-  const present: string[] = [];
-  const missing: NeededDeb[] = [];
-  for (const deb of needed) {
-    const rel = await inPool(layout, bySha, deb);
-    if (rel) present.push(rel);
-    else missing.push(deb);
-  }
-  result.alreadyInPool = present.length;
-  result.toDownload = missing.length;
-  ctx.log?.(`${recipe.name}: ${needed.length} .debs needed, ${present.length} already in the pool, ${missing.length} to download`);
-
-  if (present.length) result.addedToSuite += (await addToSuite(sh, layout, recipe.codename, present)).length;
-  if (!missing.length) return result;
-
-  const dl = join(layout.state, 'warm', recipe.codename, `download-${process.pid}`);
-  await sh.mkdir(dl);
-  try {
-    const specs = missing.map((d) => `${d.name}:${d.architecture === 'all' ? architecture : d.architecture}=${d.version}`);
-    await aptGet(sh, root, ['-q', 'download', '--', ...specs], { write: true, cwd: sh.dryRun ? undefined : dl, signal: ctx.signal, onLine });
-    if (sh.dryRun) return result;
-    const files = (await fsp.readdir(dl)).filter((n) => n.endsWith('.deb')).map((n) => join(dl, n));
-    result.downloaded = files.length;
-    for (const f of files) result.bytesDownloaded += (await fsp.stat(f)).size;
-    if (files.length !== missing.length) result.warnings.push(`expected ${missing.length} downloads, got ${files.length}`);
-    const report = await importFiles(ctx, files.map((path) => ({ path, codename: recipe.codename })), { noCache: true, importer: 'native' });
-    result.import = report;
-    result.addedToSuite += Object.hasOwn(report.addedToSuites, recipe.codename) ? (report.addedToSuites[recipe.codename] ?? 0) : 0;
-    for (const r of report.rejected) result.warnings.push(`downloaded file rejected: ${r.file}: ${r.reason}`);
-    for (const c of report.conflicts) result.warnings.push(`conflict: ${c.file}: ${c.reason}`);
-  } finally {
-    await sh.remove(dl);
-  }
+  result.warnings.push(...fetched.warnings);
   return result;
 }
 
@@ -217,7 +157,7 @@ export async function warmRecipes(ctx: MirrorContext, recipes: Recipe[], opts: W
   const report: WarmReport = { dryRun: ctx.sh.dryRun, recipes: [], downloaded: 0, bytesDownloaded: 0, summary: '' };
   for (const recipe of recipes) {
     ctx.signal?.throwIfAborted();
-    const r = await warmOne(ctx, recipe);
+    const r = await warmOne(ctx, recipe, opts);
     report.recipes.push(r);
     report.downloaded += r.downloaded;
     report.bytesDownloaded += r.bytesDownloaded;
@@ -225,7 +165,7 @@ export async function warmRecipes(ctx: MirrorContext, recipes: Recipe[], opts: W
   }
   // Only suites that exist (a dry run on a fresh mirror has none yet).
   const layout = mirrorLayout(ctx.config);
-  const codenames = [...new Set(recipes.map((r) => r.codename))].filter((c) => existsSync(suiteListPath(layout, c)));
+  const codenames = [...new Set(recipes.flatMap((r) => r.suites))].filter((c) => existsSync(suiteListPath(layout, c)));
   if (opts.publish !== false && codenames.length) report.published = await publishMirror(ctx, { codenames });
   report.summary = summarizeWarm(report);
   ctx.log?.(report.summary);
@@ -234,9 +174,13 @@ export async function warmRecipes(ctx: MirrorContext, recipes: Recipe[], opts: W
 
 export function summarizeWarm(r: WarmReport): string {
   const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
-  const lines = r.recipes.map(
-    (x) => `${x.recipe} (${x.codename}): ${x.needed} .debs needed, ${x.alreadyInPool} already in the pool, ${r.dryRun ? `${x.toDownload} to download` : `${x.downloaded} downloaded (${mib(x.bytesDownloaded)})`}`,
-  );
+  const lines = r.recipes.map((x) => {
+    const perSuite = Object.entries(x.suites)
+      .map(([s, c]) => `${s} ${c.needed}${c.downloaded ? ` (${c.downloaded} ${r.dryRun ? 'to download' : 'new'})` : ''}`)
+      .join(', ');
+    const head = `${x.recipe} (${x.codename}): ${x.needed} .debs needed, ${x.alreadyInPool} already in the pool, ${r.dryRun ? `${x.toDownload} to download` : `${x.downloaded} downloaded (${mib(x.bytesDownloaded)})`}`;
+    return perSuite ? `${head}; by suite: ${perSuite}` : head;
+  });
   let head: string;
   if (r.dryRun) {
     const unknown = r.recipes.some((x) => x.warnings.some((w) => w.includes('needed set is unknown')));

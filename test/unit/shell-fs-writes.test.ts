@@ -25,7 +25,7 @@ const DIRECT_FS_WRITES: Record<string, string> = {
   'src/mirror/ftparchive-run.ts': 'apt-ftparchive\'s private cache database: a damaged one is moved aside',
   'src/mirror/gc.ts': 'removes directories it emptied',
   'src/mirror/keys.ts': 'the signing keyring\'s private gnupg home (mode) and the exported public key',
-  'src/mirror/warm.ts': 'a private download dir under the state dir',
+  'src/mirror/warm-base.ts': 'a private temp dir under the state dir for debootstrap --print-debs',
   'src/mirror/apt-move.ts': 'apt-move\'s private file cache and its moved files',
   'src/mirror/lock.ts': 'the mirror lock\'s pid file',
   'src/mirror/packages-index.ts': 'index files written into the publication being staged',
