@@ -18,7 +18,7 @@ import { quarantineFiles } from './import-state.js';
 import { checkStanzas, indexStanzas, validatedFiles, type Disagreement } from './index-check.js';
 import { mirrorLayout } from './layout.js';
 import { loadPoolIndex, savePoolIndex } from './pool.js';
-import { suiteOverrides } from './overrides.js';
+import { stagedOverrides } from './overrides.js';
 import { removeFromSuite } from './suites.js';
 
 /** The suite's publication was refused: the index would have misnamed these pool files. */
@@ -52,7 +52,7 @@ export async function indexSuite(
   let current = members;
   let indices: ArchIndex[];
   // Priority and Section as the upstream's index gives them (made again only when a list changed).
-  const override = await suiteOverrides(ctx.sh, mirrorLayout(ctx.config), codename, (w) => progress(ctx, w));
+  const override = await stagedOverrides(ctx.sh, mirrorLayout(ctx.config), codename, members, outDir, (w) => progress(ctx, w));
   for (;;) {
     try {
       indices = await generatePackages(ctx, { members: current, architectures, outDir, parts, override });

@@ -16,10 +16,12 @@
  * The lists are ~50 MB: they are parsed only when one changed. The result is a
  * compact apt-ftparchive binary override file per suite
  * (<state>/overrides/<suite>, `package priority section` lines) beside the
- * stamps of the lists it was made from; a publish only stats the lists.
+ * stamps of the lists it was made from; a publish only stats the lists, and
+ * hands apt-ftparchive the lines of the suite's own packages (it reads a
+ * 60,000-line override file in ~0.12 s per process; the suite's lines, in none).
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Shell } from '../shell.js';
 import type { MirrorLayout } from './layout.js';
 import { assertCodename } from './suites.js';
@@ -153,4 +155,36 @@ export async function suiteOverrides(sh: Shell, layout: MirrorLayout, suite: str
   await sh.writeFile(file, renderOverrides(merged));
   await sh.writeFile(stampFile, failed ? '' : wanted);
   return file;
+}
+
+/** The full override files read, by path, while their stamp is unchanged (the daemon publishes often). */
+const loaded = new Map<string, { stamp: string; lines: Map<string, string> }>();
+
+/**
+ * The suite's override lines for its members only, written to `outDir`
+ * (the publisher's staging dir) for apt-ftparchive; undefined when no
+ * verified list speaks for the suite (every package keeps its control values).
+ */
+export async function stagedOverrides(sh: Shell, layout: MirrorLayout, suite: string, members: readonly string[], outDir: string, warn?: (message: string) => void): Promise<string | undefined> {
+  const full = await suiteOverrides(sh, layout, suite, warn);
+  if (full === undefined) return undefined;
+  const staged = join(outDir, 'override');
+  if (sh.dryRun) return staged;
+  const stamp = (await stampOf(full)) ?? 'gone';
+  let entry = loaded.get(full);
+  if (entry?.stamp !== stamp) {
+    const lines = new Map<string, string>();
+    const text = await fsp.readFile(full, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const name = line.slice(0, line.indexOf(' '));
+      if (name) lines.set(name, line);
+    }
+    entry = { stamp, lines };
+    loaded.set(full, entry);
+  }
+  // A pool file is named <package>_<version>_<arch>.deb (layout.ts poolRelativePath).
+  const names = [...new Set(members.map((m) => basename(m).split('_')[0] ?? ''))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const picked = names.map((n) => entry.lines.get(n)).filter((l): l is string => l !== undefined);
+  await fsp.writeFile(staged, picked.length ? `${picked.join('\n')}\n` : '', { mode: 0o644 });
+  return staged;
 }
