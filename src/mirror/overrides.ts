@@ -157,9 +157,6 @@ export async function suiteOverrides(sh: Shell, layout: MirrorLayout, suite: str
   return file;
 }
 
-/** The full override files read, by path, while their stamp is unchanged (the daemon publishes often). */
-const loaded = new Map<string, { stamp: string; lines: Map<string, string> }>();
-
 /**
  * The suite's override lines for its members only, written to `outDir`
  * (the publisher's staging dir) for apt-ftparchive; undefined when no
@@ -170,21 +167,18 @@ export async function stagedOverrides(sh: Shell, layout: MirrorLayout, suite: st
   if (full === undefined) return undefined;
   const staged = join(outDir, 'override');
   if (sh.dryRun) return staged;
-  const stamp = (await stampOf(full)) ?? 'gone';
-  let entry = loaded.get(full);
-  if (entry?.stamp !== stamp) {
-    const lines = new Map<string, string>();
-    const text = await fsp.readFile(full, 'utf8').catch(() => '');
-    for (const line of text.split('\n')) {
-      const name = line.slice(0, line.indexOf(' '));
-      if (name) lines.set(name, line);
-    }
-    entry = { stamp, lines };
-    loaded.set(full, entry);
-  }
   // A pool file is named <package>_<version>_<arch>.deb (layout.ts poolRelativePath).
-  const names = [...new Set(members.map((m) => basename(m).split('_')[0] ?? ''))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const picked = names.map((n) => entry.lines.get(n)).filter((l): l is string => l !== undefined);
+  const names = new Set(members.map((m) => basename(m).split('_')[0] ?? ''));
+  const text = await fsp.readFile(full, 'utf8').catch(() => '');
+  // One pass over the sorted file, picking the members' lines (no map of the whole upstream).
+  const picked: string[] = [];
+  for (let pos = 0; pos < text.length; ) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    const space = text.indexOf(' ', pos);
+    if (space > pos && space < end && names.has(text.slice(pos, space))) picked.push(text.slice(pos, end));
+    pos = end + 1;
+  }
   await fsp.writeFile(staged, picked.length ? `${picked.join('\n')}\n` : '', { mode: 0o644 });
   return staged;
 }
