@@ -21,7 +21,7 @@ import { publishMirror } from '../../src/mirror/publish.js';
 import { gcMirror } from '../../src/mirror/gc.js';
 import { verifyMirror } from '../../src/mirror/verify.js';
 import { formatStatus, mirrorStatus } from '../../src/mirror/status.js';
-import { overridePath } from '../../src/mirror/overrides.js';
+import { overridePath, stagedOverrides } from '../../src/mirror/overrides.js';
 import { parseRelease, clearsignedText, parseStanzas } from '../../src/mirror/release.js';
 import { makeConfig } from '../helpers/config.js';
 import { makeDeb, type DebSpec } from '../helpers/debs.js';
@@ -115,6 +115,11 @@ test('Priority and Section come from the upstream lists (the suite own first), h
   assert.equal(logs.filter((l) => /override|warning|W:/i.test(l)), [], 'no override noise');
   assert.is(readFileSync(overridePath(layout, 'bookworm'), 'utf8'), 'coreish required admin\nonlyrelease standard non-free/net\n');
   assert.is(readFileSync(overridePath(layout, 'bookworm-security'), 'utf8'), 'coreish standard utils\nonlyrelease standard non-free/net\n');
+  // apt-ftparchive is handed the lines of the suite's own packages only.
+  const scratch = mkdtempSync(join(base, 'scratch-'));
+  const staged = await stagedOverrides(ctx.sh, layout, 'bookworm', ['pool/main/c/coreish/coreish_1.0-1_amd64.deb', 'pool/main/u/unlisted/unlisted_1.0-1_amd64.deb'], scratch);
+  assert.is(readFileSync(staged ?? '', 'utf8'), 'coreish required admin\n');
+  assert.is(await stagedOverrides(ctx.sh, layout, 'trixie', ['pool/main/c/coreish/coreish_1.0-1_amd64.deb'], scratch), undefined, 'no verified list: no override');
 
   // Unchanged lists: the override file is not made again (same inode and mtime).
   const before = statSync(overridePath(layout, 'bookworm'));
