@@ -25,6 +25,7 @@ import { basename, join } from 'node:path';
 import type { Shell } from '../shell.js';
 import type { MirrorLayout } from './layout.js';
 import { assertCodename } from './suites.js';
+import { scratchFile } from './ftparchive.js';
 import { readPackagesFile } from './trusted-index.js';
 import { familyOf, newestByName, warmLists, type VerifiedList } from './verified-lists.js';
 
@@ -179,6 +180,6 @@ export async function stagedOverrides(sh: Shell, layout: MirrorLayout, suite: st
     if (space > pos && space < end && names.has(text.slice(pos, space))) picked.push(text.slice(pos, end));
     pos = end + 1;
   }
-  await fsp.writeFile(staged, picked.length ? `${picked.join('\n')}\n` : '', { mode: 0o644 });
+  await scratchFile({ sh }, staged, picked.length ? `${picked.join('\n')}\n` : '');
   return staged;
 }
