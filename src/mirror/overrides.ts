@@ -132,7 +132,8 @@ export async function suiteOverrides(sh: Shell, layout: MirrorLayout, suite: str
   const stampFile = `${file}.stamps`;
   const wanted = `${stamps.join('\n')}\n`;
   const [had, present] = await Promise.all([fsp.readFile(stampFile, 'utf8').catch(() => ''), fsp.stat(file).then((st) => st.isFile(), () => false)]);
-  if (had === wanted && present) return file;
+  // A dry run plans the publish: it neither parses the lists nor writes (the path names the plan's file).
+  if ((had === wanted && present) || sh.dryRun) return file;
   const merged: OverrideMap = new Map();
   let failed = false;
   for (const [i, s] of sources.entries()) {
@@ -149,7 +150,6 @@ export async function suiteOverrides(sh: Shell, layout: MirrorLayout, suite: str
       warn?.(`${s.path}: cannot read a verified package list for Priority and Section (${err instanceof Error ? err.message : String(err)}); skipped`);
     }
   }
-  if (sh.dryRun) return file;
   await sh.mkdir(join(layout.state, 'overrides'));
   // The override file first, its stamps last: a crash between them only makes it again
   // (as does a list that could not be read: no stamps, so the next publish tries it again).
