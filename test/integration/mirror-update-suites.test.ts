@@ -148,6 +148,16 @@ test('every suite is its own signed suite, an empty one too; apt updates and pin
     execFileSync('gpgv', ['--keyring', layout.publicKeyring, '--', join(layout.dists, suite, 'InRelease')], { stdio: 'ignore' });
   }
 
+  // By name: a suite of a listed family publishes (empty); any other name without a list is a mistake.
+  const alone = await publishMirror(ctx, { codenames: ['bookworm-security'] });
+  assert.equal(alone.suites.map((x) => [x.codename, x.packages]), [['bookworm-security', 0]]);
+  try {
+    await publishMirror(ctx, { codenames: ['bokworm'] });
+    assert.unreachable('a suite without a list outside every listed family');
+  } catch (err) {
+    assert.match(String(err), 'no suite list for bokworm');
+  }
+
   const client = makeAptClient(join(base, 'apt'), `file://${layout.root}`, layout.publicKeyAsc, ['bookworm', 'bookworm-updates', 'bookworm-security']);
   let update = await aptRun(client, ['update']);
   assert.is(update.code, 0, update.out);
