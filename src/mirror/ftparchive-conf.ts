@@ -65,6 +65,8 @@ export interface GenerateRequest {
   outDir: string;
   /** apt-ftparchive processes run side by side (default: partsFor(members, CPUs)). */
   parts?: number;
+  /** The suite's binary override file (overrides.ts): Priority and Section from the upstream's index. */
+  override?: string;
 }
 
 export interface ScratchFile {
@@ -99,6 +101,7 @@ export function planGenerate(req: GenerateRequest, dirs: { root: string; cache: 
         `  Packages ${confString(output)};`,
         `  FileList ${confString(fileList)};`,
         `  BinCacheDB ${confString(cacheDbName(k))};`,
+        ...(req.override !== undefined ? [`  BinOverride ${confString(req.override)};`] : []),
         '};',
       );
       outputs.push(output);

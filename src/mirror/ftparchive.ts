@@ -60,7 +60,7 @@ export async function generatePackages(ctx: MirrorContext, req: GenerateRequest)
  * A scratch file of the staging dir: planned in a dry run; otherwise written
  * plainly (nothing reads it after a crash, and a stale staging dir is removed).
  */
-async function scratchFile(ctx: MirrorContext, path: string, data: string): Promise<void> {
+export async function scratchFile(ctx: Pick<MirrorContext, 'sh'>, path: string, data: string): Promise<void> {
   if (ctx.sh.dryRun) await ctx.sh.writeFile(path, data);
   else await fsp.writeFile(path, data, { mode: 0o644 });
 }

@@ -39,12 +39,12 @@ export function judge(c: Candidate, inspection: DebInspection, admitted: boolean
   return { kind: 'rejected', file: c.path, reason: inspection.reason, remember, log: `rejected ${c.path}: ${inspection.reason}` };
 }
 
-/** What the pool step's outcome for a valid file means. */
-export function settle(c: Candidate, pkg: DebPackage, result: AptMoveOutcome): Settlement {
+/** What the pool step's outcome for a valid file means (suites: where it is filed, default its codename). */
+export function settle(c: Candidate, pkg: DebPackage, result: AptMoveOutcome, suites: readonly string[] = [c.codename]): Settlement {
   switch (result.status) {
     case 'imported':
     case 'present': {
-      const entry: ImportedFile = { file: c.path, codename: c.codename, pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
+      const entry: ImportedFile = { file: c.path, codename: c.codename, suites: [...suites], pool: result.pool, package: pkg.name, version: pkg.version, architecture: pkg.architecture };
       return { kind: 'ingested', as: result.status === 'imported' ? 'imported' : 'alreadyPresent', entry, record: { ...identity(c), pool: result.pool } };
     }
     case 'conflict':

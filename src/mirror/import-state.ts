@@ -92,7 +92,10 @@ export async function saveImportCache(sh: Shell, layout: MirrorLayout, cache: Im
 
 export interface ImportedFile {
   file: string;
+  /** The codename it came with (the archive's configured suite, or the machine's codename). */
   codename: string;
+  /** The suites it was filed under: the configured one, or for a machine's file those whose verified lists name its bytes. */
+  suites: string[];
   pool: string;
   package: string;
   version: string;

@@ -79,6 +79,8 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     if (!s) toAdd.set(codename, (s = new Set()));
     s.add(rel);
   };
+  // A machine's file goes into the suites whose verified lists name its bytes; an admin's into its configured suite.
+  const suitesOfFile = new Map<Candidate, string[]>();
   const quarantined = new Map<string, QuarantineEntry>(quarantine.map((q) => [q.file, q]));
   const released = new Set<string>();
   // Carries out a settlement (import-settle.ts) on the report, the quarantine, the record and the suites.
@@ -92,7 +94,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
         break;
       case 'ingested':
         report[s.as].push(s.entry);
-        add(c.codename, s.entry.pool);
+        for (const suite of suitesOfFile.get(c) ?? [c.codename]) add(suite, s.entry.pool);
         released.add(c.path);
         cache.entries[cacheKey(c.path, c.codename)] = s.record;
         break;
@@ -182,8 +184,9 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       for (const [i, c] of part.entries()) {
         const inspection = inspections[i];
         if (!inspection) continue;
-        const admitted = inspection.ok && c.machine !== undefined ? await trust.admits(c.codename, inspection.pkg) : true;
-        const judged = judge(c, inspection, admitted);
+        const suites = inspection.ok && c.machine !== undefined ? await trust.admits(c.codename, inspection.pkg) : [c.codename];
+        if (suites.length) suitesOfFile.set(c, suites);
+        const judged = judge(c, inspection, suites.length > 0);
         if ('ok' in judged) valid.push({ c, pkg: judged.pkg });
         else apply(c, judged);
       }
@@ -210,7 +213,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
       for (const { c, pkg } of valid) {
         const result = outcomes.get(c);
         if (!result) continue;
-        const settled = settle(c, pkg, result);
+        const settled = settle(c, pkg, result, suitesOfFile.get(c));
         apply(c, settled);
         if (settled.kind === 'ingested' && (settled.as === 'imported' || !index.files[result.pool]?.sha256)) {
           await recordInIndex(index, layout, result.pool, pkg);

@@ -18,6 +18,7 @@ import { quarantineFiles } from './import-state.js';
 import { checkStanzas, indexStanzas, validatedFiles, type Disagreement } from './index-check.js';
 import { mirrorLayout } from './layout.js';
 import { loadPoolIndex, savePoolIndex } from './pool.js';
+import { stagedOverrides } from './overrides.js';
 import { removeFromSuite } from './suites.js';
 
 /** The suite's publication was refused: the index would have misnamed these pool files. */
@@ -50,9 +51,11 @@ export async function indexSuite(
   const quarantined: Disagreement[] = [];
   let current = members;
   let indices: ArchIndex[];
+  // Priority and Section as the upstream's index gives them (made again only when a list changed).
+  const override = await stagedOverrides(ctx.sh, mirrorLayout(ctx.config), codename, members, outDir, (w) => progress(ctx, w));
   for (;;) {
     try {
-      indices = await generatePackages(ctx, { members: current, architectures, outDir, parts });
+      indices = await generatePackages(ctx, { members: current, architectures, outDir, parts, override });
       break;
     } catch (err) {
       if (!(err instanceof IndexingFailed)) throw err;

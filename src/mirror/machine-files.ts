@@ -11,15 +11,22 @@
  * - right after the copy, before dpkg-deb reads a byte of it, the copy's
  *   size and SHA256 must be what such a list gives for that apt name;
  * - after validation, the five facts of the copy (name, version,
- *   architecture, size, SHA256) must be named by that codename's lists, or
- *   be a pool file already listed in that codename's suite.
+ *   architecture, size, SHA256) must be named by the lists of that codename's
+ *   family (release, -updates, -security), or be a pool file already listed
+ *   in one of its suites; the copy goes into exactly the suites that name it.
+ *
+ * "Own codename" is the family: a bookworm machine's security fix, fetched
+ * from upstream bookworm-security, is named by that suite's list and lands
+ * in bookworm-security; nothing of trixie (or trixie-security) counts.
  */
 import { SAFE_NAME } from '../config/schema.js';
 import type { Shell } from '../shell.js';
 import type { DebPackage } from './deb.js';
 import type { MirrorLayout } from './layout.js';
 import type { PoolIndex } from './pool.js';
+import { suitesOf } from '../config/suite-family.js';
 import { CODENAME, readSuite } from './suites.js';
+import { familyOf } from './verified-lists.js';
 import { loadTrustedIndex, packageKey, parseArchiveFileName, type TrustedIndex } from './trusted-index.js';
 
 /** Why a machine file's accompanying values are refused, or undefined. */
@@ -47,10 +54,12 @@ export class MachineTrust {
     if (!p) {
       p = (async () => {
         const index = await loadTrustedIndex(this.sh, this.layout, codename, this.warn);
-        // The suite's own pool files (imported by the admin or verified before) count for that suite only.
-        for (const rel of await readSuite(this.layout, codename)) {
-          const e = this.pool.files[rel];
-          if (e?.sha256) index.add({ name: e.name, version: e.version, architecture: e.architecture, size: e.size, sha256: e.sha256 });
+        // Each family suite's own pool files (imported by the admin or verified before) count for that suite only.
+        for (const suite of suitesOf(familyOf(codename), true).filter((x) => CODENAME.test(x))) {
+          for (const rel of await readSuite(this.layout, suite)) {
+            const e = this.pool.files[rel];
+            if (e?.sha256) index.add({ name: e.name, version: e.version, architecture: e.architecture, size: e.size, sha256: e.sha256 }, suite);
+          }
         }
         return index;
       })();
@@ -78,8 +87,8 @@ export class MachineTrust {
     return (await this.index(codename)).lookup(id.name, id.version, id.architecture).some((p) => p.size === staged.size && p.sha256 === staged.sha256);
   }
 
-  /** true when the validated copy's exact bytes are named for the codename. */
-  async admits(codename: string, pkg: DebPackage): Promise<boolean> {
-    return (await this.index(codename)).has(pkg);
+  /** The suites of the codename's family whose verified lists name the validated copy's exact bytes (empty: refused). */
+  async admits(codename: string, pkg: DebPackage): Promise<string[]> {
+    return (await this.index(codename)).suitesOf(pkg);
   }
 }

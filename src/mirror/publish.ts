@@ -27,7 +27,7 @@ import { exists, fsyncDir } from '../shell.js';
 import { progress, type MirrorContext } from './context.js';
 import { membersForArch } from './ftparchive-conf.js';
 import { settleAll } from './settle.js';
-import { assertCodename, listSuites, readSuite } from './suites.js';
+import { assertCodename, readSuite, suitesToPublish } from './suites.js';
 import { ensureSigningKey, signRelease } from './keys.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
 import { buildRelease, byHashPaths, releaseFieldsFor } from './release.js';
@@ -37,7 +37,7 @@ import { IndexDisagrees, indexSuite } from './index-suite.js';
 import { pidAlive } from '../proc.js';
 
 export interface PublishOptions {
-  /** Only these suites (default: every suite with a membership list). */
+  /** Only these suites (default: suitesToPublish, every suite with a list and the rest of its family). */
   codenames?: string[];
   /** false skips the free-space estimate (the real writes are still checked). */
   spaceCheck?: boolean;
@@ -69,10 +69,12 @@ export interface PublishReport {
 
 export async function publishMirror(ctx: MirrorContext, opts: PublishOptions = {}): Promise<PublishReport> {
   const layout = mirrorLayout(ctx.config);
-  const codenames = opts.codenames ?? (await listSuites(layout));
+  const known = await suitesToPublish(layout);
+  const codenames = opts.codenames ?? known;
   for (const c of codenames) assertCodename(c);
   const suites = new Map<string, string[]>();
-  for (const c of codenames) suites.set(c, await readSuite(layout, c, { required: true }));
+  // A family suite without a list is published empty; any other suite without one is a mistake (a typo).
+  for (const c of codenames) suites.set(c, await readSuite(layout, c, { required: !known.includes(c) }));
   const need = spaceNeeded([...suites.values()].reduce((n, m) => n + m.length, 0), ctx.config.mirror.architectures.length);
   if (opts.spaceCheck !== false) await checkFreeSpace(layout.root, need);
   await ctx.sh.mkdir(layout.root);

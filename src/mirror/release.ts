@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { suiteKind } from '../config/suite-family.js';
 
 /** An index file of a suite, with its path relative to dists/<codename>. */
 export interface IndexFile {
@@ -41,7 +42,17 @@ export function parseReleaseDate(text: string): Date | undefined {
   return Number.isNaN(t) ? undefined : new Date(t);
 }
 
-/** The fields of a suite's Release, from the configuration and the hashed index files. */
+/**
+ * A suite's Description: `nspawn-kit local mirror of bookworm`, and for an
+ * update suite what it carries (`... of bookworm-security (security updates of bookworm)`).
+ */
+export function describeSuite(origin: string, suite: string): string {
+  const { codename, kind } = suiteKind(suite);
+  const what = kind === 'security' ? ` (security updates of ${codename})` : kind === 'updates' ? ` (stable updates of ${codename})` : '';
+  return `${origin} local mirror of ${suite}${what}`;
+}
+
+/** The fields of a suite's Release, from the configuration and the hashed index files; Suite and Codename are the suite's name (as Debian's bookworm-security says Codename: bookworm-security). */
 export function releaseFieldsFor(
   mirror: { origin: string; validDays: number; architectures: string[] },
   codename: string,
@@ -58,7 +69,7 @@ export function releaseFieldsFor(
     validUntil: new Date(Math.floor(now.getTime() / 1000) * 1000 + mirror.validDays * DAY_MS),
     architectures: [...mirror.architectures],
     components: ['main'],
-    description: `${mirror.origin} local mirror of ${codename}`,
+    description: describeSuite(mirror.origin, codename),
     files,
   };
 }

@@ -15,6 +15,7 @@
 import { promises as fsp } from 'node:fs';
 import type { Shell } from '../shell.js';
 import { CODENAME } from '../config/formats.js';
+import { suiteKind, suitesOf } from '../config/suite-family.js';
 import { suiteListPath, type MirrorLayout } from './layout.js';
 import { OperationError } from '../errors.js';
 
@@ -123,4 +124,19 @@ export async function listSuites(layout: MirrorLayout): Promise<string[]> {
     .map((n) => n.slice(0, -'.list'.length))
     .filter((c) => CODENAME.test(c))
     .sort(byteOrder);
+}
+
+/**
+ * The suites the publisher signs: every suite with a list, and with each
+ * the other suites of its family (release, -updates, -security), published
+ * empty while nothing is listed there, so a machine whose sources name all
+ * three finds each one signed (a fresh -security has nothing yet).
+ */
+export async function suitesToPublish(layout: MirrorLayout): Promise<string[]> {
+  const out = new Set<string>();
+  for (const suite of await listSuites(layout)) {
+    out.add(suite);
+    for (const s of suitesOf(suiteKind(suite).codename, true)) if (CODENAME.test(s)) out.add(s);
+  }
+  return [...out].sort(byteOrder);
 }

@@ -1,22 +1,24 @@
 /**
- * The packages nspawn-kit has itself verified, per codename: every
- * (Package, Version, Architecture, Size, SHA256) of the Packages lists in the private apt roots that
- * `mirror warm` keeps (<stateDir>/mirror/warm/<codename>/apt-<recipe>/state/lists,
- * fetched by apt and checked against the upstream's keyring and the recipe
- * repositories' keys), plus the mirror's own published Packages.
+ * The packages nspawn-kit has itself verified, per codename family (the
+ * release, -updates, -security): every (Package, Version, Architecture, Size,
+ * SHA256) of the Packages lists in the private apt roots that `mirror warm`
+ * keeps (<stateDir>/mirror/warm/<codename>/apt-<recipe>/state/lists, fetched
+ * by apt and checked against the upstream's keyring and the recipe
+ * repositories' keys), plus the mirror's own published Packages of each suite
+ * of the family (verified-lists.ts), each with the suite(s) whose list names it.
  *
  * A .deb from a machine's apt cache is written by root inside that machine;
  * it may enter the signed mirror only when its exact bytes are named here by
- * a list of the machine's own codename (a bookworm machine cannot bring a
- * trixie package into bookworm).
+ * a list of the machine's own codename family (a bookworm machine cannot bring
+ * a trixie package into bookworm), and goes into the suite(s) that name it (a
+ * security fix fetched from upstream -security lands in bookworm-security).
  * A container's own /var/lib/apt/lists is never read: the container controls it.
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Shell } from '../shell.js';
 import type { MirrorLayout } from './layout.js';
-import { CODENAME } from './suites.js';
+import { publishedLists, warmLists } from './verified-lists.js';
 
 /** One package a verified list names: the exact bytes it promises. */
 export interface TrustedPackage {
@@ -27,14 +29,19 @@ export interface TrustedPackage {
   sha256: string;
 }
 
-/** The verified packages of ONE codename: a bookworm machine is judged by bookworm's lists only. */
+/** The verified packages of ONE codename family: a bookworm machine is judged by the lists of bookworm and its update suites only. */
 export interface TrustedIndex {
   codename: string;
   /** What the lists promise for this name, version and architecture (empty: nothing). */
   lookup(name: string, version: string, architecture: string): readonly TrustedPackage[];
   /** true when a list names exactly these bytes (all five facts). */
   has(pkg: TrustedPackage): boolean;
+  /** The suites whose lists name exactly these bytes, sorted (empty: none). */
+  suitesOf(pkg: TrustedPackage): string[];
 }
+
+/** A TrustedIndex that more packages can be added to, each for a suite (default: the codename). */
+export type GrowingTrustedIndex = TrustedIndex & { add(pkg: TrustedPackage, suite?: string): void };
 
 export function packageKey(name: string, version: string, architecture: string): string {
   return `${name}\0${version}\0${architecture}`;
@@ -79,13 +86,17 @@ export function parsePackagesIndex(text: string): TrustedPackage[] {
 }
 
 /** An index over packages (the lists' and any the caller adds, e.g. the suite's own pool files). */
-export function buildTrustedIndex(codename: string, packages: Iterable<TrustedPackage>): TrustedIndex & { add(pkg: TrustedPackage): void } {
+export function buildTrustedIndex(codename: string, packages: Iterable<TrustedPackage>): GrowingTrustedIndex {
   const byPackage = new Map<string, TrustedPackage[]>();
-  const keys = new Set<string>();
-  const add = (p: TrustedPackage): void => {
+  const keys = new Map<string, Set<string>>();
+  const add = (p: TrustedPackage, suite = codename): void => {
     const key = trustKey(p.name, p.version, p.architecture, p.size, p.sha256);
-    if (keys.has(key)) return;
-    keys.add(key);
+    const had = keys.get(key);
+    if (had) {
+      had.add(suite);
+      return;
+    }
+    keys.set(key, new Set([suite]));
     const k = packageKey(p.name, p.version, p.architecture);
     const list = byPackage.get(k);
     if (list) list.push(p);
@@ -97,6 +108,7 @@ export function buildTrustedIndex(codename: string, packages: Iterable<TrustedPa
     add,
     lookup: (name, version, architecture) => byPackage.get(packageKey(name, version, architecture)) ?? [],
     has: (p) => keys.has(trustKey(p.name, p.version, p.architecture, p.size, p.sha256)),
+    suitesOf: (p) => [...(keys.get(trustKey(p.name, p.version, p.architecture, p.size, p.sha256)) ?? [])].sort(),
   };
 }
 
@@ -149,8 +161,6 @@ export function parseArchiveFileName(file: string): { name: string; version: str
 /** Decompressors for the forms apt may keep lists in (Acquire::GzipIndexes and friends). */
 const DECOMPRESS: Record<string, string> = { '.xz': 'xz', '.lz4': 'lz4', '.zst': 'zstd', '.bz2': 'bzip2', '.lzma': 'xz' };
 
-const LIST_NAME = /_Packages(\.gz|\.xz|\.lz4|\.zst|\.bz2|\.lzma)?$/;
-
 /** The text of a Packages list, whatever its compression. */
 export async function readPackagesFile(sh: Shell, path: string): Promise<string> {
   const ext = /\.(gz|xz|lz4|zst|bz2|lzma)$/.exec(path)?.[0];
@@ -161,39 +171,25 @@ export async function readPackagesFile(sh: Shell, path: string): Promise<string>
 }
 
 /**
- * The verified lists of ONE codename: the lists of the warm roots fetched
- * for it (<state>/warm/<codename>/apt-*) and the mirror's published
- * dists/<codename>. A list fetched for another codename never counts.
+ * The verified lists of ONE codename family (verified-lists.ts): the lists of
+ * the warm roots fetched for it and the mirror's published dists/<suite> of
+ * its suites. A list fetched for another codename never counts.
  */
 export async function verifiedListFiles(layout: MirrorLayout, codename: string): Promise<string[]> {
-  if (!CODENAME.test(codename)) return [];
-  const out: string[] = [];
-  const dirs = async (dir: string): Promise<string[]> =>
-    (await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
-  for (const root of await dirs(join(layout.state, 'warm', codename))) {
-    if (!/\/apt-[^/]+$/.test(root)) continue;
-    const lists = join(root, 'state', 'lists');
-    // Only the lists apt moved into place after verifying them; partial/ holds unverified downloads.
-    for (const e of await fsp.readdir(lists, { withFileTypes: true }).catch(() => [])) {
-      if (e.isFile() && LIST_NAME.test(e.name)) out.push(join(lists, e.name));
-    }
-  }
-  for (const component of await dirs(join(layout.dists, codename))) {
-    for (const binary of await dirs(component)) {
-      const packages = join(binary, 'Packages');
-      if (/\/binary-[^/]+$/.test(binary) && (await fsp.stat(packages).catch(() => undefined))?.isFile()) out.push(packages);
-    }
-  }
-  return out.sort();
+  return (await verifiedLists(layout, codename)).map((l) => l.path).sort();
+}
+
+async function verifiedLists(layout: MirrorLayout, codename: string): Promise<Array<{ path: string; suite: string }>> {
+  return [...(await warmLists(layout, codename)), ...(await publishedLists(layout, codename))];
 }
 
 /** Parsed lists by path, reused while size and mtime are unchanged (the daemon imports often; a list is ~50 MB). */
 const parsed = new Map<string, { stamp: string; packages: TrustedPackage[] }>();
 
 /** The verified packages of one codename (lists that cannot be read are reported through warn and skipped). */
-export async function loadTrustedIndex(sh: Shell, layout: MirrorLayout, codename: string, warn?: (message: string) => void): Promise<TrustedIndex & { add(pkg: TrustedPackage): void }> {
+export async function loadTrustedIndex(sh: Shell, layout: MirrorLayout, codename: string, warn?: (message: string) => void): Promise<GrowingTrustedIndex> {
   const index = buildTrustedIndex(codename, []);
-  for (const file of await verifiedListFiles(layout, codename)) {
+  for (const { path: file, suite } of await verifiedLists(layout, codename)) {
     try {
       const st = await fsp.stat(file);
       const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
@@ -202,7 +198,7 @@ export async function loadTrustedIndex(sh: Shell, layout: MirrorLayout, codename
         entry = { stamp, packages: parsePackagesIndex(await readPackagesFile(sh, file)) };
         parsed.set(file, entry);
       }
-      for (const p of entry.packages) index.add(p);
+      for (const p of entry.packages) index.add(p, suite);
     } catch (err) {
       warn?.(`${file}: cannot read a verified package list (${err instanceof Error ? err.message : String(err)}); skipped`);
     }

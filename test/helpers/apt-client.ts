@@ -13,11 +13,11 @@ export interface AptRun {
   out: string;
 }
 
-/** Creates the private root under `dir`: one deb822 source for `uri` (bookworm main) verified with `signedBy`. */
-export function makeAptClient(dir: string, uri: string, signedBy: string): string {
+/** Creates the private root under `dir`: one deb822 source for `uri` (`suites`, default bookworm; main) verified with `signedBy`. */
+export function makeAptClient(dir: string, uri: string, signedBy: string, suites: string[] = ['bookworm']): string {
   for (const d of ['parts', 'state/lists/partial', 'cache/archives/partial', 'empty']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'status'), '');
-  writeFileSync(join(dir, 'parts', 'mirror.sources'), ['Types: deb', `URIs: ${uri}`, 'Suites: bookworm', 'Components: main', `Signed-By: ${signedBy}`, ''].join('\n'));
+  writeFileSync(join(dir, 'parts', 'mirror.sources'), ['Types: deb', `URIs: ${uri}`, `Suites: ${suites.join(' ')}`, 'Components: main', `Signed-By: ${signedBy}`, ''].join('\n'));
   return dir;
 }
 

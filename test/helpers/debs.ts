@@ -14,6 +14,9 @@ export interface DebSpec {
   payloadBytes?: number;
   /** Extra text in the payload, to make different bytes for the same version. */
   salt?: string;
+  /** The control file's Priority and Section (default optional, misc). */
+  priority?: string;
+  section?: string;
 }
 
 /** Builds NAME_VERSION_ARCH.deb into outDir (or `fileName` there) and returns its path. */
@@ -30,8 +33,8 @@ export function makeDeb(outDir: string, spec: DebSpec, fileName?: string): strin
       'Maintainer: nspawn-kit tests <tests@example.invalid>',
       ...(spec.source ? [`Source: ${spec.source}`] : []),
       ...(spec.depends ? [`Depends: ${spec.depends}`] : []),
-      'Section: misc',
-      'Priority: optional',
+      `Section: ${spec.section ?? 'misc'}`,
+      `Priority: ${spec.priority ?? 'optional'}`,
       `Description: test package ${spec.name}`,
       ' Built at test time by nspawn-kit.',
       '',

@@ -48,7 +48,7 @@ test('cache-dir creates the directories and the key; index imports, signs and pu
   assert.ok(existsSync(join(base, 'mirror', 'mirror.gpg')));
   const idx = zxScript('tasks/index.mjs', ['--config', cfg]);
   assert.is(idx.code, 0, idx.stderr + idx.stdout);
-  assert.match(idx.stdout, 'Import from the apt archives, index, sign, publish: bookworm 1 pkgs; imported 1 new');
+  assert.match(idx.stdout, 'Import from the apt archives, index, sign, publish: bookworm 1 pkgs, bookworm-security 0 pkgs, bookworm-updates 0 pkgs; imported 1 new');
   assert.match(idx.stdout, 'time per stage:');
   assert.match(readFileSync(join(base, 'mirror/dists/bookworm/main/binary-amd64/Packages'), 'utf8'), 'Package: alpha-nk');
   execFileSync('gpgv', ['--keyring', join(base, 'mirror', 'mirror.gpg'), '--', join(base, 'mirror/dists/bookworm/InRelease')], { stdio: 'ignore' });

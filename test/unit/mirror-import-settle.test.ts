@@ -35,10 +35,17 @@ test('judge: a bad .deb is rejected and remembered with its identity, unless it 
 });
 
 test('settle: imported and present files are listed, recorded by identity and pool path', () => {
-  const entry = { file: admin.path, codename: 'bookworm', pool: POOL, package: 'hello', version: '2.10-3', architecture: 'amd64' };
+  const entry = { file: admin.path, codename: 'bookworm', suites: ['bookworm'], pool: POOL, package: 'hello', version: '2.10-3', architecture: 'amd64' };
   const record = { size: 1234, mtimeMs: 1700000000000, ino: 42, pool: POOL };
   assert.equal(settle(admin, pkg, { status: 'imported', pool: POOL }), { kind: 'ingested', as: 'imported', entry, record });
   assert.equal(settle(admin, pkg, { status: 'present', pool: POOL }), { kind: 'ingested', as: 'alreadyPresent', entry, record });
+  // A machine's file goes into the suites whose verified lists name its bytes.
+  assert.equal(settle(admin, pkg, { status: 'imported', pool: POOL }, ['bookworm-security']), {
+    kind: 'ingested',
+    as: 'imported',
+    entry: { ...entry, suites: ['bookworm-security'] },
+    record,
+  });
 });
 
 test('settle: conflicts, apt-move skips, changed sources and a full disk', () => {

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { aptQuote, parseArchiveFileName, parsePackagesIndex, trustKey } from '../../src/mirror/trusted-index.js';
+import { aptQuote, buildTrustedIndex, parseArchiveFileName, parsePackagesIndex, trustKey } from '../../src/mirror/trusted-index.js';
 import { PACKAGES, SHA_A, SHA_B } from '../helpers/packages-index.js';
 
 test('parsePackagesIndex: one entry per complete stanza (name, version, arch, size, sha256); continuation lines are not fields', () => {
@@ -49,6 +49,20 @@ test('parseArchiveFileName: only apt\'s exact quoting is a name, so one package 
   assert.is(parseArchiveFileName('bigpkg_1.0%2_amd64.deb'), undefined);
   assert.is(parseArchiveFileName('bigpkg_1.0_am.d64.deb'), undefined);
   assert.equal(parseArchiveFileName('bigpkg_1.0_am%2ed64.deb'), { name: 'bigpkg', version: '1.0', architecture: 'am.d64' });
+});
+
+test('buildTrustedIndex: each package knows the suites whose lists name its exact bytes', () => {
+  const fix = { name: 'openssl', version: '3.0.15-1~deb12u1', architecture: 'amd64', size: 10, sha256: SHA_A };
+  const index = buildTrustedIndex('bookworm', []);
+  index.add(fix, 'bookworm-security');
+  index.add(fix, 'bookworm-updates');
+  index.add(fix, 'bookworm-security');
+  index.add({ ...fix, version: '3.0.14-1~deb12u1' });
+  assert.equal(index.suitesOf(fix), ['bookworm-security', 'bookworm-updates']);
+  assert.equal(index.suitesOf({ ...fix, version: '3.0.14-1~deb12u1' }), ['bookworm'], 'the default suite is the codename');
+  assert.equal(index.suitesOf({ ...fix, sha256: SHA_B }), [], 'other bytes: no suite');
+  assert.ok(index.has(fix));
+  assert.equal(index.lookup('openssl', '3.0.15-1~deb12u1', 'amd64').length, 1);
 });
 
 test.run();
