@@ -135,7 +135,7 @@ export async function ensureBase(ctx: MachineContext, recipe: Recipe, emit: (p: 
     ref,
     async (b) => {
       if (parent) {
-        emit({ stage: 'refresh', message: `cp -a --reflink=auto ${parent.dir} (published ${Object.keys(parent.record.suites).join(', ')} then)` });
+        emit({ stage: 'refresh', message: `cp -a --reflink=auto ${parent.dir} (built ${parent.record.builtAt}), then apt-get upgrade from the mirror` });
         await cloneBase(ctx.sh, parent.dir, b.root, b.signal);
       } else {
         await bootstrap(ctx, recipe, b.root, b.signal, emit);

@@ -108,7 +108,8 @@ export function createStage<C extends MachineStageCtx>(): Task<C> {
         base: sh.dryRun ? ctx.base : undefined,
       });
       ctx.created = report;
-      return `${report.root}${report.fromBaseCache ? ' (base from cache)' : ''}`;
+      const base = report.fromBaseCache ? ' (base from cache)' : report.derivedFrom ? ` (base: ${report.derivedFrom} brought up to date)` : '';
+      return `${report.root}${base}`;
     },
     { skip: (ctx) => upToDate(ctx) },
   );
