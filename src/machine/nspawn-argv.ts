@@ -83,12 +83,13 @@ export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: 
 // The upgrade brings every package to the newest version the recipe's suites publish (the bootstrap
 // took the release's): `upgrade --with-new-pkgs` installs new dependencies but never removes a
 // package, so no recipe package can vanish from a base; what it would have to remove to upgrade stays
-// back and is reported (apt's "N not upgraded"), as are Ubuntu's phased updates.
+// back and is reported (apt's "N not upgraded"), as are Ubuntu's phased updates. No one answers a
+// conffile prompt here: a changed conffile is kept, as unattended-upgrades does (confdef, confold).
 const INSTALL_SCRIPT = [
   'set -e',
   'apt-get -q -o Dpkg::Use-Pty=0 update --error-on=any',
   'if [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi',
-  'apt-get -q -y -o Dpkg::Use-Pty=0 upgrade --with-new-pkgs --no-install-recommends',
+  'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs --no-install-recommends',
   'apt-get clean',
 ].join('\n');
 
