@@ -1,9 +1,12 @@
 /**
  * The base of a machine (the base stage of create and of the container
- * graph): the cached base for the recipe and the current publication, built
- * when missing: bootstrap from the local mirror, then the recipe's packages
- * installed in a non-booted systemd-nspawn without network, then stored
+ * graph): the cached base for the recipe and the current publications of its
+ * suites, built when missing: bootstrap from the local mirror (the release),
+ * then, in a non-booted systemd-nspawn without network, update from every
+ * suite, install the recipe's packages and upgrade, then store it
  * (rootfs/base-cache.ts), never pruning a base an overlay machine stands on.
+ * When an older base of the same recipe is cached, the new one is that base
+ * copied and brought up to date by the same step instead (base-refresh.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -13,7 +16,8 @@ import { OperationError, tail } from '../errors.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { exists } from '../shell.js';
 import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine } from '../rootfs/backends.js';
-import { resolveBaseOrPlan, storeBase, type BaseRef } from '../rootfs/base-cache.js';
+import { cloneBase, resolveBaseOrPlan, storeBase, type BaseRef } from '../rootfs/base-cache.js';
+import { baseRecordOf, findParentBase, writeBaseRecord } from './base-refresh.js';
 import type { CreateProgress, MachineContext } from './create.js';
 import { writeInRoot } from './inject.js';
 import { installCommand } from './nspawn-argv.js';
@@ -23,6 +27,12 @@ import { basesInUse } from './storage.js';
 /** apt's own error lines ("E: Unable to locate package foo"), for the error message. */
 export function aptErrors(output: string): string[] {
   return output.split('\n').map((l) => l.trim()).filter((l) => /^(E: |Err:\d* )/.test(l));
+}
+
+/** How many packages apt's last summary line ("N upgraded, ... and K not upgraded.") left behind. */
+export function notUpgraded(output: string): number {
+  const all = [...output.matchAll(/^\d+ upgraded, \d+ newly installed, \d+ to remove and (\d+) not upgraded\.$/gm)];
+  return Number(all.at(-1)?.[1] ?? 0);
 }
 
 async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
@@ -50,7 +60,10 @@ async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, sign
   }
 }
 
-/** Installs recipe.packages from the bind-mounted mirror, then leaves no source, key, list or .deb behind. */
+/**
+ * Updates from every suite of the recipe, installs recipe.packages and
+ * upgrades, from the bind-mounted mirror; then leaves no source, key, list or .deb behind.
+ */
 async function installPackages(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
   const { sh, config } = ctx;
   const layout = mirrorLayout(config);
@@ -67,7 +80,7 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
   await put(MIRROR_KEYRING, key);
   await put(MIRROR_SOURCES, renderMirrorSources(recipe.suites, { kind: 'bind' }));
   const counts = emptyProgress();
-  emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}`, counts });
+  emit({ stage: 'packages', message: `apt-get install ${recipe.packages.join(' ') || '(none)'}, upgrade from ${recipe.suites.join(', ')}`, counts });
   const unit = `nk-build-${randomBytes(4).toString('hex')}`;
   const res = await sh.write(installCommand(config, root, recipe.packages, unit), {
     signal,
@@ -84,6 +97,8 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
       `Check the package names in recipe ${recipe.name}, and warm it (\`nspawn-kit mirror warm ${recipe.name}\`) so the mirror holds them.`,
     );
   }
+  const held = notUpgraded(res.stdout);
+  if (held > 0) emit({ stage: 'packages', message: `warning: ${held} package(s) kept back by apt-get upgrade (an upgrade would remove a package, or a phased update)` });
   // The base stays neutral: injection writes the final sources; lists name the build-time source.
   for (const inner of [MIRROR_SOURCES, MIRROR_KEYRING]) await sh.remove(join(root, inner));
   const lists = join(root, 'var', 'lib', 'apt', 'lists');
@@ -92,30 +107,44 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
   }
 }
 
-/** The cached base for recipe + current mirror publication, built and stored when missing. */
-export async function ensureBase(
-  ctx: MachineContext,
-  recipe: Recipe,
-  emit: (p: CreateProgress) => void = () => {},
-): Promise<{ ref: BaseRef; hit: boolean }> {
+export interface EnsuredBase {
+  ref: BaseRef;
+  /** The base was in the cache as is. */
+  hit: boolean;
+  /** Built from this older base (its name under <stateDir>/base), brought up to date; absent: bootstrapped or a hit. */
+  derivedFrom?: string;
+}
+
+/**
+ * The cached base for the recipe + the current publications of its suites;
+ * on a miss, an older base of the same recipe brought up to date, else a
+ * fresh bootstrap; stored, then older bases no machine stands on pruned.
+ */
+export async function ensureBase(ctx: MachineContext, recipe: Recipe, emit: (p: CreateProgress) => void = () => {}): Promise<EnsuredBase> {
   const ref = await resolveBaseOrPlan(ctx.config, recipe, ctx.sh.dryRun);
-  if (ref.planned) emit({ stage: 'base', message: `dry run: no publication of ${recipe.codename} yet; the base key is known after the publish` });
+  if (ref.planned) emit({ stage: 'base', message: `dry run: no publication of ${recipe.suites.join(', ')} yet; the base key is known after the publish` });
   if (await exists(ref.dir)) {
     emit({ stage: 'base', message: `base cache hit: ${ref.dir}` });
     return { ref, hit: true };
   }
-  emit({ stage: 'base', message: `base cache miss: building ${ref.dir}` });
+  const parent = ref.planned ? undefined : await findParentBase(ctx.config, recipe, ref);
+  emit({ stage: 'base', message: parent ? `base cache miss: bringing ${parent.name} up to date into ${ref.dir}` : `base cache miss: building ${ref.dir}` });
   await storeBase(
     ctx,
     recipe.name,
     ref,
     async (b) => {
-      await bootstrap(ctx, recipe, b.root, b.signal, emit);
+      if (parent) {
+        emit({ stage: 'refresh', message: `cp -a --reflink=auto ${parent.dir} (built ${parent.record.builtAt}), then apt-get upgrade from the mirror` });
+        await cloneBase(ctx.sh, parent.dir, b.root, b.signal);
+      } else {
+        await bootstrap(ctx, recipe, b.root, b.signal, emit);
+      }
       await installPackages(ctx, recipe, b.root, b.signal, emit);
       emit({ stage: 'store', message: `storing base ${ref.dir}` });
+      if (!ctx.sh.dryRun) await writeBaseRecord(ctx.sh, b.root, baseRecordOf(recipe, ref, parent?.name));
     },
     () => basesInUse(ctx.config),
   );
-  return { ref, hit: false };
+  return parent ? { ref, hit: false, derivedFrom: parent.name } : { ref, hit: false };
 }
-

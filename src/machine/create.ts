@@ -1,8 +1,9 @@
 /**
  * `nspawn-kit create`: a machine root under machines.dir from the signed
  * local mirror. Reads like its stages:
- *   sweep -> base (machine/base-build.ts: cache hit: reuse; miss: bootstrap +
- *   apt-get install + store) -> overlay (machine/create-overlay.ts) or copy
+ *   sweep -> base (machine/base-build.ts: cache hit: reuse; miss: an older
+ *   base of the recipe brought up to date, or bootstrap + apt-get install and
+ *   upgrade from every suite; store) -> overlay (machine/create-overlay.ts) or copy
  *   -> inject first boot -> provenance -> commit -> .nspawn file
  * Everything is built in a transactional dir (rootfs/builddir.ts): a failure,
  * SIGINT or SIGTERM leaves no half machine and no stray mount.
@@ -13,7 +14,7 @@ import { assertMachineName } from './name.js';
 import { OperationError } from '../errors.js';
 import { exists, type Shell } from '../shell.js';
 import type { BootstrapProgress } from '../rootfs/backends.js';
-import { checkFreeSpace, cloneBase, treeBytes, type BaseRef } from '../rootfs/base-cache.js';
+import { checkFreeSpace, cloneBase, treeBytes } from '../rootfs/base-cache.js';
 import { sweepStaleBuilds, withBuildDir } from '../rootfs/builddir.js';
 import { chooseClone } from '../rootfs/overlay.js';
 import { createOverlayMachine, discardMachine, removeLeftoverMountPoint } from './create-overlay.js';
@@ -24,14 +25,14 @@ import { writeNspawnFiles, type NspawnFilesReport } from './nspawn-file.js';
 import type { Provenance } from './paths.js';
 import { writeProvenance } from './provenance.js';
 import type { MirrorAccess } from './sources.js';
-import { ensureBase } from './base-build.js';
+import { ensureBase, type EnsuredBase } from './base-build.js';
 
 export interface MachineContext {
   sh: Shell;
   config: Config;
 }
 
-export type CreateStage = 'sweep' | 'base' | 'bootstrap' | 'packages' | 'store' | 'clone' | 'inject' | 'commit';
+export type CreateStage = 'sweep' | 'base' | 'bootstrap' | 'refresh' | 'packages' | 'store' | 'clone' | 'inject' | 'commit';
 
 export interface CreateProgress {
   stage: CreateStage;
@@ -49,7 +50,7 @@ export interface CreateOptions {
   /** Where unit drop-ins go on systemd hosts (default config.machines.unitDir). */
   unitDir?: string;
   /** The base a preceding base stage ensured (a dry run then plans its build once, not twice). */
-  base?: { ref: BaseRef; hit: boolean };
+  base?: EnsuredBase;
 }
 
 export interface CreateReport {
@@ -57,6 +58,8 @@ export interface CreateReport {
   root: string;
   recipe: string;
   fromBaseCache: boolean;
+  /** The older base the base was copied from and brought up to date (a cache miss without a bootstrap). */
+  derivedFrom?: string;
   base: string;
   baseKey: string;
   inReleaseSha256: string;
@@ -72,7 +75,7 @@ export interface CreateReport {
 
 export { bindArg, directNspawnFlags, installCommand as installPackagesCommand } from './nspawn-argv.js';
 
-export { aptErrors, ensureBase } from './base-build.js';
+export { aptErrors, ensureBase, type EnsuredBase } from './base-build.js';
 export { assertMachineName } from './name.js';
 
 export async function createMachine(ctx: MachineContext, recipe: Recipe, name: string, opts: CreateOptions = {}): Promise<CreateReport> {
@@ -86,7 +89,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
   if (await exists(target)) {
     throw new OperationError(`machine ${name} already exists at ${target}`, `Remove it first with \`nspawn-kit rm ${name}\`, or pick another --name.`);
   }
-  const { ref, hit } = opts.base ?? (await ensureBase(ctx, recipe, emit));
+  const { ref, hit, derivedFrom } = opts.base ?? (await ensureBase(ctx, recipe, emit));
   await sh.mkdir(config.machines.dir, 0o700);
   const choice = chooseClone(config, recipe, ref.dir);
   // An overlay machine starts with only the injected files; a copy needs the whole base.
@@ -99,6 +102,8 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     codename: recipe.codename,
     inReleaseSha256: ref.inReleaseSha256,
     indexDigest: ref.indexDigest,
+    // Every suite's publication the base was built (or brought up to date) from; a dry run's placeholder has none.
+    ...(Object.keys(ref.suites).length ? { suites: ref.suites } : {}),
     builtAt: new Date().toISOString(),
     backend: recipe.bootstrap,
     fromBaseCache: hit,
@@ -150,6 +155,7 @@ export async function createMachine(ctx: MachineContext, recipe: Recipe, name: s
     root: target,
     recipe: recipe.name,
     fromBaseCache: hit,
+    ...(derivedFrom ? { derivedFrom } : {}),
     base: ref.dir,
     baseKey: ref.key,
     inReleaseSha256: ref.inReleaseSha256,

@@ -80,14 +80,24 @@ export function settingsArgs(config: Pick<Config, 'mirror' | 'machines'>, name: 
 }
 
 // set -e: any failing step fails the whole install; packages come in as "$@", never inside the script text.
+// The upgrade brings every package to the newest version the recipe's suites publish (the bootstrap
+// took the release's): `upgrade --with-new-pkgs` installs new dependencies but never removes a
+// package, so no recipe package can vanish from a base; what it would have to remove to upgrade stays
+// back and is reported (apt's "N not upgraded"), as are Ubuntu's phased updates. No one answers a
+// conffile prompt here: a changed conffile is kept, as unattended-upgrades does (confdef, confold).
 const INSTALL_SCRIPT = [
   'set -e',
   'apt-get -q -o Dpkg::Use-Pty=0 update --error-on=any',
   'if [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi',
+  'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs --no-install-recommends',
   'apt-get clean',
 ].join('\n');
 
-/** Install: non-boot container, no network at all, the mirror read-only: apt can only use the local mirror. */
+/**
+ * Install: non-boot container, no network at all, the mirror read-only: apt can only use the local
+ * mirror. Updates from all the suites its sources name, installs the packages, upgrades everything.
+ * The same step brings a copy of an older base up to date (machine/base-build.ts).
+ */
 export function installCommand(config: Pick<Config, 'host' | 'mirror'>, root: string, packages: readonly string[], unitName: string): Command {
   return [
     'systemd-nspawn',

@@ -2,13 +2,18 @@
  * Whether an existing machine is what a build would make now, so that
  * running the container graph again with the same name is a fast no-op
  * instead of an "already exists" failure. Same recipe hash + same package
- * set of the publication (its index digest, which a date-only republish
- * keeps) = same machine; anything else is refused rather than replaced,
- * since the machine may hold work.
+ * set of the release's publication (its index digest, which a date-only
+ * republish keeps) = same machine; anything else is refused rather than
+ * replaced, since the machine may hold work.
+ *
+ * A new publication of an update suite (-updates, -security) does not make
+ * a machine stale: it is the same machine with pending upgrades, which
+ * `list` counts and `nspawn-kit upgrade` installs in place. Only new
+ * machines get a base brought up to date first (machine/base-build.ts).
  */
 import type { Recipe } from '../config/types.js';
 import { exists } from '../shell.js';
-import { inReleasePath, resolveBase } from '../rootfs/base-cache.js';
+import { inReleasePath, readPublication } from '../rootfs/base-cache.js';
 import { recordRoot, resolveMachine } from './handle.js';
 import type { MachineContext } from './create.js';
 import type { Provenance } from './paths.js';
@@ -50,7 +55,8 @@ export async function machineState(ctx: MachineContext, recipe: Recipe, name: st
   if (!(await exists(inReleasePath(ctx.config, recipe.codename)))) {
     return { state: 'stale', why: `the local mirror has no publication of ${recipe.codename} to compare it with`, provenance };
   }
-  const ref = await resolveBase(ctx.config, recipe);
+  // The release alone: update suites bring upgrades, not another machine.
+  const ref = await readPublication(ctx.config, recipe.codename);
   // Records from before indexDigest existed: only the very same publication counts.
   const samePackages = provenance.indexDigest !== undefined ? provenance.indexDigest === ref.indexDigest : provenance.inReleaseSha256 === ref.inReleaseSha256;
   if (!samePackages) return { state: 'stale', why: `the mirror's package set for ${recipe.codename} changed since it was built (${built})`, provenance };

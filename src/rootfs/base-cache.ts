@@ -1,104 +1,39 @@
 /**
- * The base cache: bootstrap + recipe packages, kept under
- * `<stateDir>/base/<recipe>-<key>`, key = sha256(recipe.baseHash + the index
- * digest of the suite's published InRelease: its SHA256 lines, i.e. exactly
- * which Packages files it signs). A republish that changes only Date and
- * Valid-Until (the nightly refresh) keeps the key; new packages change it.
+ * The base cache: bootstrap + recipe packages, upgraded from every suite of
+ * the recipe, kept under `<stateDir>/base/<recipe>-<key>`; the key
+ * (base-key.ts) covers recipe.baseHash and the package sets the recipe's
+ * suites publish. A republish that changes only Date and Valid-Until (the
+ * nightly refresh) keeps the key; new packages in any suite change it.
  * The same recipe against the same package set gives the same base, so the
  * next create only layers a machine over it (rootfs/overlay.ts) or clones it
  * (`cp -a --reflink=auto`: a reflink copy on btrfs/xfs, a plain copy on ext4,
  * where both measured 2-9 s for a 246 MB root on this machine). A base that
  * overlay machines stand on is never pruned.
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Config, Recipe } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { freeBytes } from '../mirror/publish.js';
-import { mirrorLayout } from '../mirror/layout.js';
-import { clearsignedText, parseRelease } from '../mirror/release.js';
 import { exists, type Shell } from '../shell.js';
+import { baseCacheDir, type BaseRef } from './base-key.js';
 import { withBuildDir, type BuildDir } from './builddir.js';
 
-export interface BaseRef {
-  key: string;
-  /** Directory of the cached base root file system. */
-  dir: string;
-  /** sha256 of dists/<codename>/InRelease at resolution time (provenance). */
-  inReleaseSha256: string;
-  /** sha256 of the InRelease's SHA256 index lines (the key's mirror part). */
-  indexDigest: string;
-}
-
-export function baseCacheDir(config: Pick<Config, 'stateDir'>): string {
-  return join(config.stateDir, 'base');
-}
-
-export function inReleasePath(config: Pick<Config, 'stateDir' | 'mirror'>, codename: string): string {
-  return join(mirrorLayout(config).dists, codename, 'InRelease');
-}
-
-async function readInRelease(config: Pick<Config, 'stateDir' | 'mirror'>, codename: string): Promise<Buffer> {
-  const path = inReleasePath(config, codename);
-  let data: Buffer;
-  try {
-    data = await fsp.readFile(path);
-  } catch {
-    throw new OperationError(
-      `the local mirror has no publication for ${codename}: ${path} is missing`,
-      `Warm the recipe first (\`nspawn-kit mirror warm <recipe>\`), or publish the mirror (\`nspawn-kit mirror publish\`).`,
-    );
-  }
-  return data;
-}
-
-/** sha256 of the suite's published InRelease; the mirror must have published the codename. */
-export async function inReleaseSha256(config: Pick<Config, 'stateDir' | 'mirror'>, codename: string): Promise<string> {
-  return createHash('sha256').update(await readInRelease(config, codename)).digest('hex');
-}
-
-/** Digest of what a publication signs (its SHA256 index lines), not of when it was signed. */
-export function indexDigestOf(inRelease: string): string {
-  const lines = parseRelease(clearsignedText(inRelease))
-    .sha256.map((e) => `${e.hash} ${e.size} ${e.path}`)
-    .sort();
-  return createHash('sha256').update(lines.join('\n')).digest('hex');
-}
-
-export function baseKey(recipe: Pick<Recipe, 'baseHash'>, indexDigest: string): string {
-  return createHash('sha256').update(`${recipe.baseHash}\n${indexDigest}\n`).digest('hex').slice(0, 16);
-}
-
-export function basePath(config: Pick<Config, 'stateDir'>, recipeName: string, key: string): string {
-  return join(baseCacheDir(config), `${recipeName}-${key}`);
-}
-
-export async function resolveBase(config: Pick<Config, 'stateDir' | 'mirror'>, recipe: Pick<Recipe, 'name' | 'codename' | 'baseHash'>): Promise<BaseRef> {
-  const data = await readInRelease(config, recipe.codename);
-  const indexDigest = indexDigestOf(data.toString('utf8'));
-  const key = baseKey(recipe, indexDigest);
-  return { key, dir: basePath(config, recipe.name, key), inReleaseSha256: createHash('sha256').update(data).digest('hex'), indexDigest };
-}
-
-/** Stands for the base key in a dry run on a host whose mirror has not published the codename yet. */
-export const PENDING_KEY = '<key after publish>';
-
-/**
- * The base a dry run plans when the mirror has no publication of the
- * codename yet (a fresh host: warm and publish are only planned too): the
- * real key depends on what the publish will sign, so a placeholder stands in.
- */
-export async function resolveBaseOrPlan(
-  config: Pick<Config, 'stateDir' | 'mirror'>,
-  recipe: Pick<Recipe, 'name' | 'codename' | 'baseHash'>,
-  dryRun: boolean,
-): Promise<BaseRef & { planned: boolean }> {
-  if (dryRun && !(await exists(inReleasePath(config, recipe.codename)))) {
-    return { key: PENDING_KEY, dir: basePath(config, recipe.name, PENDING_KEY), inReleaseSha256: '<after publish>', indexDigest: '<after publish>', planned: true };
-  }
-  return { ...(await resolveBase(config, recipe)), planned: false };
-}
+export {
+  baseCacheDir,
+  baseKey,
+  basePath,
+  indexDigestOf,
+  inReleasePath,
+  inReleaseSha256,
+  PENDING_KEY,
+  publicationDigest,
+  readPublication,
+  resolveBase,
+  resolveBaseOrPlan,
+  type BaseRef,
+  type SuitePublication,
+} from './base-key.js';
 
 /** Bases of a recipe that are on disk, e.g. ["bookworm-minimal-0123456789abcdef"]. */
 export async function listBases(config: Pick<Config, 'stateDir'>, recipeName: string): Promise<string[]> {

@@ -43,13 +43,15 @@ function progressLine(p: CreateProgress): string {
   return p.counts ? `${p.stage}: ${formatProgress(p.counts)}` : `${p.stage}: ${p.message}`;
 }
 
-/** Bootstrap + recipe packages into the base cache (nothing else): tasks/bootstrap.mjs. */
+/** Bootstrap + recipe packages + upgrade into the base cache, or an older base brought up to date (nothing else): tasks/bootstrap.mjs. */
 export function baseStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Base root filesystem (bootstrap from the local mirror, or the cache)', async (ctx, task, sh) => {
-    const { ref, hit } = await ensureBase({ sh, config: ctx.app.config }, ctx.recipe, (p) => (task.output = progressLine(p)));
+    const base = await ensureBase({ sh, config: ctx.app.config }, ctx.recipe, (p) => (task.output = progressLine(p)));
+    const { ref, hit, derivedFrom } = base;
     ctx.baseHit = hit;
-    ctx.base = { ref, hit };
-    return hit ? `cached (${ref.dir})` : `bootstrapped with ${ctx.recipe.bootstrap} (${ref.dir})`;
+    ctx.base = base;
+    if (hit) return `cached (${ref.dir})`;
+    return derivedFrom ? `brought ${derivedFrom} up to date from the mirror (${ref.dir})` : `bootstrapped with ${ctx.recipe.bootstrap} (${ref.dir})`;
   });
 }
 
@@ -106,7 +108,8 @@ export function createStage<C extends MachineStageCtx>(): Task<C> {
         base: sh.dryRun ? ctx.base : undefined,
       });
       ctx.created = report;
-      return `${report.root}${report.fromBaseCache ? ' (base from cache)' : ''}`;
+      const base = report.fromBaseCache ? ' (base from cache)' : report.derivedFrom ? ` (base: ${report.derivedFrom} brought up to date)` : '';
+      return `${report.root}${base}`;
     },
     { skip: (ctx) => upToDate(ctx) },
   );

@@ -4,13 +4,16 @@
  * real create, create again (the rerun), provision, boot again, run apt
  * inside, list, base-cache reuse with a dead upstream, rc.local, mmdebstrap,
  * a missing package, rm, and the container task run twice with the same
- * name (the second is a no-op). One warmed mirror for all (each bootstrap ~40 s).
+ * name (the second is a no-op), and the base brought up to date when the
+ * -security suite publishes a newer version of a base package (derived from
+ * the cached base, not bootstrapped). One warmed mirror for all (each
+ * bootstrap ~40 s).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, lstat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, lstat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Shell, exists } from '../../src/shell.js';
@@ -25,8 +28,12 @@ import { listMachines, removeMachine } from '../../src/machine/list.js';
 import { withMachineView } from '../../src/machine/storage.js';
 import { FIRSTBOOT } from '../../src/machine/paths.js';
 import { BUILD_PREFIX, mountsUnder, processesUnder, sweepStaleBuilds, unmountAll } from '../../src/rootfs/builddir.js';
-import { listBases } from '../../src/rootfs/base-cache.js';
+import { baseCacheDir, listBases } from '../../src/rootfs/base-cache.js';
+import { importFiles } from '../../src/mirror/import.js';
+import { publishMirror } from '../../src/mirror/publish.js';
+import { machineState } from '../../src/machine/uptodate.js';
 import { makeConfig } from '../helpers/config.js';
+import { makeDeb } from '../helpers/debs.js';
 import { zxScript } from '../helpers/zx.js';
 
 const base = await mkdtemp(join(tmpdir(), 'nk-e2e-machine-'));
@@ -96,13 +103,40 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   return new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
 }
 
+// Every test needs the warm from Debian's archive: without it they are skipped, visibly.
+const reachable = await fetch('http://deb.debian.org/debian/dists/bookworm/InRelease', { method: 'HEAD', signal: AbortSignal.timeout(20_000) }).then(
+  (r) => r.ok,
+  () => false,
+);
+if (!reachable) console.log('  machine-lifecycle: every test skipped: http://deb.debian.org/debian is not reachable');
+const t = reachable ? test : test.skip;
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const inReleaseOf = async (suite: string) => sha256(await readFile(join(config.mirror.root, 'dists', suite, 'InRelease')));
+const timings: Record<string, number> = {};
+
+/** Imports .debs into a suite of the mirror (as `mirror import` of an archive directory configured with that codename) and publishes. */
+async function publishInto(suite: string, debs: string[]): Promise<void> {
+  const report = await importFiles(ctx, debs.map((path) => ({ path, codename: suite })), { noCache: true, importer: 'native' });
+  assert.equal(report.rejected, [], `imported into ${suite}`);
+  await publishMirror(ctx);
+}
+
 test.before(async () => {
+  if (!reachable) return;
   const warmed = await warmRecipes(ctx, [minimal]);
   assert.ok(warmed.published, 'warm published the mirror');
+  assert.equal(minimal.suites, ['bookworm', 'bookworm-updates', 'bookworm-security']);
+  // A warm that does not publish the update suites yet (before the warm of every suite): each gets
+  // a placeholder package so that it is published, as an update suite with nothing for the base is.
+  for (const suite of minimal.suites.slice(1)) {
+    if (await exists(join(config.mirror.root, 'dists', suite, 'InRelease'))) continue;
+    await publishInto(suite, [makeDeb(join(base, 'placeholders'), { name: `nk-e2e-placeholder-${suite}`, arch: 'all' })]);
+  }
 });
 
 test.after(async () => {
-  for (const name of ['m1', 'm2', 'm3', 'm4', 'm5', 'r1']) {
+  for (const name of ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'r1']) {
     const root = join(config.machines.dir, name);
     for (const pid of await nspawnPids(root)) process.kill(pid, 'SIGKILL');
   }
@@ -113,7 +147,7 @@ test.after(async () => {
   await sh.remove(base);
 });
 
-test('SIGINT during create: the build is killed, unmounted and removed before exit 130', async () => {
+t('SIGINT during create: the build is killed, unmounted and removed before exit 130', async () => {
   const child = await startCreate('sigint');
   const dirs = await leftoverBuilds();
   assert.is(dirs.length, 1, 'one build dir while debootstrap runs');
@@ -126,7 +160,7 @@ test('SIGINT during create: the build is killed, unmounted and removed before ex
   assert.equal(await processesUnder(dirs[0] as string), [], 'debootstrap and its chrooted children are gone');
 });
 
-test('SIGKILL during create: no machine; the next command leaves no temp dir, mount or process', async () => {
+t('SIGKILL during create: no machine; the next command leaves no temp dir, mount or process', async () => {
   const child = await startCreate('sigkill');
   const [dir] = await leftoverBuilds();
   assert.ok(dir);
@@ -143,10 +177,13 @@ test('SIGKILL during create: no machine; the next command leaves no temp dir, mo
   assert.equal(await processesUnder(dir), []);
 });
 
-test('create (the rerun after the interruptions) from the signed local mirror, then provision: the first boot succeeds', async () => {
+t('create (the rerun after the interruptions) from the signed local mirror, then provision: the first boot succeeds', async () => {
   const seen: CreateProgress[] = [];
+  const started = Date.now();
   const report = await createMachine(ctx, minimal, 'm1', { settingsDir, onProgress: (p) => seen.push(p) });
+  timings.fullBase = Date.now() - started;
   assert.is(report.fromBaseCache, false);
+  assert.is(report.derivedFrom, undefined, 'bootstrapped: no older base to derive from');
   const counts = seen.filter((p) => p.stage === 'bootstrap').at(-1)?.counts;
   assert.ok(counts && counts.retrieved > 50 && counts.unpacked > 50, `debootstrap progress counted: ${JSON.stringify(counts)}`);
   assert.ok(seen.some((p) => p.stage === 'packages' && (p.counts?.unpacked ?? 0) > 0), 'recipe packages installed by apt');
@@ -157,6 +194,12 @@ test('create (the rerun after the interruptions) from the signed local mirror, t
   const inRelease = createHash('sha256').update(await readFile(join(config.mirror.root, 'dists/bookworm/InRelease'))).digest('hex');
   const prov = JSON.parse(await readFile(join(root, 'var/lib/nspawn-kit/provenance.json'), 'utf8')) as Record<string, unknown>;
   assert.is(prov.inReleaseSha256, inRelease);
+  // Every suite's publication the base was built from.
+  assert.equal(prov.suites, {
+    bookworm: inRelease,
+    'bookworm-updates': await inReleaseOf('bookworm-updates'),
+    'bookworm-security': await inReleaseOf('bookworm-security'),
+  });
   assert.is(prov.recipe, 'bookworm-minimal');
   assert.is(prov.backend, 'debootstrap');
   assert.ok(await exists(join(settingsDir, 'm1.nspawn')));
@@ -180,14 +223,14 @@ test('create (the rerun after the interruptions) from the signed local mirror, t
   }
 });
 
-test('etc/shadow holds no usable password for root or the user', async () => {
+t('etc/shadow holds no usable password for root or the user', async () => {
   const shadow = await readFile(join(config.machines.dir, 'm1', 'etc/shadow'), 'utf8');
   const fields = new Map(shadow.trim().split('\n').map((l) => [l.split(':')[0], l.split(':')[1] ?? ''] as const));
   assert.ok(fields.has('root') && fields.has('dev'));
   for (const [user, pw] of fields) assert.match(pw, /^[!*]/, `${user} has a usable password field ${JSON.stringify(pw)}`);
 });
 
-test('a second boot does not run the first-boot script again', async () => {
+t('a second boot does not run the first-boot script again', async () => {
   const root = join(config.machines.dir, 'm1');
   const marker = await readFile(join(root, FIRSTBOOT.marker), 'utf8');
   const log = await readFile(join(root, FIRSTBOOT.log), 'utf8');
@@ -200,7 +243,7 @@ test('a second boot does not run the first-boot script again', async () => {
   assert.is(again.booted, false, 'provision of a provisioned machine only reports');
 });
 
-test('apt inside the machine updates from the signed local mirror, with no trusted flag anywhere', async () => {
+t('apt inside the machine updates from the signed local mirror, with no trusted flag anywhere', async () => {
   const root = join(config.machines.dir, 'm1');
   const dir = join(root, 'etc/apt/sources.list.d');
   for (const f of await readdir(dir)) {
@@ -209,14 +252,18 @@ test('apt inside the machine updates from the signed local mirror, with no trust
   const mirrorOnly = ['-o', 'Dir::Etc::SourceList=/etc/apt/sources.list.d/nspawn-kit-mirror.sources', '-o', 'Dir::Etc::SourceParts=/nonexistent'];
   const res = await runInMachine(ctx, 'm1', ['apt-get', ...mirrorOnly, 'update', '--error-on=any'], { stdio: 'pipe' });
   assert.is(res.exitCode, 0, res.stdout + res.stderr);
-  assert.match(res.stdout, /file:\/var\/local\/nspawn-kit-mirror bookworm InRelease/);
+  for (const suite of minimal.suites) assert.match(res.stdout, new RegExp(`file:/var/local/nspawn-kit-mirror ${suite} InRelease`));
+  // The base was built up to date: nothing to upgrade from any suite of the mirror.
+  const upgrade = await runInMachine(ctx, 'm1', ['apt-get', ...mirrorOnly, '-s', 'upgrade'], { stdio: 'pipe' });
+  assert.is(upgrade.exitCode, 0, upgrade.stdout + upgrade.stderr);
+  assert.match(upgrade.stdout, /^0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded\.$/m, upgrade.stdout);
   const policy = await runInMachine(ctx, 'm1', ['apt-cache', ...mirrorOnly, 'policy', 'dbus'], { stdio: 'pipe' });
   assert.match(policy.stdout, /nspawn-kit-mirror/);
   const exitCode = await runInMachine(ctx, 'm1', ['sh', '-c', 'exit 7'], { stdio: 'pipe' });
   assert.is(exitCode.exitCode, 7, 'run passes the exit code through');
 });
 
-test('a second create hits the base cache and fetches nothing (upstream 127.0.0.1:9 answers nothing)', async () => {
+t('a second create hits the base cache and fetches nothing (upstream 127.0.0.1:9 answers nothing)', async () => {
   const offline: Recipe = { ...minimal, upstream: 'http://127.0.0.1:9/debian' };
   const stages = new Set<string>();
   const report = await createMachine(ctx, offline, 'm2', { settingsDir, onProgress: (p) => stages.add(p.stage) });
@@ -227,7 +274,7 @@ test('a second create hits the base cache and fetches nothing (upstream 127.0.0.
   assert.match(upstream, /127\.0\.0\.1:9/);
 });
 
-test('rc.local first boot (from the same base, copied: machines.clone "copy") succeeds and runs once', async () => {
+t('rc.local first boot (from the same base, copied: machines.clone "copy") succeeds and runs once', async () => {
   const rc: Recipe = { ...minimal, firstboot: 'rc.local' };
   const copyCtx = { ...ctx, config: { ...config, machines: { ...config.machines, clone: 'copy' as const } } };
   const report = await createMachine(copyCtx, rc, 'm3', { settingsDir });
@@ -240,7 +287,7 @@ test('rc.local first boot (from the same base, copied: machines.clone "copy") su
   assert.not.ok(await exists(join(report.root, FIRSTBOOT.script)));
 });
 
-test('the mmdebstrap backend builds from copy:// and provisions', async () => {
+t('the mmdebstrap backend builds from copy:// and provisions', async () => {
   const mm = resolveRecipe(config, 'mm-minimal');
   const report = await createMachine(ctx, mm, 'm4', { settingsDir });
   assert.is(report.backend, 'mmdebstrap');
@@ -250,7 +297,7 @@ test('the mmdebstrap backend builds from copy:// and provisions', async () => {
   assert.is(result.result.status, 'success', result.logTail);
 });
 
-test('list shows recipe, publication, size and first-boot state', async () => {
+t('list shows recipe, publication, size and first-boot state', async () => {
   const machines = await listMachines(ctx);
   const byName = new Map(machines.map((m) => [m.name, m]));
   assert.equal([...byName.keys()].sort(), ['m1', 'm2', 'm3', 'm4']);
@@ -267,7 +314,7 @@ test('list shows recipe, publication, size and first-boot state', async () => {
   assert.is(byName.get('m1')?.inReleaseSha256.length, 64);
 });
 
-test('a package that does not exist fails naming it and leaves nothing behind', async () => {
+t('a package that does not exist fails naming it and leaves nothing behind', async () => {
   const broken = resolveRecipe(config, 'broken');
   try {
     await createMachine(ctx, broken, 'm5', { settingsDir });
@@ -283,7 +330,7 @@ test('a package that does not exist fails naming it and leaves nothing behind', 
   assert.equal((await mountsUnder(base)).sort(), ['m1', 'm2', 'm4'].map((n) => join(config.machines.dir, n)));
 });
 
-test('rm refuses a running machine, then removes root and settings file', async () => {
+t('rm refuses a running machine, then removes root and settings file', async () => {
   let refused = '';
   await bootUntil(ctx, 'm2', {
     untilLine: BOOTED,
@@ -302,7 +349,7 @@ test('rm refuses a running machine, then removes root and settings file', async 
   assert.not.ok((await listMachines(ctx, { sizes: false })).some((m) => m.name === 'm2'));
 });
 
-test('the container task twice with the same --name: the second run skips the up-to-date machine and exits 0', async () => {
+t('the container task twice with the same --name: the second run skips the up-to-date machine and exits 0', async () => {
   const cfg = join(base, 'task-config.json');
   await writeFile(cfg, JSON.stringify({ stateDir: config.stateDir, mirror: { root: config.mirror.root, archives: [], upstreams: config.mirror.upstreams }, machines: config.machines }));
   const args = ['--recipe', 'bookworm-minimal', '--name', 'r1', '--config', cfg];
@@ -330,6 +377,63 @@ test('the container task twice with the same --name: the second run skips the up
   assert.match(other.stderr, /machine r1 already exists at \S+, but it was built from recipe bookworm-minimal/);
   assert.match(other.stderr, /nspawn-kit rm r1/);
   assert.not.match(other.stdout, /Cache warming:/);
+});
+
+/** Rebuilds a pool .deb with a higher version (same files and maintainer scripts: a genuine upgrade). */
+function repackNewer(poolDeb: string, version: string, outDir: string): string {
+  const work = join(outDir, 'tree');
+  execFileSync('dpkg-deb', ['-R', '--', poolDeb, work]);
+  const control = join(work, 'DEBIAN', 'control');
+  execFileSync('sed', ['-i', `s/^Version: .*$/Version: ${version}/`, '--', control]);
+  const out = join(outDir, `repacked_${version}.deb`);
+  execFileSync('dpkg-deb', ['-Zxz', '--build', '--', work, out], { stdio: 'ignore' });
+  return out;
+}
+
+t('a newer version in -security: the next create brings the cached base up to date (derived, not bootstrapped); existing machines stay current', async () => {
+  const [oldName, ...others] = await listBases(config, 'bookworm-minimal');
+  assert.ok(oldName && others.length === 0, 'one cached base of the recipe');
+  const oldBase = join(baseCacheDir(config), oldName);
+  // Only a copy of this base can hold the marker: a bootstrap never writes it.
+  await writeFile(join(oldBase, 'etc/nk-e2e-old-base'), `${oldName}\n`);
+  const dpkgVersion = (root: string) => execFileSync('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Version}', 'hostname'], { encoding: 'utf8' });
+  const oldVersion = dpkgVersion(oldBase);
+  const pool = join(config.mirror.root, 'pool/main/h/hostname');
+  const poolDeb = (await readdir(pool)).find((f) => f.startsWith(`hostname_${oldVersion}_`));
+  assert.ok(poolDeb, `hostname ${oldVersion} in the pool`);
+  const newVersion = `${oldVersion}+nk1`;
+  const work = join(base, 'repack');
+  await mkdir(work);
+  await publishInto('bookworm-security', [repackNewer(join(pool, poolDeb), newVersion, work)]);
+  const security = await inReleaseOf('bookworm-security');
+
+  const stages = new Set<string>();
+  const started = Date.now();
+  const report = await createMachine(ctx, minimal, 'm6', { settingsDir, onProgress: (p) => stages.add(p.stage) });
+  timings.derivedBase = Date.now() - started;
+  assert.is(report.fromBaseCache, false, 'a new publication: a new base');
+  assert.is(report.derivedFrom, oldName);
+  assert.ok(stages.has('refresh') && stages.has('packages'), [...stages].join(','));
+  assert.not.ok(stages.has('bootstrap'), `not bootstrapped: ${[...stages].join(',')}`);
+  assert.is(await readFile(join(report.base, 'etc/nk-e2e-old-base'), 'utf8'), `${oldName}\n`, 'the new base is a copy of the old one');
+  assert.is(dpkgVersion(report.base), newVersion, 'the base was upgraded from -security');
+  assert.is(dpkgVersion(report.root), newVersion, 'the new machine has the new version');
+  const baseRecord = JSON.parse(await readFile(join(report.base, 'var/lib/nspawn-kit/base.json'), 'utf8')) as Record<string, unknown>;
+  assert.is(baseRecord.derivedFrom, oldName);
+  assert.equal((baseRecord.suites as Record<string, string>)['bookworm-security'], security);
+  const prov = JSON.parse(await readFile(join(report.root, 'var/lib/nspawn-kit/provenance.json'), 'utf8')) as { suites: Record<string, string> };
+  assert.is(prov.suites['bookworm-security'], security, 'provenance names the new -security publication');
+  assert.equal((await readdir(join(report.base, 'var/lib/apt/lists'))).filter((e) => !['lock', 'partial', 'auxfiles'].includes(e)), [], 'no lists left in the base');
+  const mirrorOnly = ['-o', 'Dir::Etc::SourceList=/etc/apt/sources.list.d/nspawn-kit-mirror.sources', '-o', 'Dir::Etc::SourceParts=/nonexistent'];
+  const upgrade = await runInMachine(ctx, 'm6', ['sh', '-c', 'apt-get "$@" -q update >/dev/null && apt-get "$@" -s upgrade', 'sh', ...mirrorOnly], { stdio: 'pipe' });
+  assert.match(upgrade.stdout, /^0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded\.$/m, upgrade.stdout + upgrade.stderr);
+  // m1 stands on the old base (overlay): kept; the new one is the recipe's newest.
+  assert.equal(await listBases(config, 'bookworm-minimal'), [oldName, report.base.split('/').at(-1)].sort());
+  // A machine built before the -security publication is the same machine with an upgrade pending, not a stale one.
+  const r1 = await machineState(ctx, minimal, 'r1');
+  assert.is(r1.state, 'current', JSON.stringify(r1));
+  assert.is(dpkgVersion(join(config.machines.dir, 'm1')), oldVersion, 'existing machines are untouched');
+  console.log(`base build times (create, bookworm-minimal): full bootstrap ${(timings.fullBase ?? 0) / 1000} s, derived from the cached base ${(timings.derivedBase ?? 0) / 1000} s`);
 });
 
 test.run();

@@ -53,7 +53,7 @@ function fakeBase(recipe: string, key: string, marker: string): BaseRef {
   writeFileSync(join(dir, 'marker'), marker);
   // 2 MiB only the base has: a machine's size that counted the base would show it.
   writeFileSync(join(dir, 'usr/lib/big'), Buffer.alloc(2 << 20));
-  return { key, dir, inReleaseSha256: 'f'.repeat(64), indexDigest: 'e'.repeat(64) };
+  return { key, dir, inReleaseSha256: 'f'.repeat(64), indexDigest: 'e'.repeat(64), suites: { bookworm: 'f'.repeat(64) } };
 }
 
 /** Mounts at exactly `point`, as [fstype, upperdir] pairs, from /proc/self/mountinfo. */

@@ -9,7 +9,7 @@ const config = makeConfig('/srv/nk');
 const pid1 = makeConfig('/srv/nk', { host: { ...config.host, systemdPid1: true } });
 const etc = makeConfig('/srv/nk', { machines: { ...config.machines, settingsDir: '/etc/systemd/nspawn' } });
 
-test('install: no network, the mirror read-only, packages as "$@" after the script', () => {
+test('install: no network, the mirror read-only, packages as "$@" after the script, then upgrade from every suite', () => {
   assert.equal(installCommand(config, '/srv/nk/state/base/.b/root', ['systemd', 'dbus'], 'nk-build-1'), [
     'systemd-nspawn',
     [
@@ -24,7 +24,7 @@ test('install: no network, the mirror read-only, packages as "$@" after the scri
       '--',
       '/bin/sh',
       '-c',
-      'set -e\napt-get -q -o Dpkg::Use-Pty=0 update --error-on=any\nif [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi\napt-get clean',
+      'set -e\napt-get -q -o Dpkg::Use-Pty=0 update --error-on=any\nif [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi\napt-get -q -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs --no-install-recommends\napt-get clean',
       'nspawn-kit-install',
       'systemd',
       'dbus',

@@ -32,6 +32,7 @@ test('package install: networkless non-boot nspawn, mirror read-only, packages o
       'set -e',
       'apt-get -q -o Dpkg::Use-Pty=0 update --error-on=any',
       'if [ "$#" -gt 0 ]; then apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends -- "$@"; fi',
+      'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs --no-install-recommends',
       'apt-get clean',
     ].join('\n'),
     'nspawn-kit-install',
