@@ -3,7 +3,7 @@ import type { ProgramCommand } from './action.js';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
 import { UsageError, requireRoot } from '../errors.js';
-import { escapeFields, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
+import { escapeFields, escapeText, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
 import { assertMachineName } from '../machine/create.js';
 import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
@@ -86,13 +86,13 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
 
   program
     .command('list')
-    .description('machines built by nspawn-kit: recipe, mirror publication, size, first-boot state')
+    .description('machines built by nspawn-kit: recipe, mirror publication, updates the mirror offers (security ones counted), size, first-boot state')
     .action(async () => {
       const app = await createContext(globals());
       const machines = await listMachines({ sh: app.sh, config: app.config });
       // Recipe, codename and problem come from records on disk: escaped per cell before the table is laid out
       // (the table shows a problem's first line).
-      const cells = machines.map((m) => escapeFields({ ...m, problem: m.problem?.split('\n')[0] }));
+      const cells = machines.map((m) => escapeFields({ ...m, problem: m.problem?.split('\n')[0], updateProblems: m.updateProblems?.map(escapeText) }));
       process.stdout.write(app.opts.json ? `${jsonText(machines, 2)}\n` : `${neutralizeBlock(formatMachineTable(cells))}\n`);
     });
 
