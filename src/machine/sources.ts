@@ -102,6 +102,27 @@ export function renderMirrorSources(suites: readonly string[], access: MirrorAcc
   );
 }
 
+/** The mirror's public key as the container sees the mirror bound read-only (mirror/layout.ts publicKeyAsc). */
+export const MIRROR_BOUND_KEY = `${MIRROR_MOUNT}/mirror.asc`;
+
+/**
+ * The sources `nspawn-kit upgrade` hands apt: the bound mirror alone, with the
+ * suites the host chose, Signed-By the mirror's key from the read-only mount
+ * (not the machine's copy, which root inside could have replaced).
+ */
+export function renderUpgradeSources(suites: readonly string[]): string {
+  return renderStanza(
+    [
+      ['Types', 'deb'],
+      ['URIs', `file:${MIRROR_MOUNT}`],
+      ['Suites', suites.join(' ')],
+      ['Components', 'main'],
+      ['Signed-By', MIRROR_BOUND_KEY],
+    ],
+    ['Written by nspawn-kit upgrade: the local signed mirror, bind-mounted read-only; removed after the upgrade.'],
+  );
+}
+
 /**
  * Every suite of the recipe grouped by its own upstream (recipe.upstreams), in
  * the recipe's order: Debian's -security lives in another archive
