@@ -103,7 +103,7 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
     .option('--all', 'every machine; one failure does not stop the others')
     .action(async (name: string | undefined, o: { all?: boolean }) => {
       const app = await createContext(globals());
-      if (o.all === (name !== undefined)) throw new UsageError('give a machine NAME or --all (not both)');
+      if (Boolean(o.all) === (name !== undefined)) throw new UsageError('give a machine NAME or --all (not both)');
       if (name !== undefined) assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('upgrade');
       const ctx = { sh: app.sh, config: app.config };

@@ -98,6 +98,9 @@ export async function upgradeMachine(ctx: MachineContext, name: string): Promise
   const { sh, config } = ctx;
   assertMachineName(name);
   const { root, settings, handle } = await machineLaunch(ctx, name);
+  if (handle.storage.kind === 'legacy-overlay') {
+    throw new OperationError(`machine ${name} has the old overlay layout: its directory holds only its changes`, `Run \`nspawn-kit migrate ${name}\` once, then upgrade it.`);
+  }
   const prov = await readProvenance(root);
   if (!prov) throw new OperationError(`machine ${name} has no provenance record (${PROVENANCE})`, 'It was not built by `nspawn-kit create`; upgrade it from inside (apt-get upgrade), or recreate it.');
   let recipeSuites: string[] | undefined;
@@ -123,7 +126,7 @@ export async function upgradeMachine(ctx: MachineContext, name: string): Promise
   }
   const statusBefore = await readMachineDpkgStatus(handle, root);
   await writeInRoot(sh, root, UPGRADE_SOURCES, renderUpgradeSources(suites), 0o644);
-  const hint = `apt's output above says why; the machine is as apt left it (dpkg's own state). Run \`nspawn-kit upgrade ${name}\` again once fixed.`;
+  const hint = `The output above (systemd-nspawn's or apt's) says why; nothing was recorded, the machine's packages are as dpkg left them. Run \`nspawn-kit upgrade ${name}\` again once fixed.`;
   try {
     const argv = upgradeArgv(UPGRADE_SOURCES);
     await sh.write(leader === undefined ? offlineRunCommand(config, root, name, argv, settings) : nsenterCommand(leader, argv), { hint });
@@ -147,8 +150,9 @@ export async function upgradeMachine(ctx: MachineContext, name: string): Promise
 
 /** One line per change, or "already up to date". */
 export function formatUpgrade(r: UpgradeReport): string[] {
-  if (r.dryRun) return [`${r.name}: dry run, nothing upgraded`];
-  const lines = r.changes.length
+  const lines = r.dryRun
+    ? [`${r.name}: dry run, nothing upgraded`]
+    : r.changes.length
     ? [`${r.name}: upgraded ${r.changes.length} package(s) from ${Object.keys(r.suites).join(', ')} (${r.how === 'nsenter' ? 'inside the running machine' : 'not booted, offline'}):`, ...r.changes.map((c) => `  ${c.name}:${c.architecture} ${c.from ?? '(new)'} -> ${c.to}`)]
     : [`${r.name}: already up to date`];
   return [...lines, ...r.warnings.map((w) => `${r.name}: warning: ${w}`)];

@@ -115,7 +115,7 @@ test('formatUpgrade: each change old -> new, or already up to date; warnings aft
     'web: already up to date',
     'web: warning: suite bookworm-updates is not published in the mirror: not upgraded from',
   ]);
-  assert.equal(formatUpgrade({ ...base, dryRun: true, changes: [] }), ['web: dry run, nothing upgraded']);
+  assert.equal(formatUpgrade({ ...base, dryRun: true, changes: [], warnings: ['w'] }), ['web: dry run, nothing upgraded', 'web: warning: w']);
 });
 
 test.run();
