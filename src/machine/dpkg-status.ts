@@ -8,9 +8,9 @@
  * control field may hold (mirror/deb.ts, the rules the importer applies to a
  * .deb); anything else is left out and reported, never guessed at.
  */
-import type { MachineHandle } from './handle.js';
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
+import type { MachineHandle } from './handle.js';
 import { openResolvedFile, refuseLinkedDirs, type Read } from './record.js';
 import { ARCHITECTURE, DEB_VERSION, PACKAGE_NAME } from '../mirror/deb.js';
 
