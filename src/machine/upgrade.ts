@@ -94,6 +94,27 @@ async function seenInRelease(root: string, suite: string, before: string, after:
   return sha === before || sha === after ? sha : undefined;
 }
 
+/**
+ * The provenance's `suites` after an upgrade, in the machine's suite order:
+ * the InRelease apt used for each suite upgraded from; a suite of the machine
+ * not upgraded from (not published now, or republished meanwhile) keeps its
+ * earlier entry, else the publication seen at the start, so it stays one of
+ * the machine's suites (which `list` counts once it is published).
+ */
+export function recordedSuites(
+  wanted: readonly string[],
+  upgraded: Readonly<Record<string, string>>,
+  previous: Readonly<Record<string, string>> | undefined,
+  atStart: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of wanted) {
+    const sha = upgraded[s] ?? previous?.[s] ?? atStart[s];
+    if (sha !== undefined) out[s] = sha;
+  }
+  return out;
+}
+
 export async function upgradeMachine(ctx: MachineContext, name: string): Promise<UpgradeReport> {
   const { sh, config } = ctx;
   assertMachineName(name);
@@ -139,12 +160,12 @@ export async function upgradeMachine(ctx: MachineContext, name: string): Promise
   for (const suite of suites) {
     const seen = await seenInRelease(root, suite, before[suite] as string, after[suite]);
     if (seen) report.suites[suite] = seen;
-    else warnings.push(`suite ${suite} was republished during the upgrade: its publication is not recorded; run the upgrade again`);
+    else warnings.push(`suite ${suite} was republished during the upgrade: the publication apt used is not known, the provenance keeps an earlier one; run the upgrade again`);
   }
   const statusAfter = await readMachineDpkgStatus(handle, root);
   if (statusBefore.ok && statusAfter.ok) report.changes = packageChanges(statusBefore.status.installed, statusAfter.status.installed);
   else warnings.push(`what changed is unknown: ${statusBefore.ok ? '' : statusBefore.reason}${!statusBefore.ok && !statusAfter.ok ? '; ' : ''}${statusAfter.ok ? '' : statusAfter.reason}`);
-  await writeProvenance(sh, root, { ...prov, suites: { ...report.suites }, upgradedAt: new Date().toISOString() });
+  await writeProvenance(sh, root, { ...prov, suites: recordedSuites(wanted, report.suites, prov.suites, before), upgradedAt: new Date().toISOString() });
   return report;
 }
 

@@ -6,7 +6,7 @@ import { makeConfig } from '../helpers/config.js';
 import { offlineRunCommand } from '../../src/machine/nspawn-argv.js';
 import { renderUpgradeSources } from '../../src/machine/sources.js';
 import { nsenterCommand, upgradeArgv } from '../../src/machine/upgrade-run.js';
-import { formatUpgrade, packageChanges } from '../../src/machine/upgrade.js';
+import { formatUpgrade, packageChanges, recordedSuites } from '../../src/machine/upgrade.js';
 
 const config = makeConfig('/srv/nk');
 const SCRIPT = [
@@ -116,6 +116,19 @@ test('formatUpgrade: each change old -> new, or already up to date; warnings aft
     'web: warning: suite bookworm-updates is not published in the mirror: not upgraded from',
   ]);
   assert.equal(formatUpgrade({ ...base, dryRun: true, changes: [], warnings: ['w'] }), ['web: dry run, nothing upgraded', 'web: warning: w']);
+});
+
+test('recordedSuites: what apt used; a suite not upgraded from keeps its earlier entry, so it stays the machine\'s', () => {
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => x.repeat(64)) as [string, string, string, string];
+  const wanted = ['bookworm', 'bookworm-updates', 'bookworm-security'];
+  // -updates not published now: its earlier entry stays; -security upgraded from: the new one.
+  assert.equal(recordedSuites(wanted, { bookworm: a, 'bookworm-security': b }, { bookworm: c, 'bookworm-updates': d, 'bookworm-security': c }, { bookworm: a, 'bookworm-security': b }), {
+    bookworm: a,
+    'bookworm-updates': d,
+    'bookworm-security': b,
+  });
+  // Republished meanwhile, no earlier entry: the publication seen at the start; never published, never recorded: left out.
+  assert.equal(recordedSuites(wanted, { bookworm: a }, undefined, { bookworm: a, 'bookworm-security': c }), { bookworm: a, 'bookworm-security': c });
 });
 
 test.run();
