@@ -101,7 +101,8 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
     .description('upgrade a machine (or every machine) from the local mirror, offline: not booted, or inside it while it runs; records the publication in its provenance')
     .argument('[name]')
     .option('--all', 'every machine; one failure does not stop the others')
-    .action(async (name: string | undefined, o: { all?: boolean }) => {
+    .option('--inside', 'also upgrade a running machine without private users from inside (its apt then runs as host root in its namespaces: only for machines you trust)')
+    .action(async (name: string | undefined, o: { all?: boolean; inside?: boolean }) => {
       const app = await createContext(globals());
       if (Boolean(o.all) === (name !== undefined)) throw new UsageError('give a machine NAME or --all (not both)');
       if (name !== undefined) assertMachineName(name);
@@ -114,7 +115,7 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
       let failed = 0;
       for (const n of names) {
         try {
-          const r = await upgradeMachine(ctx, n);
+          const r = await upgradeMachine(ctx, n, { inside: o.inside === true });
           reports.push(r);
           if (!app.opts.json) writeLines(process.stdout, formatUpgrade(r));
         } catch (err) {

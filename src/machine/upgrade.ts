@@ -24,7 +24,7 @@ import { MIRROR_MOUNT, PROVENANCE } from './paths.js';
 import { readProvenance, writeProvenance } from './provenance.js';
 import { renderUpgradeSources } from './sources.js';
 import { machineSuites } from './upgradable.js';
-import { containerLeader, nsenterCommand, upgradeArgv } from './upgrade-run.js';
+import { containerLeader, entryOf, nsenterCommand, upgradeArgv } from './upgrade-run.js';
 
 /** The sources file the host writes for the upgrade, inside the machine (removed afterwards). */
 export const UPGRADE_SOURCES = '/var/lib/nspawn-kit/upgrade.sources';
@@ -115,7 +115,16 @@ export function recordedSuites(
   return out;
 }
 
-export async function upgradeMachine(ctx: MachineContext, name: string): Promise<UpgradeReport> {
+export interface UpgradeOptions {
+  /**
+   * Upgrade a running machine that has no user namespace of its own from
+   * inside: its binaries then run as host root in its namespaces (less the
+   * dropped capabilities, upgrade-run.ts). Without it such a machine is refused.
+   */
+  inside?: boolean;
+}
+
+export async function upgradeMachine(ctx: MachineContext, name: string, opts: UpgradeOptions = {}): Promise<UpgradeReport> {
   const { sh, config } = ctx;
   assertMachineName(name);
   const { root, settings, handle } = await machineLaunch(ctx, name);
@@ -139,6 +148,13 @@ export async function upgradeMachine(ctx: MachineContext, name: string): Promise
   }
   const leader = await containerLeader(root);
   const how = leader === undefined ? 'systemd-nspawn' : 'nsenter';
+  const entry = leader === undefined ? undefined : await entryOf(leader);
+  if (entry && !entry.ownUserNamespace && !opts.inside) {
+    throw new OperationError(
+      `machine ${name} is running without private users: upgrading it from inside would run its own apt, dpkg and shell as host root (outside nspawn's seccomp filter)`,
+      `Stop it and run \`nspawn-kit upgrade ${name}\` (a stopped machine is upgraded in its own systemd-nspawn), or pass --inside if you trust root in that machine.`,
+    );
+  }
   if (leader !== undefined && !(await fsp.stat(join('/proc', String(leader), 'root', MIRROR_MOUNT, 'dists', suites[0] as string, 'InRelease')).catch(() => undefined))) {
     throw new OperationError(
       `machine ${name} is running without the local mirror at ${MIRROR_MOUNT}`,
@@ -150,7 +166,7 @@ export async function upgradeMachine(ctx: MachineContext, name: string): Promise
   const hint = `The output above (systemd-nspawn's or apt's) says why; nothing was recorded, the machine's packages are as dpkg left them. Run \`nspawn-kit upgrade ${name}\` again once fixed.`;
   try {
     const argv = upgradeArgv(UPGRADE_SOURCES);
-    await sh.write(leader === undefined ? offlineRunCommand(config, root, name, argv, settings) : nsenterCommand(leader, argv), { hint });
+    await sh.write(entry === undefined ? offlineRunCommand(config, root, name, argv, settings) : nsenterCommand(entry.leader, entry.drop, argv), { hint });
   } finally {
     await sh.remove(await resolveInRoot(root, UPGRADE_SOURCES, false));
   }

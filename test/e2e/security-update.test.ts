@@ -154,18 +154,24 @@ test('upgrade sec installs it with no network; list then reports 0; the provenan
   assert.is(again.stdout.trim(), 'sec: already up to date');
 });
 
-test('inside the running machine: nsenter into its leader, nk-probe 1.2 from bookworm-security', async () => {
+test('inside the running machine (--inside: no private users): nsenter into its leader with fewer capabilities, nk-probe 1.2 from bookworm-security', async () => {
   if (skip()) return;
   await publishProbe('1.2', ['bookworm-security']);
   let report: UpgradeReport | undefined;
   let failure: unknown;
+  let refused = '';
   const boot = await bootUntil({ sh, config }, 'sec', {
     untilLine: /Reached target.*Multi-User System/,
     timeoutMs: 180_000,
     done: async () => {
       if ((await containerLeader(root)) === undefined) return false;
+      // Without private users, entering needs the explicit --inside (the refusal changes nothing).
+      refused = await upgradeMachine({ sh, config }, 'sec').then(
+        () => '',
+        (err: Error) => err.message,
+      );
       try {
-        report = await upgradeMachine({ sh, config }, 'sec');
+        report = await upgradeMachine({ sh, config }, 'sec', { inside: true });
       } catch (err) {
         failure = err;
       }
@@ -174,6 +180,7 @@ test('inside the running machine: nsenter into its leader, nk-probe 1.2 from boo
   });
   assert.is(failure, undefined, String(failure));
   assert.is(boot.ended, 'done', boot.console.slice(-20).join('\n'));
+  assert.match(refused, /machine sec is running without private users: upgrading it from inside would run its own apt/);
   assert.is(report?.how, 'nsenter');
   assert.equal(report?.changes, [{ name: 'nk-probe', architecture: 'all', from: '1.1', to: '1.2' }]);
   assert.is(installedProbe(), '1.2');

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { makeConfig } from '../helpers/config.js';
 import { offlineRunCommand } from '../../src/machine/nspawn-argv.js';
 import { renderUpgradeSources } from '../../src/machine/sources.js';
-import { nsenterCommand, upgradeArgv } from '../../src/machine/upgrade-run.js';
+import { capabilitiesToDrop, nsenterCommand, upgradeArgv } from '../../src/machine/upgrade-run.js';
 import { formatUpgrade, packageChanges, recordedSuites } from '../../src/machine/upgrade.js';
 
 const config = makeConfig('/srv/nk');
@@ -49,10 +49,14 @@ test('stopped machine: non-booted nspawn, no network, the mirror bound read-only
   assert.throws(() => offlineRunCommand(config, '/r', 'web', [], 'none'), /nothing to run/);
 });
 
-test('running machine: nsenter into all namespaces and the root of its leader, a clean environment', () => {
-  assert.equal(nsenterCommand(4242, ARGV), [
-    'nsenter',
+test('running machine: setpriv drops capabilities and sets no_new_privs, then nsenter into all namespaces and the root of its leader', () => {
+  assert.equal(nsenterCommand(4242, ['sys_boot', 'mknod'], ARGV), [
+    'setpriv',
     [
+      '--no-new-privs',
+      '--bounding-set=-sys_boot,-mknod',
+      '--',
+      'nsenter',
       '--target=4242',
       '--all',
       '--root',
@@ -66,6 +70,34 @@ test('running machine: nsenter into all namespaces and the root of its leader, a
       ...ARGV,
     ],
   ]);
+});
+
+test('capabilitiesToDrop: what the container\'s bounding set lacks, and what nspawn guards by seccomp or device policy; never what nsenter needs', () => {
+  // A bounding set like systemd-nspawn's default one (its arg_caps_retain).
+  const nspawn = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 18, 19, 21, 22, 23, 24, 26, 27, 28, 29, 30, 31].reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
+  assert.equal(capabilitiesToDrop(nspawn, 40), [
+    'dac_read_search',
+    'net_admin',
+    'ipc_lock',
+    'sys_module',
+    'sys_rawio',
+    'sys_pacct',
+    'sys_boot',
+    'sys_time',
+    'mknod',
+    'mac_override',
+    'mac_admin',
+    'syslog',
+    'wake_alarm',
+    'block_suspend',
+    'audit_read',
+    'perfmon',
+    'bpf',
+    'checkpoint_restore',
+  ]);
+  // Nothing readable: everything but sys_admin and sys_chroot; only the capabilities this kernel knows.
+  assert.equal(capabilitiesToDrop(0n, 2), ['chown', 'dac_override', 'dac_read_search']);
+  assert.ok(!capabilitiesToDrop(0n, 40).includes('sys_admin') && !capabilitiesToDrop(0n, 40).includes('sys_chroot'));
 });
 
 test('upgrade sources: the bound mirror only, the chosen suites, Signed-By the key on the read-only mount', () => {
