@@ -1,9 +1,9 @@
-/** `create`, `provision`, `boot`, `run`, `list`, `rm`, `migrate`. */
+/** `create`, `provision`, `boot`, `run`, `list`, `upgrade`, `rm`, `migrate`. */
 import type { ProgramCommand } from './action.js';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
-import { UsageError, requireRoot } from '../errors.js';
-import { escapeFields, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
+import { UsageError, formatError, requireRoot } from '../errors.js';
+import { escapeFields, escapeText, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
 import { assertMachineName } from '../machine/create.js';
 import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
@@ -86,14 +86,49 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
 
   program
     .command('list')
-    .description('machines built by nspawn-kit: recipe, mirror publication, size, first-boot state')
+    .description('machines built by nspawn-kit: recipe, mirror publication, updates the mirror offers (security ones counted), size, first-boot state')
     .action(async () => {
       const app = await createContext(globals());
       const machines = await listMachines({ sh: app.sh, config: app.config });
       // Recipe, codename and problem come from records on disk: escaped per cell before the table is laid out
       // (the table shows a problem's first line).
-      const cells = machines.map((m) => escapeFields({ ...m, problem: m.problem?.split('\n')[0] }));
+      const cells = machines.map((m) => escapeFields({ ...m, problem: m.problem?.split('\n')[0], updateProblems: m.updateProblems?.map(escapeText) }));
       process.stdout.write(app.opts.json ? `${jsonText(machines, 2)}\n` : `${neutralizeBlock(formatMachineTable(cells))}\n`);
+    });
+
+  program
+    .command('upgrade')
+    .description('upgrade a machine (or every machine) from the local mirror, offline: not booted, or inside it while it runs; records the publication in its provenance')
+    .argument('[name]')
+    .option('--all', 'every machine; one failure does not stop the others')
+    .option('--inside', 'also upgrade a running machine without private users from inside (its apt then runs as host root in its namespaces: only for machines you trust)')
+    .action(async (name: string | undefined, o: { all?: boolean; inside?: boolean }) => {
+      const app = await createContext(globals());
+      if (Boolean(o.all) === (name !== undefined)) throw new UsageError('give a machine NAME or --all (not both)');
+      if (name !== undefined) assertMachineName(name);
+      if (!app.sh.dryRun) requireRoot('upgrade');
+      const ctx = { sh: app.sh, config: app.config };
+      await sweepStaleBuilds(ctx);
+      const { formatUpgrade, upgradeMachine } = await import('../machine/upgrade.js');
+      const names = name !== undefined ? [name] : (await listMachines(ctx, { sizes: false, updates: false })).map((m) => m.name);
+      const reports: unknown[] = [];
+      let failed = 0;
+      for (const n of names) {
+        try {
+          const r = await upgradeMachine(ctx, n, { inside: o.inside === true });
+          reports.push(r);
+          if (!app.opts.json) writeLines(process.stdout, formatUpgrade(r));
+        } catch (err) {
+          // --all: the others still run; one machine: the error is the command's.
+          if (name !== undefined) throw err;
+          failed++;
+          reports.push({ name: n, error: err instanceof Error ? err.message : String(err) });
+          process.stderr.write(`${neutralizeBlock(`${n}: upgrade failed: ${formatError(err)}`)}\n`);
+        }
+      }
+      if (app.opts.json) process.stdout.write(`${jsonText(reports, 2)}\n`);
+      else if (names.length === 0) writeLines(process.stdout, 'no machines');
+      return failed ? 1 : 0;
     });
 
   program

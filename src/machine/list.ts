@@ -22,6 +22,7 @@ import { existsInRoot } from './inject.js';
 import { FIRSTBOOT } from './paths.js';
 import { releaseBase } from './storage.js';
 import { serviceDropInDir } from './nspawn-argv.js';
+import { MirrorOffers, machineUpdates, type UpdateCounts } from './upgradable.js';
 
 export type FirstBootState = 'pending' | 'success' | 'failure' | 'unknown';
 
@@ -48,11 +49,17 @@ export interface MachineInfo {
   running: boolean;
   /** A record that could not be read (hand-edited, half-written). */
   problem?: string;
+  /** What the mirror now offers it (upgradable.ts); absent when unknown (then updateProblems says why). */
+  updates?: UpdateCounts;
+  /** Why the updates are unknown or partial (its dpkg status, the mirror's indices). */
+  updateProblems?: string[];
 }
 
 export interface ListOptions {
   /** Skip du (a fast list for scripts); sizeBytes is then 0. */
   sizes?: boolean;
+  /** Count the updates the mirror offers each machine (default true). */
+  updates?: boolean;
 }
 
 /** A marker that cannot be read (a FIFO, a link, a bad value) is the machine's problem, not the listing's. */
@@ -68,7 +75,7 @@ async function firstBootState(root: string): Promise<{ state: FirstBootState; ex
 }
 
 /** One machine's row: records read from its root, or from an unmounted overlay's upper directory. */
-async function machineInfo(ctx: MachineContext, name: string, sizes: boolean): Promise<MachineInfo | undefined> {
+async function machineInfo(ctx: MachineContext, name: string, sizes: boolean, offers: MirrorOffers | undefined): Promise<MachineInfo | undefined> {
   const root = join(ctx.config.machines.dir, name);
   const running = async () => (await nspawnPids(root)).length > 0;
   let info: MachineInfo;
@@ -109,6 +116,11 @@ async function machineInfo(ctx: MachineContext, name: string, sizes: boolean): P
     } else if (storage.kind === 'legacy-overlay') {
       info.problem = `it has the old overlay layout: run \`nspawn-kit migrate ${name}\` once`;
     }
+    if (offers) {
+      const updates = await machineUpdates(ctx.config, offers, handle, records, prov);
+      if (updates.counts) info.updates = updates.counts;
+      if (updates.problems.length) info.updateProblems = updates.problems;
+    }
   } catch (err) {
     info = {
       name,
@@ -138,24 +150,37 @@ export async function listMachines(ctx: MachineContext, opts: ListOptions = {}):
     return [];
   }
   const machines: MachineInfo[] = [];
+  // One reading of the published indices for the whole listing.
+  const offers = opts.updates === false ? undefined : new MirrorOffers(ctx.config);
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const info = await machineInfo(ctx, entry.name, opts.sizes !== false);
+    const info = await machineInfo(ctx, entry.name, opts.sizes !== false, offers);
     if (info) machines.push(info);
   }
   return machines;
 }
 
-/** A table for the terminal; `list --json` prints the MachineInfo[] instead. */
+/** The UPDATES cell: "0", "3 (1 security)", "?" when unknown. */
+export function updatesCell(m: Pick<MachineInfo, 'updates'>): string {
+  const u = m.updates;
+  if (!u) return '?';
+  return u.upgradable === 0 ? '0' : `${u.upgradable} (${u.security} security)`;
+}
+
+/**
+ * A table for the terminal, then one line per problem met counting a
+ * machine's updates; `list --json` prints the MachineInfo[] instead.
+ */
 export function formatMachineTable(machines: MachineInfo[]): string {
   if (machines.length === 0) return 'no machines';
   const rows = [
-    ['NAME', 'RECIPE', 'CODENAME', 'PUBLICATION', 'SIZE', 'STORAGE', 'FIRST BOOT', 'STATE'],
+    ['NAME', 'RECIPE', 'CODENAME', 'PUBLICATION', 'UPDATES', 'SIZE', 'STORAGE', 'FIRST BOOT', 'STATE'],
     ...machines.map((m) => [
       m.name,
       m.recipe,
       m.codename,
       m.inReleaseSha256 ? m.inReleaseSha256.slice(0, 12) : '-',
+      updatesCell(m),
       `${(m.sizeBytes / 1048576).toFixed(0)} MiB`,
       m.storage === 'copy' ? 'copy' : m.mounted ? 'overlay, mounted' : m.mounted === false ? 'overlay, not mounted' : 'overlay on base',
       m.firstBoot + (m.firstBoot === 'failure' ? ` (${m.firstBootExitCode})` : ''),
@@ -163,7 +188,9 @@ export function formatMachineTable(machines: MachineInfo[]): string {
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  const notes = machines.flatMap((m) => (m.updateProblems ?? []).map((p) => `${m.name}: ${p}`));
+  return [...table, ...notes].join('\n');
 }
 
 export interface RemoveOptions {

@@ -216,3 +216,17 @@ export function renderNspawnServiceOverride(machinesDir: string, trustBesideRoot
 export function serviceDropInDir(unitDir: string, machine: string): string {
   return posix.join(unitDir, `systemd-nspawn@${machine}.service.d`);
 }
+
+/**
+ * Offline run (`upgrade` of a stopped machine): a run (runCommand: the
+ * machine's settings, the mirror bound read-only where its sources expect
+ * it) with no network at all (--private-network on the command line wins
+ * over the settings file's [Network]), apt told it is not interactive.
+ */
+export function offlineRunCommand(config: NspawnConfig, root: string, name: string, argv: readonly string[], settings: SettingsUse): Command {
+  if (argv.length === 0) throw new OperationError('nothing to run', 'Give the command to run offline.');
+  return [
+    'systemd-nspawn',
+    [...directNspawnFlags(config), '--quiet', '--private-network', `--directory=${root}`, `--machine=${name}`, ...settingsArgs(config, name, settings), '--setenv=DEBIAN_FRONTEND=noninteractive', '--', ...argv],
+  ];
+}

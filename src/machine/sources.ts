@@ -1,6 +1,6 @@
 /**
  * apt sources of a container as deb822 `.sources` files, every one with
- * Signed-By (never an unauthenticated "trusted" source): the local mirror, the recipe's upstream and
+ * Signed-By (never an unauthenticated "trusted" source): the local mirror, the recipe's upstreams and
  * the recipe's extra repositories. Planning is pure; the only I/O here is
  * reading the repository key files named by the recipe (host side).
  */
@@ -102,26 +102,68 @@ export function renderMirrorSources(suites: readonly string[], access: MirrorAcc
   );
 }
 
+/** The mirror's public key as the container sees the mirror bound read-only (mirror/layout.ts publicKeyAsc). */
+export const MIRROR_BOUND_KEY = `${MIRROR_MOUNT}/mirror.asc`;
+
 /**
- * The recipe's upstream, suite = codename only (no -updates or -security:
- * their names differ between Debian and Ubuntu; add them as repositories).
- * Without a distribution keyring in the root the stanza is written disabled
- * rather than unsigned.
+ * The sources `nspawn-kit upgrade` hands apt: the bound mirror alone, with the
+ * suites the host chose, Signed-By the mirror's key from the read-only mount
+ * (not the machine's copy, which root inside could have replaced).
+ */
+export function renderUpgradeSources(suites: readonly string[]): string {
+  return renderStanza(
+    [
+      ['Types', 'deb'],
+      ['URIs', `file:${MIRROR_MOUNT}`],
+      ['Suites', suites.join(' ')],
+      ['Components', 'main'],
+      ['Signed-By', MIRROR_BOUND_KEY],
+    ],
+    ['Written by nspawn-kit upgrade: the local signed mirror, bind-mounted read-only; removed after the upgrade.'],
+  );
+}
+
+/**
+ * Every suite of the recipe grouped by its own upstream (recipe.upstreams), in
+ * the recipe's order: Debian's -security lives in another archive
+ * (debian-security), so it gets its own stanza; suites sharing an archive
+ * share one.
+ */
+export function upstreamGroups(recipe: Pick<Recipe, 'suites' | 'upstreams' | 'upstream'>): Array<{ uri: string; suites: string[] }> {
+  const groups: Array<{ uri: string; suites: string[] }> = [];
+  for (const suite of recipe.suites) {
+    const uri = recipe.upstreams[suite] ?? recipe.upstream;
+    const group = groups.find((g) => g.uri === uri);
+    if (group) group.suites.push(suite);
+    else groups.push({ uri, suites: [suite] });
+  }
+  return groups;
+}
+
+/**
+ * The recipe's upstreams: one stanza per distinct archive, listing the
+ * recipe's suites it carries (release, -updates, -security), Signed-By the
+ * distribution keyring. Without a distribution keyring in the root every
+ * stanza is written disabled rather than unsigned.
  */
 export function renderUpstreamSources(recipe: Recipe, keyring: string | undefined): string {
-  const fields: Array<[string, string]> = [
-    ['Types', 'deb'],
-    ['URIs', recipe.upstream],
-    ['Suites', recipe.codename],
-    ['Components', recipe.components.join(' ')],
-    ['Signed-By', keyring ?? DISTRO_KEYRINGS.debian ?? ''],
-  ];
-  const comments = [`Written by nspawn-kit: upstream of recipe ${recipe.name}.`];
-  if (!keyring) {
-    fields.push(['Enabled', 'no']);
-    comments.push('Disabled: no distribution keyring was found in the root; install one and set Enabled: yes.');
-  }
-  return renderStanza(fields, comments);
+  const stanzas = upstreamGroups(recipe).map(({ uri, suites }, i) => {
+    const fields: Array<[string, string]> = [
+      ['Types', 'deb'],
+      ['URIs', uri],
+      ['Suites', suites.join(' ')],
+      ['Components', recipe.components.join(' ')],
+      ['Signed-By', keyring ?? DISTRO_KEYRINGS.debian ?? ''],
+    ];
+    const comments = i === 0 ? [`Written by nspawn-kit: upstream of recipe ${recipe.name}.`] : [];
+    if (!keyring) {
+      fields.push(['Enabled', 'no']);
+      if (i === 0) comments.push('Disabled: no distribution keyring was found in the root; install one and set Enabled: yes.');
+    }
+    return renderStanza(fields, comments);
+  });
+  // deb822: stanzas are separated by one empty line.
+  return stanzas.join('\n');
 }
 
 /** Signed-By of a repository: its copied key, else the path given in the recipe. */
@@ -173,7 +215,7 @@ export function planSources(input: SourcesInput): SourcesPlan {
     { path: UPSTREAM_SOURCES, content: renderUpstreamSources(recipe, input.upstreamKeyring), mode: 0o644 },
   ];
   if (!input.upstreamKeyring) {
-    warnings.push(`no distribution keyring (${Object.values(DISTRO_KEYRINGS).join(', ')}) in the root: upstream ${recipe.upstream} written disabled`);
+    warnings.push(`no distribution keyring (${Object.values(DISTRO_KEYRINGS).join(', ')}) in the root: upstream ${upstreamGroups(recipe).map((g) => g.uri).join(', ')} written disabled`);
   }
   const seen = new Set<string>();
   for (const repo of recipe.repositories) {

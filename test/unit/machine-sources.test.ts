@@ -71,6 +71,79 @@ test('upstream: the distribution keyring found in the root; none -> disabled, ne
   );
 });
 
+test('upstream of a recipe with update suites: one stanza per archive, every suite from its own upstream', () => {
+  const recipe = makeRecipe({
+    name: 'web',
+    updates: true,
+    suites: ['bookworm', 'bookworm-updates', 'bookworm-security'],
+    upstreams: {
+      bookworm: 'http://deb.debian.org/debian',
+      'bookworm-updates': 'http://deb.debian.org/debian',
+      'bookworm-security': 'http://deb.debian.org/debian-security',
+    },
+  });
+  assert.is(
+    renderUpstreamSources(recipe, DEBIAN_KEYRING),
+    [
+      '# Written by nspawn-kit: upstream of recipe web.',
+      'Types: deb',
+      'URIs: http://deb.debian.org/debian',
+      'Suites: bookworm bookworm-updates',
+      'Components: main',
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
+      '',
+      'Types: deb',
+      'URIs: http://deb.debian.org/debian-security',
+      'Suites: bookworm-security',
+      'Components: main',
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
+      '',
+    ].join('\n'),
+  );
+  // Without a keyring: every stanza disabled, still naming the Debian keyring, never unsigned.
+  assert.is(
+    renderUpstreamSources(recipe, undefined),
+    [
+      '# Written by nspawn-kit: upstream of recipe web.',
+      '# Disabled: no distribution keyring was found in the root; install one and set Enabled: yes.',
+      'Types: deb',
+      'URIs: http://deb.debian.org/debian',
+      'Suites: bookworm bookworm-updates',
+      'Components: main',
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
+      'Enabled: no',
+      '',
+      'Types: deb',
+      'URIs: http://deb.debian.org/debian-security',
+      'Suites: bookworm-security',
+      'Components: main',
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg',
+      'Enabled: no',
+      '',
+    ].join('\n'),
+  );
+  // An archive carrying all three suites (Ubuntu's layout, or one local archive): one stanza.
+  const one = makeRecipe({
+    name: 'u',
+    suites: ['jammy', 'jammy-updates', 'jammy-security'],
+    codename: 'jammy',
+    upstream: 'http://archive.ubuntu.com/ubuntu',
+    upstreams: { jammy: 'http://archive.ubuntu.com/ubuntu', 'jammy-updates': 'http://archive.ubuntu.com/ubuntu', 'jammy-security': 'http://archive.ubuntu.com/ubuntu' },
+  });
+  assert.is(
+    renderUpstreamSources(one, UBUNTU_KEYRING),
+    [
+      '# Written by nspawn-kit: upstream of recipe u.',
+      'Types: deb',
+      'URIs: http://archive.ubuntu.com/ubuntu',
+      'Suites: jammy jammy-updates jammy-security',
+      'Components: main',
+      'Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg',
+      '',
+    ].join('\n'),
+  );
+});
+
 test('pickUpstreamKeyring prefers the os-release ID, falls back to what is present', () => {
   const both = [DEBIAN_KEYRING, UBUNTU_KEYRING];
   assert.is(pickUpstreamKeyring('ubuntu', both), '/usr/share/keyrings/ubuntu-archive-keyring.gpg');
