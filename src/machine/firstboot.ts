@@ -46,7 +46,10 @@ export interface FirstBootScriptOptions {
  *   both test the script's path;
  * - apt-get update reads only the local mirror's .sources: first boot needs no
  *   network and does not fail on an unreachable upstream (steps that need the
- *   upstream or extra repositories run `apt-get update` themselves);
+ *   upstream or extra repositories run `apt-get update` themselves); that
+ *   .sources names every suite of the recipe (release, -updates, -security),
+ *   so the upgrade that follows takes the security fixes the mirror carries,
+ *   offline, new dependencies included (--with-new-pkgs; nothing is removed);
  * - units are enabled only if installed: systemd-resolved is a separate
  *   package on bookworm and absent from minbase; resolv.conf is linked only
  *   when it is there and the container has its own network (linkResolvConf).
@@ -147,7 +150,7 @@ ${resolvConf}
   fi
   echo "nspawn-kit: apt-get update from the local mirror"
   apt-get update -o Dir::Etc::SourceList="$MIRROR_SOURCES" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0
-  apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade
+  apt-get -y --with-new-pkgs -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade
 ${steps.join('\n')}
 }
 

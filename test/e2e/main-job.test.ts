@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { diffTrees, snapshotTree } from '../helpers/tree.js';
 import { zxScript } from '../helpers/zx.js';
+import { cli } from '../helpers/cli.js';
 import { removeTestTree } from '../helpers/cleanup.js';
 
 const base = mkdtempSync(join('/var/tmp', 'nk-e2e-main-'));
@@ -54,7 +55,23 @@ test('first run from an empty state: warm, publish, bootstrap, first boot, summa
   const sources = readFileSync(join(root, 'etc/apt/sources.list.d/nspawn-kit-mirror.sources'), 'utf8');
   assert.match(sources, 'Signed-By: /etc/apt/keyrings/nspawn-kit-mirror.asc');
   assert.not.match(sources, /trusted/i);
+  assertPatched(root, 'main1');
 });
+
+/**
+ * Issue 13: the container's sources carry the release and its update suites
+ * (mirror and upstream), and right after the build apt has nothing to
+ * upgrade from them (run inside the machine, not booted, from its lists).
+ */
+function assertPatched(root: string, name: string): void {
+  const mirror = readFileSync(join(root, 'etc/apt/sources.list.d/nspawn-kit-mirror.sources'), 'utf8');
+  assert.match(mirror, /^Suites: bookworm bookworm-updates bookworm-security$/m);
+  const upstream = readFileSync(join(root, 'etc/apt/sources.list.d/nspawn-kit-upstream.sources'), 'utf8');
+  for (const suite of ['bookworm', 'bookworm-updates', 'bookworm-security']) assert.match(upstream, new RegExp(`^Suites:(.* )? ?${suite}( .*)?$`, 'm'), `upstream sources: ${suite}`);
+  const s = cli(['--config', cfg, 'run', name, '--', 'apt-get', '-s', '-o', 'Debug::NoLocking=1', 'upgrade']);
+  assert.is(s.code, 0, s.stdout + s.stderr);
+  assert.match(s.stdout, /^0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded\.$/m);
+}
 
 test('second run with the upstream unreachable (127.0.0.1:9) reuses the base cache and succeeds', () => {
   const r = zxScript('tasks/qgis-container.mjs', ['--recipe', 'bookworm-minimal', '--name', 'main2', '--config', offline]);
@@ -80,6 +97,7 @@ if (process.env.NSPAWN_KIT_E2E_QGIS === '1') {
     const r = zxScript('tasks/qgis-container.mjs', ['--name', 'qgis1', '--config', cfg]);
     assert.is(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
     assert.match(r.stdout, /check: +QGIS works headless .*: QGIS 3\.\d+/);
+    assertPatched(join(base, 'machines', 'qgis1'), 'qgis1');
   });
 }
 

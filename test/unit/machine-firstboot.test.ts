@@ -57,7 +57,7 @@ test('script: networkd/resolved only if installed, resolv.conf linked only with 
   );
   assert.ok(script.includes('  apt-get update -o Dir::Etc::SourceList="$MIRROR_SOURCES" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0\n'));
   assert.match(script, /^export DEBIAN_FRONTEND=noninteractive$/m);
-  assert.ok(script.includes('  apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade\n'));
+  assert.ok(script.includes('  apt-get -y --with-new-pkgs -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade\n'));
   // Steps come after the upgrade, quoted, one line each, numbered in order.
   assert.ok(script.includes("upgrade\n  run_step 1 'echo one'\n  run_step 2 'echo '\\''two'\\'' && touch /x'\n}\n"));
   assert.not.match(script, /trusted|allow-insecure|allow-unauthenticated/);
