@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Shell } from '../../src/shell.js';
@@ -48,6 +48,9 @@ test.before(async () => {
     writeFileSync(suiteListPath(layout, suite), `${rel}\n`);
   }
   await publishMirror(ctx);
+  // publish signs the whole family, the empty -updates too; take it away again, as on a mirror
+  // published before update suites existed, so the warning path below is exercised.
+  rmSync(join(layout.dists, 'bookworm-updates'), { recursive: true });
   writeFileSync(cfg, JSON.stringify({ stateDir: config.stateDir, mirror: { root: config.mirror.root, archives: [] }, machines: config.machines }));
   // -updates is not published: upgraded from the other two, with a warning.
   await machine('web', ['bookworm', 'bookworm-updates', 'bookworm-security']);
