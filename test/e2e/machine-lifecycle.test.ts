@@ -264,14 +264,15 @@ t('apt inside the machine updates from the signed local mirror, with no trusted 
 });
 
 t('a second create hits the base cache and fetches nothing (upstream 127.0.0.1:9 answers nothing)', async () => {
-  const offline: Recipe = { ...minimal, upstream: 'http://127.0.0.1:9/debian' };
+  const dead = 'http://127.0.0.1:9/debian';
+  const offline: Recipe = { ...minimal, upstream: dead, upstreams: Object.fromEntries(minimal.suites.map((s) => [s, dead])) };
   const stages = new Set<string>();
   const report = await createMachine(ctx, offline, 'm2', { settingsDir, onProgress: (p) => stages.add(p.stage) });
   assert.is(report.fromBaseCache, true);
   assert.not.ok(stages.has('bootstrap') || stages.has('packages'), [...stages].join(','));
   assert.equal(await listBases(config, 'bookworm-minimal'), [report.base.split('/').at(-1)]);
   const upstream = await readFile(join(report.root, 'etc/apt/sources.list.d/nspawn-kit-upstream.sources'), 'utf8');
-  assert.match(upstream, /127\.0\.0\.1:9/);
+  assert.match(upstream, /^URIs: http:\/\/127\.0\.0\.1:9\/debian\nSuites: bookworm bookworm-updates bookworm-security$/m);
 });
 
 t('rc.local first boot (from the same base, copied: machines.clone "copy") succeeds and runs once', async () => {
