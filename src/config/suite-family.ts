@@ -14,9 +14,19 @@ export type SuiteKind = 'release' | (typeof UPDATE_KINDS)[number];
 /** Codenames that have no update suites (Debian's development suites). */
 export const WITHOUT_UPDATES: ReadonlySet<string> = new Set(['sid', 'unstable', 'experimental', 'rc-buggy']);
 
-/** The suites a recipe of this codename uses: the release first, then its update suites (none when `updates` is false). */
+/**
+ * Whether a release of this codename can have update suites: not a
+ * development suite (WITHOUT_UPDATES), and no "-" in it (Debian's and
+ * Ubuntu's codenames have none; `bookworm-backports` or `bookworm-proposed`
+ * is a suite of its own, never the release of a family).
+ */
+export function hasUpdateSuites(codename: string): boolean {
+  return CODENAME.test(codename) && !codename.includes('-') && !WITHOUT_UPDATES.has(codename);
+}
+
+/** The suites a recipe of this codename uses: the release first, then its update suites (none when `updates` is false or the codename has none: hasUpdateSuites). */
 export function suitesOf(codename: string, updates: boolean): string[] {
-  if (!updates || WITHOUT_UPDATES.has(codename)) return [codename];
+  if (!updates || !hasUpdateSuites(codename)) return [codename];
   return [codename, ...UPDATE_KINDS.map((k) => `${codename}-${k}`)];
 }
 
@@ -26,7 +36,7 @@ export function suiteKind(suite: string): { codename: string; kind: SuiteKind } 
     const suffix = `-${kind}`;
     if (suite.endsWith(suffix) && suite.length > suffix.length) {
       const codename = suite.slice(0, -suffix.length);
-      if (CODENAME.test(codename)) return { codename, kind };
+      if (hasUpdateSuites(codename)) return { codename, kind };
     }
   }
   return { codename: suite, kind: 'release' };
@@ -40,14 +50,14 @@ export function inFamily(codename: string, suite: string): boolean {
 /**
  * The default upstream of an update suite, from the release's upstream:
  * `-updates` lives in the same archive; `-security` of a Debian archive (a
- * path ending in `/debian`) is Debian's security archive on the same host
- * (`http://deb.debian.org/debian` -> `http://deb.debian.org/debian-security`;
- * for a local path, the sibling directory), and any other archive carries
- * its own `-security` suite (Ubuntu's layout).
+ * path ending in `/debian`) is the sibling `<path>-security` on the same
+ * host, as Debian and its mirrors lay it out (`http://deb.debian.org/debian`
+ * -> `http://deb.debian.org/debian-security`, `http://mirror.example.org/pub/debian`
+ * -> `http://mirror.example.org/pub/debian-security`), and any other archive
+ * carries its own `-security` suite (Ubuntu's layout).
  */
 export function defaultUpdateUpstream(releaseUpstream: string, kind: SuiteKind): string {
   const base = releaseUpstream.replace(/\/+$/, '');
   if (kind !== 'security' || !/\/debian$/.test(base)) return base;
-  const url = new URL(base);
-  return url.protocol === 'http:' || url.protocol === 'https:' ? `${url.origin}/debian-security` : `${base}-security`;
+  return `${base}-security`;
 }

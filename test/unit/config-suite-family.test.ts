@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultUpdateUpstream, inFamily, suiteKind, suitesOf } from '../../src/config/suite-family.js';
+import { defaultUpdateUpstream, hasUpdateSuites, inFamily, suiteKind, suitesOf } from '../../src/config/suite-family.js';
 import { resolveRecipe } from '../../src/config/recipes.js';
 import { makeConfig } from '../helpers/config.js';
 
@@ -15,6 +15,17 @@ test('suitesOf: release first, then -updates and -security; none for development
   assert.equal(suitesOf('bookworm', false), ['bookworm']);
   assert.equal(suitesOf('sid', true), ['sid']);
   assert.equal(suitesOf('unstable', true), ['unstable']);
+  // A suite with "-" is never the release of a family: no bookworm-backports-updates.
+  assert.equal(suitesOf('bookworm-backports', true), ['bookworm-backports']);
+});
+
+test('hasUpdateSuites: a codename without "-" that is not a development suite', () => {
+  assert.ok(hasUpdateSuites('bookworm'));
+  assert.ok(hasUpdateSuites('jammy'));
+  assert.not.ok(hasUpdateSuites('bookworm-backports'));
+  assert.not.ok(hasUpdateSuites('bookworm-proposed'));
+  assert.not.ok(hasUpdateSuites('sid'));
+  assert.not.ok(hasUpdateSuites('experimental'));
 });
 
 test('suiteKind and inFamily name the codename and kind of a suite, and nothing more', () => {
@@ -25,15 +36,20 @@ test('suiteKind and inFamily name the codename and kind of a suite, and nothing 
   assert.equal(suiteKind('bookworm-backports'), { codename: 'bookworm-backports', kind: 'release' });
   assert.equal(suiteKind('-security'), { codename: '-security', kind: 'release' });
   assert.equal(suiteKind('x-security'), { codename: 'x-security', kind: 'release' });
+  // proposed-updates is a suite of its own, not "updates of bookworm-proposed"; sid has no update suites.
+  assert.equal(suiteKind('bookworm-proposed-updates'), { codename: 'bookworm-proposed-updates', kind: 'release' });
+  assert.equal(suiteKind('bookworm-backports-security'), { codename: 'bookworm-backports-security', kind: 'release' });
+  assert.equal(suiteKind('sid-security'), { codename: 'sid-security', kind: 'release' });
   assert.ok(inFamily('bookworm', 'bookworm-security'));
   assert.ok(inFamily('bookworm', 'bookworm'));
   assert.not.ok(inFamily('bookworm', 'trixie-security'));
   assert.not.ok(inFamily('bookworm', 'bookworm-backports'));
 });
 
-test('defaultUpdateUpstream: Debian security archive on the same host, the archive itself otherwise', () => {
+test('defaultUpdateUpstream: the sibling <path>-security of a Debian archive (a mirror\'s path prefix kept), the archive itself otherwise', () => {
   assert.is(defaultUpdateUpstream('http://deb.debian.org/debian', 'security'), 'http://deb.debian.org/debian-security');
-  assert.is(defaultUpdateUpstream('https://mirror.example/pub/debian/', 'security'), 'https://mirror.example/debian-security');
+  assert.is(defaultUpdateUpstream('https://mirror.example/pub/debian/', 'security'), 'https://mirror.example/pub/debian-security');
+  assert.is(defaultUpdateUpstream('http://mirror.example.org/pub/debian', 'security'), 'http://mirror.example.org/pub/debian-security');
   assert.is(defaultUpdateUpstream('http://deb.debian.org/debian/', 'updates'), 'http://deb.debian.org/debian');
   assert.is(defaultUpdateUpstream('http://archive.ubuntu.com/ubuntu', 'security'), 'http://archive.ubuntu.com/ubuntu');
   assert.is(defaultUpdateUpstream('file:///srv/up/debian', 'security'), 'file:///srv/up/debian-security');

@@ -13,7 +13,7 @@ import { OperationError } from '../../src/errors.js';
 import { ArchiveSchema } from '../../src/config/schema.js';
 import { bootstrapCommand, bootstrapSpec } from '../../src/rootfs/backends.js';
 import { mirrorLayout, suiteListPath } from '../../src/mirror/layout.js';
-import { addToSuite, assertCodename, isPoolPath, listSuites, readSuite, removeFromSuite, writeSuite } from '../../src/mirror/suites.js';
+import { addToSuite, assertCodename, isPoolPath, listSuites, readSuite, removeFromSuite, suitesToPublish, writeSuite } from '../../src/mirror/suites.js';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-suites-'));
@@ -166,6 +166,13 @@ test('listSuites: the codenames with a <codename>.list, sorted; other files are 
   mkdirSync(layout.suites, { recursive: true });
   for (const name of ['trixie.list', 'bookworm.list', 'Bad.list', 'x.list', 'jammy.list.tmp', 'notes.txt', 'sid.list']) writeFileSync(join(layout.suites, name), '');
   assert.equal(await listSuites(layout), ['bookworm', 'sid', 'trixie']);
+});
+
+test('suitesToPublish: a release brings its family; backports, proposed-updates and sid bring no invented update suites', async () => {
+  rmSync(layout.suites, { recursive: true, force: true });
+  mkdirSync(layout.suites, { recursive: true });
+  for (const name of ['bookworm-backports.list', 'bookworm-proposed-updates.list', 'sid.list', 'trixie-security.list']) writeFileSync(join(layout.suites, name), '');
+  assert.equal(await suitesToPublish(layout), ['bookworm-backports', 'bookworm-proposed-updates', 'sid', 'trixie', 'trixie-security', 'trixie-updates']);
 });
 
 test.run();
