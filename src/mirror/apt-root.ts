@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Repository } from '../config/schema.js';
 import type { Command, RunOptions, RunResult, Shell } from '../shell.js';
 import type { DebPackage } from './deb.js';
+import { aptQuote } from './trusted-index.js';
 
 export interface AptSource {
   uri: string;
@@ -146,13 +147,18 @@ export function recipeSources(
   return { sources, skipped };
 }
 
+/** The characters apt's URItoFileName quotes (apt-pkg/contrib/strutl.cc), besides "%", controls, space and non-ASCII. */
+const URI_FILE_NAME_BAD = '\\|{}[]<>"^~_=!@#$%^&*';
+
 /**
  * apt's list file name prefix of a source's suite (URItoFileName: scheme and
- * user info dropped, "/" -> "_"): `deb.debian.org_debian-security_dists_bookworm-security_`.
+ * user info dropped, QuoteString with apt's set, then "/" -> "_"):
+ * `deb.debian.org_debian-security_dists_bookworm-security_`;
+ * `file:///srv/my_mirror/~deb` -> `_srv_my%5fmirror_%7edeb_dists_bookworm_`.
  */
 export function listPrefix(uri: string, suite: string): string {
   const stripped = aptUri(uri).replace(/^[a-z]+:\/\/(?:[^@/]*@)?/, '').replace(/\/+$/, '');
-  return `${stripped}/dists/${suite}/`.replace(/\//g, '_');
+  return aptQuote(`${stripped}/dists/${suite}/`, URI_FILE_NAME_BAD).replace(/\//g, '_');
 }
 
 /** The source a list file of the private root belongs to (by apt's file name), if any. */

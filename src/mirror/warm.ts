@@ -3,8 +3,8 @@
  * build needs no network. One private apt root holds every suite of the
  * recipe (release, -updates, -security, each from its upstream, verified by
  * the codename's keyring), updated once. Two resolutions:
- * (a) the variant's base set (debootstrap --print-debs) with
- *     APT::Default-Release=<codename>: the release's own versions, filed under
+ * (a) the variant's base set (debootstrap --print-debs) from the release's
+ *     source alone (releaseOnly): the release's own versions, filed under
  *     the release suite, where debootstrap (which reads dists/<codename>
  *     alone) must find a complete base set;
  * (b) base set + recipe packages over all suites, no pinning: the newest
@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Recipe } from '../config/types.js';
-import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
+import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, renderSources, type AptRoot, type AptSource, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { ensureSuiteLists, fetchAndFile, type FiledDeb, type SuiteCount } from './fetch-debs.js';
 import type { ImportReport } from './import.js';
@@ -89,6 +89,19 @@ async function resolve(ctx: MirrorContext, root: AptRoot, names: string[], extra
   return parsePrintUris(res.stdout);
 }
 
+/**
+ * apt-get options that make the release's own source the only one (its lists are already in the
+ * root: no update). APT::Default-Release cannot isolate it: apt matches Suite or Codename, and
+ * Ubuntu's jammy-updates and jammy-security say `Codename: jammy`.
+ */
+async function releaseOnly(sh: MirrorContext['sh'], root: AptRoot, sources: readonly AptSource[]): Promise<string[]> {
+  const file = join(root.dir, 'etc', 'release-only.sources');
+  const parts = join(root.dir, 'etc', 'release-only.d');
+  await sh.mkdir(parts);
+  await sh.writeFile(file, renderSources(sources.slice(0, 1)));
+  return ['-o', `Dir::Etc::SourceList=${file}`, '-o', `Dir::Etc::SourceParts=${parts}`];
+}
+
 async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): Promise<RecipeWarm> {
   const { sh } = ctx;
   const layout = mirrorLayout(ctx.config);
@@ -119,7 +132,7 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): P
     result.warnings.push('dry run: no package lists yet, the needed set is unknown');
     return result;
   }
-  const release = await resolve(ctx, root, base.names, ['-o', `APT::Default-Release=${recipe.codename}`], `apt could not resolve the ${recipe.variant} base set from ${recipe.codename}: does ${recipe.upstream} carry it?`);
+  const release = await resolve(ctx, root, base.names, await releaseOnly(sh, root, sources), `apt could not resolve the ${recipe.variant} base set from ${recipe.codename}: does ${recipe.upstream} carry it?`);
   const wanted = [...new Set([...base.names, ...recipe.packages])];
   const newest = await resolve(ctx, root, wanted, [], `apt could not resolve ${recipe.packages.join(', ') || 'the base set'} for ${recipe.suites.join(', ')}: is every package name available in ${recipe.upstream}?`);
 

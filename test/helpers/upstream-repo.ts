@@ -61,8 +61,12 @@ export function buildDeb(outDir: string, d: FixtureDeb): string {
   }
 }
 
-/** The upstream under `dir`, with empty suites `<codename>`, `-updates` (archive) and `-security` (security archive). */
-export function makeUpstream(dir: string, codename = 'bookworm'): Upstream {
+/**
+ * The upstream under `dir`, with empty suites `<codename>`, `-updates` (archive) and `-security` (security archive).
+ * Each Release says `Codename: <suite>` (Debian's layout), or with `ubuntuCodenames` `Codename: <codename>` for
+ * every suite (Ubuntu's: jammy-security says `Codename: jammy`).
+ */
+export function makeUpstream(dir: string, codename = 'bookworm', opts: { ubuntuCodenames?: boolean } = {}): Upstream {
   mkdirSync(dir, { recursive: true });
   const env = testKeyring(dir, 'upstream-key');
   const keyring = join(dir, 'upstream-key.gpg');
@@ -85,7 +89,7 @@ export function makeUpstream(dir: string, codename = 'bookworm'): Upstream {
       'apt-ftparchive',
       [
         '-o', `APT::FTPArchive::Release::Suite=${suite}`,
-        '-o', `APT::FTPArchive::Release::Codename=${suite}`,
+        '-o', `APT::FTPArchive::Release::Codename=${opts.ubuntuCodenames ? codename : suite}`,
         '-o', 'APT::FTPArchive::Release::Architectures=amd64',
         '-o', 'APT::FTPArchive::Release::Components=main',
         'release', '.',

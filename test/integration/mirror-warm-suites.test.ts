@@ -3,8 +3,9 @@
  * the update suites, against a LOCAL upstream made at test time (file://,
  * three suites signed with a throwaway key, apt-ftparchive indices; real
  * debootstrap --print-debs, apt-get, dpkg-deb, gpg):
- * - the base set is resolved at the release's versions (Default-Release)
- *   and filed under the release; the newest candidates (base set + recipe
+ * - the base set is resolved at the release's versions (the release's source
+ *   alone, though every suite's Release says `Codename: bookworm`) and filed
+ *   under the release; the lists apt names with a quoted path are found; the newest candidates (base set + recipe
  *   packages) are filed under the suite whose list names their bytes;
  * - warming again downloads nothing;
  * - a refresh after a newer version appears in -security downloads exactly
@@ -28,9 +29,12 @@ import { stopGpgAgent } from '../../src/mirror/keys.js';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
 import { makeUpstream } from '../helpers/upstream-repo.js';
 import { ROOT } from '../helpers/cli.js';
+import { listPrefix } from '../../src/mirror/apt-root.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-warm-suites-'));
-const up = makeUpstream(join(base, 'upstream'));
+// A path apt quotes in its list names ("_" -> %5f, "~" -> %7e), and Ubuntu-style Releases (every suite says
+// `Codename: bookworm`, so APT::Default-Release=bookworm would pin -security and -updates too).
+const up = makeUpstream(join(base, 'up_stream~x'), 'bookworm', { ubuntuCodenames: true });
 // The release: debootstrap's minbase set (Priority: required, plus apt and usr-is-merged) and the recipe's tool.
 up.add('bookworm', { name: 'base-a', version: '1.0', priority: 'required' });
 up.add('bookworm', { name: 'hello', version: '1.0', priority: 'required' });
@@ -67,6 +71,10 @@ test('warm: base set at the release versions under the release, newest candidate
   assert.ok(r);
   assert.equal(r.warnings, []);
   assert.is(r.baseSet, 4);
+  // apt's own list names, quoted as listPrefix says.
+  const aptLists = readdirSync(join(layout.state, 'warm', 'bookworm', 'apt-fixture', 'state', 'lists'));
+  assert.ok(aptLists.includes(`${listPrefix(up.security, 'bookworm-security')}InRelease`), aptLists.join(' '));
+  assert.match(listPrefix(up.security, 'bookworm-security'), 'up%5fstream%7ex_debian-security_dists_bookworm-security_');
   assert.equal(suite('bookworm'), ['apt_2.6_amd64.deb', 'base-a_1.0_amd64.deb', 'hello_1.0_amd64.deb', 'usr-is-merged_37_amd64.deb']);
   assert.equal(suite('bookworm-security'), ['hello_1.1_amd64.deb']);
   assert.equal(suite('bookworm-updates'), ['epo_1.1_amd64.deb', 'tool_1.1_amd64.deb']);

@@ -120,6 +120,9 @@ test('private apt root: deb822 with Signed-By, no trusted flags, -o options name
   assert.is(sourceOfList('_srv_mirror_dists_bookworm_contrib_binary-amd64_Packages', sources)?.uri, 'copy:///srv/mirror');
   assert.is(sourceOfList('example.org_debian_dists_bookworm_main_binary-amd64_Packages', sources)?.uri, 'https://example.org/debian');
   assert.is(sourceOfList('sec.example_debian-security_dists_bookworm_main_binary-amd64_Packages', sources), undefined);
+  // apt quotes the URI (QuoteString with "\\|{}[]<>\"^~_=!@#$%^&*", lower-case hex) before "/" -> "_".
+  assert.is(listPrefix('file:///srv/my_mirror/~deb', 'bookworm'), '_srv_my%5fmirror_%7edeb_dists_bookworm_');
+  assert.is(listPrefix('http://h.example:8080/a=b/c%20d', 'jammy'), 'h.example:8080_a%3db_c%2520d_dists_jammy_');
   assert.not.match(text, 'example.org/off');
   assert.not.match(text, /trusted|allow-insecure/i);
   assert.is(skipped.length, 1);
