@@ -8,9 +8,10 @@
  * if the batch cannot be resolved, the exact newer versions alone are
  * fetched and that is reported. The upstreams of a codename come from the
  * first recipe of that codename with update suites; a codename no such
- * recipe names is skipped and said so. The private root is
- * <state>/mirror/warm/<codename>/apt-updates, so its verified lists count for
- * machine imports (trusted-index.ts) like warm's.
+ * recipe names is skipped and said so; a codename whose refresh fails is
+ * reported with its error and the others go on. The private root is
+ * <state>/mirror/warm/<codename>/apt-+updates (REFRESH_ROOT), so its verified
+ * lists count for machine imports (trusted-index.ts) like warm's.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -23,9 +24,10 @@ import { fetchAndFile, type FiledDeb } from './fetch-debs.js';
 import { mirrorLayout, type MirrorLayout } from './layout.js';
 import { loadPoolIndex } from './pool.js';
 import { listSuites, readSuite } from './suites.js';
-import { parseArchiveFileName, trustKey, type TrustedPackage } from './trusted-index.js';
+import { trustKey, type TrustedPackage } from './trusted-index.js';
 import { readSuiteLists, suitesByBytes } from './upstream-lists.js';
 import { codenameKeyring } from './warm-base.js';
+import { NspawnKitError } from '../errors.js';
 
 export interface UpdatesOptions {
   /** The keyring verifying every suite, instead of the distribution keyring (as WarmOptions.keyring). */
@@ -38,6 +40,8 @@ export interface CodenameUpdates {
   recipe?: string;
   /** Why this codename was not refreshed. */
   skipped?: string;
+  /** The refresh of this codename failed (the error); the other codenames were refreshed. */
+  failed?: string;
   /** Distinct name/architecture pairs held in the codename's suites. */
   checked: number;
   /** "name version (arch)" of each newer version found in an update suite. */
@@ -68,6 +72,9 @@ export interface UpdatesReport {
   summary: string;
 }
 
+/** The refresh's private root under warm/<codename>/: "+" is in no recipe name (SAFE_NAME), so no recipe's `apt-<name>` is it. */
+export const REFRESH_ROOT = 'apt-+updates';
+
 type Stamp = Map<string, string>;
 async function listStamps(root: AptRoot): Promise<Stamp> {
   const dir = join(root.dir, 'state', 'lists');
@@ -81,15 +88,17 @@ async function listStamps(root: AptRoot): Promise<Stamp> {
 }
 
 /**
- * Highest version held per name/architecture over the codename's suites: from the pool index
- * (the control fields the importer validated; a pool file name drops the epoch), else the file name.
+ * Highest version held per name/architecture over the codename's suites, from the pool index
+ * (the control fields the importer validated). A member the index lacks is left out: its file
+ * name drops the epoch, so a version guessed from it could hide a newer one (the next publish
+ * validates and indexes it).
  */
 async function heldVersions(layout: MirrorLayout, suites: string[]): Promise<Map<string, string>> {
   const index = await loadPoolIndex(layout);
   const held = new Map<string, string>();
   for (const s of suites) {
     for (const rel of await readSuite(layout, s)) {
-      const p = Object.hasOwn(index.files, rel) ? index.files[rel] : parseArchiveFileName(rel.slice(rel.lastIndexOf('/') + 1));
+      const p = Object.hasOwn(index.files, rel) ? index.files[rel] : undefined;
       if (!p) continue;
       const k = `${p.name}\0${p.architecture}`;
       const have = held.get(k);
@@ -105,7 +114,7 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
   const { sources } = recipeSources({ ...recipe, repositories: [] }, keyring, existsSync);
   const warmDir = join(layout.state, 'warm', codename);
   const architecture = ctx.config.mirror.architectures.includes(ctx.config.host.architecture) ? ctx.config.host.architecture : (ctx.config.mirror.architectures[0] ?? ctx.config.host.architecture);
-  const root = await prepareAptRoot(sh, join(warmDir, 'apt-updates'), architecture, sources);
+  const root = await prepareAptRoot(sh, join(warmDir, REFRESH_ROOT), architecture, sources);
   const before = await listStamps(root);
   const update = await aptGet(sh, root, ['-o', 'APT::Update::Error-Mode=any', 'update'], {
     write: true,
@@ -165,6 +174,13 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
   out.warnings.push(...fetched.warnings);
 }
 
+/** One line for a codename's failure: the hint (what failed, what to check) and the error's last line (apt's E: line). */
+function failure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const last = message.trim().split('\n').pop()?.trim() ?? '';
+  return err instanceof NspawnKitError && err.hint ? `${err.hint} (${last})` : last;
+}
+
 /** Refreshes every codename family the mirror holds; `recipes` are the resolved recipes (their suites and upstreams). */
 export async function refreshUpdates(ctx: MirrorContext, recipes: Recipe[], opts: UpdatesOptions = {}): Promise<UpdatesReport> {
   const layout = mirrorLayout(ctx.config);
@@ -186,7 +202,14 @@ export async function refreshUpdates(ctx: MirrorContext, recipes: Recipe[], opts
     }
     out.recipe = recipe.name;
     ctx.log?.(`refresh: checking ${codename}'s update suites for newer versions (upstreams of recipe ${recipe.name})`);
-    await refreshCodename(ctx, layout, codename, suites, recipe, opts, out);
+    try {
+      await refreshCodename(ctx, layout, codename, suites, recipe, opts, out);
+    } catch (err) {
+      // One codename's failure (an upstream down, a bad list) does not stop the others.
+      if (ctx.signal?.aborted) throw err;
+      out.failed = failure(err);
+      out.warnings.push(`refresh of ${codename} failed: ${out.failed}`);
+    }
     for (const w of out.warnings) ctx.log?.(`refresh ${codename}: warning: ${w}`);
     report.checked += out.checked;
     report.newer += out.newer.length;
@@ -202,9 +225,11 @@ export async function refreshUpdates(ctx: MirrorContext, recipes: Recipe[], opts
 export function summarizeUpdates(r: UpdatesReport): string {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   const skipped = r.codenames.filter((c) => c.skipped).map((c) => `${c.codename} (${c.skipped})`);
+  const failed = r.codenames.filter((c) => c.failed).map((c) => `${c.codename} (${c.failed})`);
   return (
     `updates: ${r.checked} packages checked, ${r.newer} newer versions, ${r.downloaded} .debs downloaded (${kib(r.bytesDownloaded)}), ` +
     `lists: ${kib(r.listBytes)} fetched (apt), ${kib(r.listBytesWritten)} written` +
-    (skipped.length ? `; not checked: ${skipped.join(', ')}` : '')
+    (skipped.length ? `; not checked: ${skipped.join(', ')}` : '') +
+    (failed.length ? `; failed: ${failed.join(', ')}` : '')
   );
 }

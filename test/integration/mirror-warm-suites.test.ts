@@ -15,7 +15,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Shell } from '../../src/shell.js';
@@ -151,6 +151,34 @@ test('refresh: a newer version whose dependency no suite has: the exact version 
   assert.is(c.warnings.length, 1);
   assert.match(c.warnings[0] ?? '', 'fetched the exact newer versions alone');
   assert.equal(suite('bookworm-security'), ['hello_1.1_amd64.deb', 'hello_1.2_amd64.deb', 'tool_1.2_amd64.deb']);
+});
+
+test('refresh: a failing codename does not stop the others; its own root apt-+updates (a recipe named updates has apt-updates); a member the pool index lacks is not guessed from its file name', async () => {
+  up.add('bookworm-updates', { name: 'tool', version: '1.3' });
+  // A listed member the pool index does not know: its file name says 9.9 (and would drop an epoch); it must not hide 1.3.
+  const updatesList = suiteListPath(layout, 'bookworm-updates');
+  const had = readFileSync(updatesList, 'utf8');
+  writeFileSync(updatesList, [...had.split('\n').filter(Boolean), 'pool/main/t/tool/tool_9.9_amd64.deb'].sort().join('\n') + '\n');
+  // A codename whose upstream is gone, listed before bookworm.
+  writeFileSync(suiteListPath(layout, 'aardvark'), '');
+  const gone = 'file:///nonexistent-nk-upstream/debian';
+  const broken = makeRecipe({ name: 'broken', codename: 'aardvark', upstream: gone, updates: true, suites: ['aardvark', 'aardvark-updates', 'aardvark-security'], upstreams: { aardvark: gone, 'aardvark-updates': gone, 'aardvark-security': gone } });
+  try {
+    const report = await refreshUpdates(ctx, [broken, { ...recipe, name: 'updates' }], { keyring: up.keyring });
+    assert.equal(report.codenames.map((c) => c.codename), ['aardvark', 'bookworm']);
+    const [a, b] = report.codenames;
+    assert.match(a?.failed ?? '', 'apt-get update failed for aardvark');
+    assert.match(a?.warnings[0] ?? '', /^refresh of aardvark failed: /);
+    assert.match(report.summary, '; failed: aardvark (');
+    assert.is(b?.failed, undefined);
+    assert.equal(b?.newer, ['tool 1.3 (amd64)']);
+    assert.is(b?.downloaded, 1);
+    assert.ok(existsSync(join(layout.state, 'warm', 'bookworm', 'apt-+updates', 'state', 'lists')));
+    assert.not.ok(existsSync(join(layout.state, 'warm', 'bookworm', 'apt-updates')));
+  } finally {
+    rmSync(suiteListPath(layout, 'aardvark'));
+    writeFileSync(updatesList, readFileSync(updatesList, 'utf8').split('\n').filter((l) => l && !l.endsWith('tool_9.9_amd64.deb')).join('\n') + '\n');
+  }
 });
 
 test('refresh: a codename no recipe with update suites names is skipped and said so', async () => {
