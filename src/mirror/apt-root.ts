@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Repository } from '../config/schema.js';
 import type { Command, RunOptions, RunResult, Shell } from '../shell.js';
 import type { DebPackage } from './deb.js';
+import { CODENAME } from '../config/formats.js';
 import { aptQuote } from './trusted-index.js';
 
 export interface AptSource {
@@ -122,18 +123,19 @@ export function parsePrintUris(text: string): NeededDeb[] {
   return out;
 }
 
-/** Private sources for a recipe: each of its suites from that suite's upstream, plus each enabled extra repository whose key the host has. */
+/** Private sources for a recipe: `own`, each of its suites from that suite's upstream, plus each enabled extra repository whose key the host has. */
 export function recipeSources(
   recipe: { codename: string; upstream: string; suites: string[]; upstreams: Record<string, string>; components: string[]; repositories: Repository[] },
   keyring: string,
   hostHas: (path: string) => boolean,
-): { sources: AptSource[]; skipped: string[] } {
-  const sources: AptSource[] = recipe.suites.map((suite) => ({
+): { sources: AptSource[]; own: AptSource[]; skipped: string[] } {
+  const own: AptSource[] = recipe.suites.map((suite) => ({
     uri: Object.hasOwn(recipe.upstreams, suite) ? (recipe.upstreams[suite] as string) : recipe.upstream,
     suite,
     components: recipe.components,
     signedBy: keyring,
   }));
+  const sources = [...own];
   const skipped: string[] = [];
   for (const repo of recipe.repositories) {
     if (!repo.enabled) continue;
@@ -144,7 +146,7 @@ export function recipeSources(
     }
     sources.push({ uri: repo.uri, suite: repo.suite, components: repo.components, signedBy: key });
   }
-  return { sources, skipped };
+  return { sources, own, skipped };
 }
 
 /** The characters apt's URItoFileName quotes (apt-pkg/contrib/strutl.cc), besides "%", controls, space and non-ASCII. */
@@ -161,8 +163,46 @@ export function listPrefix(uri: string, suite: string): string {
   return aptQuote(`${stripped}/dists/${suite}/`, URI_FILE_NAME_BAD).replace(/\//g, '_');
 }
 
-/** The source a list file of the private root belongs to (by apt's file name), if any. */
-export function sourceOfList(fileName: string, sources: readonly AptSource[]): AptSource | undefined {
+/**
+ * The source a list file of the private root belongs to (by apt's file name), if any: the one
+ * owner of "which suite does this list speak for" (upstream-lists.ts for filing, verified-lists.ts
+ * for trust and overrides).
+ */
+export function sourceOfList<T extends { uri: string; suite: string }>(fileName: string, sources: readonly T[]): T | undefined {
   // The longest prefix wins, should one source's prefix begin another's (a URI ending in /dists/<suite>).
   return [...sources].sort((a, b) => listPrefix(b.uri, b.suite).length - listPrefix(a.uri, a.suite).length).find((s) => fileName.startsWith(listPrefix(s.uri, s.suite)));
+}
+
+/**
+ * The record of a root's own sources (the codename family's upstreams, never an extra
+ * repository's), `<root>/family.json`, written by warm and refresh with the sources: which
+ * lists speak for the family's suites (and give Priority and Section) is read from it.
+ */
+export function familyRecordPath(dir: string): string {
+  return join(dir, 'family.json');
+}
+
+export async function writeFamilyRecord(sh: Shell, root: AptRoot, own: readonly AptSource[]): Promise<void> {
+  await sh.writeFile(familyRecordPath(root.dir), `${JSON.stringify({ sources: own.map((s) => ({ uri: s.uri, suite: s.suite })) })}\n`);
+}
+
+/** The record's sources; undefined when there is none or it is not exactly what writeFamilyRecord writes. */
+export async function readFamilyRecord(dir: string): Promise<Array<{ uri: string; suite: string }> | undefined> {
+  const text = await fsp.readFile(familyRecordPath(dir), 'utf8').catch(() => undefined);
+  if (text === undefined || text.length > 65536) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const sources = (data as { sources?: unknown } | null)?.sources;
+  if (!Array.isArray(sources)) return undefined;
+  const out: Array<{ uri: string; suite: string }> = [];
+  for (const s of sources as unknown[]) {
+    const { uri, suite } = (s ?? {}) as { uri?: unknown; suite?: unknown };
+    if (typeof uri !== 'string' || typeof suite !== 'string' || !/^[a-z]+:\/\/[\x21-\x7e]{1,4096}$/.test(uri) || !CODENAME.test(suite)) return undefined;
+    out.push({ uri, suite });
+  }
+  return out;
 }

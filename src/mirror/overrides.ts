@@ -5,8 +5,9 @@
  * `required` upstream but say `important` in their control files; without
  * this, mmdebstrap's minbase from the mirror lacks apt).
  *
- * The source: the verified lists of the warm roots (verified-lists.ts), for
- * a suite its own lists first (upstream -security for bookworm-security),
+ * The source: the verified lists of the warm roots (verified-lists.ts) that
+ * come from the family's own upstream sources (never an extra repository's),
+ * for a suite its own lists first (upstream -security for bookworm-security),
  * then the release's. Every value is validated (Priority one of Debian's
  * five, Section a plain token like `admin` or `non-free/net`); a stanza with
  * any other value gives no entry, so that package keeps its control file's
@@ -98,10 +99,15 @@ export function renderOverrides(map: OverrideMap): string {
   return names.map((n) => `${n} ${map.get(n)}\n`).join('');
 }
 
-/** The lists a suite's overrides come from, in order of precedence: its own, then the release's. */
+/**
+ * The lists a suite's overrides come from, in order of precedence: its own, then the release's;
+ * only lists of the family's own upstream sources (`own`), never an extra repository's (whose
+ * `optional` would otherwise beat Debian's `required` for a package both carry).
+ */
 export function overrideSources(lists: readonly VerifiedList[], suite: string): VerifiedList[] {
   const release = familyOf(suite);
-  return [...lists.filter((l) => l.suite === suite), ...(suite === release ? [] : lists.filter((l) => l.suite === release))];
+  const own = lists.filter((l) => l.own === true);
+  return [...own.filter((l) => l.suite === suite), ...(suite === release ? [] : own.filter((l) => l.suite === release))];
 }
 
 /** Parsed lists by path, reused while size, mtime and inode are unchanged (the daemon publishes often). */

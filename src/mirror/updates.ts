@@ -17,7 +17,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { suiteKind } from '../config/suite-family.js';
 import type { Recipe } from '../config/types.js';
-import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, type AptRoot, type NeededDeb } from './apt-root.js';
+import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, writeFamilyRecord, type AptRoot, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { compareVersions } from './deb.js';
 import { fetchAndFile, type FiledDeb } from './fetch-debs.js';
@@ -115,6 +115,7 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
   const warmDir = join(layout.state, 'warm', codename);
   const architecture = ctx.config.mirror.architectures.includes(ctx.config.host.architecture) ? ctx.config.host.architecture : (ctx.config.mirror.architectures[0] ?? ctx.config.host.architecture);
   const root = await prepareAptRoot(sh, join(warmDir, REFRESH_ROOT), architecture, sources);
+  await writeFamilyRecord(sh, root, sources);
   const before = await listStamps(root);
   const update = await aptGet(sh, root, ['-o', 'APT::Update::Error-Mode=any', 'update'], {
     write: true,

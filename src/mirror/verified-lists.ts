@@ -2,12 +2,14 @@
  * Which Packages lists nspawn-kit counts as verified for a codename's family
  * (the release, -updates, -security: config/suite-family.ts), and which suite
  * each one speaks for:
- *   - the lists of the private apt roots `mirror warm` keeps
+ *   - the lists of the private apt roots `mirror warm` and refresh keep
  *     (<state>/warm/<codename>/apt-<recipe>/state/lists), which apt fetched and
  *     checked against the upstream's keyring; apt names each after its source
  *     (`deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages`,
- *     apt-root.ts listPrefix), so the suite is the part after the last `_dists_`;
- *     a list of another suite (an extra repository's) speaks for the release;
+ *     apt-root.ts listPrefix), and the root's family record names the family's
+ *     own sources, so sourceOfList says which suite a list speaks for; any
+ *     other list (an extra repository's) speaks for the release and is not
+ *     `own` (it gives no Priority or Section: overrides.ts);
  *   - the mirror's own published dists/<suite>/main/binary-<arch>/Packages
  *     of every suite of the family.
  * A list fetched for another codename never counts: a bookworm machine cannot
@@ -18,11 +20,14 @@ import { basename, join } from 'node:path';
 import { inFamily, suiteKind, suitesOf } from '../config/suite-family.js';
 import type { MirrorLayout } from './layout.js';
 import { CODENAME } from './suites.js';
+import { readFamilyRecord, sourceOfList } from './apt-root.js';
 
 /** A verified list and the suite it speaks for. */
 export interface VerifiedList {
   path: string;
   suite: string;
+  /** Fetched from one of the family's own upstream sources (the root's family record), never an extra repository's. */
+  own?: boolean;
 }
 
 /** The list names apt moves into place once verified (partial/ holds unverified downloads). */
@@ -33,7 +38,13 @@ export function familyOf(suite: string): string {
   return suiteKind(suite).codename;
 }
 
-/** The suite a warm list of `codename`'s roots speaks for (by apt's file name), or the release when it names another. */
+/**
+ * The suite a warm list of a root WITHOUT a family record speaks for (a root written before
+ * warm kept the record, or a test fixture), read from apt's file name (after the last `_dists_`),
+ * the release when it names another suite. Used for trust only: such a list is never `own`, so
+ * it gives no Priority or Section; the next warm or refresh writes the record, and then
+ * sourceOfList (apt-root.ts) decides.
+ */
 export function suiteOfList(fileName: string, codename: string): string {
   const m = /^.*_dists_([a-z][a-z0-9-]{1,63})_/.exec(fileName);
   const suite = m?.[1];
@@ -52,8 +63,17 @@ export async function warmLists(layout: MirrorLayout, codename: string): Promise
   for (const root of await subdirs(join(layout.state, 'warm', release))) {
     if (!/\/apt-[^/]+$/.test(root)) continue;
     const lists = join(root, 'state', 'lists');
+    const family = (await readFamilyRecord(root))?.filter((f) => inFamily(release, f.suite));
     for (const e of await fsp.readdir(lists, { withFileTypes: true }).catch(() => [])) {
-      if (e.isFile() && LIST_NAME.test(e.name)) out.push({ path: join(lists, e.name), suite: suiteOfList(e.name, release) });
+      if (!e.isFile() || !LIST_NAME.test(e.name)) continue;
+      const path = join(lists, e.name);
+      if (!family) {
+        out.push({ path, suite: suiteOfList(e.name, release), own: false });
+        continue;
+      }
+      // An extra repository's list (no family source) speaks for the release, and is not the family's own.
+      const source = sourceOfList(e.name, family);
+      out.push({ path, suite: source?.suite ?? release, own: source !== undefined });
     }
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

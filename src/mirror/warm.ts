@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Recipe } from '../config/types.js';
-import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, renderSources, type AptRoot, type AptSource, type NeededDeb } from './apt-root.js';
+import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, renderSources, writeFamilyRecord, type AptRoot, type AptSource, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { ensureSuiteLists, fetchAndFile, type FiledDeb, type SuiteCount } from './fetch-debs.js';
 import type { ImportReport } from './import.js';
@@ -108,10 +108,11 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): P
   const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, toDownload: 0, downloaded: 0, bytesDownloaded: 0, listBytes: 0, addedToSuite: 0, suites: {}, warnings: [] };
   for (const s of recipe.suites) result.suites[s] = { needed: 0, downloaded: 0 };
   const keyring = codenameKeyring(recipe.codename, opts.keyring);
-  const { sources, skipped } = recipeSources(recipe, keyring, existsSync);
+  const { sources, own, skipped } = recipeSources(recipe, keyring, existsSync);
   result.warnings.push(...skipped);
   const warmDir = join(layout.state, 'warm', recipe.codename);
   const root = await prepareAptRoot(sh, join(warmDir, `apt-${recipe.name}`), warmArchitecture(ctx), sources);
+  await writeFamilyRecord(sh, root, own);
   const onLine = (line: string): void => {
     if (line.trim()) ctx.log?.(`${recipe.name}: ${line.trim()}`);
   };

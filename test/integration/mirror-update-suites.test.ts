@@ -54,10 +54,21 @@ function addDeb(base: string, layout: Layout, suite: string, spec: DebSpec): str
   return rel;
 }
 
-/** A verified list of warm's private apt root (named as apt names it), with the given text. */
+/**
+ * A verified list of warm's private apt root (named as apt names it), with the given text; the
+ * root's family record names the family's own sources, as warm writes it (Debian's archive and
+ * security archive), so an extra repository's list is none of them.
+ */
 function warmList(layout: Layout, codename: string, fileName: string, text: string): string {
-  const dir = join(layout.state, 'warm', codename, 'apt-test-recipe', 'state', 'lists');
+  const root = join(layout.state, 'warm', codename, 'apt-test-recipe');
+  const dir = join(root, 'state', 'lists');
   mkdirSync(join(dir, 'partial'), { recursive: true });
+  const own = [
+    { uri: 'http://deb.debian.org/debian', suite: codename },
+    { uri: 'http://deb.debian.org/debian', suite: `${codename}-updates` },
+    { uri: 'http://deb.debian.org/debian-security', suite: `${codename}-security` },
+  ];
+  writeFileSync(join(root, 'family.json'), `${JSON.stringify({ sources: own })}\n`);
   writeFileSync(join(dir, fileName), text);
   return join(dir, fileName);
 }
@@ -94,6 +105,8 @@ test('Priority and Section come from the upstream lists (the suite own first), h
     ].join('\n'),
   );
   warmList(layout, 'bookworm', SECURITY_LIST, 'Package: coreish\nVersion: 1.1-1\nPriority: standard\nSection: utils\n');
+  // An extra repository of a recipe, suite bookworm, whose list sorts first and says otherwise: never an override.
+  warmList(layout, 'bookworm', 'apt.example.org_repo_dists_bookworm_main_binary-amd64_Packages', 'Package: coreish\nVersion: 1.0-1\nPriority: optional\nSection: games\n\nPackage: unlisted\nPriority: optional\nSection: games\n');
   const report = await publishMirror(ctx);
   assert.equal(report.suites.map((s) => [s.codename, s.packages]), [['bookworm', 5], ['bookworm-security', 2], ['bookworm-updates', 0]]);
   assert.equal(report.suites.flatMap((s) => s.quarantined), []);

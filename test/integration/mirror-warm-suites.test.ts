@@ -30,6 +30,7 @@ import { makeConfig, makeRecipe } from '../helpers/config.js';
 import { makeUpstream } from '../helpers/upstream-repo.js';
 import { ROOT } from '../helpers/cli.js';
 import { listPrefix } from '../../src/mirror/apt-root.js';
+import { warmLists } from '../../src/mirror/verified-lists.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-warm-suites-'));
 // A path apt quotes in its list names ("_" -> %5f, "~" -> %7e), and Ubuntu-style Releases (every suite says
@@ -75,6 +76,9 @@ test('warm: base set at the release versions under the release, newest candidate
   const aptLists = readdirSync(join(layout.state, 'warm', 'bookworm', 'apt-fixture', 'state', 'lists'));
   assert.ok(aptLists.includes(`${listPrefix(up.security, 'bookworm-security')}InRelease`), aptLists.join(' '));
   assert.match(listPrefix(up.security, 'bookworm-security'), 'up%5fstream%7ex_debian-security_dists_bookworm-security_');
+  // The root's family record claims each of apt's lists for its suite, as the family's own (Priority and Section come from them).
+  const claimed = (await warmLists(layout, 'bookworm')).filter((l) => l.path.includes('/apt-fixture/')).map((l) => [l.suite, l.own]);
+  assert.equal(claimed.sort(), [['bookworm', true], ['bookworm-security', true], ['bookworm-updates', true]]);
   assert.equal(suite('bookworm'), ['apt_2.6_amd64.deb', 'base-a_1.0_amd64.deb', 'hello_1.0_amd64.deb', 'usr-is-merged_37_amd64.deb']);
   assert.equal(suite('bookworm-security'), ['hello_1.1_amd64.deb']);
   assert.equal(suite('bookworm-updates'), ['epo_1.1_amd64.deb', 'tool_1.1_amd64.deb']);

@@ -58,11 +58,13 @@ test('renderOverrides: sorted `package priority section` lines', () => {
   assert.is(renderOverrides(new Map()), '');
 });
 
-test('overrideSources: the suite own lists first, then the release lists; the release only its own', () => {
+test('overrideSources: the suite own lists first, then the release lists; the release only its own; never an extra repository\'s', () => {
   const lists = [
-    { path: '/a/rel', suite: 'bookworm' },
-    { path: '/a/sec', suite: 'bookworm-security' },
-    { path: '/a/upd', suite: 'bookworm-updates' },
+    { path: '/a/extra', suite: 'bookworm', own: false },
+    { path: '/a/old-root', suite: 'bookworm-security' },
+    { path: '/a/rel', suite: 'bookworm', own: true },
+    { path: '/a/sec', suite: 'bookworm-security', own: true },
+    { path: '/a/upd', suite: 'bookworm-updates', own: true },
   ];
   assert.equal(overrideSources(lists, 'bookworm-security').map((l) => l.path), ['/a/sec', '/a/rel']);
   assert.equal(overrideSources(lists, 'bookworm-updates').map((l) => l.path), ['/a/upd', '/a/rel']);
