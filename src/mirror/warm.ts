@@ -99,7 +99,8 @@ async function releaseOnly(sh: MirrorContext['sh'], root: AptRoot, sources: read
   const parts = join(root.dir, 'etc', 'release-only.d');
   await sh.mkdir(parts);
   await sh.writeFile(file, renderSources(sources.slice(0, 1)));
-  return ['-o', `Dir::Etc::SourceList=${file}`, '-o', `Dir::Etc::SourceParts=${parts}`];
+  // No cache files: apt builds this one-source cache in memory, and the root's cache of all suites stays valid.
+  return ['-o', `Dir::Etc::SourceList=${file}`, '-o', `Dir::Etc::SourceParts=${parts}`, '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache='];
 }
 
 async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): Promise<RecipeWarm> {
