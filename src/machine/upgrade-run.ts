@@ -22,6 +22,13 @@ import { parentPid, processes } from '../proc.js';
 import type { Command } from '../shell.js';
 import { isNspawnOn, nspawnPids } from './boot.js';
 
+/**
+ * First, what an interrupted upgrade (Ctrl-C during dpkg) left unpacked or
+ * half-configured: apt-get refuses to upgrade until `dpkg --configure -a` has
+ * run. Nothing happens when nothing is pending.
+ */
+const CONFIGURE_PENDING = 'dpkg --force-confdef --force-confold --configure -a';
+
 /** apt-get update, then upgrade, from the one sources file named by the shell word src ("$1", "$src"). */
 function aptLines(src: string): string[] {
   return [
@@ -35,7 +42,7 @@ function aptLines(src: string): string[] {
  * root). Arguments: $1 = the sources file the host wrote (inside the
  * machine). Every value reaches apt as "$1", never inside the text.
  */
-export const UPGRADE_SCRIPT = ['set -e', ...aptLines('"$1"')].join('\n');
+export const UPGRADE_SCRIPT = ['set -e', CONFIGURE_PENDING, ...aptLines('"$1"')].join('\n');
 
 /** The stopped machine's script argv (after nspawn's "--"). */
 export function upgradeArgv(sourcesFile: string): string[] {
@@ -59,6 +66,7 @@ export const INSIDE_UPGRADE_SCRIPT = [
   "trap 'exit 129' HUP",
   "trap 'exit 130' INT",
   "trap 'exit 143' TERM",
+  CONFIGURE_PENDING,
   'src=$(mktemp --suffix=.sources)',
   'printf %s "$2" >"$src"',
   ...aptLines('"$src"'),

@@ -11,8 +11,11 @@ import { formatUpgrade, packageChanges, recordedSuites, upgradeInside } from '..
 import { provenanceRecord } from '../helpers/records.js';
 
 const config = makeConfig('/srv/nk');
+// An interrupted upgrade (Ctrl-C during dpkg) is finished first, or apt-get refuses to upgrade.
+const CONFIGURE = 'dpkg --force-confdef --force-confold --configure -a';
 const SCRIPT = [
   'set -e',
+  CONFIGURE,
   'apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any',
   'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs',
 ].join('\n');
@@ -82,6 +85,7 @@ const INSIDE_SCRIPT = [
   "trap 'exit 129' HUP",
   "trap 'exit 130' INT",
   "trap 'exit 143' TERM",
+  CONFIGURE,
   'src=$(mktemp --suffix=.sources)',
   'printf %s "$2" >"$src"',
   'apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$src" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any',
