@@ -97,13 +97,14 @@ export function countUpdates(installed: readonly InstalledPackage[], offers: Off
 }
 
 /**
- * The suites a machine uses: those its provenance recorded (its build or its
- * last upgrade), else its recipe's, else its codename alone; only suites of
- * its own codename family are ever looked at (the provenance is the
- * container's to write).
+ * The suites a machine uses: its recipe's (in the recipe's order) and those
+ * its provenance recorded (its build or its last upgrade), both: a suite
+ * missing from the record (not published at the last upgrade) is still
+ * looked at once it is; else its codename alone. Only suites of its own
+ * codename family are ever looked at (the provenance is the container's to write).
  */
 export function machineSuites(codename: string, recorded: readonly string[] | undefined, recipeSuites: readonly string[] | undefined): string[] {
-  const pick = recorded?.length ? recorded : recipeSuites?.length ? recipeSuites : [codename];
+  const pick = [...(recipeSuites ?? []), ...(recorded ?? [])];
   const family = pick.filter((s) => CODENAME.test(s) && inFamily(codename, s));
   return family.length ? [...new Set(family)] : [codename];
 }

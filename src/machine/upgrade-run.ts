@@ -1,8 +1,8 @@
 /**
  * How `nspawn-kit upgrade` runs apt in a machine, offline, from the local
- * mirror only: the script (apt-get update from one sources file the host
- * wrote, List-Cleanup off, then `upgrade --with-new-pkgs` keeping changed
- * configuration files), and the two ways in:
+ * mirror only: the script (dpkg --configure -a for an interrupted upgrade,
+ * apt-get update from one sources file, List-Cleanup off, then `upgrade
+ * --with-new-pkgs` keeping changed configuration files), and the two ways in:
  * - a stopped machine: a non-booted systemd-nspawn with no network, the
  *   mirror bound read-only (nspawn-argv.ts offlineRunCommand);
  * - a running one: nsenter into every namespace and the root of its leader
@@ -22,16 +22,64 @@ import { parentPid, processes } from '../proc.js';
 import type { Command } from '../shell.js';
 import { isNspawnOn, nspawnPids } from './boot.js';
 
-/** Arguments: $1 = the sources file (inside the machine). Every value reaches apt as "$1", never inside the text. */
-export const UPGRADE_SCRIPT = [
-  'set -e',
-  'apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any',
-  'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs',
-].join('\n');
+/**
+ * First, what an interrupted upgrade (Ctrl-C during dpkg) left unpacked or
+ * half-configured: apt-get refuses to upgrade until `dpkg --configure -a` has
+ * run. Nothing happens when nothing is pending.
+ */
+const CONFIGURE_PENDING = 'dpkg --force-confdef --force-confold --configure -a';
 
-/** The script's argv (after nspawn's or nsenter's "--"). */
+/** apt-get update, then upgrade, from the one sources file named by the shell word src ("$1", "$src"). */
+function aptLines(src: string): string[] {
+  return [
+    `apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList=${src} -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any`,
+    `apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList=${src} -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs`,
+  ];
+}
+
+/**
+ * A stopped machine (no process of it alive while the host writes in its
+ * root). Arguments: $1 = the sources file the host wrote (inside the
+ * machine). Every value reaches apt as "$1", never inside the text.
+ */
+export const UPGRADE_SCRIPT = ['set -e', CONFIGURE_PENDING, ...aptLines('"$1"')].join('\n');
+
+/** The stopped machine's script argv (after nspawn's "--"). */
 export function upgradeArgv(sourcesFile: string): string[] {
   return ['/bin/sh', '-c', UPGRADE_SCRIPT, 'nspawn-kit-upgrade', sourcesFile];
+}
+
+/**
+ * A running machine: the host writes and removes nothing in its root (root
+ * in it could swap a directory for a symlink between the host's resolution
+ * and its write, and redirect the write or the removal onto the host). The
+ * script, in the machine's mount namespace and root, writes the sources to a
+ * mktemp file (.sources: apt reads it as deb822) removed on exit, and after a
+ * successful upgrade the provenance, atomically (a temporary file beside it,
+ * then mv). Arguments, reaching it only as argv: $1 = the provenance path,
+ * $2 = the sources text, $3 = the provenance text.
+ */
+export const INSIDE_UPGRADE_SCRIPT = [
+  'set -e',
+  'src= new=',
+  'trap \'rm -f -- ${src:+"$src"} ${new:+"$new"}\' EXIT',
+  "trap 'exit 129' HUP",
+  "trap 'exit 130' INT",
+  "trap 'exit 143' TERM",
+  CONFIGURE_PENDING,
+  'src=$(mktemp --suffix=.sources)',
+  'printf %s "$2" >"$src"',
+  ...aptLines('"$src"'),
+  'new=$(mktemp -- "$1.XXXXXX")',
+  'printf %s "$3" >"$new"',
+  'chmod 644 -- "$new"',
+  'mv -f -- "$new" "$1"',
+  'new=',
+].join('\n');
+
+/** The running machine's script argv (after nsenter's env): what to write is in argv, never in the script. */
+export function insideUpgradeArgv(provenancePath: string, sources: string, provenance: string): string[] {
+  return ['/bin/sh', '-c', INSIDE_UPGRADE_SCRIPT, 'nspawn-kit-upgrade', provenancePath, sources, provenance];
 }
 
 /** A clean environment inside: nothing of the caller's (locale, proxies, PATH) leaks into the machine. */

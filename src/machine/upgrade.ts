@@ -6,7 +6,9 @@
  * What changed is read from its dpkg status before and after (dpkg-status.ts,
  * the hostile-file reader); afterwards its provenance, where `list` reads it,
  * names the publication it was upgraded from: `suites` (suite -> sha256 of
- * dists/<suite>/InRelease) and `upgradedAt`.
+ * dists/<suite>/InRelease) and `upgradedAt`. A stopped machine's provenance
+ * is written by the host after the run; a running machine's by the script
+ * inside it, on success (the host writes nothing in a live root).
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -20,13 +22,14 @@ import { readMachineDpkgStatus, type InstalledPackage } from './dpkg-status.js';
 import { readInRoot, resolveInRoot, writeInRoot } from './inject.js';
 import { assertMachineName } from './name.js';
 import { offlineRunCommand } from './nspawn-argv.js';
-import { MIRROR_MOUNT, PROVENANCE } from './paths.js';
+import { MIRROR_MOUNT, PROVENANCE, type Provenance } from './paths.js';
+import type { Shell } from '../shell.js';
 import { readProvenance, writeProvenance } from './provenance.js';
 import { renderUpgradeSources } from './sources.js';
 import { machineSuites } from './upgradable.js';
-import { containerLeader, entryOf, nsenterCommand, upgradeArgv } from './upgrade-run.js';
+import { containerLeader, entryOf, insideUpgradeArgv, nsenterCommand, upgradeArgv, type Entry } from './upgrade-run.js';
 
-/** The sources file the host writes for the upgrade, inside the machine (removed afterwards). */
+/** The sources file the host writes for the upgrade of a stopped machine, inside it (removed afterwards). */
 export const UPGRADE_SOURCES = '/var/lib/nspawn-kit/upgrade.sources';
 
 export interface PackageChange {
@@ -162,27 +165,49 @@ export async function upgradeMachine(ctx: MachineContext, name: string, opts: Up
     );
   }
   const statusBefore = await readMachineDpkgStatus(handle, root);
-  await writeInRoot(sh, root, UPGRADE_SOURCES, renderUpgradeSources(suites), 0o644);
   const hint = `The output above (systemd-nspawn's or apt's) says why; nothing was recorded, the machine's packages are as dpkg left them. Run \`nspawn-kit upgrade ${name}\` again once fixed.`;
-  try {
-    const argv = upgradeArgv(UPGRADE_SOURCES);
-    await sh.write(entry === undefined ? offlineRunCommand(config, root, name, argv, settings) : nsenterCommand(entry.leader, entry.drop, argv), { hint });
-  } finally {
-    await sh.remove(await resolveInRoot(root, UPGRADE_SOURCES, false));
-  }
   const report: UpgradeReport = { name, how, dryRun: sh.dryRun, suites: {}, changes: [], warnings };
-  if (sh.dryRun) return report;
-  const after = await publishedInReleases(ctx, suites);
-  for (const suite of suites) {
-    const seen = await seenInRelease(root, suite, before[suite] as string, after[suite]);
-    if (seen) report.suites[suite] = seen;
-    else warnings.push(`suite ${suite} was republished during the upgrade: the publication apt used is not known, the provenance keeps an earlier one; run the upgrade again`);
+  if (entry === undefined) {
+    await writeInRoot(sh, root, UPGRADE_SOURCES, renderUpgradeSources(suites), 0o644);
+    try {
+      await sh.write(offlineRunCommand(config, root, name, upgradeArgv(UPGRADE_SOURCES), settings), { hint });
+    } finally {
+      await sh.remove(await resolveInRoot(root, UPGRADE_SOURCES, false));
+    }
+    if (sh.dryRun) return report;
+    const after = await publishedInReleases(ctx, suites);
+    for (const suite of suites) {
+      const seen = await seenInRelease(root, suite, before[suite] as string, after[suite]);
+      if (seen) report.suites[suite] = seen;
+      else warnings.push(`suite ${suite} was republished during the upgrade: the publication apt used is not known, the provenance keeps an earlier one; run the upgrade again`);
+    }
+  } else {
+    // Running: the machine writes the sources and, on success, its provenance itself (upgradeInside).
+    for (const suite of suites) report.suites[suite] = before[suite] as string;
+    const recorded = { ...prov, suites: recordedSuites(wanted, report.suites, prov.suites, before), upgradedAt: new Date().toISOString() };
+    await upgradeInside(sh, entry, suites, recorded, hint);
+    if (sh.dryRun) return report;
+    const after = await publishedInReleases(ctx, suites);
+    for (const suite of suites.filter((s) => after[s] !== before[s])) {
+      warnings.push(`suite ${suite} was republished during the upgrade: the provenance names the publication seen at its start; run the upgrade again`);
+    }
   }
   const statusAfter = await readMachineDpkgStatus(handle, root);
   if (statusBefore.ok && statusAfter.ok) report.changes = packageChanges(statusBefore.status.installed, statusAfter.status.installed);
   else warnings.push(`what changed is unknown: ${statusBefore.ok ? '' : statusBefore.reason}${!statusBefore.ok && !statusAfter.ok ? '; ' : ''}${statusAfter.ok ? '' : statusAfter.reason}`);
-  await writeProvenance(sh, root, { ...prov, suites: recordedSuites(wanted, report.suites, prov.suites, before), upgradedAt: new Date().toISOString() });
+  if (entry === undefined) await writeProvenance(sh, root, { ...prov, suites: recordedSuites(wanted, report.suites, prov.suites, before), upgradedAt: new Date().toISOString() });
   return report;
+}
+
+/**
+ * The upgrade of a running machine, from the host: one command (setpriv,
+ * nsenter, the script) and nothing else; the sources and the provenance
+ * reach the script as argv and it writes them inside (upgrade-run.ts
+ * INSIDE_UPGRADE_SCRIPT). No host write or removal in the live root.
+ */
+export async function upgradeInside(sh: Shell, entry: Entry, suites: readonly string[], provenance: Provenance, hint: string): Promise<void> {
+  const argv = insideUpgradeArgv(PROVENANCE, renderUpgradeSources(suites), `${JSON.stringify(provenance, null, 2)}\n`);
+  await sh.write(nsenterCommand(entry.leader, entry.drop, argv), { hint });
 }
 
 /** One line per change, or "already up to date". */

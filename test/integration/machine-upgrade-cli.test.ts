@@ -2,11 +2,13 @@
  * `nspawn-kit upgrade` through the CLI on fake machines (roots made here, a
  * mirror published with the real publish): the usage rules, the dry-run plan
  * (the exact non-booted, networkless systemd-nspawn and the sources apt gets),
- * the refusals that change nothing, and --all going on past failures.
+ * the refusals that change nothing, --all going on past failures, and a running machine (a
+ * process standing for one) whose plan is the one nsenter command: no host write in its root.
  * The real upgrade (debootstrap, apt, dpkg) is test/e2e/security-update.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,6 +23,7 @@ import { makeDeb } from '../helpers/debs.js';
 import { provenanceRecord } from '../helpers/records.js';
 import { cli } from '../helpers/cli.js';
 import { snapshotContents } from '../helpers/tree.js';
+import { containerLeader } from '../../src/machine/upgrade-run.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-upgrade-cli-'));
 const config = makeConfig(base);
@@ -58,7 +61,13 @@ test.before(async () => {
   await machine('stray', undefined);
 });
 
+let fake: ChildProcess | undefined;
+let fakeLeader: number | undefined;
+
 test.after(async () => {
+  // unshare --kill-child takes its child along; the leader is killed by its pid too.
+  if (fake?.pid !== undefined) process.kill(fake.pid, 'SIGKILL');
+  if (fakeLeader !== undefined) process.kill(fakeLeader, 'SIGKILL');
   await stopGpgAgent(ctx);
   await sh.remove(base);
 });
@@ -103,6 +112,53 @@ test('a machine without provenance is refused, naming why; --all goes on past fa
   assert.not.match(all.stderr, /stray/);
   assert.is(readFileSync(join(config.machines.dir, 'web/var/lib/nspawn-kit/provenance.json'), 'utf8'), before, 'a failed upgrade records nothing');
   assert.not.ok(existsSync(join(config.machines.dir, 'web/var/lib/nspawn-kit/upgrade.sources')), 'the sources file is removed after a failure too');
+});
+
+/**
+ * A "running" machine without nspawn: a process shown as `systemd-nspawn --directory=<root>`
+ * (util-linux unshare with that argv[0]) whose child, in a new PID namespace, chroots into the
+ * root and sleeps: to the host it is a machine's leader, its root holding the mirror's InRelease.
+ */
+async function fakeRunning(name: string): Promise<{ root: string; leader: number }> {
+  const root = await machine(name, ['bookworm', 'bookworm-updates', 'bookworm-security']);
+  const mirrored = join(root, 'var/local/nspawn-kit-mirror/dists/bookworm');
+  mkdirSync(mirrored, { recursive: true });
+  copyFileSync(join(layout.dists, 'bookworm/InRelease'), join(mirrored, 'InRelease'));
+  const code = 'import os,sys,time; os.chroot(sys.argv[1].split("=",1)[1]); os.chdir("/"); print("up", flush=True); time.sleep(600)';
+  fake = spawn('unshare', ['--pid', '--fork', '--kill-child', 'python3', '-c', code, `--directory=${root}`], { argv0: 'systemd-nspawn', stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    fake?.stdout?.once('data', () => resolve());
+    fake?.once('exit', (c) => reject(new Error(`the fake machine exited (${c})`)));
+  });
+  fake.stdout?.destroy();
+  const leader = await containerLeader(root);
+  assert.ok(leader !== undefined, 'the fake machine has a leader');
+  fakeLeader = leader;
+  return { root, leader };
+}
+
+test('a running machine: the host plans the one setpriv/nsenter command, with the sources and provenance as arguments; no host write, mkdir or removal in its root', async () => {
+  const { root, leader } = await fakeRunning('live');
+  const snap = () => snapshotContents(root);
+  const before = snap();
+  // No private users: refused without --inside, nothing planned.
+  const refused = run('--dry-run', 'upgrade', 'live');
+  assert.is(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /machine live is running without private users/);
+  assert.not.match(refused.stderr, /\[dry-run\]/);
+  const r = run('--dry-run', 'upgrade', '--inside', 'live');
+  assert.is(r.code, 0, r.stderr);
+  const plan = (r.stderr + r.stdout).split('\n').filter((l) => l.includes('[dry-run]'));
+  assert.is(plan.length, 1, plan.join('\n'));
+  assert.ok(plan[0]?.startsWith(`[dry-run] setpriv --no-new-privs --bounding-set=`), plan[0]);
+  assert.ok(plan[0]?.includes(` -- nsenter --target=${leader} --all --root --wd -- /usr/bin/env -i `), plan[0]);
+  // The script's arguments: the provenance path, the sources text, the new provenance (naming this machine).
+  assert.ok(plan[0]?.includes(` nspawn-kit-upgrade /var/lib/nspawn-kit/provenance.json $'# Written by nspawn-kit upgrade`), plan[0]);
+  assert.match(plan[0] ?? '', /Suites: bookworm bookworm-security\\n/);
+  assert.match(plan[0] ?? '', /"machine": "live"/);
+  assert.not.ok(plan[0]?.includes(root), 'no host path of the root in the plan');
+  assert.match(r.stdout, /^live: dry run, nothing upgraded$/m);
+  assert.equal(snap(), before);
 });
 
 test.run();

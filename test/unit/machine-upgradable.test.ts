@@ -132,9 +132,17 @@ test('upgrades: the highest version of the machine\'s suites for its architectur
   assert.equal(countUpdates(installed, offers, ['bookworm']).upgradable, 0);
 });
 
-test('machineSuites: recorded, else the recipe\'s, else the codename; never another codename\'s suite', () => {
-  assert.equal(machineSuites('bookworm', ['bookworm', 'bookworm-security'], SUITES), ['bookworm', 'bookworm-security']);
+test('machineSuites: the recipe\'s and the recorded ones, in the recipe\'s order, else the codename; never another codename\'s suite', () => {
+  // Upgraded while -updates was not published: the record lacks it, the recipe brings it back.
+  assert.equal(machineSuites('bookworm', ['bookworm', 'bookworm-security'], SUITES), SUITES);
+  // Upgraded while only the release was published: -updates and -security are still looked at.
+  assert.equal(machineSuites('bookworm', ['bookworm'], SUITES), SUITES);
+  // Recorded in another order, or a recorded suite the recipe no longer has: the recipe's order first, then the rest.
+  assert.equal(machineSuites('bookworm', ['bookworm-security', 'bookworm'], ['bookworm', 'bookworm-updates']), ['bookworm', 'bookworm-updates', 'bookworm-security']);
+  // A recipe of another family (changed by hand): only this codename's suites.
+  assert.equal(machineSuites('bookworm', ['bookworm'], ['trixie', 'trixie-security']), ['bookworm']);
   assert.equal(machineSuites('bookworm', undefined, SUITES), SUITES);
+  assert.equal(machineSuites('bookworm', ['bookworm', 'bookworm-security'], undefined), ['bookworm', 'bookworm-security']);
   assert.equal(machineSuites('bookworm', [], undefined), ['bookworm']);
   assert.equal(machineSuites('bookworm', ['trixie', 'bookworm-security', '../x'], undefined), ['bookworm-security']);
   assert.equal(machineSuites('bookworm', ['trixie-security'], undefined), ['bookworm']);

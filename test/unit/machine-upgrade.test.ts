@@ -5,12 +5,17 @@ import * as assert from 'uvu/assert';
 import { makeConfig } from '../helpers/config.js';
 import { offlineRunCommand } from '../../src/machine/nspawn-argv.js';
 import { renderUpgradeSources } from '../../src/machine/sources.js';
-import { capabilitiesToDrop, nsenterCommand, upgradeArgv } from '../../src/machine/upgrade-run.js';
-import { formatUpgrade, packageChanges, recordedSuites } from '../../src/machine/upgrade.js';
+import { Shell, formatCommand } from '../../src/shell.js';
+import { capabilitiesToDrop, insideUpgradeArgv, nsenterCommand, upgradeArgv } from '../../src/machine/upgrade-run.js';
+import { formatUpgrade, packageChanges, recordedSuites, upgradeInside } from '../../src/machine/upgrade.js';
+import { provenanceRecord } from '../helpers/records.js';
 
 const config = makeConfig('/srv/nk');
+// An interrupted upgrade (Ctrl-C during dpkg) is finished first, or apt-get refuses to upgrade.
+const CONFIGURE = 'dpkg --force-confdef --force-confold --configure -a';
 const SCRIPT = [
   'set -e',
+  CONFIGURE,
   'apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any',
   'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs',
 ].join('\n');
@@ -70,6 +75,39 @@ test('running machine: setpriv drops capabilities and sets no_new_privs, then ns
       ...ARGV,
     ],
   ]);
+});
+
+// A running machine: the host writes nothing in its root; what to write reaches the script as argv.
+const INSIDE_SCRIPT = [
+  'set -e',
+  'src= new=',
+  'trap \'rm -f -- ${src:+"$src"} ${new:+"$new"}\' EXIT',
+  "trap 'exit 129' HUP",
+  "trap 'exit 130' INT",
+  "trap 'exit 143' TERM",
+  CONFIGURE,
+  'src=$(mktemp --suffix=.sources)',
+  'printf %s "$2" >"$src"',
+  'apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$src" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any',
+  'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$src" -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs',
+  'new=$(mktemp -- "$1.XXXXXX")',
+  'printf %s "$3" >"$new"',
+  'chmod 644 -- "$new"',
+  'mv -f -- "$new" "$1"',
+  'new=',
+].join('\n');
+
+test('running machine: the script writes the sources (mktemp, removed on exit) and, after success, the provenance (temp + mv) itself; the texts are argv only', () => {
+  assert.equal(insideUpgradeArgv('/var/lib/nspawn-kit/provenance.json', 'SOURCES', 'PROV'), ['/bin/sh', '-c', INSIDE_SCRIPT, 'nspawn-kit-upgrade', '/var/lib/nspawn-kit/provenance.json', 'SOURCES', 'PROV']);
+});
+
+test('upgradeInside: the host-side plan for a running machine is the one nsenter command; no write, mkdir or removal by the host in the root', async () => {
+  const sh = new Shell({ dryRun: true, log: () => {} });
+  const prov = { ...provenanceRecord({ machine: 'web' }), suites: { bookworm: 'a'.repeat(64), 'bookworm-security': 'b'.repeat(64) }, upgradedAt: '2026-11-30T17:00:00.000Z' };
+  await upgradeInside(sh, { leader: 4242, ownUserNamespace: true, drop: ['mknod'] }, ['bookworm', 'bookworm-security'], prov, 'hint');
+  const argv = ['/bin/sh', '-c', INSIDE_SCRIPT, 'nspawn-kit-upgrade', '/var/lib/nspawn-kit/provenance.json', renderUpgradeSources(['bookworm', 'bookworm-security']), `${JSON.stringify(prov, null, 2)}\n`];
+  assert.equal(sh.planned, [formatCommand(nsenterCommand(4242, ['mknod'], argv))]);
+  assert.ok(sh.planned[0]?.startsWith('setpriv --no-new-privs --bounding-set=-mknod -- nsenter --target=4242 --all --root --wd -- /usr/bin/env -i '), sh.planned[0]);
 });
 
 test('capabilitiesToDrop: what the container\'s bounding set lacks, and what nspawn guards by seccomp or device policy; never what nsenter needs', () => {
