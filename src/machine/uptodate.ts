@@ -58,7 +58,10 @@ export async function machineState(ctx: MachineContext, recipe: Recipe, name: st
   // The release alone: update suites bring upgrades, not another machine.
   const ref = await readPublication(ctx.config, recipe.codename);
   // Records from before indexDigest existed: only the very same publication counts.
-  const samePackages = provenance.indexDigest !== undefined ? provenance.indexDigest === ref.indexDigest : provenance.inReleaseSha256 === ref.inReleaseSha256;
+  // A machine `upgrade` took from this very publication of the release has its package set too.
+  const upgradedFromIt = provenance.upgradedAt !== undefined && provenance.suites?.[recipe.codename] === ref.inReleaseSha256;
+  const samePackages =
+    upgradedFromIt || (provenance.indexDigest !== undefined ? provenance.indexDigest === ref.indexDigest : provenance.inReleaseSha256 === ref.inReleaseSha256);
   if (!samePackages) return { state: 'stale', why: `the mirror's package set for ${recipe.codename} changed since it was built (${built})`, provenance };
   let firstBoot;
   try {
