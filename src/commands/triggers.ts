@@ -63,7 +63,7 @@ export function registerTriggers(program: ProgramCommand, globals: () => GlobalO
       lines.push(...r.commands.map((c) => `ran: ${c}`));
       if (r.mode === 'cron') {
         lines.push('systemd is not PID 1 here: no unit was installed. Instead:');
-        if (r.crontab) lines.push('  put this line into /etc/cron.d/nspawn-kit (nightly refresh):', `    ${r.crontab}`);
+        if (r.crontab) lines.push('  put these lines into /etc/cron.d/nspawn-kit (nightly refresh; cron\'s own PATH lacks /usr/sbin):', ...r.crontab.trimEnd().split('\n').map((l) => `    ${l}`));
         if (r.watchCommand) lines.push('  and start the watcher (e.g. from your init or a supervisor):', `    ${r.watchCommand}`);
       }
       writeLines(process.stdout, lines);

@@ -113,6 +113,17 @@ export function crontabLine(config: Config, paths: UnitPaths): string {
   return `${tz}${fields.join(' ')} root ${command.replace(/%/g, '\\%')}`;
 }
 
+/**
+ * cron runs its jobs with PATH=/usr/bin:/bin, where debootstrap (/usr/sbin)
+ * and other admin tools are not: the cron.d file sets Debian's root PATH.
+ */
+export const CRON_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The whole /etc/cron.d/nspawn-kit file: its PATH, then the nightly refresh line. */
+export function cronFile(config: Config, paths: UnitPaths): string {
+  return ['# nspawn-kit: the nightly mirror refresh (from `nspawn-kit install-units`)', 'SHELL=/bin/sh', `PATH=${CRON_PATH}`, crontabLine(config, paths), ''].join('\n');
+}
+
 /** How to start the watcher by hand (or from an init script) where systemd is not PID 1. */
 export function watchCommand(config: Config, paths: UnitPaths): string {
   return cliArgv(config, paths, ['watch']).map(posixWord).join(' ');
@@ -138,7 +149,7 @@ export interface InstallUnitsResult {
   written: string[];
   /** systemctl commands run (or planned in dry-run). */
   commands: string[];
-  /** Where systemd is not PID 1: the /etc/cron.d line and the watcher command to print. */
+  /** Where systemd is not PID 1: the /etc/cron.d/nspawn-kit file (its PATH and the line) and the watcher command to print. */
   crontab?: string;
   watchCommand?: string;
 }
@@ -148,7 +159,7 @@ export async function installUnits(opts: InstallUnitsOptions): Promise<InstallUn
   checkSchedule(config.schedule);
   // Without systemd as PID 1 there is nothing to install units into (unless a directory is given).
   if (!config.host.systemdPid1 && opts.unitDir === undefined) {
-    return { mode: 'cron', written: [], commands: [], crontab: crontabLine(config, opts), watchCommand: watchCommand(config, opts) };
+    return { mode: 'cron', written: [], commands: [], crontab: cronFile(config, opts), watchCommand: watchCommand(config, opts) };
   }
   const dir = opts.unitDir ?? SYSTEM_UNIT_DIR;
   await sh.mkdir(dir);

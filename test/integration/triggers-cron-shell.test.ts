@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crontabLine, watchCommand } from '../../src/triggers/units.js';
+import { cronFile, crontabLine, watchCommand } from '../../src/triggers/units.js';
 import { makeConfig } from '../helpers/config.js';
 
 test('crontab line and watch command: hostile paths run nothing under /bin/sh', () => {
@@ -23,6 +23,40 @@ test('crontab line and watch command: hostile paths run nothing under /bin/sh', 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/**
+ * The environment cron gives a job of /etc/cron.d/nspawn-kit: its own (PATH=/usr/bin:/bin, HOME,
+ * LOGNAME, SHELL), then the file's assignments; the job runs with `sh -c`.
+ */
+function cronEnv(file: string): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/bin:/bin', HOME: '/root', LOGNAME: 'root', SHELL: '/bin/sh' };
+  for (const line of file.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m?.[1]) env[m[1]] = m[2] ?? '';
+  }
+  return env;
+}
+
+test('the cron file sets PATH: under cron\'s environment the tools a refresh runs by name are found (debootstrap is in /usr/sbin)', () => {
+  const file = cronFile(makeConfig('/srv'), { nodePath: '/usr/bin/node', cliPath: '/opt/nspawn-kit/dist/cli.js' });
+  assert.is(
+    file,
+    [
+      '# nspawn-kit: the nightly mirror refresh (from `nspawn-kit install-units`)',
+      'SHELL=/bin/sh',
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      '17 3 * * * root /usr/bin/node /opt/nspawn-kit/dist/cli.js mirror refresh',
+      '',
+    ].join('\n'),
+  );
+  const tools = 'command -v debootstrap apt-get apt-ftparchive gpg dpkg-deb systemd-nspawn';
+  const withFile = spawnSync('/bin/sh', ['-c', tools], { encoding: 'utf8', env: cronEnv(file) });
+  assert.is(withFile.status, 0, withFile.stdout + withFile.stderr);
+  assert.match(withFile.stdout, /^\/usr\/sbin\/debootstrap$/m);
+  // cron's own PATH alone (a file without the assignment): debootstrap is not found, the refresh would fail.
+  const bare = spawnSync('/bin/sh', ['-c', 'command -v debootstrap'], { encoding: 'utf8', env: cronEnv('') });
+  assert.is.not(bare.status, 0, 'debootstrap must not be on cron\'s default PATH for this test to mean anything');
 });
 
 test.run();

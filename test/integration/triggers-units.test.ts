@@ -48,7 +48,16 @@ test('without systemd as PID 1 and no unit dir: the crontab line and the watcher
   const res = await installUnits({ config, sh, ...paths });
   assert.is(res.mode, 'cron');
   assert.equal(res.written, []);
-  assert.is(res.crontab, `17 3 * * * root ${process.execPath} ${cliPath} mirror refresh`);
+  assert.is(
+    res.crontab,
+    [
+      '# nspawn-kit: the nightly mirror refresh (from `nspawn-kit install-units`)',
+      'SHELL=/bin/sh',
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      `17 3 * * * root ${process.execPath} ${cliPath} mirror refresh`,
+      '',
+    ].join('\n'),
+  );
   assert.is(res.watchCommand, `${process.execPath} ${cliPath} watch`);
 });
 
