@@ -1,4 +1,4 @@
-#!/usr/bin/env zx
+#!/usr/bin/env node
 // One `mirror refresh` now (import every archive, warm, gc, publish and
 // re-sign), under the one mirror lock: what the schedule runs nightly, alone.
 // For cron or a systemd timer (--no-warm: import, gc, publish only; no downloads):

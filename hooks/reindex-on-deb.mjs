@@ -1,4 +1,4 @@
-#!/usr/bin/env zx
+#!/usr/bin/env node
 // Reindex once: import the given .debs (or directories of them; default: every
 // configured archive and every machine archive) and publish the suites that
 // changed, under the one mirror lock. For apt hooks, incron, or by hand:

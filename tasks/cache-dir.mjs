@@ -1,4 +1,4 @@
-#!/usr/bin/env zx
+#!/usr/bin/env node
 // Stage "cache-dir" of the original recipe, alone. `npx zx tasks/cache-dir.mjs --help`
 import { argv } from 'zx';
 import { runScript } from '../dist/tasks/script.js';

@@ -1,4 +1,4 @@
-#!/usr/bin/env zx
+#!/usr/bin/env node
 // Stage "cache-warming" of the original recipe, alone. `npx zx tasks/cache-warming.mjs --help`
 import { argv } from 'zx';
 import { runScript } from '../dist/tasks/script.js';

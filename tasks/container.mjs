@@ -1,4 +1,4 @@
-#!/usr/bin/env zx
+#!/usr/bin/env node
 // `npx zx tasks/container.mjs --help`: see README.md
 import { argv } from 'zx';
 import { runScript } from '../dist/tasks/script.js';
