@@ -109,6 +109,17 @@ export function machineSuites(codename: string, recorded: readonly string[] | un
   return family.length ? [...new Set(family)] : [codename];
 }
 
+/** A machine's suites from its provenance and, while the configuration still resolves it, its recipe. */
+export function suitesOfMachine(config: Config, prov: Pick<Provenance, 'codename' | 'recipe' | 'suites'>): string[] {
+  let recipeSuites: string[] | undefined;
+  try {
+    recipeSuites = resolveRecipe(config, prov.recipe).suites;
+  } catch {
+    recipeSuites = undefined; // a recipe gone from the configuration: the recorded suites or the codename
+  }
+  return machineSuites(prov.codename, prov.suites ? Object.keys(prov.suites) : undefined, recipeSuites);
+}
+
 /**
  * The published indices of the mirror, each suite read and parsed once
  * (dists/<suite>/main/binary-<arch>/Packages for every configured
@@ -168,13 +179,7 @@ export async function machineUpdates(
   records: string,
   prov: Pick<Provenance, 'codename' | 'recipe' | 'suites'>,
 ): Promise<MachineUpdates> {
-  let recipeSuites: string[] | undefined;
-  try {
-    recipeSuites = resolveRecipe(config, prov.recipe).suites;
-  } catch {
-    recipeSuites = undefined; // a recipe gone from the configuration: the recorded suites or the codename
-  }
-  const suites = machineSuites(prov.codename, prov.suites ? Object.keys(prov.suites) : undefined, recipeSuites);
+  const suites = suitesOfMachine(config, prov);
   const status = await readMachineDpkgStatus(handle, records);
   if (!status.ok) return { problems: [`updates unknown: ${status.reason}`] };
   const { offers: offered, problems } = await offers.of(suites);

@@ -13,9 +13,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { resolveRecipe } from '../config/recipes.js';
 import { OperationError } from '../errors.js';
-import { mirrorLayout } from '../mirror/layout.js';
+import { inReleaseSha256 } from '../rootfs/base-key.js';
 import { machineLaunch } from './boot.js';
 import type { MachineContext } from './create.js';
 import { readMachineDpkgStatus, type InstalledPackage } from './dpkg-status.js';
@@ -26,7 +25,7 @@ import { MIRROR_MOUNT, PROVENANCE, type Provenance } from './paths.js';
 import type { Shell } from '../shell.js';
 import { readProvenance, writeProvenance } from './provenance.js';
 import { renderUpgradeSources } from './sources.js';
-import { machineSuites } from './upgradable.js';
+import { suitesOfMachine } from './upgradable.js';
 import { containerLeader, entryOf, insideUpgradeArgv, nsenterCommand, upgradeArgv, type Entry } from './upgrade-run.js';
 
 /** The sources file the host writes for the upgrade of a stopped machine, inside it (removed afterwards). */
@@ -51,17 +50,14 @@ export interface UpgradeReport {
   warnings: string[];
 }
 
-async function sha256(path: string): Promise<string | undefined> {
-  const data = await fsp.readFile(path).catch(() => undefined);
-  return data && createHash('sha256').update(data).digest('hex');
-}
-
 /** sha256 of each suite's published InRelease (a suite not published is absent). */
 async function publishedInReleases(ctx: MachineContext, suites: readonly string[]): Promise<Record<string, string>> {
-  const dists = mirrorLayout(ctx.config).dists;
   const out: Record<string, string> = {};
   for (const suite of suites) {
-    const sha = await sha256(join(dists, suite, 'InRelease'));
+    const sha = await inReleaseSha256(ctx.config, suite).catch((err: unknown) => {
+      if (err instanceof OperationError) return undefined; // not published
+      throw err;
+    });
     if (sha) out[suite] = sha;
   }
   return out;
@@ -136,13 +132,7 @@ export async function upgradeMachine(ctx: MachineContext, name: string, opts: Up
   }
   const prov = await readProvenance(root);
   if (!prov) throw new OperationError(`machine ${name} has no provenance record (${PROVENANCE})`, 'It was not built by `nspawn-kit create`; upgrade it from inside (apt-get upgrade), or recreate it.');
-  let recipeSuites: string[] | undefined;
-  try {
-    recipeSuites = resolveRecipe(config, prov.recipe).suites;
-  } catch {
-    recipeSuites = undefined;
-  }
-  const wanted = machineSuites(prov.codename, prov.suites ? Object.keys(prov.suites) : undefined, recipeSuites);
+  const wanted = suitesOfMachine(config, prov);
   const before = await publishedInReleases(ctx, wanted);
   const suites = wanted.filter((s) => before[s] !== undefined);
   const warnings = wanted.filter((s) => before[s] === undefined).map((s) => `suite ${s} is not published in the mirror: not upgraded from`);

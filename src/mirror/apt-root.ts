@@ -7,6 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Repository } from '../config/schema.js';
+import type { Config, Recipe } from '../config/types.js';
 import type { Command, RunOptions, RunResult, Shell } from '../shell.js';
 import type { DebPackage } from './deb.js';
 import { CODENAME } from '../config/formats.js';
@@ -81,6 +82,32 @@ export async function prepareAptRoot(
   const status = join(dir, 'state', 'status');
   if (!(await fsp.stat(status).catch(() => undefined))) await sh.writeFile(status, '');
   return { dir, architecture, options, env: { APT_CONFIG: join(dir, 'etc', 'apt.conf') } };
+}
+
+/** The architecture a private root resolves for: the host's when the mirror carries it, else the mirror's first. */
+export function rootArchitecture(config: Pick<Config, 'host' | 'mirror'>): string {
+  const { host, mirror } = config;
+  return mirror.architectures.includes(host.architecture) ? host.architecture : (mirror.architectures[0] ?? host.architecture);
+}
+
+/** apt's spec of one exact .deb (`name:arch=version`; an `all` package under the root's architecture). */
+export function debSpec(root: Pick<AptRoot, 'architecture'>, p: { name: string; architecture: string; version: string }): string {
+  return `${p.name}:${p.architecture === 'all' ? root.architecture : p.architecture}=${p.version}`;
+}
+
+/** `apt-get update` of a recipe's suites in a private root; any failed list is an error naming each suite's upstream. */
+export async function updateRecipeLists(
+  sh: Shell,
+  root: AptRoot,
+  recipe: Pick<Recipe, 'suites' | 'upstreams' | 'upstream'>,
+  keyring: string,
+  opts: Pick<RunOptions, 'signal' | 'onLine'>,
+): Promise<RunResult> {
+  return aptGet(sh, root, ['-q', '-o', 'APT::Update::Error-Mode=any', 'update'], {
+    ...opts,
+    write: true,
+    hint: `apt-get update failed for ${recipe.suites.map((s) => `${s} (${recipe.upstreams[s] ?? recipe.upstream})`).join(', ')}: check the URLs, the network and the keyring ${keyring}.`,
+  });
 }
 
 export async function aptGet(sh: Shell, root: AptRoot, args: string[], opts: RunOptions): Promise<RunResult> {

@@ -8,7 +8,7 @@
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { aptGet, type AptRoot, type NeededDeb } from './apt-root.js';
+import { aptGet, debSpec, type AptRoot, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { sha256File } from './deb.js';
 import { importFiles, type ImportReport } from './import.js';
@@ -87,7 +87,7 @@ export async function fetchAndFile(ctx: MirrorContext, layout: MirrorLayout, roo
     const dl = join(workDir, `download-${process.pid}`);
     await sh.mkdir(dl);
     try {
-      const specs = [...new Set(missing.map((d) => `${d.name}:${d.architecture === 'all' ? root.architecture : d.architecture}=${d.version}`))];
+      const specs = [...new Set(missing.map((d) => debSpec(root, d)))];
       const onLine = (line: string): void => {
         if (line.trim()) ctx.log?.(`${label}: ${line.trim()}`);
       };

@@ -17,7 +17,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { suiteKind } from '../config/suite-family.js';
 import type { Recipe } from '../config/types.js';
-import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, writeFamilyRecord, type AptRoot, type NeededDeb } from './apt-root.js';
+import { aptGet, debSpec, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, rootArchitecture, updateRecipeLists, writeFamilyRecord, type AptRoot, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { compareVersions } from './deb.js';
 import { fetchAndFile, type FiledDeb } from './fetch-debs.js';
@@ -113,15 +113,10 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
   const keyring = codenameKeyring(codename, opts.keyring);
   const { sources } = recipeSources({ ...recipe, repositories: [] }, keyring, existsSync);
   const warmDir = join(layout.state, 'warm', codename);
-  const architecture = ctx.config.mirror.architectures.includes(ctx.config.host.architecture) ? ctx.config.host.architecture : (ctx.config.mirror.architectures[0] ?? ctx.config.host.architecture);
-  const root = await prepareAptRoot(sh, join(warmDir, REFRESH_ROOT), architecture, sources);
+  const root = await prepareAptRoot(sh, join(warmDir, REFRESH_ROOT), rootArchitecture(ctx.config), sources);
   await writeFamilyRecord(sh, root, sources);
   const before = await listStamps(root);
-  const update = await aptGet(sh, root, ['-o', 'APT::Update::Error-Mode=any', 'update'], {
-    write: true,
-    signal: ctx.signal,
-    hint: `apt-get update failed for ${recipe.suites.map((s) => `${s} (${recipe.upstreams[s] ?? recipe.upstream})`).join(', ')}: check the URLs, the network and the keyring ${keyring}.`,
-  });
+  const update = await updateRecipeLists(sh, root, recipe, keyring, { signal: ctx.signal });
   out.listBytes = parseFetched(`${update.stdout}\n${update.stderr}`);
   for (const [name, stamp] of await listStamps(root)) {
     if (before.get(name) !== stamp) out.listBytesWritten += Number(stamp.split(':')[0]);
@@ -152,8 +147,7 @@ async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codenam
     return;
   }
   if (!picks.length) return;
-  const spec = (p: { name: string; architecture: string; version: string }): string => `${p.name}:${p.architecture === 'all' ? architecture : p.architecture}=${p.version}`;
-  const res = await aptGet(sh, root, ['-qq', '--print-uris', '-o', 'Acquire::ForceHash=SHA256', 'install', '--download-only', '-y', '--', ...picks.map(spec)], { write: false, nothrow: true, signal: ctx.signal });
+  const res = await aptGet(sh, root, ['-qq', '--print-uris', '-o', 'Acquire::ForceHash=SHA256', 'install', '--download-only', '-y', '--', ...picks.map((p) => debSpec(root, p))], { write: false, nothrow: true, signal: ctx.signal });
   let needed: NeededDeb[] = res.exitCode === 0 ? parsePrintUris(res.stdout) : [];
   if (res.exitCode !== 0) {
     out.fallback = true;

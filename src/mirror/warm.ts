@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Recipe } from '../config/types.js';
-import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, renderSources, writeFamilyRecord, type AptRoot, type AptSource, type NeededDeb } from './apt-root.js';
+import { aptGet, parseFetched, parsePrintUris, prepareAptRoot, recipeSources, renderSources, rootArchitecture, updateRecipeLists, writeFamilyRecord, type AptRoot, type AptSource, type NeededDeb } from './apt-root.js';
 import type { MirrorContext } from './context.js';
 import { ensureSuiteLists, fetchAndFile, type FiledDeb, type SuiteCount } from './fetch-debs.js';
 import type { ImportReport } from './import.js';
@@ -73,11 +73,6 @@ export interface WarmReport {
   summary: string;
 }
 
-function warmArchitecture(ctx: MirrorContext): string {
-  const { host, mirror } = ctx.config;
-  return mirror.architectures.includes(host.architecture) ? host.architecture : (mirror.architectures[0] ?? host.architecture);
-}
-
 /** apt's choice for `names` (install --print-uris with an empty dpkg status); extra are more apt-get arguments. */
 async function resolve(ctx: MirrorContext, root: AptRoot, names: string[], extra: string[], hint: string): Promise<NeededDeb[]> {
   const res = await aptGet(ctx.sh, root, ['-qq', '--print-uris', '-o', 'Acquire::ForceHash=SHA256', ...extra, 'install', '--download-only', '-y', '--', ...names], {
@@ -112,19 +107,14 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): P
   const { sources, own, skipped } = recipeSources(recipe, keyring, existsSync);
   result.warnings.push(...skipped);
   const warmDir = join(layout.state, 'warm', recipe.codename);
-  const root = await prepareAptRoot(sh, join(warmDir, `apt-${recipe.name}`), warmArchitecture(ctx), sources);
+  const root = await prepareAptRoot(sh, join(warmDir, `apt-${recipe.name}`), rootArchitecture(ctx.config), sources);
   await writeFamilyRecord(sh, root, own);
   const onLine = (line: string): void => {
     if (line.trim()) ctx.log?.(`${recipe.name}: ${line.trim()}`);
   };
 
   ctx.log?.(`${recipe.name}: updating the private package lists of ${recipe.suites.join(', ')}`);
-  const update = await aptGet(sh, root, ['-q', '-o', 'APT::Update::Error-Mode=any', 'update'], {
-    write: true,
-    signal: ctx.signal,
-    onLine,
-    hint: `apt-get update failed for ${recipe.suites.map((s) => `${s} (${recipe.upstreams[s] ?? recipe.upstream})`).join(', ')}: check the URLs, the network and the keyring ${keyring}.`,
-  });
+  const update = await updateRecipeLists(sh, root, recipe, keyring, { signal: ctx.signal, onLine });
 
   result.listBytes = parseFetched(`${update.stdout}\n${update.stderr}`);
   const base = await baseSet(ctx, layout, recipe, root, keyring);
