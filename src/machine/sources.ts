@@ -90,15 +90,20 @@ export function pickUpstreamKeyring(osId: string | undefined, present: readonly 
 export function renderMirrorSources(suites: readonly string[], access: MirrorAccess): string {
   const uri = access.kind === 'bind' ? `file:${MIRROR_MOUNT}` : access.url;
   const how = access.kind === 'bind' ? `bind-mounted read-only at ${MIRROR_MOUNT}` : `served over HTTP by \`nspawn-kit mirror serve\``;
+  return mirrorStanza(uri, suites, MIRROR_KEYRING, `Written by nspawn-kit: the local signed mirror, ${how}.`);
+}
+
+/** The local mirror's one stanza, whoever writes it (the machine's sources, the upgrade's). */
+function mirrorStanza(uri: string, suites: readonly string[], signedBy: string, comment: string): string {
   return renderStanza(
     [
       ['Types', 'deb'],
       ['URIs', uri],
       ['Suites', suites.join(' ')],
       ['Components', 'main'],
-      ['Signed-By', MIRROR_KEYRING],
+      ['Signed-By', signedBy],
     ],
-    [`Written by nspawn-kit: the local signed mirror, ${how}.`],
+    [comment],
   );
 }
 
@@ -111,16 +116,7 @@ export const MIRROR_BOUND_KEY = `${MIRROR_MOUNT}/mirror.asc`;
  * (not the machine's copy, which root inside could have replaced).
  */
 export function renderUpgradeSources(suites: readonly string[]): string {
-  return renderStanza(
-    [
-      ['Types', 'deb'],
-      ['URIs', `file:${MIRROR_MOUNT}`],
-      ['Suites', suites.join(' ')],
-      ['Components', 'main'],
-      ['Signed-By', MIRROR_BOUND_KEY],
-    ],
-    ['Written by nspawn-kit upgrade: the local signed mirror, bind-mounted read-only; removed after the upgrade.'],
-  );
+  return mirrorStanza(`file:${MIRROR_MOUNT}`, suites, MIRROR_BOUND_KEY, 'Written by nspawn-kit upgrade: the local signed mirror, bind-mounted read-only; removed after the upgrade.');
 }
 
 /**
