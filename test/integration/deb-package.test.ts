@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -162,6 +162,14 @@ test('the man page is nspawn-kit(1) for this version, and names every command an
     assert.is(r.status, 0, r.stderr);
     assert.is(r.stderr, '');
   }
+});
+
+test('systemd-analyze verify accepts the shipped unit', () => {
+  if (!has('systemd-analyze')) return console.log('  (SKIPPED: systemd-analyze is not installed)');
+  const unit = ['lib', 'usr/lib'].map((d) => join(unpacked, d, 'systemd/system/nspawn-kit-daemon.service')).find((f) => existsSync(f))!;
+  const r = run('systemd-analyze', ['verify', '--', unit]);
+  assert.is(`${r.stdout}${r.stderr}`, '');
+  assert.is(r.status, 0);
 });
 
 test('maintainer scripts neither enable nor start the daemon (it needs a configured mirror first)', () => {
