@@ -172,16 +172,19 @@ test('systemd-analyze verify accepts the shipped unit', () => {
   assert.is(r.status, 0);
 });
 
-test('maintainer scripts neither enable nor start the daemon (it needs a configured mirror first)', () => {
-  const scripts = run('dpkg-deb', ['--ctrl-tarfile', '--', deb]);
-  assert.is(scripts.status, 0);
+test('maintainer scripts never enable the daemon, start it only through deb-systemd-invoke (which leaves a disabled unit alone), stop it on removal', () => {
   const dir = join(base, 'control');
   assert.is(run('dpkg-deb', ['-e', '--', deb, dir]).status, 0);
   const postinst = readFileSync(join(dir, 'postinst'), 'utf8');
-  assert.not.match(postinst, /deb-systemd-invoke/);
-  assert.not.match(postinst, /systemctl (enable|start)/);
-  // Enabled again only where the admin had enabled it (an upgrade keeps the admin's choice).
-  assert.match(postinst, /was-enabled 'nspawn-kit-daemon.service'/);
+  const lines = postinst.split('\n').map((l) => l.trim());
+  // `deb-systemd-helper enable` only re-creates the links of a unit that was enabled before (an upgrade keeps the admin's choice).
+  const enables = lines.flatMap((l, i) => (l.startsWith('deb-systemd-helper enable') ? [i] : []));
+  assert.is(enables.length, 1, postinst);
+  assert.is(lines[enables[0]! - 2], "if deb-systemd-helper --quiet was-enabled 'nspawn-kit-daemon.service'; then");
+  assert.not.match(postinst, /systemctl[^\n]*\b(enable|start|restart)\b/);
+  // start on install, restart on upgrade: deb-systemd-invoke skips a unit that is disabled (and, for restart, not running).
+  assert.equal(lines.filter((l) => l.includes('deb-systemd-invoke')), ["deb-systemd-invoke $_dh_action 'nspawn-kit-daemon.service' >/dev/null || true"]);
+  assert.match(readFileSync(join(dir, 'prerm'), 'utf8'), /\[ "\$1" = remove \][^\n]*\n\s*deb-systemd-invoke stop 'nspawn-kit-daemon.service'/);
 });
 
 test('lintian: no error and no warning (overrides carry their reason in debian/nspawn-kit.lintian-overrides)', () => {
