@@ -55,6 +55,10 @@ export function packageManPage(): string {
   const config = defaultConfig();
   return renderManPage(buildProgram(), {
     date: buildDate(),
+    description: [
+      'The mirror is a standard Debian repository signed with its own key, fed from apt archive directories and the apt caches of the machines; machines are bootstrapped from it with debootstrap and run with systemd-nspawn. Commands that change the system need root; --dry-run prints what they would do.',
+      'The full documentation (configuration, recipes, the mirror, machines, the threat model) is /usr/share/doc/nspawn-kit/README.md.gz.',
+    ],
     sections: [
       {
         heading: 'exit status',

@@ -10,6 +10,8 @@ import type { Command, Help } from 'commander';
 export interface ManPageOptions {
   /** The date in the title line (YYYY-MM-DD); empty when none is given. */
   date?: string;
+  /** Paragraphs after the program's description, in DESCRIPTION. */
+  description?: string[];
   /** Extra sections after the commands, each a heading and plain paragraphs. */
   sections?: { heading: string; paragraphs: string[] }[];
 }
@@ -82,6 +84,7 @@ export function renderManPage(program: Command, opts: ManPageOptions = {}): stri
     roffText(help.commandUsage(program).replace(new RegExp(`^${name} `), '')),
     '.SH DESCRIPTION',
     roffText(help.commandDescription(program)),
+    ...(opts.description ?? []).flatMap((p) => ['.PP', roffText(p)]),
     '.SH OPTIONS',
     'Global options, given before the command:',
     ...optionList(program, help),

@@ -120,6 +120,12 @@ test('the package man page adds exit status, files (from the default configurati
   const text = plain(packageManPage());
   const config = defaultConfig();
   for (const heading of ['.SH EXIT STATUS', '.SH FILES', '.SH SEE ALSO']) assert.ok(text.split('\n').includes(heading), heading);
+  // DESCRIPTION: the program's own line, then the package's paragraphs, before the options.
+  const lines = text.split('\n');
+  const description = lines.slice(lines.indexOf('.SH DESCRIPTION') + 1, lines.indexOf('.SH OPTIONS'));
+  assert.is(description[0], buildProgram().description());
+  assert.is(description.filter((l) => l === '.PP').length, 2);
+  assert.match(description.join(' '), /\/usr\/share\/doc\/nspawn-kit\/README\.md\.gz/);
   assert.ok(text.includes(`${config.stateDir}: the default stateDir`));
   assert.ok(text.includes(`${config.mirror.root}: the default mirror.root`));
   assert.ok(text.includes('/usr/share/nspawn-kit/recipes: the shipped recipes.'));
