@@ -33,11 +33,21 @@ function withVersion(changelog, pkgName, pkgVersion) {
   return changelog.replace(/^(\S+) \(([^)]+)\)/, `$1 (${pkgVersion})`);
 }
 
+const args = process.argv.slice(2);
+if (args.length) {
+  const usage = 'usage: npm run deb  (NSPAWN_KIT_DEB_OUT=DIR: build into DIR instead of dist-deb/)';
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  fail(`unexpected arguments: ${args.join(' ')}`, usage);
+}
 if (!/^[0-9][A-Za-z0-9.+~]*$/.test(version)) fail(`package.json version ${JSON.stringify(version)} is not a Debian native version`, 'Use digits, letters, ".", "+" and "~" only (e.g. 0.2.0 or 0.2.0~rc1).');
 if (!existsSync(join(root, 'node_modules', 'typescript'))) fail('node_modules lacks typescript (a devDependency the build runs)', 'Run `npm ci` in the checkout first.');
-for (const tool of ['dpkg-buildpackage', 'dh']) {
-  if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool]).status !== 0) fail(`${tool} is not installed`, 'apt-get install dpkg-dev debhelper');
-}
+if (spawnSync('sh', ['-c', 'command -v dpkg-checkbuilddeps']).status !== 0) fail('dpkg-buildpackage is not installed', 'apt-get install build-essential debhelper');
+// What dpkg-buildpackage would refuse to start without (Build-Depends and build-essential), said before anything is copied.
+const deps = spawnSync('dpkg-checkbuilddeps', [join(root, 'debian', 'control')], { encoding: 'utf8' });
+if (deps.status !== 0) fail(deps.stderr.trim(), 'apt-get install build-essential debhelper (and nodejs 20 or later with npm)');
 
 const tree = join(outDir, `${name}-${version}`);
 const deb = join(outDir, `${name}_${version}_all.deb`);
