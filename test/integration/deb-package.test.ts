@@ -17,9 +17,12 @@ import { ROOT } from '../helpers/cli.js';
 import { packageDeb } from '../helpers/package-deb.js';
 import { TOOLS } from '../../src/host/doctor.js';
 import { packagedUnit } from '../../src/deb-assets.js';
+import { debianVersion } from '../../debian/deb-version.mjs';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
 const SHARE = 'usr/share/nspawn-kit';
+/** package.json's version as the package spells it (1.2.0-rc.1 -> 1.2.0~rc.1; a release is unchanged). */
+const debVersion = debianVersion(pkg.version);
 const base = mkdtempSync(join(tmpdir(), 'nk-deb-'));
 const unpacked = join(base, 'root');
 let deb = process.env.NSPAWN_KIT_TEST_DEB ?? '';
@@ -61,14 +64,17 @@ test.after(() => rmSync(base, { recursive: true, force: true }));
 
 test('npm run deb printed the path of nspawn-kit_<package.json version>_all.deb, and built nothing else there', () => {
   if (process.env.NSPAWN_KIT_TEST_DEB) return console.log('  (skipped: NSPAWN_KIT_TEST_DEB given, nothing built)');
-  assert.is(deb, join(base, 'out', `nspawn-kit_${pkg.version}_all.deb`));
+  assert.is(deb, join(base, 'out', `nspawn-kit_${debVersion}_all.deb`));
   // The build tree (a copy of the sources) is removed; dpkg-buildpackage's records stay beside the .deb.
-  assert.equal(readdirSync(join(base, 'out')).sort(), [`nspawn-kit_${pkg.version}_all.buildinfo`, `nspawn-kit_${pkg.version}_all.changes`, `nspawn-kit_${pkg.version}_all.deb`]);
+  const names = ['buildinfo', 'changes', 'deb'].map((ext) => `nspawn-kit_${debVersion}_all.${ext}`);
+  assert.equal(readdirSync(join(base, 'out')).sort(), names);
+  // The changelog entry the build used (dpkg-genchanges took Version from it) has package.json's version too.
+  assert.match(readFileSync(join(base, 'out', names[1]!), 'utf8'), new RegExp(`^Version: ${debVersion.replace(/[.+~]/g, '\\$&')}$`, 'm'));
 });
 
 test('control fields: the package, package.json\'s version, Architecture all, what the code needs in Depends, the optional tools in Suggests', () => {
   assert.is(field('Package'), 'nspawn-kit');
-  assert.is(field('Version'), pkg.version);
+  assert.is(field('Version'), debVersion);
   assert.is(field('Architecture'), 'all');
   const depends = field('Depends').split(/,\s*/);
   for (const d of ['nodejs (>= 20)', 'debootstrap', 'systemd-container', 'apt-utils', 'gnupg', 'gpgv', 'xz-utils']) assert.ok(depends.includes(d), `Depends lacks ${d}: ${depends.join(', ')}`);
