@@ -20,7 +20,7 @@ const have = (tool: string) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', t
 const skip =
   process.getuid?.() !== 0
     ? 'needs root (the capability bounding set of a root service)'
-    : ['setpriv', 'strace', 'systemd-analyze'].filter((t) => !have(t)).map((t) => `${t} is missing (the one package list: debian-packages.txt)`)[0];
+    : ['setpriv', 'strace', 'systemd-analyze'].filter((t) => !have(t)).map((t) => `${t} is missing (it is in .ci/debian-packages.txt: npm run pretest)`)[0];
 
 /** The system calls of a systemd group, as this systemd lists them. */
 function syscallGroup(group: string): string[] {
