@@ -10,8 +10,9 @@
  * under stateDir and mirror.root (and the archive directories when apt-move
  * moves files out of them); it reads the archive directories, the machines'
  * apt caches and the recipes. It never boots or enters machines.
- * Measured with `systemd-analyze security` (systemd 252): 2.5 OK; the test is
- * test/integration/triggers-units-security.test.ts.
+ * Measured with `systemd-analyze security` (systemd 252): 2.5 OK
+ * (test/integration/triggers-units-security.test.ts); the work under these
+ * restrictions rebuilt by hand: test/integration/triggers-units-sandbox.test.ts.
  */
 import type { Config } from '../config/types.js';
 import { systemdWord, unitWord } from '../quote.js';

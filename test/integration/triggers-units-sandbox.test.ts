@@ -3,12 +3,17 @@
  * (systemd is not PID 1 on build hosts, so the unit itself cannot run here):
  * the integration tests of that work (warm and the nightly refresh with real
  * apt-get and debootstrap from a local upstream, publish and signing with
- * gpg, the daemon watching and publishing) run again under the unit's
- * capability bounding set and no_new_privs (setpriv), with every system call
- * of @resources, which the unit's filter denies, failing with EPERM as the
- * filter's SystemCallErrorNumber=EPERM makes it (strace fault injection).
- * Not covered here: ProtectSystem=/ReadWritePaths=, ProtectHome=, PrivateTmp=
- * and the rest of the filter (the nested-systemd tier runs the unit for real).
+ * gpg, the daemon watching and publishing) run again
+ * - in a private mount namespace where every mount is read-only but a fresh
+ *   /tmp and /var/tmp, where the tests keep state and mirror (as
+ *   ProtectSystem=strict with PrivateTmp=yes and ReadWritePaths= for those),
+ *   with /home, /root and /run/user empty and read-only (ProtectHome=yes);
+ * - under the unit's capability bounding set and no_new_privs (setpriv);
+ * - with every system call of @resources, which the unit's filter denies,
+ *   failing with EPERM as SystemCallErrorNumber=EPERM makes it (strace fault
+ *   injection).
+ * Not covered here: the rest of the system call filter, the other settings,
+ * and systemd applying them (the nested-systemd tier runs the unit for real).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,14 +36,37 @@ function syscallGroup(group: string): string[] {
     .filter((l) => /^[a-z_0-9]+$/.test(l));
 }
 
-test('warm, refresh, publish and the daemon pass under the unit\'s bounding set, no_new_privs and @resources denied', () => {
+/** ProtectSystem=strict + PrivateTmp=yes + ProtectHome=yes, as far as mount(8) can say it; then runs its arguments. */
+const READ_ONLY_HOST = [
+  'set -e',
+  'mount --make-rprivate /',
+  'for t in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$t"; done',
+  'for mp in $(awk \'{print $5}\' /proc/self/mountinfo | sort -u); do',
+  '  case "$mp" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/tmp|/tmp/*|/var/tmp|/var/tmp/*) continue;; esac',
+  '  mount -o remount,bind,ro -- "$mp"',
+  'done',
+  'for h in /home /root /run/user; do if [ -d "$h" ]; then mount -t tmpfs -o ro,mode=000 tmpfs "$h"; fi; done',
+  'if touch /etc/nk-sandbox-probe 2>/dev/null || touch /var/lib/nk-sandbox-probe 2>/dev/null; then echo "the host is still writable" >&2; exit 98; fi',
+  'exec "$@"',
+].join('\n');
+
+test('warm, refresh, publish and the daemon pass on a read-only host, under the unit\'s bounding set, no_new_privs and @resources denied', () => {
   if (skip) return console.log(`  (skipped: ${skip})`);
   const denied = syscallGroup('@resources');
   assert.ok(denied.includes('setrlimit') && denied.includes('setpriority'), denied.join(','));
   const caps = DAEMON_CAPABILITIES.map((c) => `+${c.slice(4).toLowerCase()}`).join(',');
   const r = spawnSync(
-    'setpriv',
+    'unshare',
     [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      READ_ONLY_HOST,
+      'sh',
+      'setpriv',
       `--bounding-set=-all,${caps}`,
       '--inh-caps=-all',
       '--no-new-privs',
