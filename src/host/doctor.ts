@@ -11,8 +11,6 @@ import type { Shell } from '../shell.js';
 import { systemdIsPid1 } from '../config/host.js';
 import { which, whichOutsidePath } from './tool-path.js';
 
-export { which } from './tool-path.js';
-
 export interface ToolSpec {
   tool: string;
   /** Debian package that ships it. */
@@ -127,25 +125,26 @@ export function formatDoctor(r: DoctorReport): string {
   ].join('\n');
 }
 
-/** Tools installed outside PATH: which directories PATH lacks and how to run with them (installing again would not help). */
+/** What is installed outside PATH, and the PATH that finds it (installing again would not help). */
+function offPath(searchPath: string, tools: readonly ToolStatus[]): { problem: string; fix: string } | undefined {
+  const off = tools.filter((t) => t.outsidePath);
+  const dirs = missingPathDirs({ tools: off });
+  if (!dirs.length) return undefined;
+  return {
+    problem: `${off.map((t) => t.outsidePath).join(', ')} ${off.length > 1 ? 'are' : 'is'} installed but not on PATH (${searchPath || 'empty'})`,
+    fix: `Run it with PATH="$PATH:${dirs.join(':')}" (Debian's root PATH, which \`su -\` and sudo set, has ${dirs.length > 1 ? 'them' : 'it'}).`,
+  };
+}
+
 function pathFix(r: DoctorReport): string[] {
-  const dirs = missingPathDirs(r);
-  if (!dirs.length) return [];
-  const where = r.tools.filter((t) => t.outsidePath).map((t) => t.outsidePath);
-  return [
-    `fix: ${where.join(', ')} ${where.length > 1 ? 'are' : 'is'} installed but not on PATH (${r.searchPath || 'empty'}); nspawn-kit runs tools by name from PATH.`,
-    `     Run it with PATH="$PATH:${dirs.join(':')}" (Debian's root PATH, which \`su -\` and sudo set, has ${dirs.length > 1 ? 'them' : 'it'}).`,
-  ];
+  const off = offPath(r.searchPath, r.tools);
+  return off ? [`fix: ${off.problem}; nspawn-kit runs tools by name from PATH.`, `     ${off.fix}`] : [];
 }
 
 /** A preflight needing these tools fails when one is installed but not on PATH: apt-get cannot fix that. */
 export function assertOnPath(report: Pick<DoctorReport, 'searchPath'>, tools: readonly ToolStatus[]): void {
-  const off = tools.filter((t) => t.outsidePath);
-  if (!off.length) return;
-  throw new PreflightError(
-    `${off.map((t) => t.outsidePath).join(', ')} ${off.length > 1 ? 'are' : 'is'} installed but not on PATH (${report.searchPath || 'empty'})`,
-    `Run it with PATH="$PATH:${missingPathDirs({ tools: off }).join(':')}" (Debian's root PATH, which \`su -\` and sudo set, has it).`,
-  );
+  const off = offPath(report.searchPath, tools);
+  if (off) throw new PreflightError(off.problem, off.fix);
 }
 
 /** Packages apt-get would install: tools found nowhere (a tool installed outside PATH needs PATH, not apt-get). */
