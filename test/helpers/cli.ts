@@ -33,9 +33,12 @@ export function entry(): string[] {
   return ['--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'src', 'cli.ts')];
 }
 
-export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): CliResult {
+/** `uid`/`gid`: run as that user (the test runs as root). */
+export function cli(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; uid?: number; gid?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [...entry(), ...args], {
     cwd: opts.cwd ?? ROOT,
+    uid: opts.uid,
+    gid: opts.gid,
     env: cliEnv(opts.env),
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 600_000,
