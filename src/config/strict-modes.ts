@@ -109,7 +109,12 @@ export function openTrusted(path: string, kind: Kind, what = 'load it', check = 
     closeSync(fd);
     return r;
   };
-  const st = fstatSync(fd);
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+  } catch (err) {
+    return fail({ ok: false, code: (err as NodeJS.ErrnoException).code ?? String(err), problems: [`${path}: cannot be checked (fstat failed)`] });
+  }
   if (kind === 'file' && !st.isFile()) return fail({ ok: false, problems: [`${path}: is not a regular file`] });
   const real = realPathOf(fd, path);
   if (!check) return { ok: true, fd, st, real };
