@@ -22,9 +22,9 @@ export interface RecipeText {
   text: string;
 }
 
-/** The recipe directories in the order their recipes override each other by name (later wins). */
+/** The recipe directories in the order their recipes override each other by name (later wins); a directory named twice is read once, at its first place. */
 export function recipeLayers(recipeDirs: readonly string[]): string[] {
-  return [BUNDLED_RECIPES, ...recipeDirs];
+  return [...new Set([BUNDLED_RECIPES, ...recipeDirs])];
 }
 
 /**

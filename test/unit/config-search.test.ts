@@ -129,6 +129,11 @@ test('recipes.d replaces a shipped recipe by name, and `config --recipe` says wh
     assert.is(base.source, join(ROOT, 'recipes', 'bookworm-minimal.json'));
     assert.is(base.replaces, undefined);
     assert.is(shown(ROOT, dir).recipes.qgis, join(dir, 'recipes.d', 'qgis.json'));
+    // A configuration naming recipes.d again in recipeDirs reads it once: the recipe does not replace itself.
+    writeFileSync(join(dir, 'again.json'), JSON.stringify({ recipeDirs: ['recipes.d'] }));
+    const again = cli(['--config', join(dir, 'again.json'), 'config', '--recipe', 'qgis'], { env: { NSPAWN_KIT_CONFIG_DIR: dir } });
+    assert.is(again.code, 0, again.stderr);
+    assert.is((JSON.parse(again.stdout) as { replaces?: string }).replaces, join(ROOT, 'recipes', 'qgis.json'));
   }));
 
 test('two recipes of one name in one directory are ambiguous: exit 2 naming both files', () =>
