@@ -157,6 +157,14 @@ test('unpacked, it runs from anywhere with only node on PATH: --version prints p
     const r = run(join(unpacked, SHARE, 'hooks', hook), ['--help'], { cwd: '/', env: plainEnv });
     assert.is(r.status, 0, `${hook}: ${r.stderr}`);
   }
+  // Every task script too, the main job (the README's installed quick start) among them.
+  const tasks = readdirSync(join(unpacked, SHARE, 'tasks'));
+  assert.ok(tasks.includes('qgis-container.mjs'), tasks.join(' '));
+  for (const task of tasks) {
+    const r = run(join(unpacked, SHARE, 'tasks', task), ['--help'], { cwd: '/', env: plainEnv });
+    assert.is(r.status, 0, `${task}: ${r.stderr}`);
+    assert.ok((r.stdout + r.stderr).includes(`tasks/${task}`), `${task}: ${r.stdout}`);
+  }
   // The shipped recipes are the ones it resolves (BUNDLED_RECIPES is relative to dist/).
   const recipes = installedCli(['config', '--recipes']);
   assert.is(recipes.status, 0, recipes.stderr);
