@@ -10,8 +10,12 @@ import { exitCodeFor, formatError } from '../dist/errors.js';
 import { refreshMirror } from '../dist/mirror/refresh.js';
 import { archiveOwner } from '../dist/triggers/archive-owner.js';
 import { Shell } from '../dist/shell.js';
+import { sanitizeProcessPath } from '../dist/host/tool-path.js';
 import { stopGpgAgent } from '../dist/mirror/keys.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
+
+// No tool is ever looked up in the working directory (dist/host/tool-path.js).
+sanitizeProcessPath();
 
 // Lines name files from archives and machines: neutralized (src/escape.ts).
 const log = logToStderr;

@@ -9,9 +9,13 @@ import { logToStderr, writeLines } from '../dist/escape.js';
 import { exitCodeFor, formatError, UsageError } from '../dist/errors.js';
 import { summarizeImport } from '../dist/mirror/import.js';
 import { Shell } from '../dist/shell.js';
+import { sanitizeProcessPath } from '../dist/host/tool-path.js';
 import { stopGpgAgent } from '../dist/mirror/keys.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
 import { reindex } from '../dist/triggers/daemon.js';
+
+// No tool is ever looked up in the working directory (dist/host/tool-path.js).
+sanitizeProcessPath();
 
 // Lines name files from archives and machines: neutralized (src/escape.ts).
 const log = logToStderr;

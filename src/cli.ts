@@ -7,8 +7,11 @@
  * code is main()'s (program.ts: the action's code, or exitCodeFor the error);
  * the process ends by itself once nothing is left to do.
  */
+import { sanitizeProcessPath } from './host/tool-path.js';
 import { tuneHeapFor } from './triggers/heap-tuning.js';
 
+// No tool is ever looked up in the working directory (host/tool-path.ts).
+sanitizeProcessPath();
 tuneHeapFor(process.argv.slice(2));
 const { main, formatError, exitCodeFor } = await import('./program.js');
 main().then(

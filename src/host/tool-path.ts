@@ -48,3 +48,17 @@ export function whichOutsidePath(tool: string, path = process.env.PATH ?? '', st
   }
   return undefined;
 }
+
+/**
+ * The PATH every tool nspawn-kit starts is found with: the absolute
+ * directories of the caller's PATH, or Debian's root PATH when it has none
+ * (unset, empty, or only relative entries). Entry points call this first,
+ * so that no spawn (zx, spawnSync) ever looks a tool up in the working
+ * directory: an empty entry or "." in an admin's PATH would otherwise let
+ * a ./gpg there run as root. Returns the PATH set.
+ */
+export function sanitizeProcessPath(env: NodeJS.ProcessEnv = process.env): string {
+  const dirs = pathDirs(env.PATH ?? '');
+  env.PATH = (dirs.length ? dirs : [...STANDARD_DIRS]).join(delimiter);
+  return env.PATH;
+}

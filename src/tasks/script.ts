@@ -14,6 +14,7 @@ import type { Config, Recipe } from '../config/types.js';
 import { stopGpgAgent } from '../mirror/keys.js';
 import type { AppContext } from '../context.js';
 import { Shell } from '../shell.js';
+import { sanitizeProcessPath } from '../host/tool-path.js';
 import { formatTimings, runGraph, type StageCtx } from './runner.js';
 import type { ListrTask, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr2';
 
@@ -61,6 +62,8 @@ export interface ScriptSpec<C extends StageCtx> {
 }
 
 export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: ScriptArgv): Promise<number> {
+  // No tool is ever looked up in the working directory (host/tool-path.ts).
+  sanitizeProcessPath();
   const log = logToStderr;
   let loaded: Config | undefined;
   const stopSignals = exitOnSignals();

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertOnPath, formatDoctor, missingPackages, missingPathDirs, type DoctorReport, type ToolStatus } from '../../src/host/doctor.js';
-import { pathDirs, which, whichOutsidePath } from '../../src/host/tool-path.js';
+import { pathDirs, sanitizeProcessPath, which, whichOutsidePath } from '../../src/host/tool-path.js';
 import { DOCTOR_TOOLS } from '../helpers/doctor-tools.js';
 
 const base = mkdtempSync(join(tmpdir(), 'nk-toolpath-'));
@@ -106,6 +106,22 @@ test('a preflight needing a tool outside PATH fails with the PATH to use; tools 
     (e: unknown) => e instanceof Error && e.message === '/usr/sbin/debootstrap is installed but not on PATH (/usr/bin:/bin)' && (e as { hint?: string }).hint === 'Run it with PATH="$PATH:/usr/sbin" (Debian\'s root PATH, which `su -` and sudo set, has it).',
   );
   assertOnPath(r, r.tools.filter((t) => t.tool === 'gpg'));
+});
+
+test('sanitizeProcessPath: only absolute entries stay; none at all gives Debian\'s root PATH; the environment given is changed', () => {
+  const cases: [string | undefined, string][] = [
+    [':/usr/bin:/bin', '/usr/bin:/bin'],
+    ['.:/usr/sbin::bin:/usr/bin:', '/usr/sbin:/usr/bin'],
+    ['/opt/node/bin:/usr/bin', '/opt/node/bin:/usr/bin'],
+    ['', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    [undefined, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    ['.:bin', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+  ];
+  for (const [given, expected] of cases) {
+    const env: NodeJS.ProcessEnv = given === undefined ? {} : { PATH: given };
+    assert.is(sanitizeProcessPath(env), expected, String(given));
+    assert.is(env.PATH, expected);
+  }
 });
 
 test.run();
