@@ -29,10 +29,19 @@ import { isNspawnOn, nspawnPids } from './boot.js';
  */
 const CONFIGURE_PENDING = 'dpkg --force-confdef --force-confold --configure -a';
 
+/**
+ * Before each apt-get, the sources file must still be there: apt takes a
+ * missing Dir::Etc::SourceList for an empty one (a warning, exit 0, even
+ * with --error-on=any) and would "upgrade" from the lists it already had.
+ */
+const sourcesThere = (src: string): string => `[ -s ${src} ] || { echo "nspawn-kit: the upgrade's sources file "${src}" is gone or empty" >&2; exit 1; }`;
+
 /** apt-get update, then upgrade, from the one sources file named by the shell word src ("$1", "$src"). */
 function aptLines(src: string): string[] {
   return [
+    sourcesThere(src),
     `apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList=${src} -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any`,
+    sourcesThere(src),
     `apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList=${src} -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs`,
   ];
 }
@@ -54,7 +63,8 @@ export function upgradeArgv(sourcesFile: string): string[] {
  * in it could swap a directory for a symlink between the host's resolution
  * and its write, and redirect the write or the removal onto the host). The
  * script, in the machine's mount namespace and root, writes the sources to a
- * mktemp file (.sources: apt reads it as deb822) removed on exit, and after a
+ * mktemp file beside the provenance (.sources: apt reads it as deb822)
+ * removed on exit, and after a
  * successful upgrade the provenance, atomically (a temporary file beside it,
  * then mv). Arguments, reaching it only as argv: $1 = the provenance path,
  * $2 = the sources text, $3 = the provenance text.
@@ -67,7 +77,8 @@ export const INSIDE_UPGRADE_SCRIPT = [
   "trap 'exit 130' INT",
   "trap 'exit 143' TERM",
   CONFIGURE_PENDING,
-  'src=$(mktemp --suffix=.sources)',
+  // Beside the provenance, not in /tmp: systemd-tmpfiles empties /tmp at boot, under an upgrade that entered early.
+  'src=$(mktemp --suffix=.sources -- "${1%/*}/upgrade.XXXXXX")',
   'printf %s "$2" >"$src"',
   ...aptLines('"$src"'),
   'new=$(mktemp -- "$1.XXXXXX")',

@@ -160,11 +160,16 @@ test('inside the running machine (--inside: no private users): nsenter into its 
   let report: UpgradeReport | undefined;
   let failure: unknown;
   let refused = '';
+  // Upgrade once the machine is up: `done` is polled from the moment nspawn starts, so it waits for
+  // the console's multi-user line itself (untilLine alone only ends the wait, it does not gate done).
+  let up = false;
   const boot = await bootUntil({ sh, config }, 'sec', {
-    untilLine: /Reached target.*Multi-User System/,
+    onLine: (line) => {
+      if (/Reached target.*Multi-User System/.test(line)) up = true;
+    },
     timeoutMs: 180_000,
     done: async () => {
-      if ((await containerLeader(root)) === undefined) return false;
+      if (!up || (await containerLeader(root)) === undefined) return false;
       // Without private users, entering needs the explicit --inside (the refusal changes nothing).
       refused = await upgradeMachine({ sh, config }, 'sec').then(
         () => '',
@@ -182,7 +187,7 @@ test('inside the running machine (--inside: no private users): nsenter into its 
   assert.is(boot.ended, 'done', boot.console.slice(-20).join('\n'));
   assert.match(refused, /machine sec is running without private users: upgrading it from inside would run its own apt/);
   assert.is(report?.how, 'nsenter');
-  assert.equal(report?.changes, [{ name: 'nk-probe', architecture: 'all', from: '1.1', to: '1.2' }]);
+  assert.equal(report?.changes, [{ name: 'nk-probe', architecture: 'all', from: '1.1', to: '1.2' }], `${JSON.stringify(report)}; installed now: ${installedProbe()}`);
   assert.is(installedProbe(), '1.2');
   assert.is(provenance().suites?.['bookworm-security'], inRelease('bookworm-security'));
   assert.is((await nspawnPids(root)).length, 0, 'stopped again');

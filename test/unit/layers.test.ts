@@ -4,7 +4,8 @@
  * re-export of every src/**.ts (type-only ones too: a type is a dependency of
  * the design even when it is erased), and src/README.md must list every
  * module. A file directly in src/ is in the bottom layer unless it is an
- * entry point (cli.ts, program.ts).
+ * entry point (cli.ts, program.ts, and man.ts with deb-assets.ts, which render
+ * the man page and the packaged unit from the program).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,7 +15,7 @@ import { ROOT } from '../helpers/cli.js';
 
 /** Top first. A module's layer is its directory under src/, or, for a file at src/ itself, its name. */
 const ORDER: ReadonlyArray<readonly string[]> = [
-  ['cli', 'program'],
+  ['cli', 'program', 'man', 'deb-assets'],
   ['commands'],
   ['tasks'],
   ['machine', 'triggers'],

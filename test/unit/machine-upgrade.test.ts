@@ -16,7 +16,9 @@ const CONFIGURE = 'dpkg --force-confdef --force-confold --configure -a';
 const SCRIPT = [
   'set -e',
   CONFIGURE,
+  '[ -s "$1" ] || { echo "nspawn-kit: the upgrade\'s sources file ""$1"" is gone or empty" >&2; exit 1; }',
   'apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any',
+  '[ -s "$1" ] || { echo "nspawn-kit: the upgrade\'s sources file ""$1"" is gone or empty" >&2; exit 1; }',
   'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$1" -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs',
 ].join('\n');
 const ARGV = ['/bin/sh', '-c', SCRIPT, 'nspawn-kit-upgrade', '/var/lib/nspawn-kit/upgrade.sources'];
@@ -86,9 +88,11 @@ const INSIDE_SCRIPT = [
   "trap 'exit 130' INT",
   "trap 'exit 143' TERM",
   CONFIGURE,
-  'src=$(mktemp --suffix=.sources)',
+  'src=$(mktemp --suffix=.sources -- "${1%/*}/upgrade.XXXXXX")',
   'printf %s "$2" >"$src"',
+  '[ -s "$src" ] || { echo "nspawn-kit: the upgrade\'s sources file ""$src"" is gone or empty" >&2; exit 1; }',
   'apt-get -q -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$src" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 update --error-on=any',
+  '[ -s "$src" ] || { echo "nspawn-kit: the upgrade\'s sources file ""$src"" is gone or empty" >&2; exit 1; }',
   'apt-get -q -y -o Dpkg::Use-Pty=0 -o Dir::Etc::SourceList="$src" -o Dir::Etc::SourceParts=- -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs',
   'new=$(mktemp -- "$1.XXXXXX")',
   'printf %s "$3" >"$new"',
@@ -97,7 +101,7 @@ const INSIDE_SCRIPT = [
   'new=',
 ].join('\n');
 
-test('running machine: the script writes the sources (mktemp, removed on exit) and, after success, the provenance (temp + mv) itself; the texts are argv only', () => {
+test('running machine: the script writes the sources (mktemp beside the provenance, not in /tmp; removed on exit) and, after success, the provenance (temp + mv) itself; the texts are argv only', () => {
   assert.equal(insideUpgradeArgv('/var/lib/nspawn-kit/provenance.json', 'SOURCES', 'PROV'), ['/bin/sh', '-c', INSIDE_SCRIPT, 'nspawn-kit-upgrade', '/var/lib/nspawn-kit/provenance.json', 'SOURCES', 'PROV']);
 });
 

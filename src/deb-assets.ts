@@ -1,0 +1,87 @@
+/**
+ * What the Debian package build generates from the built program (debian/rules
+ * runs `node dist/deb-assets.js DIR`): the man page nspawn-kit(1) from the
+ * commander program (man.ts), and nspawn-kit-daemon.service from the renderer
+ * `install-units` uses (triggers/units.ts), for the default configuration and
+ * the package's paths. One source each: nothing here restates their content.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigSchema } from './config/schema.js';
+import type { Config, HostFacts } from './config/types.js';
+import { renderManPage } from './man.js';
+import { buildProgram } from './program.js';
+import { DAEMON_UNIT, renderUnits, type UnitPaths } from './triggers/units.js';
+
+/** Where the package puts node and the CLI (debian/rules, debian/nspawn-kit.links). */
+export const PACKAGE_PATHS: UnitPaths = { nodePath: '/usr/bin/node', cliPath: '/usr/share/nspawn-kit/dist/cli.js' };
+export const PACKAGE_SHARE = '/usr/share/nspawn-kit';
+
+/**
+ * The configuration of a host with no configuration file: the schema's
+ * defaults. Host facts do not reach the unit (the archives default is only
+ * written into it for the apt-move importer, which is not the default).
+ */
+export function defaultConfig(): Config {
+  const { $schema: _schema, mirror, recipeDirs: _dirs, recipes, ...rest } = ConfigSchema.parse({});
+  const host: HostFacts = { codename: 'unknown', architecture: 'all', systemdPid1: true, aptSources: {} };
+  return { ...rest, file: undefined, mirror: { ...mirror, archives: mirror.archives ?? [], architectures: mirror.architectures ?? [] }, recipeDirs: [], recipes, host };
+}
+
+/** The shipped unit: the renderer's text under a header saying what it is and how to get one for another configuration. */
+export function packagedUnit(config: Config = defaultConfig()): string {
+  const unit = renderUnits(config, PACKAGE_PATHS).find((u) => u.name === DAEMON_UNIT);
+  if (!unit) throw new Error(`renderUnits gave no ${DAEMON_UNIT}`);
+  const body = unit.text.split('\n');
+  const first = body.findIndex((line) => !line.startsWith('#'));
+  return [
+    `# Shipped by the nspawn-kit package, disabled: rendered at build time for the default`,
+    `# configuration (stateDir ${config.stateDir}, mirror.root ${config.mirror.root}).`,
+    '# `nspawn-kit install-units` writes one for the actual configuration into',
+    '# /etc/systemd/system, which takes precedence over this file, and enables it.',
+    ...body.slice(first),
+  ].join('\n');
+}
+
+/** The date of the build for the man page: SOURCE_DATE_EPOCH (dpkg-buildpackage sets it from the changelog), else none. */
+function buildDate(): string {
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+  return Number.isFinite(epoch) && epoch > 0 ? new Date(epoch * 1000).toISOString().slice(0, 10) : '';
+}
+
+export function packageManPage(): string {
+  const config = defaultConfig();
+  return renderManPage(buildProgram(), {
+    date: buildDate(),
+    sections: [
+      {
+        heading: 'exit status',
+        paragraphs: ['0 on success, 1 when a command fails, 2 for a usage or configuration error. `run` and `provision` pass on the exit status of the command or first-boot script inside the machine.'],
+      },
+      {
+        heading: 'files',
+        paragraphs: [
+          `${PACKAGE_SHARE}/recipes: the shipped recipes.`,
+          `${config.stateDir}: the default stateDir (signing key, locks, caches, records).`,
+          `${config.mirror.root}: the default mirror.root, the published apt repository.`,
+          `${config.machines.unitDir}/${DAEMON_UNIT}: the daemon unit written by install-units for the actual configuration; the package ships a disabled one for the default configuration.`,
+          '/usr/share/doc/nspawn-kit/README.md.gz: the full documentation (configuration, recipes, the mirror, machines, threat model).',
+        ],
+      },
+      { heading: 'see also', paragraphs: ['systemd-nspawn(1), machinectl(1), debootstrap(8), apt-ftparchive(1), gpg(1), systemd.exec(5)'] },
+    ],
+  });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const dir = process.argv[2];
+  if (!dir) {
+    process.stderr.write('usage: node dist/deb-assets.js DIR  (writes nspawn-kit.1 and the daemon unit into DIR)\n');
+    process.exit(2);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'nspawn-kit.1'), packageManPage());
+  writeFileSync(join(dir, DAEMON_UNIT), packagedUnit());
+  process.stdout.write(`wrote ${join(dir, 'nspawn-kit.1')} and ${join(dir, DAEMON_UNIT)}\n`);
+}

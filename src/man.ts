@@ -1,0 +1,88 @@
+/**
+ * The man page nspawn-kit(1), rendered from the commander program that
+ * `--help` prints: every command, argument and option comes from commander's
+ * own Help (the same visibility rules, terms and descriptions, defaults
+ * included), so the two cannot drift. Pure: the package build writes it
+ * (deb-assets.ts); test/unit/man-page.test.ts checks it against --help.
+ */
+import type { Command, Help } from 'commander';
+
+export interface ManPageOptions {
+  /** The date in the title line (YYYY-MM-DD); empty when none is given. */
+  date?: string;
+  /** Extra sections after the commands, each a heading and plain paragraphs. */
+  sections?: { heading: string; paragraphs: string[] }[];
+}
+
+/**
+ * Text for roff: a backslash prints as itself, a hyphen as a hyphen-minus
+ * (options are typed with it), and no line can start a request.
+ */
+export function roffText(text: string): string {
+  const escaped = text.replace(/\\/g, '\\e').replace(/-/g, '\\-');
+  return escaped
+    .split('\n')
+    .map((line) => (/^[.']/.test(line) ? `\\&${line}` : line))
+    .join('\n');
+}
+
+/** The words after "nspawn-kit" that name a command, e.g. "mirror import". */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Every visible command below `cmd`, depth first, in --help order ("help" included: --help lists it). */
+export function visibleCommandTree(cmd: Command, help: Help = cmd.createHelp()): Command[] {
+  return help.visibleCommands(cmd).flatMap((sub) => [sub, ...visibleCommandTree(sub, sub.createHelp())]);
+}
+
+function optionList(cmd: Command, help: Help): string[] {
+  return help.visibleOptions(cmd).flatMap((o) => ['.TP', `.B ${roffText(help.optionTerm(o))}`, roffText(help.optionDescription(o))]);
+}
+
+function argumentList(cmd: Command, help: Help): string[] {
+  return help.visibleArguments(cmd).flatMap((a) => ['.TP', `.I ${roffText(help.argumentTerm(a))}`, roffText(help.argumentDescription(a))]);
+}
+
+function commandSection(root: Command, cmd: Command): string[] {
+  const help = cmd.createHelp();
+  const usage = help.commandUsage(cmd).replace(new RegExp(`^${root.name()} `), '');
+  const lines = ['.SS', `.B "${root.name()} ${roffText(usage).replace(/"/g, '""')}"`, roffText(help.commandDescription(cmd) || cmd.summary())];
+  const args = argumentList(cmd, help);
+  if (args.length) lines.push('.PP', 'Arguments:', '.RS', ...args, '.RE');
+  const opts = optionList(cmd, help);
+  if (opts.length) lines.push('.PP', 'Options:', '.RS', ...opts, '.RE');
+  const subs = help.visibleCommands(cmd).map((s) => `${commandPath(cmd)} ${help.subcommandTerm(s)}`);
+  if (subs.length) lines.push('.PP', `Commands: ${roffText(subs.join(', '))}.`);
+  return lines;
+}
+
+export function renderManPage(program: Command, opts: ManPageOptions = {}): string {
+  const help = program.createHelp();
+  const name = program.name();
+  const version = program.version() ?? '';
+  const title = name.toUpperCase();
+  const lines = [
+    `.\\" Generated from the commander program of ${name} ${version} (src/man.ts); do not edit.`,
+    `.TH ${roffText(title)} 1 "${opts.date ?? ''}" "${roffText(`${name} ${version}`.trim())}" "User Commands"`,
+    '.SH NAME',
+    `${roffText(name)} \\- ${roffText(program.description())}`,
+    '.SH SYNOPSIS',
+    `.B ${roffText(name)}`,
+    roffText(help.commandUsage(program).replace(new RegExp(`^${name} `), '')),
+    '.SH DESCRIPTION',
+    roffText(help.commandDescription(program)),
+    '.SH OPTIONS',
+    'Global options, given before the command:',
+    ...optionList(program, help),
+    '.SH COMMANDS',
+    ...visibleCommandTree(program, help).flatMap((cmd) => commandSection(program, cmd)),
+  ];
+  for (const section of opts.sections ?? []) {
+    lines.push(`.SH ${roffText(section.heading.toUpperCase())}`);
+    section.paragraphs.forEach((p, i) => lines.push(...(i ? ['.PP'] : []), roffText(p)));
+  }
+  return `${lines.join('\n')}\n`;
+}
