@@ -4,7 +4,7 @@
  * checkout's own builder (`npm run deb` = scripts/build-deb.mjs) into a
  * directory of the test's temp tree; and what its control file asks of apt.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './cli.js';
@@ -13,21 +13,42 @@ export type DebSource = { deb: string; how: string; seconds: number } | { skip: 
 
 const has = (tool: string): boolean => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool]).status === 0;
 
-/** The .deb to test, or why there is none (a reason to print with the skip). */
-export function nspawnKitDeb(outDir: string): DebSource {
+const BUILDER = join(ROOT, 'scripts', 'build-deb.mjs');
+
+/** Why `npm run deb` cannot run here (undefined: it can, or NSPAWN_KIT_TEST_DEB names the .deb). */
+export function noDebBuild(): string | undefined {
+  if (process.env.NSPAWN_KIT_TEST_DEB) return undefined;
+  if (!existsSync(BUILDER)) return `this checkout has no .deb builder (${BUILDER}, npm run deb)`;
+  const missing = ['dpkg-buildpackage', 'dh'].filter((t) => !has(t));
+  if (missing.length) return `${missing.join(', ')} not installed (apt-get install dpkg-dev debhelper), so npm run deb cannot build the .deb`;
+  return undefined;
+}
+
+/**
+ * The .deb to test, or why there is none (a reason to print with the skip).
+ * Asynchronous: the build (about 1.5 minutes on 2 cores, mostly tsc and npm
+ * ci) can run while the test warms its mirror.
+ */
+export async function nspawnKitDeb(outDir: string): Promise<DebSource> {
   const given = process.env.NSPAWN_KIT_TEST_DEB;
   if (given) {
     if (!existsSync(given)) throw new Error(`NSPAWN_KIT_TEST_DEB=${given}: no such file`);
     return { deb: given, how: `NSPAWN_KIT_TEST_DEB`, seconds: 0 };
   }
-  const builder = join(ROOT, 'scripts', 'build-deb.mjs');
-  if (!existsSync(builder)) return { skip: `this checkout has no .deb builder (${builder}, npm run deb)` };
-  const missing = ['dpkg-buildpackage', 'dh'].filter((t) => !has(t));
-  if (missing.length) return { skip: `${missing.join(', ')} not installed (apt-get install dpkg-dev debhelper), so npm run deb cannot build the .deb` };
+  const why = noDebBuild();
+  if (why) return { skip: why };
   const started = Date.now();
-  const r = spawnSync(process.execPath, [builder], { cwd: ROOT, env: { ...process.env, NSPAWN_KIT_DEB_OUT: outDir }, encoding: 'utf8', timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`npm run deb failed (exit ${r.status ?? r.signal}):\n${(r.stderr ?? '').slice(-3000)}`);
-  const deb = r.stdout.trim().split('\n').pop() ?? '';
+  const child = spawn(process.execPath, [BUILDER], { cwd: ROOT, env: { ...process.env, NSPAWN_KIT_DEB_OUT: outDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-8000)));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`npm run deb failed (exit ${code}):\n${stderr.slice(-3000)}`);
+  const deb = stdout.trim().split('\n').pop() ?? '';
   if (!deb.startsWith(outDir) || !existsSync(deb)) throw new Error(`npm run deb printed ${JSON.stringify(deb)}, not a .deb under ${outDir}`);
   return { deb, how: 'npm run deb', seconds: (Date.now() - started) / 1000 };
 }
