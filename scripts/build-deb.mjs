@@ -6,17 +6,19 @@
 // The copy gets the checkout's node_modules (tsc, a devDependency) by a
 // symlink; what the package ships is installed by debian/rules with
 // `npm ci --omit=dev` from package-lock.json, never taken from node_modules.
-// The version is package.json's: it is written into the top changelog entry
-// of the copy (and debian/rules passes it to dh_gencontrol).
+// The version is package.json's, spelled for Debian by debian/deb-version.mjs
+// (1.2.0-rc.1 -> 1.2.0~rc.1): it is written into the top changelog entry of
+// the copy (and debian/rules passes it to dh_gencontrol).
 // Prints the path of the .deb on stdout, the build's own output on stderr.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { debianVersion } from '../debian/deb-version.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = resolve(process.env.NSPAWN_KIT_DEB_OUT || join(root, 'dist-deb'));
-const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const { name, version: npmVersion } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /** What the package is built from (debian/rules reads nothing else). */
 const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'tasks', 'hooks', 'recipes', 'debian', 'README.md', 'nspawnrc.schema.json', 'recipe.schema.json', 'nspawnrc.example.json'];
@@ -26,18 +28,33 @@ function fail(message, hint) {
   process.exit(1);
 }
 
-/** The top changelog entry's version made package.json's (a Debian native version: no revision). */
+/** The top changelog entry's version made the package's (a Debian native version: no revision). */
 function withVersion(changelog, pkgName, pkgVersion) {
   const first = /^(\S+) \(([^)]+)\)/.exec(changelog);
   if (!first || first[1] !== pkgName) fail(`debian/changelog does not start with an entry of ${pkgName}`);
   return changelog.replace(/^(\S+) \(([^)]+)\)/, `$1 (${pkgVersion})`);
 }
 
-if (!/^[0-9][A-Za-z0-9.+~]*$/.test(version)) fail(`package.json version ${JSON.stringify(version)} is not a Debian native version`, 'Use digits, letters, ".", "+" and "~" only (e.g. 0.2.0 or 0.2.0~rc1).');
-if (!existsSync(join(root, 'node_modules', 'typescript'))) fail('node_modules lacks typescript (a devDependency the build runs)', 'Run `npm ci` in the checkout first.');
-for (const tool of ['dpkg-buildpackage', 'dh']) {
-  if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool]).status !== 0) fail(`${tool} is not installed`, 'apt-get install dpkg-dev debhelper');
+const args = process.argv.slice(2);
+if (args.length) {
+  const usage = 'usage: npm run deb  (NSPAWN_KIT_DEB_OUT=DIR: build into DIR instead of dist-deb/)';
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  fail(`unexpected arguments: ${args.join(' ')}`, usage);
 }
+let version;
+try {
+  version = debianVersion(npmVersion);
+} catch (err) {
+  fail(err.message, 'Set a semver version in package.json (npm version ...).');
+}
+if (!existsSync(join(root, 'node_modules', 'typescript'))) fail('node_modules lacks typescript (a devDependency the build runs)', 'Run `npm ci` in the checkout first.');
+if (spawnSync('sh', ['-c', 'command -v dpkg-checkbuilddeps']).status !== 0) fail('dpkg-buildpackage is not installed', 'apt-get install build-essential debhelper');
+// What dpkg-buildpackage would refuse to start without (Build-Depends and build-essential), said before anything is copied.
+const deps = spawnSync('dpkg-checkbuilddeps', [join(root, 'debian', 'control')], { encoding: 'utf8' });
+if (deps.status !== 0) fail(deps.stderr.trim(), 'apt-get install build-essential debhelper (and nodejs 20 or later with npm)');
 
 const tree = join(outDir, `${name}-${version}`);
 const deb = join(outDir, `${name}_${version}_all.deb`);

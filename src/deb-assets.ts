@@ -5,13 +5,14 @@
  * `install-units` uses (triggers/units.ts), for the default configuration and
  * the package's paths. One source each: nothing here restates their content.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigSchema } from './config/schema.js';
 import type { Config, HostFacts } from './config/types.js';
+import { writeLines } from './escape.js';
 import { renderManPage } from './man.js';
 import { buildProgram } from './program.js';
+import { Shell } from './shell.js';
 import { DAEMON_UNIT, renderUnits, type UnitPaths } from './triggers/units.js';
 
 /** Where the package puts node and the CLI (debian/rules, debian/nspawn-kit.links). */
@@ -54,6 +55,10 @@ export function packageManPage(): string {
   const config = defaultConfig();
   return renderManPage(buildProgram(), {
     date: buildDate(),
+    description: [
+      'The mirror is a standard Debian repository signed with its own key, fed from apt archive directories and the apt caches of the machines; machines are bootstrapped from it with debootstrap and run with systemd-nspawn. Commands that change the system need root; --dry-run prints what they would do.',
+      'The full documentation (configuration, recipes, the mirror, machines, the threat model) is /usr/share/doc/nspawn-kit/README.md.gz.',
+    ],
     sections: [
       {
         heading: 'exit status',
@@ -74,14 +79,23 @@ export function packageManPage(): string {
   });
 }
 
+/** Writes nspawn-kit.1 and the unit into `dir` (through the Shell, like every write). Returns the files written. */
+export async function writeDebAssets(sh: Shell, dir: string): Promise<string[]> {
+  await sh.mkdir(dir);
+  const files: [string, string][] = [
+    [join(dir, 'nspawn-kit.1'), packageManPage()],
+    [join(dir, DAEMON_UNIT), packagedUnit()],
+  ];
+  for (const [path, text] of files) await sh.writeFile(path, text, 0o644);
+  return files.map(([path]) => path);
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const dir = process.argv[2];
   if (!dir) {
-    process.stderr.write('usage: node dist/deb-assets.js DIR  (writes nspawn-kit.1 and the daemon unit into DIR)\n');
-    process.exit(2);
+    writeLines(process.stderr, 'usage: node dist/deb-assets.js DIR  (writes nspawn-kit.1 and the daemon unit into DIR)');
+    process.exitCode = 2;
+  } else {
+    writeLines(process.stdout, (await writeDebAssets(new Shell(), resolve(dir))).map((f) => `wrote ${f}`));
   }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'nspawn-kit.1'), packageManPage());
-  writeFileSync(join(dir, DAEMON_UNIT), packagedUnit());
-  process.stdout.write(`wrote ${join(dir, 'nspawn-kit.1')} and ${join(dir, DAEMON_UNIT)}\n`);
 }

@@ -10,6 +10,8 @@ import type { Command, Help } from 'commander';
 export interface ManPageOptions {
   /** The date in the title line (YYYY-MM-DD); empty when none is given. */
   date?: string;
+  /** Paragraphs after the program's description, in DESCRIPTION. */
+  description?: string[];
   /** Extra sections after the commands, each a heading and plain paragraphs. */
   sections?: { heading: string; paragraphs: string[] }[];
 }
@@ -35,7 +37,12 @@ function commandPath(cmd: Command): string {
 
 /** Every visible command below `cmd`, depth first, in --help order ("help" included: --help lists it). */
 export function visibleCommandTree(cmd: Command, help: Help = cmd.createHelp()): Command[] {
-  return help.visibleCommands(cmd).flatMap((sub) => [sub, ...visibleCommandTree(sub, sub.createHelp())]);
+  return commandsWithParent(cmd, help).map(([sub]) => sub);
+}
+
+/** Each command with the one whose --help lists it (commander's implicit "help" command has no parent of its own). */
+function commandsWithParent(cmd: Command, help: Help = cmd.createHelp()): [Command, Command][] {
+  return help.visibleCommands(cmd).flatMap((sub): [Command, Command][] => [[sub, cmd], ...commandsWithParent(sub, sub.createHelp())]);
 }
 
 function optionList(cmd: Command, help: Help): string[] {
@@ -46,9 +53,12 @@ function argumentList(cmd: Command, help: Help): string[] {
   return help.visibleArguments(cmd).flatMap((a) => ['.TP', `.I ${roffText(help.argumentTerm(a))}`, roffText(help.argumentDescription(a))]);
 }
 
-function commandSection(root: Command, cmd: Command): string[] {
+function commandSection(root: Command, cmd: Command, parent: Command): string[] {
   const help = cmd.createHelp();
-  const usage = help.commandUsage(cmd).replace(new RegExp(`^${root.name()} `), '');
+  const own = help.commandUsage(cmd);
+  // The implicit help command's usage lacks the words of the command it belongs to.
+  const full = cmd.parent ? own : `${commandPath(parent)} ${own}`.trim();
+  const usage = full.replace(new RegExp(`^${root.name()} `), '');
   const lines = ['.SS', `.B "${root.name()} ${roffText(usage).replace(/"/g, '""')}"`, roffText(help.commandDescription(cmd) || cmd.summary())];
   const args = argumentList(cmd, help);
   if (args.length) lines.push('.PP', 'Arguments:', '.RS', ...args, '.RE');
@@ -74,11 +84,12 @@ export function renderManPage(program: Command, opts: ManPageOptions = {}): stri
     roffText(help.commandUsage(program).replace(new RegExp(`^${name} `), '')),
     '.SH DESCRIPTION',
     roffText(help.commandDescription(program)),
+    ...(opts.description ?? []).flatMap((p) => ['.PP', roffText(p)]),
     '.SH OPTIONS',
     'Global options, given before the command:',
     ...optionList(program, help),
     '.SH COMMANDS',
-    ...visibleCommandTree(program, help).flatMap((cmd) => commandSection(program, cmd)),
+    ...commandsWithParent(program, help).flatMap(([cmd, parent]) => commandSection(program, cmd, parent)),
   ];
   for (const section of opts.sections ?? []) {
     lines.push(`.SH ${roffText(section.heading.toUpperCase())}`);
