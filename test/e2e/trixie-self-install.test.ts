@@ -21,6 +21,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Shell } from '../../src/shell.js';
@@ -44,6 +45,8 @@ const reachable = await fetch(`${UPSTREAM}/dists/trixie/InRelease`, { method: 'H
   () => false,
 );
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** The package's Debian version, derived from VERSION by the packaging's own rule (0.2.0-rc.1 -> 0.2.0~rc.1). */
+const DEB_VERSION = spawnSync(process.execPath, [join(ROOT, 'debian', 'deb-version.mjs')], { encoding: 'utf8' }).stdout.trim();
 const SUITES = ['trixie', 'trixie-updates', 'trixie-security'];
 const MINIMAL = ['systemd', 'systemd-sysv', 'dbus', 'systemd-resolved'];
 
@@ -131,7 +134,7 @@ test.before(async () => {
   source = built.value;
   if ('skip' in source) return;
   deb = source.deb;
-  assert.is(debField(deb, 'Version'), VERSION, 'the .deb carries package.json version');
+  assert.is(debField(deb, 'Version'), DEB_VERSION, `the .deb carries package.json version ${VERSION}`);
   // What apt will want from the mirror: the .deb's Depends and Recommends (it installs Recommends by default).
   wanted = [...new Set([...relationNames(debField(deb, 'Depends')), ...relationNames(debField(deb, 'Recommends'))])];
   assert.ok(wanted.includes('nodejs'), `Depends names nodejs: ${wanted.join(', ')}`);
@@ -161,7 +164,7 @@ test('the .deb installs with apt from the local mirror alone, offline: nodejs an
   const r = await timed('apt-get install ./deb', () => inside('env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...only, '-y', 'install', `/var/tmp/${basename(deb)}`));
   assert.is(r.code, 0, r.stderr + r.stdout.slice(-3000));
   const after = installed();
-  assert.is(after.get('nspawn-kit'), VERSION);
+  assert.is(after.get('nspawn-kit'), DEB_VERSION);
   const mirror = published();
   for (const pkg of wanted) {
     const version = after.get(pkg);
