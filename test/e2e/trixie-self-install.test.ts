@@ -154,6 +154,10 @@ test.after(async () => {
 test('the .deb installs with apt from the local mirror alone, offline: nodejs and every dependency are Debian 13 packages of the mirror', async () => {
   if (skip()) return;
   for (const pkg of ['nodejs', 'debootstrap', 'systemd-container', 'apt-utils', 'gnupg', 'xz-utils']) assert.not.ok(before.has(pkg), `${pkg} is not in the machine before`);
+  // No network inside: the machine's .nspawn file gives it a namespace with loopback alone.
+  const links = inside('ls', '/sys/class/net');
+  assert.is(links.code, 0, links.stderr);
+  assert.equal(links.stdout.split(/\s+/).filter(Boolean), ['lo']);
   const target = join(root, 'var/tmp', basename(deb));
   copyFileSync(deb, target);
   // Only the mirror's sources file: the upstream stanzas the machine also has are not read at all.
