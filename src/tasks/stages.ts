@@ -5,7 +5,7 @@
  */
 import type { ListrTask, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr2';
 import type { Recipe } from '../config/types.js';
-import { fixHost, missingPackages, runDoctor, type DoctorReport } from '../host/doctor.js';
+import { assertOnPath, fixHost, missingPackages, runDoctor, type DoctorReport } from '../host/doctor.js';
 import { mirrorContext } from '../mirror/context.js';
 import { importArchives, summarizeImport } from '../mirror/import.js';
 import { mirrorLayout } from '../mirror/layout.js';
@@ -42,6 +42,7 @@ export function installToolsStage<C extends MirrorStageCtx>(): Task<C> {
       ctx.doctor = report;
       return `all present${report.systemdPid1 ? '' : ' (systemd is not PID 1: direct systemd-nspawn, no machinectl)'}`;
     }
+    assertOnPath(report, needed);
     task.output = `installing ${needed.map((t) => t.pkg).join(' ')}`;
     const narrowed = { ...report, tools: report.tools.filter((t) => t.found || needed.includes(t)) };
     const installed = await fixHost(sh, narrowed, true);

@@ -1,21 +1,20 @@
 /**
  * `nspawn-kit install-units`: a systemd service for the daemon where systemd
- * is PID 1; elsewhere the crontab line for the nightly refresh and the
- * command that starts the watcher, for the CLI to print. Files are written
+ * is PID 1 (its text: daemon-unit.ts); elsewhere the crontab line for the
+ * nightly refresh and the command that starts the watcher, for the CLI to print. Files are written
  * and systemctl is run through the Shell, so --dry-run prints the plan.
  */
 import { join } from 'node:path';
 import cron from 'node-cron';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
-import { systemdWord, unitWord } from '../quote.js';
 import { formatCommand, type Command, type Shell } from '../shell.js';
+import { DAEMON_UNIT, renderDaemonUnit } from './daemon-unit.js';
 import { checkSchedule } from './schedule.js';
 
 // One systemd quoting for the whole program (quote.ts); re-exported for existing importers.
 export { systemdWord } from '../quote.js';
-
-export const DAEMON_UNIT = 'nspawn-kit-daemon.service';
+export { DAEMON_UNIT } from './daemon-unit.js';
 export const SYSTEM_UNIT_DIR = '/etc/systemd/system';
 
 export interface UnitPaths {
@@ -35,60 +34,11 @@ function cliArgv(config: Pick<Config, 'file'>, paths: UnitPaths, verb: string[])
   return [paths.nodePath, paths.cliPath, ...(config.file ? ['--config', config.file] : []), ...verb];
 }
 
-/** A path in a space-separated list setting (ReadWritePaths=): quoted, but "$" is literal there; "-" makes it optional. */
-function pathList(paths: string[]): string {
-  return [...new Set(paths)].map((p) => unitWord(`-${p}`)).join(' ');
-}
-
 export function renderUnits(config: Config, paths: UnitPaths): RenderedUnit[] {
   for (const p of [paths.nodePath, paths.cliPath]) {
     if (!p.startsWith('/')) throw new OperationError(`not an absolute path: ${p}`, 'Pass absolute paths for node and the CLI (systemd requires them).');
   }
-  // Writable: the private state and the published mirror. apt-move moves
-  // files out of the archive directories, so those too when it is the importer.
-  const writable = [config.stateDir, config.mirror.root, ...(config.mirror.importer === 'apt-move' ? config.mirror.archives.map((a) => a.path) : [])];
-  const text = [
-    '# Written by `nspawn-kit install-units`; rewrite it with the same command.',
-    '[Unit]',
-    'Description=nspawn-kit: keep the local signed apt mirror current (watch apt archives, nightly refresh)',
-    'Documentation=man:systemd-nspawn(1)',
-    'After=local-fs.target network-online.target',
-    'Wants=network-online.target',
-    '',
-    '[Service]',
-    'Type=simple',
-    `ExecStart=${cliArgv(config, paths, ['daemon']).map((w) => systemdWord(w)).join(' ')}`,
-    'Restart=on-failure',
-    'RestartSec=5s',
-    // SIGTERM lets a publish in progress finish; give it time before SIGKILL.
-    'KillMode=mixed',
-    'TimeoutStopSec=120s',
-    // The file system is read-only except what the mirror writes.
-    'ProtectSystem=strict',
-    `ReadWritePaths=${pathList(writable)}`,
-    'ProtectHome=read-only',
-    'PrivateTmp=yes',
-    'PrivateDevices=yes',
-    'NoNewPrivileges=yes',
-    'ProtectKernelTunables=yes',
-    'ProtectKernelModules=yes',
-    'ProtectKernelLogs=yes',
-    'ProtectControlGroups=yes',
-    'ProtectClock=yes',
-    'ProtectHostname=yes',
-    'RestrictRealtime=yes',
-    'RestrictSUIDSGID=yes',
-    'LockPersonality=yes',
-    'RestrictNamespaces=yes',
-    // gpg-agent talks over a unix socket; refresh may reach the upstream mirror.
-    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
-    'UMask=0022',
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    '',
-  ].join('\n');
-  return [{ name: DAEMON_UNIT, text }];
+  return [{ name: DAEMON_UNIT, text: renderDaemonUnit(config, cliArgv(config, paths, ['daemon'])) }];
 }
 
 /** /etc/cron.d line for the nightly refresh (cron uses the host's time zone). */

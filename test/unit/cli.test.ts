@@ -65,7 +65,7 @@ function reportWith(missing: string[]): DoctorReport {
   const tools = DOCTOR_TOOLS;
   const status = tools.map(([tool, pkg, optional]) => {
     const found = !missing.includes(tool);
-    return { tool, pkg, optional, neededBy: ['test'], found, path: found ? `/usr/bin/${tool}` : undefined, version: found ? '1.0' : undefined };
+    return { tool, pkg, optional, neededBy: ['test'], found, path: found ? `/usr/bin/${tool}` : undefined, version: found ? '1.0' : undefined, outsidePath: undefined };
   });
   return {
     root: true,
@@ -75,6 +75,8 @@ function reportWith(missing: string[]): DoctorReport {
     tools: status,
     missingRequired: status.filter((t) => !t.found && !t.optional).map((t) => t.tool),
     missingOptional: status.filter((t) => !t.found && t.optional).map((t) => t.tool),
+    searchPath: '/usr/sbin:/usr/bin',
+    notOnPath: [],
   };
 }
 

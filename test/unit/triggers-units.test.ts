@@ -6,54 +6,77 @@ import { makeConfig } from '../helpers/config.js';
 
 const paths = { nodePath: '/usr/bin/node', cliPath: '/opt/nspawn-kit/dist/cli.js' };
 
-test('the daemon unit: simple service, restarts on failure, runs `daemon`, may write only state and mirror', () => {
+test('the daemon unit: simple service, restarts on failure, runs `daemon`, logs as nspawn-kit, sandboxed, may write only state and mirror', () => {
   const config = makeConfig('/srv/nk', { file: '/etc/nspawn-kit/nspawnrc.json' });
   const units = renderUnits(config, paths);
   assert.is(units.length, 1);
   assert.is(units[0]!.name, 'nspawn-kit-daemon.service');
-  assert.is(
-    units[0]!.text,
+  const text = units[0]!.text;
+  // Every setting, in order (the comments that justify them: test/integration/triggers-units-security.test.ts).
+  assert.equal(
+    text.split('\n').filter((l) => l && !l.startsWith('#')),
     [
-      '# Written by `nspawn-kit install-units`; rewrite it with the same command.',
       '[Unit]',
       'Description=nspawn-kit: keep the local signed apt mirror current (watch apt archives, nightly refresh)',
-      'Documentation=man:systemd-nspawn(1)',
+      'Documentation=man:nspawn-kit(1)',
       'After=local-fs.target network-online.target',
       'Wants=network-online.target',
-      '',
       '[Service]',
       'Type=simple',
       'ExecStart=/usr/bin/node /opt/nspawn-kit/dist/cli.js --config /etc/nspawn-kit/nspawnrc.json daemon',
+      'SyslogIdentifier=nspawn-kit',
       'Restart=on-failure',
       'RestartSec=5s',
       'KillMode=mixed',
       'TimeoutStopSec=120s',
       'ProtectSystem=strict',
       'ReadWritePaths=-/srv/nk/state -/srv/nk/mirror',
-      'ProtectHome=read-only',
+      'ProtectHome=yes',
       'PrivateTmp=yes',
       'PrivateDevices=yes',
+      'PrivateIPC=yes',
+      'PrivateMounts=yes',
       'NoNewPrivileges=yes',
       'ProtectKernelTunables=yes',
       'ProtectKernelModules=yes',
       'ProtectKernelLogs=yes',
       'ProtectControlGroups=yes',
-      'ProtectClock=yes',
       'ProtectHostname=yes',
+      'ProtectProc=invisible',
       'RestrictRealtime=yes',
       'RestrictSUIDSGID=yes',
       'LockPersonality=yes',
       'RestrictNamespaces=yes',
+      'RemoveIPC=yes',
+      'CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETGID CAP_SETUID',
+      'AmbientCapabilities=',
+      'SystemCallArchitectures=native',
+      'SystemCallFilter=@system-service',
+      'SystemCallFilter=~@resources',
+      'SystemCallErrorNumber=EPERM',
       'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
       'UMask=0022',
-      '',
       '[Install]',
       'WantedBy=multi-user.target',
-      '',
-    ].join('\n'),
+    ],
   );
-  // V8 needs writable+executable memory.
-  assert.not.match(units[0]!.text, /MemoryDenyWriteExecute/);
+  assert.ok(text.startsWith('# Written by `nspawn-kit install-units`; rewrite it with the same command.\n[Unit]\n'));
+  // V8 needs writable+executable memory; ProtectClock=yes would allow the RTC device.
+  assert.not.match(text, /^(MemoryDenyWriteExecute|ProtectClock|DeviceAllow)=/m);
+});
+
+test('the daemon unit: a path under a home or temporary directory weakens only ProtectHome= or PrivateTmp=, and says which path', () => {
+  const inHome = renderUnits(makeConfig('/srv/nk', { stateDir: '/home/admin/nk-state' }), paths)[0]!.text.split('\n');
+  assert.is(inHome[inHome.indexOf('ProtectHome=read-only') - 1], '# "/home/admin/nk-state" is under /home, /root, /run/user: home directories stay visible, read-only (move it out for ProtectHome=yes).');
+  assert.ok(inHome.includes('PrivateTmp=yes'));
+  const node = renderUnits(makeConfig('/srv/nk'), { nodePath: '/root/.nvm/versions/node/v20.0.0/bin/node', cliPath: paths.cliPath })[0]!.text.split('\n');
+  assert.ok(node.includes('ProtectHome=read-only'));
+  const inTmp = renderUnits(makeConfig('/var/tmp/nk'), paths)[0]!.text.split('\n');
+  assert.is(inTmp[inTmp.indexOf('PrivateTmp=no') - 1], '# "/var/tmp/nk/state" is under /tmp or /var/tmp: a private /tmp would hide it (move it out for PrivateTmp=yes).');
+  assert.ok(inTmp.includes('ProtectHome=yes'));
+  // /tmpfoo and /homes are not under /tmp or /home.
+  const near = renderUnits(makeConfig('/tmpfoo', { stateDir: '/homes/x' }), paths)[0]!.text.split('\n');
+  assert.ok(near.includes('ProtectHome=yes') && near.includes('PrivateTmp=yes'));
 });
 
 test('the daemon unit: with the apt-move importer the archive directories are writable too (apt-move moves files out of them), each once', () => {
