@@ -66,8 +66,15 @@ let fakeLeader: number | undefined;
 
 test.after(async () => {
   // unshare --kill-child takes its child along; the leader is killed by its pid too.
-  if (fake?.pid !== undefined) process.kill(fake.pid, 'SIGKILL');
-  if (fakeLeader !== undefined) process.kill(fakeLeader, 'SIGKILL');
+  // Either may be gone already (ESRCH): the test's end, not a failure.
+  for (const pid of [fake?.pid, fakeLeader]) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
   await stopGpgAgent(ctx);
   await sh.remove(base);
 });
@@ -117,7 +124,7 @@ test('a machine without provenance is refused, naming why; --all goes on past fa
 /**
  * A "running" machine without nspawn: a process shown as `systemd-nspawn --directory=<root>`
  * (util-linux unshare with that argv[0]) whose child, in a new PID namespace, chroots into the
- * root and sleeps: to the host it is a machine's leader, its root holding the mirror's InRelease.
+ * root and sleeps (Debian's /usr/bin/python3, not whatever shim PATH finds first): to the host it is a machine's leader, its root holding the mirror's InRelease.
  */
 async function fakeRunning(name: string): Promise<{ root: string; leader: number }> {
   const root = await machine(name, ['bookworm', 'bookworm-updates', 'bookworm-security']);
@@ -125,12 +132,12 @@ async function fakeRunning(name: string): Promise<{ root: string; leader: number
   mkdirSync(mirrored, { recursive: true });
   copyFileSync(join(layout.dists, 'bookworm/InRelease'), join(mirrored, 'InRelease'));
   const code = 'import os,sys,time; os.chroot(sys.argv[1].split("=",1)[1]); os.chdir("/"); print("up", flush=True); time.sleep(600)';
-  fake = spawn('unshare', ['--pid', '--fork', '--kill-child', 'python3', '-c', code, `--directory=${root}`], { argv0: 'systemd-nspawn', stdio: ['ignore', 'pipe', 'inherit'] });
+  fake = spawn('unshare', ['--pid', '--fork', '--kill-child', '/usr/bin/python3', '-c', code, `--directory=${root}`], { argv0: 'systemd-nspawn', stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     fake?.stdout?.once('data', () => resolve());
     fake?.once('exit', (c) => reject(new Error(`the fake machine exited (${c})`)));
   });
-  fake.stdout?.destroy();
+  fake.stdout?.resume(); // drained, not closed: a closed pipe kills the fake with BrokenPipeError
   const leader = await containerLeader(root);
   assert.ok(leader !== undefined, 'the fake machine has a leader');
   fakeLeader = leader;
