@@ -106,6 +106,8 @@ function published(): Set<string> {
   return out;
 }
 
+/** The .deb build, settled (its value or its error), so test.after waits for it before removing its directory. */
+let building$: Promise<{ value: DebSource } | { error: unknown }> | undefined;
 let wanted: string[] = [];
 let before = new Map<string, string>();
 
@@ -115,10 +117,10 @@ test.before(async () => {
   if (noBuild) return void (source = { skip: noBuild });
   // The build runs while the mirror is warmed and the machine built; settled() keeps its failure for later.
   const building = timed('.deb (beside warm and create)', () => nspawnKitDeb(join(base, 'deb')));
-  const settled = building.then(
+  const settled = (building$ = building.then(
     (value) => ({ value }),
     (error: unknown) => ({ error }),
-  );
+  ));
   config.recipes = {
     // The machine: trixie-minimal and no network at all (nspawn keeps CAP_NET_ADMIN for its own namespace, which nested --private-network needs).
     'nk-trixie-outer': { extends: 'trixie-minimal', nspawn: { network: 'private' } },
@@ -145,6 +147,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
+  await building$;
   for (const pid of await nspawnPids(root)) process.kill(pid, 'SIGKILL');
   await stopGpgAgent(ctx).catch(() => undefined);
   await removeTestTree(base);
