@@ -7,6 +7,7 @@
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONFIG_DIR_ENV, LOCAL_RECIPES, SEARCH_PLACES, SYSTEM_CONFIG_DIR } from './config/config-file.js';
 import { ConfigSchema } from './config/schema.js';
 import type { Config, HostFacts } from './config/types.js';
 import { writeLines } from './escape.js';
@@ -67,12 +68,18 @@ export function packageManPage(): string {
       {
         heading: 'files',
         paragraphs: [
+          `${SYSTEM_CONFIG_DIR}/${SEARCH_PLACES[0]}: the system configuration (a conffile; ${SEARCH_PLACES.slice(1).join(' or ')} instead for YAML); --config FILE replaces it. As root, a configuration, recipe or key file that a non-root user could write, or that sits in a directory one could write, is refused.`,
+          `${SYSTEM_CONFIG_DIR}/${LOCAL_RECIPES}: local recipes; one replaces the shipped recipe of the same name.`,
           `${PACKAGE_SHARE}/recipes: the shipped recipes.`,
           `${config.stateDir}: the default stateDir (signing key, locks, caches, records).`,
           `${config.mirror.root}: the default mirror.root, the published apt repository.`,
           `${config.machines.unitDir}/${DAEMON_UNIT}: the daemon unit written by install-units for the actual configuration; the package ships a disabled one for the default configuration.`,
           '/usr/share/doc/nspawn-kit/README.md.gz: the full documentation (configuration, recipes, the mirror, machines, threat model).',
         ],
+      },
+      {
+        heading: 'environment',
+        paragraphs: [`${CONFIG_DIR_ENV}: an absolute directory used instead of ${SYSTEM_CONFIG_DIR} (its configuration file and ${LOCAL_RECIPES}).`],
       },
       { heading: 'see also', paragraphs: ['systemd-nspawn(1), machinectl(1), debootstrap(8), apt-ftparchive(1), gpg(1), systemd.exec(5)'] },
     ],

@@ -26,7 +26,7 @@ export function buildProgram(): ProgramCommand {
   const program = new ProgramCommand('nspawn-kit')
     .description('Signed local apt mirror + debootstrap + systemd-nspawn containers from recipes')
     .version(pkg.version)
-    .option('-c, --config <file>', 'configuration file (default: search for .nspawnrc.json, nspawn.config.mjs, ...)')
+    .option('-c, --config <file>', 'configuration file (default: /etc/nspawn-kit/config.json, or config.json in $NSPAWN_KIT_CONFIG_DIR)')
     .option('-n, --dry-run', 'print every command that would change the system; change nothing')
     .option('-v, --verbose', 'stream command output')
     .option('--json', 'machine-readable output where the command supports it')

@@ -1,13 +1,13 @@
 /**
- * Loads the configuration (cosmiconfig, module name `nspawn`, or --config FILE),
- * validates it against the one schema, fills host defaults (host facts are
- * detected here, once, unless the caller passes them). Any problem becomes
- * a ConfigError listing every problem with its file and key path. Reads only.
+ * Loads the configuration (the system directory's config.json, or
+ * --config FILE; config-file.ts says where and how), validates it against
+ * the one schema, fills host defaults (host facts are detected here, once,
+ * unless the caller passes them). Any problem becomes a ConfigError listing
+ * every problem with its file and key path. Reads only.
  */
-import { cosmiconfig } from 'cosmiconfig';
-import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { findSystemConfig, localRecipeDir, readConfigFile, systemConfigDir } from './config-file.js';
 import { debootstrapDefaultMirrors, detectHost } from './host.js';
 import { formatIssues } from './issues.js';
 import { protoKeyPaths } from './own-keys.js';
@@ -17,62 +17,31 @@ import { ConfigSchema } from './schema.js';
 import type { Config, HostFacts } from './types.js';
 
 export interface LoadOptions {
-  /** --config FILE: skip the search and load this file. */
+  /** --config FILE: load this file instead of the system directory's. */
   configFile?: string;
-  /** Where the search starts (default: process.cwd()). */
+  /** The system configuration directory (default: $NSPAWN_KIT_CONFIG_DIR, else /etc/nspawn-kit). */
+  configDir?: string;
+  /** What a relative --config is relative to, and file names in messages are shown relative to (default: process.cwd()). Never searched. */
   cwd?: string;
   /** Host facts (tests pass their own). */
   host?: HostFacts;
 }
-
-const explorer = () =>
-  cosmiconfig('nspawn', {
-    searchStrategy: 'global',
-    searchPlaces: [
-      'package.json',
-      '.nspawnrc',
-      '.nspawnrc.json',
-      '.nspawnrc.yaml',
-      '.nspawnrc.yml',
-      '.nspawnrc.js',
-      '.nspawnrc.mjs',
-      '.nspawnrc.cjs',
-      'nspawn.config.js',
-      'nspawn.config.mjs',
-      'nspawn.config.cjs',
-      'nspawn.config.json',
-    ],
-    cache: false,
-  });
 
 function display(file: string, cwd: string): string {
   const rel = relative(cwd, file);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-async function readRaw(opts: LoadOptions, cwd: string): Promise<{ file: string | undefined; data: unknown }> {
-  try {
-    if (opts.configFile) {
-      const file = resolve(cwd, opts.configFile);
-      if (!existsSync(file) || !statSync(file).isFile()) {
-        throw new ConfigError([`${opts.configFile}: no such configuration file`], 'Check the path given to --config.');
-      }
-      const res = await explorer().load(file);
-      return { file, data: res?.config ?? {} };
-    }
-    const res = await explorer().search(cwd);
-    return { file: res?.filepath, data: res?.isEmpty ? {} : (res?.config ?? {}) };
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const e = err as Error & { filepath?: string };
-    const where = e.filepath ?? opts.configFile ?? 'configuration';
-    throw new ConfigError([`${display(where, cwd)}: cannot be parsed: ${e.message.split('\n')[0]}`], 'Fix the syntax error and run again.');
-  }
+async function readRaw(opts: LoadOptions, cwd: string, dir: string): Promise<{ file: string | undefined; data: unknown }> {
+  const file = opts.configFile !== undefined ? resolve(cwd, opts.configFile) : findSystemConfig(dir);
+  if (file === undefined) return { file, data: {} };
+  return { file, data: await readConfigFile(file, display(file, cwd)) };
 }
 
 export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const cwd = opts.cwd ?? process.cwd();
-  const { file, data } = await readRaw(opts, cwd);
+  const dir = systemConfigDir(opts.configDir);
+  const { file, data } = await readRaw(opts, cwd, dir);
   const where = file ? display(file, cwd) : '<embedded defaults>';
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError([`${where}: expected an object at the top level`]);
@@ -107,7 +76,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     machines: c.machines,
     schedule: c.schedule,
     watch: c.watch,
-    recipeDirs: c.recipeDirs.map((d) => resolve(base, d)),
+    // The local recipes of the system configuration first, those the file names after them (later ones win).
+    recipeDirs: [...[localRecipeDir(dir)].filter((d) => d !== undefined), ...c.recipeDirs.map((d) => resolve(base, d))],
     recipes: c.recipes,
     host,
   };

@@ -6,7 +6,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PreflightError } from '../errors.js';
+import { ConfigError, PreflightError } from '../errors.js';
 import { formatPath } from './issues.js';
 import { bindProblem } from './path-policy.js';
 import { normalisePublicKeys, readKeyFile } from './repo-keys.js';
@@ -52,8 +52,10 @@ export function recipePolicyProblems(recipe: PolicySubject, config: Pick<Config,
       const keys = normalisePublicKeys(readKeyFile(file));
       if (typeof keys === 'string') problems.push(`${at(['repositories', i, 'key'])}: ${file} ${keys}; export the public key with \`gpg --export --armor KEYID\``);
     } catch (err) {
+      // Refused as root (strict-modes.ts): reported with the recipe's key path.
+      if (err instanceof ConfigError) problems.push(...err.problems.map((p) => `${at(['repositories', i, 'key'])}: ${p}`));
       // Without gpg the key is checked (and the missing tool reported) at build time.
-      if (!(err instanceof PreflightError)) throw err;
+      else if (!(err instanceof PreflightError)) throw err;
     }
   });
   return problems;

@@ -33,6 +33,8 @@ export const RecipeSchema = RecipeBodySchema.extend({
   description: z.string().default(''),
   /** Where the recipe was defined (file path, or "<config>: recipes.NAME"). */
   source: z.string(),
+  /** The source of the recipe of the same name this one replaces (e.g. a shipped recipe overridden from /etc/nspawn-kit/recipes.d). */
+  replaces: z.string().optional(),
   /** Chain of recipe names this one extends, nearest first. */
   parents: z.array(z.string()),
   /** Resolved upstream URL (recipe, then mirror.upstreams, then host apt sources, then debootstrap's default). */

@@ -1,12 +1,13 @@
 /**
- * Recipes: one JSON file each (bundled recipes/, then config.recipeDirs,
- * then inline `recipes` of the configuration, later ones overriding), resolved
- * through `extends`, with defaults and the upstream filled in.
+ * Recipes: one JSON file each (the shipped recipes/, then the system's
+ * recipes.d and the configuration's recipeDirs, then inline `recipes` of the
+ * configuration; a later one replaces an earlier one of the same name, and
+ * says so in `replaces`), resolved through `extends`, with defaults and the
+ * upstream filled in. Files are read through recipe-files.ts (strict modes).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { didYouMean, formatIssues } from './issues.js';
 import { ownValue } from './own-keys.js';
@@ -15,9 +16,9 @@ import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
 import { RecipeBodySchema, RecipeSchema, type Recipe } from './recipe-schema.js';
 import type { Config } from './types.js';
 import { defaultUpdateUpstream, suiteKind, suitesOf } from './suite-family.js';
+import { BUNDLED_RECIPES, readRecipeDir, recipeLayers } from './recipe-files.js';
 
-/** The recipes/ directory shipped with the package. */
-export const BUNDLED_RECIPES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'recipes');
+export { BUNDLED_RECIPES };
 
 export interface RecipeDef {
   name: string;
@@ -27,12 +28,14 @@ export interface RecipeDef {
   input: RecipeInput;
   /** "file: key.path" of a field of this recipe, for problems found after parsing. */
   at: (path: PropertyKey[]) => string;
+  /** The source of the recipe of the same name this one replaces (a shipped recipe overridden from recipes.d, say). */
+  replaces?: string;
 }
 
-function readRecipeFile(file: string, problems: string[]): RecipeDef | undefined {
+function parseRecipeFile(file: string, text: string, problems: string[]): RecipeDef | undefined {
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    data = JSON.parse(text);
   } catch (err) {
     problems.push(`${file}: cannot be parsed: ${(err as Error).message}`);
     return undefined;
@@ -54,21 +57,27 @@ function readRecipeFile(file: string, problems: string[]): RecipeDef | undefined
 export function loadRecipeDefs(config: Config): Map<string, RecipeDef> {
   const defs = new Map<string, RecipeDef>();
   const problems: string[] = [];
-  for (const dir of [BUNDLED_RECIPES, ...config.recipeDirs]) {
-    if (!existsSync(dir)) {
-      if (dir !== BUNDLED_RECIPES) problems.push(`${config.file ?? 'configuration'}: recipeDirs: directory ${dir} does not exist`);
-      continue;
-    }
-    for (const f of readdirSync(dir).sort()) {
-      if (!f.endsWith('.json')) continue;
-      const def = readRecipeFile(join(dir, f), problems);
-      if (def) defs.set(def.name, def);
+  // A later layer replaces a recipe of the same name; two of one name in the same layer are ambiguous.
+  const add = (def: RecipeDef, layer: Map<string, RecipeDef>): void => {
+    const twin = layer.get(def.name);
+    if (twin) problems.push(`${def.source}: name: recipe "${def.name}" is also defined by ${twin.source}; rename one`);
+    layer.set(def.name, def);
+    const earlier = defs.get(def.name);
+    defs.set(def.name, earlier && earlier !== twin ? { ...def, replaces: earlier.source } : def);
+  };
+  for (const dir of recipeLayers(config.recipeDirs)) {
+    if (dir !== BUNDLED_RECIPES && !existsSync(dir)) problems.push(`${config.file ?? 'configuration'}: recipeDirs: directory ${dir} does not exist`);
+    const layer = new Map<string, RecipeDef>();
+    for (const { file, text } of readRecipeDir(dir, problems)) {
+      const def = parseRecipeFile(file, text, problems);
+      if (def) add(def, layer);
     }
   }
   const where = config.file ?? '<embedded defaults>';
+  const inline = new Map<string, RecipeDef>();
   for (const [key, input] of Object.entries(config.recipes ?? {})) {
     const name = input.name ?? key;
-    defs.set(name, { name, source: `${where}: recipes.${key}`, baseDir: config.file ? dirname(config.file) : process.cwd(), input, at: fieldLocator(where, ['recipes', key]) });
+    add({ name, source: `${where}: recipes.${key}`, baseDir: config.file ? dirname(config.file) : process.cwd(), input, at: fieldLocator(where, ['recipes', key]) }, inline);
   }
   // Binds and key files: checked now, with their key paths, not after a build.
   for (const def of defs.values()) problems.push(...recipePolicyProblems(def, config));
@@ -81,7 +90,7 @@ function unknownRecipe(name: string, defs: Map<string, RecipeDef>, where = ''): 
   const hint = didYouMean(name, known);
   return new ConfigError(
     [`${where}unknown recipe "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; known recipes: ${known.join(', ') || '(none)'}`],
-    'Use one of the known recipe names, or add a recipe file to recipes/ or a recipeDirs directory.',
+    'Use one of the known recipe names, or add a recipe file to /etc/nspawn-kit/recipes.d (or a recipeDirs directory).',
   );
 }
 
@@ -188,6 +197,7 @@ export function resolveRecipe(config: Config, name: string, defs = loadRecipeDef
     ...body,
     description: RecipeSchema.shape.description.parse(merged.description),
     source: top.source,
+    ...(top.replaces === undefined ? {} : { replaces: top.replaces }),
     parents: chain.slice(1).map((d) => d.name),
     upstream,
     suites,

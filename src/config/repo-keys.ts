@@ -10,10 +10,11 @@
  * so a key file without a public key is refused before anything is built.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PreflightError } from '../errors.js';
+import { ConfigError, PreflightError } from '../errors.js';
+import { readTrusted } from './strict-modes.js';
 
 export interface PublicKeys {
   /** The exported public keys, nothing else. */
@@ -93,14 +94,17 @@ export function normalisePublicKeys(content: Buffer): PublicKeys | string {
   }
 }
 
-/** Reads at most MAX_KEY_FILE + 1 bytes of a key file (a bigger one is refused by normalisePublicKeys). */
+/**
+ * Reads at most MAX_KEY_FILE + 1 bytes of a key file (a bigger one is
+ * refused by normalisePublicKeys), without blocking on a FIFO. As root, a
+ * key file that another user could write, or that sits in a directory they
+ * could write, is refused with a ConfigError (exit 2): the key decides which
+ * packages a container trusts (strict-modes.ts). An open that fails throws
+ * an error whose `code` is the errno code, or "not a regular file".
+ */
 export function readKeyFile(file: string): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const size = Math.min(fstatSync(fd).size, MAX_KEY_FILE + 1);
-    const buf = Buffer.alloc(size);
-    return buf.subarray(0, readSync(fd, buf, 0, size, 0));
-  } finally {
-    closeSync(fd);
-  }
+  const read = readTrusted(file, MAX_KEY_FILE, 'use this repository key');
+  if (read.ok) return read.bytes;
+  if (read.refused) throw new ConfigError(read.problems, 'Fix the ownership or mode of the key file or directory named above, then run again.');
+  throw Object.assign(new Error(read.problems.join('; ')), { code: read.code ?? 'not a regular file' });
 }

@@ -202,7 +202,7 @@ export const ConfigSchema = z
     recipeDirs: z.array(oneLine).default([]).describe('Extra directories of recipe JSON files (the bundled recipes/ is always searched).'),
     recipes: z.record(safeName, RecipeInputSchema).default({}).describe('Inline recipes, by name.'),
   })
-  .describe('nspawn-kit configuration (.nspawnrc.json, nspawn.config.mjs, ... or --config FILE).');
+  .describe('nspawn-kit configuration (/etc/nspawn-kit/config.json, or --config FILE).');
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type ParsedConfig = z.output<typeof ConfigSchema>;

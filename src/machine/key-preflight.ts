@@ -33,6 +33,11 @@ export function repositoryKeyProblems(recipe: Pick<Recipe, 'name' | 'source' | '
     } catch (err) {
       // Without gpg (installed by the host tools stage) the key is checked again at injection.
       if (err instanceof PreflightError) continue;
+      // Refused as root: someone else could write the key or its directory (config/strict-modes.ts).
+      if (err instanceof ConfigError) {
+        problems.push(...err.problems.map((p) => `recipe ${recipe.name} (${recipe.source}): repository ${repo.name}: ${p}`));
+        continue;
+      }
       problems.push(`${at} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
   }

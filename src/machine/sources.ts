@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import type { Recipe } from '../config/types.js';
 import type { Repository } from '../config/schema.js';
-import { OperationError } from '../errors.js';
+import { ConfigError, OperationError } from '../errors.js';
 import { keyFormat, normalisePublicKeys, readKeyFile } from '../config/repo-keys.js';
 import { MIRROR_MOUNT } from './paths.js';
 import { renderStanza } from './render.js';
@@ -61,6 +61,7 @@ export async function loadRepositoryKeys(recipe: Recipe): Promise<Map<string, Re
     try {
       content = readKeyFile(repo.key);
     } catch (err) {
+      if (err instanceof ConfigError) throw err; // refused as root (config/strict-modes.ts): exit 2, as it says
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new OperationError(
         `recipe ${recipe.name}: repository ${repo.name}: key file ${repo.key} cannot be read (${code})`,

@@ -112,6 +112,24 @@ test('file list: the built code, scripts, recipes, schemas, the command, the man
   assert.is(readFileSync(join(unpacked, units[0]!), 'utf8'), packagedUnit());
 });
 
+test('system configuration: /etc/nspawn-kit/config.json is a conffile holding only the schema address, recipes.d is there, and the installed CLI loads them', () => {
+  const files = contents();
+  assert.is(files.get('etc/nspawn-kit/config.json')?.mode, '-rw-r--r--');
+  assert.is(files.get('etc/nspawn-kit/recipes.d')?.mode, 'drwxr-xr-x');
+  const control = join(base, 'control');
+  assert.is(run('dpkg-deb', ['-e', '--', deb, control]).status, 0);
+  assert.equal(readFileSync(join(control, 'conffiles'), 'utf8').trim().split('\n'), ['/etc/nspawn-kit/config.json']);
+  assert.equal(JSON.parse(readFileSync(join(unpacked, 'etc/nspawn-kit/config.json'), 'utf8')), { $schema: `/${SHARE}/nspawnrc.schema.json` });
+  assert.ok(files.has(`${SHARE}/nspawnrc.schema.json`), 'the schema it names is shipped');
+  // The unpacked /etc as the system directory: root's, so the ownership checks let it through; the defaults apply.
+  const env = { ...plainEnv, NSPAWN_KIT_CONFIG_DIR: join(unpacked, 'etc/nspawn-kit') };
+  const shown = run(process.execPath, [join(unpacked, SHARE, 'dist', 'cli.js'), '--json', 'config'], { cwd: '/', env });
+  assert.is(shown.status, 0, shown.stderr);
+  const config = JSON.parse(shown.stdout) as { file?: string; stateDir: string };
+  assert.is(config.file, join(unpacked, 'etc/nspawn-kit/config.json'));
+  assert.is(config.stateDir, '/var/lib/nspawn-kit');
+});
+
 test('node_modules: exactly the production dependencies, none of the devDependencies', () => {
   const files = contents();
   const top = new Set([...files.keys()].map((f) => /^usr\/share\/nspawn-kit\/node_modules\/((?:@[^/]+\/)?[^/.][^/]*)\/package\.json$/.exec(f)?.[1]).filter((n): n is string => Boolean(n)));
@@ -167,10 +185,11 @@ test('the man page is nspawn-kit(1) for this version, and names every command an
   }
 });
 
-test('systemd-analyze verify accepts the shipped unit', () => {
+test('systemd-analyze verify accepts the shipped unit, its Documentation= man page included (the package\'s own, through MANPATH)', () => {
   if (!has('systemd-analyze')) return console.log('  (SKIPPED: systemd-analyze is not installed)');
   const unit = ['lib', 'usr/lib'].map((d) => join(unpacked, d, 'systemd/system/nspawn-kit-daemon.service')).find((f) => existsSync(f))!;
-  const r = run('systemd-analyze', ['verify', '--', unit]);
+  assert.match(readFileSync(unit, 'utf8'), /^Documentation=man:nspawn-kit\(1\)$/m);
+  const r = run('systemd-analyze', ['verify', '--', unit], { env: { ...process.env, MANPATH: join(unpacked, 'usr/share/man') } });
   assert.is(`${r.stdout}${r.stderr}`, '');
   assert.is(r.status, 0);
 });

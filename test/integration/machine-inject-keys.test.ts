@@ -106,7 +106,7 @@ test('nspawn-kit config: a key file without a public key is exit 2 with its key 
   const cfg = (repositories: unknown[]) =>
     writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify({ stateDir: join(base, 'state'), mirror: { root: join(base, 'mirror') }, recipes: { r: { repositories } } }));
   cfg([repo('a', join(keys, 'junk.asc')), repo('b', join(keys, 'secret-only.asc')), repo('c', join(keys, 'mixed.asc')), repo('d', join(keys, 'not-downloaded-yet.asc'))]);
-  const bad = cli(['config'], { cwd: dir });
+  const bad = cli(['--config', '.nspawnrc.json', 'config'], { cwd: dir });
   assert.is(bad.code, 2, bad.stderr);
   const problems = bad.stderr.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4));
   const why = 'holds no OpenPGP public key (armored "-----BEGIN PGP PUBLIC KEY BLOCK-----" or binary); export the public key with `gpg --export --armor KEYID`';
@@ -115,7 +115,7 @@ test('nspawn-kit config: a key file without a public key is exit 2 with its key 
     `${dir}/.nspawnrc.json: recipes.r.repositories[1].key: ${join(keys, 'secret-only.asc')} ${why}`,
   ]);
   cfg([repo('c', join(keys, 'mixed.asc')), repo('e', join(keys, 'mixed.gpg'))]);
-  const ok = cli(['config'], { cwd: dir });
+  const ok = cli(['--config', '.nspawnrc.json', 'config'], { cwd: dir });
   assert.is(ok.code, 0, ok.stderr);
 });
 

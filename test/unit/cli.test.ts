@@ -38,7 +38,7 @@ test('a broken config exits 2, lists every problem, writes nothing', () => {
   try {
     const state = join(dir, 'state');
     writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify({ stateDir: state, mirror: { root: join(dir, 'm'), kep: 3 }, recipes: { q: { packages: ['ok', 3] } } }));
-    const r = cli(['config'], { cwd: dir });
+    const r = cli(['--config', '.nspawnrc.json', 'config'], { cwd: dir });
     assert.is(r.code, 2);
     assert.match(r.stderr, '.nspawnrc.json: mirror.kep: unknown key (did you mean "keep"?)');
     assert.match(r.stderr, '.nspawnrc.json: recipes.q.packages[1]: expected a string, got 3');

@@ -46,7 +46,7 @@ test('loadConfig looks up debootstrap\'s default mirror once, for the suites the
       join(dir, '.nspawnrc.json'),
       JSON.stringify({ mirror: { upstreams: { trixie: 'http://127.0.0.1:9/debian' } }, recipes: { t: { codename: 'trixie' }, n: { codename: 'nosuchsuite' } } }),
     );
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
     // jammy (the bundled qgis-nightly-ubuntu): debootstrap's gutsy script, amd64 -> archive.ubuntu.com.
     // bookworm (host apt sources) and trixie (mirror.upstreams) are not looked up; nosuchsuite has no script.
     assert.equal(c.host.debootstrapMirrors, { jammy: 'http://archive.ubuntu.com/ubuntu' });
@@ -54,7 +54,7 @@ test('loadConfig looks up debootstrap\'s default mirror once, for the suites the
     assert.is(resolveRecipe(c, 't').upstream, 'http://127.0.0.1:9/debian');
     assert.throws(() => resolveRecipe(c, 'n'), /no upstream mirror known for codename "nosuchsuite"/);
     // Facts given by the caller win over a lookup.
-    const given = await loadConfig({ cwd: dir, host: { ...host, debootstrapMirrors: { jammy: 'http://given.example/ubuntu' } } });
+    const given = await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host: { ...host, debootstrapMirrors: { jammy: 'http://given.example/ubuntu' } } });
     assert.is(resolveRecipe(given, 'qgis-nightly-ubuntu').upstream, 'http://given.example/ubuntu');
   });
 });

@@ -25,7 +25,7 @@ function withDir(fn: (dir: string) => void): void {
 /** Runs `nspawn-kit config` on this configuration; returns exit code and the problem lines. */
 function config(dir: string, cfg: unknown): { code: number | null; problems: string[]; stderr: string } {
   writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify(cfg));
-  const r = cli(['config'], { cwd: dir });
+  const r = cli(['--config', '.nspawnrc.json', 'config'], { cwd: dir });
   const problems = r.stderr
     .split('\n')
     .filter((l) => l.startsWith('  - '))

@@ -49,7 +49,7 @@ test('codename "constructor" with no upstream configured anywhere: "no upstream"
 test('codename "constructor" configured in mirror.upstreams, the host apt sources or debootstrap: that URL', async () => {
   await withDir(async (dir) => {
     writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify({ mirror: { upstreams: { constructor: 'http://127.0.0.1:9/c' } }, recipes: { x: { codename: 'constructor' } } }));
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
     assert.is(resolveRecipe(c, 'x').upstream, 'http://127.0.0.1:9/c');
   });
   const viaHost = makeConfig('/nonexistent', { host: { ...host, aptSources: { constructor: 'http://127.0.0.1:9/h' } }, recipes: { x: { codename: 'constructor' } } });
@@ -71,7 +71,7 @@ test('mirror.upstreams keyed "__proto__" or "toString" is refused with its key p
     // Written as text: JSON.parse makes "__proto__" an own key, as a config file would.
     writeFileSync(join(dir, '.nspawnrc.json'), '{"mirror":{"upstreams":{"__proto__":"http://127.0.0.1:9/p","toString":"http://127.0.0.1:9/t"}}}');
     try {
-      await loadConfig({ cwd: dir, host });
+      await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
       assert.unreachable('expected a ConfigError');
     } catch (err) {
       assert.instance(err, ConfigError);
@@ -91,12 +91,12 @@ test('recipe names "constructor" and "toString" are unknown until defined; defin
   assert.match(problems(() => resolveRecipe(none, '__proto__')).join('\n'), 'recipe name "__proto__": expected a safe name');
   await withDir(async (dir) => {
     writeFileSync(join(dir, '.nspawnrc.json'), '{"recipes":{"constructor":{"hostname":"c"},"toString":{"extends":"constructor","packages":["less"]}}}');
-    const c = await loadConfig({ cwd: dir, host: { ...host, aptSources: { bookworm: 'http://127.0.0.1:9/debian' } } });
+    const c = await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host: { ...host, aptSources: { bookworm: 'http://127.0.0.1:9/debian' } } });
     const r = resolveRecipe(c, 'toString');
     assert.equal([r.name, r.hostname, r.packages, r.parents], ['toString', 'c', ['less'], ['constructor']]);
     writeFileSync(join(dir, '.nspawnrc.json'), '{"recipes":{"__proto__":{"hostname":"p"}}}');
     try {
-      await loadConfig({ cwd: dir, host });
+      await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
       assert.unreachable('expected a ConfigError');
     } catch (err) {
       assert.instance(err, ConfigError);

@@ -27,7 +27,7 @@ const parent = { codename: 'bookworm', nspawn: { network: 'private', privateUser
 test('inline recipes: a child setting only nspawn.binds keeps its parent\'s network, privateUsers and bindsReadOnly', async () => {
   await withDir(async (dir) => {
     writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify({ recipes: { parent, child: { extends: 'parent', nspawn: { binds: ['/srv/work:/work'] } } } }));
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
     assert.equal(resolveRecipe(c, 'child').nspawn, { network: 'private', binds: ['/srv/work:/work'], bindsReadOnly: ['/srv/data:/data'], privateUsers: 'pick' });
     assert.equal(resolveRecipe(c, 'parent').nspawn, { network: 'private', binds: [], bindsReadOnly: ['/srv/data:/data'], privateUsers: 'pick' });
   });
@@ -40,13 +40,13 @@ test('recipe files: three levels; each level overrides only what it sets, the de
     writeFileSync(join(dir, 'r', 'mid.json'), JSON.stringify({ extends: 'base', nspawn: { network: 'veth' } }));
     writeFileSync(join(dir, 'r', 'leaf.json'), JSON.stringify({ extends: 'mid', nspawn: { privateUsers: false, bindsReadOnly: [] } }));
     writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify({ recipeDirs: ['r'] }));
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
     assert.equal(resolveRecipe(c, 'mid').nspawn, { network: 'veth', binds: [], bindsReadOnly: ['/srv/data:/data'], privateUsers: 'pick' });
     // false and [] set by the child win over the parent's values (set, not unset).
     assert.equal(resolveRecipe(c, 'leaf').nspawn, { network: 'veth', binds: [], bindsReadOnly: [], privateUsers: false });
     // A partial block parses and resolves with defaults when there is no parent.
     writeFileSync(join(dir, 'r', 'alone.json'), JSON.stringify({ codename: 'bookworm', nspawn: { binds: ['/srv/x'] } }));
-    const alone = resolveRecipe(await loadConfig({ cwd: dir, host }), 'alone');
+    const alone = resolveRecipe(await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host }), 'alone');
     assert.equal(alone.nspawn, { network: 'host', binds: ['/srv/x'], bindsReadOnly: [], privateUsers: false });
   });
 });
@@ -55,7 +55,7 @@ test('an nspawn block with a wrong value is still refused with its key path', as
   await withDir(async (dir) => {
     writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify({ recipes: { x: { nspawn: { network: 'bridge' } } } }));
     try {
-      await loadConfig({ cwd: dir, host });
+      await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
       assert.unreachable('expected a ConfigError');
     } catch (err) {
       assert.match((err as { problems: string[] }).problems.join('\n'), 'recipes.x.nspawn.network');

@@ -19,7 +19,7 @@ async function problemsOf(config: unknown, file = '.nspawnrc.json'): Promise<str
   return withDir(async (dir) => {
     writeFileSync(join(dir, file), typeof config === 'string' ? config : JSON.stringify(config));
     try {
-      const c = await loadConfig({ cwd: dir, host });
+      const c = await loadConfig({ cwd: dir, configFile: file, host });
       resolveAllRecipes(c);
     } catch (err) {
       assert.instance(err, ConfigError);
@@ -33,7 +33,7 @@ async function problemsOf(config: unknown, file = '.nspawnrc.json'): Promise<str
 
 test('no configuration file: embedded defaults with host facts', async () => {
   await withDir(async (dir) => {
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configDir: dir, host });
     assert.is(c.file, undefined);
     assert.is(c.stateDir, '/var/lib/nspawn-kit');
     assert.is(c.mirror.root, '/var/local/mirrors');
@@ -131,7 +131,7 @@ test('bad 10: --config naming a missing file', async () => {
 
 test('unknown recipe is listed against the known ones', async () => {
   await withDir(async (dir) => {
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configDir: dir, host });
     try {
       resolveRecipe(c, 'qgs');
       assert.unreachable();
@@ -146,7 +146,7 @@ test('unknown recipe is listed against the known ones', async () => {
 
 test('bundled recipes resolve; upstream from host apt sources; extends merges; hashes stable', async () => {
   await withDir(async (dir) => {
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configDir: dir, host });
     const qgis = resolveRecipe(c, 'qgis');
     assert.is(qgis.codename, 'bookworm');
     assert.is(qgis.upstream, 'http://host-mirror.example/debian');
@@ -166,10 +166,10 @@ test('bundled recipes resolve; upstream from host apt sources; extends merges; h
 test('mirror.upstreams wins over host sources; upstream is not part of the base key', async () => {
   await withDir(async (dir) => {
     writeFileSync(join(dir, '.nspawnrc.json'), JSON.stringify({ mirror: { upstreams: { bookworm: 'http://127.0.0.1:9/debian' } } }));
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configFile: '.nspawnrc.json', host });
     const r = resolveRecipe(c, 'bookworm-minimal');
     assert.is(r.upstream, 'http://127.0.0.1:9/debian');
-    const plain = resolveRecipe(await loadConfig({ cwd: mkdtempSync(join(tmpdir(), 'nk-')), host }), 'bookworm-minimal');
+    const plain = resolveRecipe(await loadConfig({ cwd: dir, configDir: join(dir, 'none'), host }), 'bookworm-minimal');
     assert.is(r.baseHash, plain.baseHash);
     assert.is(r.hash, plain.hash);
   });
@@ -181,7 +181,7 @@ test('recipeDirs are relative to the config file; a recipe file with errors name
     writeFileSync(join(dir, 'mine', 'tiny.json'), JSON.stringify({ extends: 'bookworm-minimal', packages: ['systemd'] }));
     writeFileSync(join(dir, 'mine', 'broken.json'), JSON.stringify({ codename: 'Bookworm!' }));
     writeFileSync(join(dir, 'nspawn.config.json'), JSON.stringify({ recipeDirs: ['mine'] }));
-    const c = await loadConfig({ cwd: dir, host });
+    const c = await loadConfig({ cwd: dir, configFile: 'nspawn.config.json', host });
     try {
       resolveRecipe(c, 'tiny');
       assert.unreachable();

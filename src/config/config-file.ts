@@ -1,0 +1,104 @@
+/**
+ * Where the configuration comes from, and reading it. The system
+ * configuration is the directory /etc/nspawn-kit (or $NSPAWN_KIT_CONFIG_DIR):
+ * its `config.json` (or `config.yaml`/`config.yml`, one of them) and its
+ * `recipes.d/`. `--config FILE` names another file instead of the directory's
+ * (recipes.d is still read). Nothing is searched anywhere else: not the
+ * working directory, not its parents, not package.json.
+ *
+ * The files are parsed by cosmiconfig's own loaders (JSON, YAML, and, for
+ * --config only, JavaScript/TypeScript modules), but cosmiconfig's explorer
+ * is not used: creating one reads a "meta" configuration from the working
+ * directory (package.json, .config/config.*), and so would run a
+ * `.config/config.mjs` found wherever nspawn-kit is started. Every file is
+ * opened and checked first (strict-modes.ts) and its content read from that
+ * descriptor; a module config is imported only once it passed the checks.
+ */
+import { defaultLoaders } from 'cosmiconfig';
+import { lstatSync } from 'node:fs';
+import { extname, isAbsolute, join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { listTrusted, readTrusted } from './strict-modes.js';
+
+export const SYSTEM_CONFIG_DIR = '/etc/nspawn-kit';
+/** Environment variable naming another system configuration directory (tests, a second instance). */
+export const CONFIG_DIR_ENV = 'NSPAWN_KIT_CONFIG_DIR';
+/** The configuration file names looked for in that directory, data formats only: a found file never runs code. */
+export const SEARCH_PLACES = ['config.json', 'config.yaml', 'config.yml'] as const;
+/** The local recipes' directory inside it. */
+export const LOCAL_RECIPES = 'recipes.d';
+/** A configuration file larger than this is refused. */
+export const MAX_CONFIG_FILE = 4 << 20;
+
+const CODE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts'];
+
+/** The system configuration directory: the option given, else $NSPAWN_KIT_CONFIG_DIR, else /etc/nspawn-kit. */
+export function systemConfigDir(given?: string): string {
+  const dir = given ?? process.env[CONFIG_DIR_ENV] ?? SYSTEM_CONFIG_DIR;
+  if (!isAbsolute(dir)) {
+    throw new ConfigError([`${CONFIG_DIR_ENV}=${dir}: expected an absolute path`], `Set ${CONFIG_DIR_ENV} to the absolute path of a configuration directory, or unset it to use ${SYSTEM_CONFIG_DIR}.`);
+  }
+  return dir;
+}
+
+function exists(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/**
+ * The configuration file of the system directory, or undefined when there is
+ * none (or no directory): then the embedded defaults apply. The directory is
+ * checked (as root) before anything in it is looked at.
+ */
+export function findSystemConfig(dir: string): string | undefined {
+  if (!exists(dir)) return undefined;
+  const listed = listTrusted(dir, 'read the configuration from it');
+  if (!listed.ok) throw new ConfigError(listed.problems, 'Fix the ownership or mode of the configuration directory named above, then run again.');
+  const found = SEARCH_PLACES.filter((p) => listed.names.includes(p));
+  if (found.length > 1) {
+    throw new ConfigError([`${dir}: holds ${found.join(' and ')}: only one configuration file is read`], `Merge them into ${join(dir, 'config.json')} and remove the other.`);
+  }
+  return found[0] === undefined ? undefined : join(dir, found[0]);
+}
+
+/** The local recipes' directory of the system configuration, when it exists. */
+export function localRecipeDir(dir: string): string | undefined {
+  const d = join(dir, LOCAL_RECIPES);
+  return exists(d) ? d : undefined;
+}
+
+/** cosmiconfig's parse errors start "JSON Error in FILE:" on a line of its own: the reason is the line after. */
+function parseReason(err: unknown): string {
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').filter((l) => l.trim() !== '');
+  const first = lines[0] ?? '';
+  return (/^(JSON|YAML|TypeScript) Error in /.test(first) ? lines[1] : first)?.trim() ?? 'unknown error';
+}
+
+/**
+ * The data of one configuration file (`shown`: its name in messages), read
+ * through the checks and parsed by cosmiconfig's loader of its extension.
+ * An empty file is an empty configuration, as cosmiconfig has it.
+ */
+export async function readConfigFile(file: string, shown: string): Promise<unknown> {
+  const ext = extname(file);
+  const code = CODE_EXTENSIONS.includes(ext);
+  const read = readTrusted(file, MAX_CONFIG_FILE, code ? 'run this JavaScript/TypeScript configuration' : 'load it');
+  if (!read.ok) {
+    if (read.code === 'ENOENT') throw new ConfigError([`${shown}: no such configuration file`], 'Check the path given to --config.');
+    throw new ConfigError(read.problems, read.refused ? 'Fix the ownership or mode of the file or directory named above, then run again.' : undefined);
+  }
+  if (read.over) throw new ConfigError([`${shown}: is larger than ${MAX_CONFIG_FILE} bytes: not a configuration file`]);
+  const content = read.bytes.toString('utf8');
+  if (content.trim() === '') return {};
+  const loader = (defaultLoaders as Record<string, ((path: string, content: string) => unknown) | undefined>)[ext || 'noExt'];
+  if (!loader) {
+    throw new ConfigError([`${shown}: cannot be parsed: unknown extension "${ext}"`], 'Name it .json or .yaml (or .mjs, .cjs, .js, .ts for a module).');
+  }
+  try {
+    // A module is imported from the file that passed the checks (its real path); data is parsed from the bytes read.
+    const data = await loader(code ? read.real : file, content);
+    return data === undefined || data === null ? {} : data;
+  } catch (err) {
+    throw new ConfigError([`${shown}: cannot be parsed: ${parseReason(err)}`], 'Fix the syntax error and run again.');
+  }
+}
