@@ -202,21 +202,23 @@ test('inside: nspawn-kit --version is package.json version, doctor --json finds 
   for (const t of required) assert.ok(t.found && t.path?.startsWith('/usr/'), `${t.tool}: ${JSON.stringify(t)}`);
   const cfg = inside('nspawn-kit', 'config');
   assert.is(cfg.code, 0, cfg.stderr);
-  const shown = JSON.parse(cfg.stdout) as { recipes: Record<string, string> };
+  const shown = JSON.parse(cfg.stdout) as { file?: string; recipes: Record<string, string> };
+  assert.is(shown.file, '/etc/nspawn-kit/config.json', 'the package\'s conffile is the configuration');
   assert.is(shown.recipes['trixie-minimal'], '/usr/share/nspawn-kit/recipes/trixie-minimal.json');
   assert.is(shown.recipes['bookworm-minimal'], '/usr/share/nspawn-kit/recipes/bookworm-minimal.json');
   timings.push(`the three commands inside ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
-// The nested tier: the configuration nspawn-kit gets inside (the outer mirror where the machine's .nspawn binds it, read-only).
-const NESTED_CONFIG = '/root/nested.json';
+// The nested tier: the system configuration inside, as an admin edits the package's conffile (the outer mirror where the machine's .nspawn binds it, read-only).
+const NESTED_CONFIG = '/etc/nspawn-kit/config.json';
 const MIRROR_INSIDE = '/var/local/nspawn-kit-mirror';
 
 test('nested (systemd as PID 1): install-units runs the daemon; a machine built from the outer mirror starts, is listed and stops with machinectl', async () => {
   if (skip()) return;
   const started = Date.now();
-  writeFileSync(join(root, NESTED_CONFIG.slice(1)), JSON.stringify({ mirror: { root: MIRROR_INSIDE, archives: [], upstreams: { trixie: UPSTREAM } } }), { mode: 0o600 });
-  const nk = (...args: string[]) => ['nspawn-kit', '--config', NESTED_CONFIG, ...args];
+  writeFileSync(join(root, NESTED_CONFIG.slice(1)), JSON.stringify({ mirror: { root: MIRROR_INSIDE, archives: [], upstreams: { trixie: UPSTREAM } } }), { mode: 0o644 });
+  // No --config: nspawn-kit finds its configuration in /etc/nspawn-kit itself.
+  const nk = (...args: string[]) => ['nspawn-kit', ...args];
   let finished = false;
   const booted: Promise<BootUntilReport> = bootUntil({ sh, config }, 'outer', { timeoutMs: 900_000, done: async () => finished });
   let report: BootUntilReport | undefined;
@@ -233,6 +235,9 @@ test('nested (systemd as PID 1): install-units runs the daemon; a machine built 
     const units = inMachine(pid1, nk('install-units'));
     assert.is(units.code, 0, units.stderr + units.stdout);
     assert.match(units.stdout, 'wrote /etc/systemd/system/nspawn-kit-daemon.service');
+    const unit = readFileSync(join(root, 'etc/systemd/system/nspawn-kit-daemon.service'), 'utf8');
+    assert.match(unit, /^ExecStart=\/usr\/bin\/node(js)? \/usr\/share\/nspawn-kit\/dist\/cli\.js --config \/etc\/nspawn-kit\/config\.json daemon$/m);
+    assert.match(unit, 'ReadWritePaths=-/var/lib/nspawn-kit -/var/local/nspawn-kit-mirror\n');
     assert.is(inMachine(pid1, ['systemctl', 'is-enabled', 'nspawn-kit-daemon.service']).stdout.trim(), 'enabled');
     assert.is(inMachine(pid1, ['systemctl', 'is-active', 'nspawn-kit-daemon.service']).stdout.trim(), 'active');
     // The nightly refresh: scheduled by the daemon itself (node-cron) where systemd runs it; its log says when.
