@@ -25,7 +25,6 @@ type NspawnConfig = Pick<Config, 'host' | 'mirror' | 'machines'>;
 
 /** Directories systemd-nspawn reads .nspawn files from with full trust. */
 export const TRUSTED_SETTINGS_DIRS = ['/etc/systemd/nspawn', '/run/systemd/nspawn'] as const;
-const DEFAULT_MACHINES_DIR = '/var/lib/machines';
 
 /**
  * How a boot or run gets the machine's settings: "file", from the .nspawn
@@ -200,15 +199,18 @@ export function renderNspawnFile(machine: string, recipe: Recipe, config: Pick<C
  * Drop-in for systemd-nspawn@<machine>.service, from the original recipe: the
  * stock template adds --network-veth -U --settings=override, which would
  * override the .nspawn file; this ExecStart leaves network and user
- * namespacing to it. A machines.dir other than /var/lib/machines needs
- * --directory, since --machine alone searches /var/lib/machines. With the
- * settings file beside the root, --settings=trusted makes it apply fully.
+ * namespacing to it. It always names the root with --directory, also in
+ * /var/lib/machines where --machine alone would find it: the host finds a
+ * running machine by the --directory of its systemd-nspawn (boot.ts
+ * nspawnPids), so without it `list` called a machine started by `machinectl
+ * start` stopped and `rm` would remove it while it runs. With the settings
+ * file beside the root, --settings=trusted makes it apply fully.
  */
 export function renderNspawnServiceOverride(machinesDir: string, trustBesideRoot = false): string {
   const args = ['systemd-nspawn', '--quiet', '--keep-unit', '--boot', '--link-journal=try-guest', '--machine=%i'];
   if (trustBesideRoot) args.push('--settings=trusted');
   const dir = posix.normalize(machinesDir).replace(/\/$/, '');
-  if (dir !== DEFAULT_MACHINES_DIR) args.push(systemdWord(`--directory=${dir}/`, '%i'));
+  args.push(systemdWord(`--directory=${dir}/`, '%i'));
   return `# Written by nspawn-kit.\n[Service]\nExecStart=\nExecStart=${args.join(' ')}\n`;
 }
 

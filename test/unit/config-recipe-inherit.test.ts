@@ -85,11 +85,17 @@ const BUNDLED: Record<string, { canonical: string; hash?: string; baseHash: stri
     canonical: String.raw`{"bootstrap":"debootstrap","codename":"jammy","components":["main","universe"],"firstboot":"rc.local","hostname":"qgisbuilds","name":"qgis-nightly-ubuntu","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","sudo","qgis","python3-qgis"],"refresh":false,"repositories":[{"components":["main"],"enabled":true,"key":"${B}/keys/qgis-archive.asc","name":"qgis-nightly","suite":"jammy","uri":"https://qgis.org/ubuntugis-nightly"},{"components":["main"],"enabled":true,"key":"${B}/keys/ubuntugis-unstable.asc","name":"ubuntugis-unstable","suite":"jammy","uri":"http://ppa.launchpad.net/ubuntugis/ubuntugis-unstable/ubuntu"}],"steps":["su - user -c 'echo \"export LD_LIBRARY_PATH=\\$LD_LIBRARY_PATH:\\$HOME/apps/lib/\" >> ~/.profile'"],"updates":true,"users":[{"groups":["sudo"],"name":"user","password":{"policy":"locked"},"shell":"/bin/bash","sshKeys":[],"uid":1976}],"variant":"minbase"}`,
     baseHash: '1eda0044b42a703c6982dfe5d5410e4deaae56ae6c3c21c1192adcc22f53496b',
   },
+  // Issue 14: Debian 13, the same shape as bookworm-minimal (not in the nightly refresh).
+  'trixie-minimal': {
+    canonical: String.raw`{"bootstrap":"debootstrap","codename":"trixie","components":["main"],"firstboot":"systemd","hostname":"trixie-minimal","name":"trixie-minimal","nspawn":{"binds":[],"bindsReadOnly":[],"network":"host","privateUsers":false},"packages":["systemd","systemd-sysv","dbus","systemd-resolved"],"refresh":false,"repositories":[],"steps":[],"updates":true,"users":[],"variant":"minbase"}`,
+    hash: 'c2b640fbcf3d76fa6888c923740f9c5728558e1435674d0a9498748af1fb05fc',
+    baseHash: '7856cbb6e2a3b067caf21451c35aa3957dc1f59e062c2a89f92faa1e293512c0',
+  },
 };
 
 test('every bundled recipe resolves to the body, hash and baseHash written down, its suites with their upstreams', () => {
   const base = makeConfig('/nonexistent');
-  const config = makeConfig('/nonexistent', { mirror: { ...base.mirror, upstreams: { bookworm: 'http://127.0.0.1:9/debian', jammy: 'http://127.0.0.1:9/ubuntu' } } });
+  const config = makeConfig('/nonexistent', { mirror: { ...base.mirror, upstreams: { bookworm: 'http://127.0.0.1:9/debian', trixie: 'http://127.0.0.1:9/debian', jammy: 'http://127.0.0.1:9/ubuntu' } } });
   const all = resolveAllRecipes(config);
   assert.equal(all.map((r) => r.name), Object.keys(BUNDLED).sort());
   for (const r of all) {
@@ -108,6 +114,11 @@ test('every bundled recipe resolves to the body, hash and baseHash written down,
     bookworm: 'http://127.0.0.1:9/debian',
     'bookworm-updates': 'http://127.0.0.1:9/debian',
     'bookworm-security': 'http://127.0.0.1:9/debian-security',
+  });
+  assert.equal(byName.get('trixie-minimal')?.upstreams, {
+    trixie: 'http://127.0.0.1:9/debian',
+    'trixie-updates': 'http://127.0.0.1:9/debian',
+    'trixie-security': 'http://127.0.0.1:9/debian-security',
   });
   // Ubuntu's archive carries its own -security suite.
   assert.equal(byName.get('qgis-nightly-ubuntu')?.upstreams, {

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeConfig, makeRecipe } from '../helpers/config.js';
 import { networkLines, renderNspawnFile, renderNspawnServiceOverride } from '../../src/machine/nspawn-file.js';
+import { isNspawnOn } from '../../src/machine/boot.js';
 
 const config = makeConfig('/srv/nk');
 const lines = (text: string) => text.split('\n');
@@ -36,13 +37,24 @@ test('.nspawn: a colon in the mirror path is escaped; a line break in a bind is 
   assert.throws(() => renderNspawnFile('box', bad, config), /line break/);
 });
 
-test('service override: the original recipe ExecStart, --directory only outside /var/lib/machines', () => {
+test('service override: the original recipe ExecStart, --directory always (list and rm find a machinectl-started machine by it)', () => {
   const std = renderNspawnServiceOverride('/var/lib/machines');
-  assert.is(std, '# Written by nspawn-kit.\n[Service]\nExecStart=\nExecStart=systemd-nspawn --quiet --keep-unit --boot --link-journal=try-guest --machine=%i\n');
+  assert.is(std, '# Written by nspawn-kit.\n[Service]\nExecStart=\nExecStart=systemd-nspawn --quiet --keep-unit --boot --link-journal=try-guest --machine=%i --directory=/var/lib/machines/%i\n');
   const other = renderNspawnServiceOverride('/srv/machines/');
   assert.ok(other.endsWith('--machine=%i --directory=/srv/machines/%i\n'));
   const trusted = renderNspawnServiceOverride('/srv/machines', true);
   assert.ok(trusted.endsWith('--machine=%i --settings=trusted --directory=/srv/machines/%i\n'), trusted);
+});
+
+test('service override: the systemd-nspawn that machinectl start runs is found on the machine root (default machines dir too)', () => {
+  for (const dir of ['/var/lib/machines', '/srv/machines']) {
+    const execStart = renderNspawnServiceOverride(dir).split('\n').filter((l) => l.startsWith('ExecStart=systemd-nspawn'));
+    assert.is(execStart.length, 1);
+    // systemd replaces %i with the instance; these paths need no unquoting.
+    const argv = (execStart[0] ?? '').slice('ExecStart='.length).replaceAll('%i', 'web').split(' ');
+    assert.ok(isNspawnOn(argv, `${dir}/web`), argv.join(' '));
+    assert.not.ok(isNspawnOn(argv, `${dir}/webx`));
+  }
 });
 
 test.run();
