@@ -6,7 +6,6 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Repository } from '../config/schema.js';
 import type { Config, Recipe } from '../config/types.js';
 import type { Command, RunOptions, RunResult, Shell } from '../shell.js';
 import type { DebPackage } from './deb.js';
@@ -150,30 +149,17 @@ export function parsePrintUris(text: string): NeededDeb[] {
   return out;
 }
 
-/** Private sources for a recipe: `own`, each of its suites from that suite's upstream, plus each enabled extra repository whose key the host has. */
-export function recipeSources(
-  recipe: { codename: string; upstream: string; suites: string[]; upstreams: Record<string, string>; components: string[]; repositories: Repository[] },
-  keyring: string,
-  hostHas: (path: string) => boolean,
-): { sources: AptSource[]; own: AptSource[]; skipped: string[] } {
-  const own: AptSource[] = recipe.suites.map((suite) => ({
+/**
+ * A recipe's own private sources: each of its suites from that suite's upstream, Signed-By the
+ * codename's keyring. Extra repositories are warm-keys.ts's (their keys are copied in, checked).
+ */
+export function recipeSources(recipe: { upstream: string; suites: string[]; upstreams: Record<string, string>; components: string[] }, keyring: string): AptSource[] {
+  return recipe.suites.map((suite) => ({
     uri: Object.hasOwn(recipe.upstreams, suite) ? (recipe.upstreams[suite] as string) : recipe.upstream,
     suite,
     components: recipe.components,
     signedBy: keyring,
   }));
-  const sources = [...own];
-  const skipped: string[] = [];
-  for (const repo of recipe.repositories) {
-    if (!repo.enabled) continue;
-    const key = repo.key ?? (repo.signedBy && hostHas(repo.signedBy) ? repo.signedBy : undefined);
-    if (!key) {
-      skipped.push(`${repo.name}: its key is only inside the container (${repo.signedBy ?? 'no key'}); not warmed`);
-      continue;
-    }
-    sources.push({ uri: repo.uri, suite: repo.suite, components: repo.components, signedBy: key });
-  }
-  return { sources, own, skipped };
 }
 
 /** The characters apt's URItoFileName quotes (apt-pkg/contrib/strutl.cc), besides "%", controls, space and non-ASCII. */

@@ -111,7 +111,8 @@ async function heldVersions(layout: MirrorLayout, suites: string[]): Promise<Map
 async function refreshCodename(ctx: MirrorContext, layout: MirrorLayout, codename: string, familySuites: string[], recipe: Recipe, opts: UpdatesOptions, out: CodenameUpdates): Promise<void> {
   const { sh } = ctx;
   const keyring = codenameKeyring(codename, opts.keyring);
-  const { sources } = recipeSources({ ...recipe, repositories: [] }, keyring, existsSync);
+  // The codename family's own sources only: no extra repository, so no key but the codename's keyring.
+  const sources = recipeSources(recipe, keyring);
   const warmDir = join(layout.state, 'warm', codename);
   const root = await prepareAptRoot(sh, join(warmDir, REFRESH_ROOT), rootArchitecture(ctx.config), sources);
   await writeFamilyRecord(sh, root, sources);

@@ -26,6 +26,7 @@ import { publishMirror, type PublishReport } from './publish.js';
 import { trustKey } from './trusted-index.js';
 import { readSuiteLists, suitesByBytes } from './upstream-lists.js';
 import { baseSet, codenameKeyring } from './warm-base.js';
+import { extraRepositorySources } from './warm-keys.js';
 
 export { codenameKeyring, suiteKeyring } from './warm-base.js';
 
@@ -104,10 +105,14 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): P
   const result: RecipeWarm = { recipe: recipe.name, codename: recipe.codename, baseSet: 0, baseSetCached: false, needed: 0, alreadyInPool: 0, toDownload: 0, downloaded: 0, bytesDownloaded: 0, listBytes: 0, addedToSuite: 0, suites: {}, warnings: [] };
   for (const s of recipe.suites) result.suites[s] = { needed: 0, downloaded: 0 };
   const keyring = codenameKeyring(recipe.codename, opts.keyring);
-  const { sources, own, skipped } = recipeSources(recipe, keyring, existsSync);
-  result.warnings.push(...skipped);
+  const own = recipeSources(recipe, keyring);
   const warmDir = join(layout.state, 'warm', recipe.codename);
-  const root = await prepareAptRoot(sh, join(warmDir, `apt-${recipe.name}`), rootArchitecture(ctx.config), sources);
+  const rootDir = join(warmDir, `apt-${recipe.name}`);
+  // The extra repositories' keys: read checked, normalised, copied into the root (warm-keys.ts).
+  const extra = await extraRepositorySources(sh, rootDir, recipe, existsSync);
+  result.warnings.push(...extra.skipped);
+  const sources = [...own, ...extra.sources];
+  const root = await prepareAptRoot(sh, rootDir, rootArchitecture(ctx.config), sources);
   await writeFamilyRecord(sh, root, own);
   const onLine = (line: string): void => {
     if (line.trim()) ctx.log?.(`${recipe.name}: ${line.trim()}`);
