@@ -112,6 +112,10 @@ export async function installUnits(opts: InstallUnitsOptions): Promise<InstallUn
     return { mode: 'cron', written: [], commands: [], crontab: cronFile(config, opts), watchCommand: watchCommand(config, opts) };
   }
   const dir = opts.unitDir ?? SYSTEM_UNIT_DIR;
+  // The unit's ReadWritePaths= name these with "-" (a missing path is skipped, and then stays
+  // read-only under ProtectSystem=strict): they must exist before the daemon first starts, or it
+  // cannot create them and restarts forever.
+  for (const path of [config.stateDir, config.mirror.root]) await sh.mkdir(path);
   await sh.mkdir(dir);
   const written: string[] = [];
   for (const unit of renderUnits(config, opts)) {

@@ -21,6 +21,9 @@ test('install-units writes the daemon unit into the unit dir; systemd-analyze ac
   const res = await installUnits({ config, sh: new Shell({ log: () => undefined }), unitDir, ...paths });
   assert.is(res.mode, 'systemd');
   assert.equal(res.written, [join(unitDir, DAEMON_UNIT)]);
+  // Its ReadWritePaths= exist before the first start (a missing one stays read-only in the sandbox).
+  for (const path of [config.stateDir, config.mirror.root]) assert.ok(statSync(path).isDirectory(), path);
+  assert.match(readFileSync(res.written[0]!, 'utf8'), new RegExp(`^ReadWritePaths=.*-${config.stateDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`, 'm'));
   assert.equal(res.commands, [], 'not enabled where systemd is not PID 1');
   assert.is(statSync(res.written[0]!).mode & 0o777, 0o644);
   const text = readFileSync(res.written[0]!, 'utf8');
@@ -33,12 +36,13 @@ test('install-units writes the daemon unit into the unit dir; systemd-analyze ac
 
 test('with systemd as PID 1: daemon-reload and enable --now (dry-run prints them, writes nothing)', async () => {
   const unitDir = join(base, 'dry');
-  const config = makeConfig(base, { host: { codename: 'bookworm', architecture: 'amd64', systemdPid1: true, aptSources: {} } });
+  const config = makeConfig(join(base, 'fresh'), { host: { codename: 'bookworm', architecture: 'amd64', systemdPid1: true, aptSources: {} } });
   const sh = new Shell({ dryRun: true, log: () => undefined });
   const res = await installUnits({ config, sh, unitDir, ...paths });
   assert.equal(res.commands, ['systemctl daemon-reload', `systemctl enable --now -- ${DAEMON_UNIT}`]);
   assert.ok(sh.planned.some((p) => p.startsWith(`write ${join(unitDir, DAEMON_UNIT)}`)));
   assert.ok(sh.planned.includes(`systemctl enable --now -- ${DAEMON_UNIT}`));
+  assert.ok(sh.planned.indexOf(`mkdir -p -- ${config.stateDir}`) >= 0 && sh.planned.indexOf(`mkdir -p -- ${config.stateDir}`) < sh.planned.findIndex((p) => p.startsWith('systemctl enable')), sh.planned.join('\n'));
   assert.throws(() => statSync(unitDir));
 });
 
