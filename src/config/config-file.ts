@@ -6,8 +6,11 @@
  * (recipes.d is still read). Nothing is searched anywhere else: not the
  * working directory, not its parents, not package.json.
  *
- * The files are parsed by cosmiconfig's own loaders (JSON, YAML, and, for
- * --config only, JavaScript/TypeScript modules), but cosmiconfig's explorer
+ * The files are parsed by cosmiconfig's own loaders (JSON, YAML), and, for
+ * --config only, a JavaScript module is imported (as root: only from a path
+ * whose every directory only root can write, module-trust.ts). TypeScript is
+ * refused: cosmiconfig would compile it into a file beside it and read a
+ * tsconfig.json from any directory above. cosmiconfig's explorer
  * is not used: creating one reads a "meta" configuration from the working
  * directory (package.json, .config/config.*), and so would run a
  * `.config/config.mjs` found wherever nspawn-kit is started. Every file is
@@ -17,7 +20,9 @@
 import { defaultLoaders } from 'cosmiconfig';
 import { lstatSync } from 'node:fs';
 import { extname, isAbsolute, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { moduleChainProblems } from './module-trust.js';
 import { listTrusted, readTrusted } from './strict-modes.js';
 
 export const SYSTEM_CONFIG_DIR = '/etc/nspawn-kit';
@@ -30,7 +35,8 @@ export const LOCAL_RECIPES = 'recipes.d';
 /** A configuration file larger than this is refused. */
 export const MAX_CONFIG_FILE = 4 << 20;
 
-const CODE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts'];
+const CODE_EXTENSIONS = ['.js', '.mjs', '.cjs'];
+const TS_EXTENSIONS = ['.ts', '.cts', '.mts'];
 
 /** The system configuration directory: the option given, else $NSPAWN_KIT_CONFIG_DIR, else /etc/nspawn-kit. */
 export function systemConfigDir(given?: string): string {
@@ -81,24 +87,43 @@ function parseReason(err: unknown): string {
  */
 export async function readConfigFile(file: string, shown: string): Promise<unknown> {
   const ext = extname(file);
-  const code = CODE_EXTENSIONS.includes(ext);
-  const read = readTrusted(file, MAX_CONFIG_FILE, code ? 'run this JavaScript/TypeScript configuration' : 'load it');
-  if (!read.ok) {
-    if (read.code === 'ENOENT') throw new ConfigError([`${shown}: no such configuration file`], 'Check the path given to --config.');
-    throw new ConfigError(read.problems, read.refused ? 'Fix the ownership or mode of the file or directory named above, then run again.' : undefined);
+  if (TS_EXTENSIONS.includes(ext)) {
+    throw new ConfigError([`${shown}: TypeScript configurations are not supported`], 'Compile it to JavaScript (.mjs), or use JSON or YAML.');
   }
+  const code = CODE_EXTENSIONS.includes(ext);
+  const read = readTrusted(file, MAX_CONFIG_FILE, code ? 'run this JavaScript configuration' : 'load it');
+  if (!read.ok && !read.refused) {
+    if (read.code === 'ENOENT') throw new ConfigError([`${shown}: no such configuration file`], 'Check the path given to --config.');
+    throw new ConfigError(read.problems);
+  }
+  // Checked before anything is imported: a module is imported by name, so its whole path must be root's.
+  const refused = [...(read.ok ? [] : read.problems), ...(code ? moduleChainProblems(file, file) : [])];
+  if (refused.length) throw new ConfigError(refused, 'Fix the ownership or mode of the file or directory named above, then run again.');
+  if (!read.ok) throw new ConfigError(read.problems);
   if (read.over) throw new ConfigError([`${shown}: is larger than ${MAX_CONFIG_FILE} bytes: not a configuration file`]);
+  if (code) return importModule(read.real, shown);
   const content = read.bytes.toString('utf8');
   if (content.trim() === '') return {};
   const loader = (defaultLoaders as Record<string, ((path: string, content: string) => unknown) | undefined>)[ext || 'noExt'];
   if (!loader) {
-    throw new ConfigError([`${shown}: cannot be parsed: unknown extension "${ext}"`], 'Name it .json or .yaml (or .mjs, .cjs, .js, .ts for a module).');
+    throw new ConfigError([`${shown}: cannot be parsed: unknown extension "${ext}"`], 'Name it .json or .yaml (or .mjs, .cjs, .js for a module).');
   }
   try {
-    // A module is imported from the file that passed the checks (its real path); data is parsed from the bytes read.
-    const data = await loader(code ? read.real : file, content);
+    // Data is parsed from the bytes read through the checked descriptor.
+    const data = await loader(file, content);
     return data === undefined || data === null ? {} : data;
   } catch (err) {
     throw new ConfigError([`${shown}: cannot be parsed: ${parseReason(err)}`], 'Fix the syntax error and run again.');
   }
+}
+
+/** A module configuration's default export, imported once from the real path that passed the checks. */
+async function importModule(real: string, shown: string): Promise<unknown> {
+  let data: unknown;
+  try {
+    data = ((await import(pathToFileURL(real).href)) as { default?: unknown }).default;
+  } catch (err) {
+    throw new ConfigError([`${shown}: cannot be loaded: ${parseReason(err)}`], 'Fix the error in the module and run again.');
+  }
+  return data === undefined || data === null ? {} : data;
 }

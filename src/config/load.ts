@@ -21,13 +21,15 @@ export interface LoadOptions {
   configFile?: string;
   /** The system configuration directory (default: $NSPAWN_KIT_CONFIG_DIR, else /etc/nspawn-kit). */
   configDir?: string;
-  /** What a relative --config is relative to, and file names in messages are shown relative to (default: process.cwd()). Never searched. */
+  /** What a relative --config is relative to, and shown relative to in messages (default: process.cwd()). Never searched. */
   cwd?: string;
   /** Host facts (tests pass their own). */
   host?: HostFacts;
 }
 
-function display(file: string, cwd: string): string {
+/** A file's name in messages: relative to cwd only for a relative --config argument (as it was typed, normalised), else absolute. */
+function display(file: string, cwd: string, given: string | undefined): string {
+  if (given === undefined || isAbsolute(given)) return file;
   const rel = relative(cwd, file);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
@@ -35,14 +37,14 @@ function display(file: string, cwd: string): string {
 async function readRaw(opts: LoadOptions, cwd: string, dir: string): Promise<{ file: string | undefined; data: unknown }> {
   const file = opts.configFile !== undefined ? resolve(cwd, opts.configFile) : findSystemConfig(dir);
   if (file === undefined) return { file, data: {} };
-  return { file, data: await readConfigFile(file, display(file, cwd)) };
+  return { file, data: await readConfigFile(file, display(file, cwd, opts.configFile)) };
 }
 
 export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   const cwd = opts.cwd ?? process.cwd();
   const dir = systemConfigDir(opts.configDir);
   const { file, data } = await readRaw(opts, cwd, dir);
-  const where = file ? display(file, cwd) : '<embedded defaults>';
+  const where = file ? display(file, cwd, opts.configFile) : '<embedded defaults>';
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError([`${where}: expected an object at the top level`]);
   }

@@ -35,6 +35,10 @@ export interface PathWalk {
   real: string;
   /** Every path the resolution went through, link targets included, in order. */
   visited: string[];
+  /** Every existing directory a name was looked up in, in order (real paths: / first). */
+  lookups: string[];
+  /** Every symbolic link followed, where it really is (its directory is the one that can repoint it). */
+  links: string[];
   /** The first existing path on a kernel file system (proc, sysfs, ...) or that is a device node, with what it is. */
   kernel?: { path: string; what: string };
 }
@@ -61,8 +65,9 @@ export function walkPath(path: string): PathWalk {
   let pending = normal.split('/').filter(Boolean);
   let current = '/';
   let missing = false;
-  let links = 0;
   let kernel: PathWalk['kernel'];
+  const lookups: string[] = [];
+  const links: string[] = [];
   while (pending.length > 0) {
     const part = pending.shift() as string;
     if (part === '.') continue;
@@ -72,6 +77,7 @@ export function walkPath(path: string): PathWalk {
       current = next;
       continue;
     }
+    if (!lookups.includes(current)) lookups.push(current);
     let st;
     try {
       st = lstatSync(next);
@@ -83,7 +89,8 @@ export function walkPath(path: string): PathWalk {
       continue;
     }
     if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw new PathWalkError(path, 'ELOOP', `ELOOP at ${next}: more than ${MAX_LINKS} symbolic links`, visited);
+      links.push(next);
+      if (links.length > MAX_LINKS) throw new PathWalkError(path, 'ELOOP', `ELOOP at ${next}: more than ${MAX_LINKS} symbolic links`, visited);
       let target: string;
       try {
         target = readlinkSync(next);
@@ -99,7 +106,8 @@ export function walkPath(path: string): PathWalk {
     kernel ??= st.isBlockDevice() || st.isCharacterDevice() ? { path: next, what: 'a device node' } : kernelFs(next, path, visited);
     current = next;
   }
-  return kernel ? { normal, real: current, visited, kernel } : { normal, real: current, visited };
+  const walk = { normal, real: current, visited, lookups, links };
+  return kernel ? { ...walk, kernel } : walk;
 }
 
 function kernelFs(at: string, path: string, visited: string[]): PathWalk['kernel'] {

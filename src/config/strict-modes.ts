@@ -17,11 +17,16 @@
  *   directory that file really is in (from /proc/self/fd) and the directory
  *   holding the name given (whoever can write there can point the link
  *   elsewhere).
- * Directories further up are not checked. As another user nothing is refused
- * (such a run can harm no one but that user); the opens are the same.
+ * - every symbolic link met on the way (in the middle of the path too):
+ *   the directory it is in, by the same rule as the file's directory.
+ * Other directories further up are not checked (module-trust.ts checks them
+ * all for a JavaScript configuration, which is imported by name). As another
+ * user nothing is refused (such a run can harm no one but that user); the
+ * opens are the same.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { walkPath } from './path-walk.js';
 
 export type Kind = 'file' | 'directory';
 
@@ -38,7 +43,7 @@ function modeText(st: Stats): string {
 }
 
 /** Why root must not read what has this stat (an entry, or a directory whose entries are read), with the fixes. */
-function entryFaults(st: Stats, path: string): { why: string[]; fix: string[] } {
+export function entryFaults(st: Stats, path: string): { why: string[]; fix: string[] } {
   const why: string[] = [];
   const fix: string[] = [];
   if (st.uid !== 0) {
@@ -60,7 +65,7 @@ function holderFaults(st: Stats, path: string): { why: string[]; fix: string[] }
 }
 
 /** "SUBJECT: REASONS: refusing to ACTION as root; FIX" (the subject ends with ":" or "is"). */
-function refusal(subject: string, faults: { why: string[]; fix: string[] }, action: string): string {
+export function refusal(subject: string, faults: { why: string[]; fix: string[] }, action: string): string {
   return `${subject} ${faults.why.join(', and ')}: refusing to ${action} as root; ${faults.fix.join(' && ')}`;
 }
 
@@ -73,7 +78,11 @@ function realPathOf(fd: number, path: string): string {
   }
 }
 
-/** The directories holding `path`: where the opened file really is, and where the name given is (if a link made them differ). */
+/**
+ * The directories holding `path`: where the opened file really is, where the
+ * name given is (if a link made them differ), and where every link met on the
+ * way is (whoever can write there can point the link elsewhere).
+ */
 function holders(path: string, real: string): string[] {
   const dirs = new Set([dirname(real)]);
   try {
@@ -81,6 +90,14 @@ function holders(path: string, real: string): string[] {
   } catch {
     // The name's directory is gone meanwhile: the opened file's own directory is still checked.
   }
+  let links: string[];
+  try {
+    links = walkPath(path).links;
+  } catch {
+    // The name cannot be resolved again (it changed meanwhile): its lexical directory stands for them, and fails the check when it is gone.
+    links = [resolve(path)];
+  }
+  for (const link of links) dirs.add(dirname(link));
   return [...dirs];
 }
 

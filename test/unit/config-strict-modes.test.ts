@@ -140,7 +140,8 @@ test('a symbolic link is followed: the file it leads to and its directory are ch
     ]);
   }));
 
-test('a JavaScript configuration not owned by root is refused and never runs; owned by root it runs and loads', () =>
+// A root-owned module under a root-only chain runs: config-module-trust.test.ts (a temporary directory here is under the sticky /tmp, refused for modules).
+test('a JavaScript configuration not owned by root is refused and never runs', () =>
   withDir((dir) => {
     const marker = join(dir, 'ran');
     const file = join(dir, 'nspawn.config.mjs');
@@ -148,13 +149,27 @@ test('a JavaScript configuration not owned by root is refused and never runs; ow
     chownSync(file, NOBODY, NOBODY);
     const r = run(file);
     assert.is(r.code, 2, r.stderr);
-    assert.equal(problems(r.stderr), [`${file}: owned by uid ${NOBODY}, not root: refusing to run this JavaScript/TypeScript configuration as root; chown root ${file}`]);
+    assert.is(problems(r.stderr)[0], `${file}: owned by uid ${NOBODY}, not root: refusing to run this JavaScript configuration as root; chown root ${file}`);
     assert.not.ok(existsSync(marker), 'the module was not imported');
-    chownSync(file, 0, 0);
-    const ok = run(file);
-    assert.is(ok.code, 0, ok.stderr);
-    assert.is((JSON.parse(ok.stdout) as { stateDir: string }).stateDir, join(dir, 'state'));
-    assert.ok(existsSync(marker));
+  }));
+
+test('a symbolic link in the middle of the path: the directory holding it is checked too (a sticky one of root\'s may hold it)', () =>
+  withDir(async (dir) => {
+    const real = join(dir, 'real');
+    const open = join(dir, 'open');
+    mkdirSync(real);
+    mkdirSync(open);
+    writeFileSync(join(real, 'config.json'), configText(dir));
+    // open/mid -> real: the file's own directory (real) and the name's (realpath: real) are root's, the link's is not.
+    symlinkSync(real, join(open, 'mid'));
+    const file = join(open, 'mid', 'config.json');
+    assert.is((await loadConfig({ configFile: file, configDir: join(dir, 'none'), host })).stateDir, join(dir, 'state'), 'a root-only directory may hold the link');
+    chmodSync(open, 0o777);
+    assert.equal(await refusedBy({ configFile: file, configDir: join(dir, 'none') }), [
+      `${file} (-> ${join(real, 'config.json')}): its directory ${open} is writable by group or others (mode 0777): refusing to load it as root; chmod go-w ${open}`,
+    ]);
+    chmodSync(open, 0o1777);
+    assert.is((await loadConfig({ configFile: file, configDir: join(dir, 'none'), host })).stateDir, join(dir, 'state'));
   }));
 
 test('recipe files and directories: writable by others (recipeDirs or recipes.d) is refused with the path; fixed, they load', () =>
