@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runWithToolsHidden } from '../helpers/hide-tools.js';
 import { cli, entry, ROOT } from '../helpers/cli.js';
 import { DOCTOR_TOOLS } from '../helpers/doctor-tools.js';
 
@@ -72,26 +73,8 @@ test('doctor: overlayfs as /proc/filesystems and the running kernel\'s modules s
 
 /** Runs the CLI in a private mount namespace where `tool` is a non-executable empty file wherever doctor looks. */
 function doctorWithout(tool: string, args: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'nk-doctor-'));
-  try {
-    const blank = join(dir, 'blank');
-    writeFileSync(blank, '', { mode: 0o644 });
-    const script = [
-      'set -e',
-      'blank=$1 tool=$2; shift 2',
-      'for d in $(printf %s "$PATH" | tr : " ") /usr/sbin /sbin /usr/bin /bin; do',
-      '  if [ -e "$d/$tool" ]; then mount --bind -- "$blank" "$d/$tool"; fi',
-      'done',
-      'exec "$@"',
-    ].join('\n');
-    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', blank, tool, process.execPath, ...entry(), ...args], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const r = runWithToolsHidden([tool], [process.execPath, ...entry(), ...args]);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const isRoot = process.getuid?.() === 0;
