@@ -125,3 +125,16 @@ export function tail(text: string, lines = 15): string {
   const all = text.replace(/\s+$/, '').split('\n');
   return all.slice(-lines).join('\n');
 }
+
+/**
+ * An error as the JSON object `--json` prints on stderr (progress.ts writes it
+ * as the last event line): the message without terminal rendering (JSON
+ * escapes it), the hint, the exit code, and a configuration's problems one by one.
+ */
+export function errorJson(err: unknown): { error: string; hint?: string; exitCode: number; problems?: string[] } {
+  const exitCode = exitCodeFor(err);
+  if (err instanceof ConfigError) return { error: err.message, hint: err.hint, exitCode, problems: err.problems };
+  if (err instanceof NspawnKitError) return { error: err.message, hint: err.hint, exitCode };
+  if (err instanceof CommanderError) return { error: err.message.replace(/^error: /, ''), hint: 'Run with --help for usage.', exitCode };
+  return { error: err instanceof Error ? String(err) : String(err), exitCode };
+}

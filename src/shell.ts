@@ -17,6 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import { $, quote } from 'zx/core';
 import { CommandError, tail } from './errors.js';
 import { logToStderr } from './escape.js';
+import { formatProgress, throttledProgress, type ProgressSink } from './progress.js';
 
 /** A command as data: the program and its argv, each flag next to its value. */
 export type Command = readonly [cli: string, args: readonly string[]];
@@ -50,6 +51,8 @@ export interface ShellOptions {
   verbose?: boolean;
   /** Where dry-run plans and verbose output go (a listr2 task rebinds this to task.output). */
   log?: (line: string) => void;
+  /** Where long stages report how far along they are (progress.ts; a listr2 task rebinds it too). Default: throttled lines through `log`. */
+  progress?: ProgressSink;
 }
 
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -65,17 +68,20 @@ export class Shell {
   /** Every write the shell skipped in dry-run, in order. */
   readonly planned: string[] = [];
   log: (line: string) => void;
+  progress: ProgressSink;
 
   constructor(opts: ShellOptions = {}) {
     this.dryRun = opts.dryRun ?? false;
     this.verbose = opts.verbose ?? false;
     this.log = opts.log ?? logToStderr;
+    this.progress = opts.progress ?? throttledProgress((r) => this.log(formatProgress(r)));
   }
 
-  /** A shell sharing settings and plan, logging elsewhere (e.g. to one listr2 task). */
-  withLog(log: (line: string) => void): Shell {
+  /** A shell sharing settings and plan, logging (and reporting progress) elsewhere, e.g. to one listr2 task. */
+  withLog(log: (line: string) => void, progress?: ProgressSink): Shell {
     const child = Object.create(this) as Shell;
     child.log = log;
+    if (progress) child.progress = progress;
     return child;
   }
 
