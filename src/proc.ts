@@ -222,3 +222,27 @@ export async function processes(): Promise<ProcessInfo[]> {
   }
   return found;
 }
+
+/** One row of the process table: what stopping a command's children needs (stat(5) fields 3 to 6). */
+export interface ProcessRow {
+  pid: number;
+  ppid: number;
+  /** Process group ID. */
+  pgrp: number;
+  /** Session ID. */
+  sid: number;
+  /** R, S, D, Z (zombie), T, ... */
+  state: string;
+}
+
+/** Every process we can see (/proc/<pid>/stat); one that exits meanwhile is left out. */
+export async function processTable(): Promise<ProcessRow[]> {
+  const rows: ProcessRow[] = [];
+  for (const entry of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = await statFields(Number(entry));
+    if (!f) continue;
+    rows.push({ pid: Number(entry), state: f[0] ?? '', ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]) });
+  }
+  return rows;
+}

@@ -4,8 +4,8 @@
  * returns it; errors are mapped to exit codes by exitCodeFor (errors.ts): 0 ok,
  * 1 failure, 2 usage or configuration. Errors are printed through formatError,
  * which escapes every control character of the values in them (escape.ts).
- * main() is an entry point: while it runs, SIGINT/SIGTERM run the exit hooks
- * (exit-hooks.ts) and end the process.
+ * main() is an entry point: while it runs, SIGINT/SIGTERM/SIGHUP stop every
+ * child process, run the exit hooks (exit-hooks.ts) and end the process.
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { registerMachine } from './commands/machine.js';
 import { registerTriggers } from './commands/triggers.js';
 import type { GlobalOptions } from './context.js';
 import { exitCodeFor, formatError, renderMessage } from './errors.js';
-import { exitOnSignals } from './exit-hooks.js';
+import { exitOnSignals, signalInProgress } from './exit-hooks.js';
 
 export { exitCodeFor, formatError };
 
@@ -55,6 +55,8 @@ export async function main(argv = process.argv): Promise<number> {
     return program.outcome.code ?? 0;
   } catch (err) {
     // Commander has printed its own usage error already.
+    // Interrupted: the failure is the signal's doing (a killed tool); the handler reports and exits 128 + N.
+    if (signalInProgress()) return exitCodeFor(err);
     if (!(err instanceof CommanderError)) process.stderr.write(`nspawn-kit: ${formatError(err)}\n`);
     return exitCodeFor(err);
   } finally {

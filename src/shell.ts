@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants as fsConstants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { $, quote } from 'zx/core';
+import { spawnBackground } from './children.js';
 import { CommandError, tail } from './errors.js';
 import { logToStderr } from './escape.js';
 import { formatProgress, throttledProgress, type ProgressSink } from './progress.js';
@@ -107,6 +108,10 @@ export class Shell {
       nothrow: true,
       quiet: true,
       verbose: false,
+      // Its own session and process group, registered until it exits, so that the entry point's
+      // signal handler stops it and everything it started (children.ts says why).
+      detached: true,
+      spawn: spawnBackground as unknown as typeof import('node:child_process').spawn,
     });
     const proc = sh`${argv}`;
     if (opts.onLine || this.verbose) {

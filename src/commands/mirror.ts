@@ -1,4 +1,5 @@
 /** `mirror import|publish|warm|refresh|gc|verify|serve` and `status`. */
+import { claimSignals } from '../exit-hooks.js';
 import type { ProgramCommand } from './action.js';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
@@ -129,7 +130,9 @@ export function registerMirror(program: ProgramCommand, globals: () => GlobalOpt
       });
       app.log(`serving ${app.config.mirror.root} at ${server.url} (Ctrl-C to stop)`);
       await new Promise<void>((resolveStop) => {
-        const stop = () => void server.close().then(resolveStop);
+        // serve stops itself gracefully: the entry point leaves the signals to it (exit-hooks.ts).
+        const release = claimSignals();
+        const stop = () => void server.close().then(resolveStop).finally(release);
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });

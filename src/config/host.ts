@@ -6,6 +6,7 @@
  * asynchronously; loadConfig puts them into the Config every command gets
  * (context.ts). Nothing is cached here: recipe resolution only reads them.
  */
+import { trackChild } from '../children.js';
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,13 @@ import { promisify } from 'node:util';
 import type { HostFacts } from './types.js';
 import { CODENAME } from './formats.js';
 
-const execFileAsync = promisify(execFile);
+const execFileNode = promisify(execFile);
+/** execFile, registered (children.ts): an interrupt stops these probes like every other child. */
+function execFileAsync(file: string, args: string[], opts: { encoding: 'utf8' }): Promise<{ stdout: string }> {
+  const run = execFileNode(file, args, opts);
+  trackChild(run.child);
+  return run;
+}
 
 async function readText(path: string): Promise<string | undefined> {
   try {

@@ -5,6 +5,7 @@
  * again among the host's processes (proc.ts), by the --directory they were
  * started with.
  */
+import { trackChild } from '../children.js';
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
@@ -120,7 +121,8 @@ export async function runAttached(sh: Shell, cmd: Command): Promise<number> {
   if (sh.verbose) sh.log(`$ ${text}`);
   const [cli, args] = cmd;
   return new Promise((resolve, reject) => {
-    const child = spawn(cli, [...args], { stdio: 'inherit' });
+    // In our process group, with the terminal (children.ts: a foreground child).
+    const child = trackChild(spawn(cli, [...args], { stdio: 'inherit' }), 'foreground');
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
   });

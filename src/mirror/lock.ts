@@ -20,6 +20,7 @@
  * `mirror refresh` may call import and publish that each take it themselves.
  * Writers take it through write-guard.ts (root, dry run, gpg-agent), not directly.
  */
+import { trackChild } from '../children.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -117,7 +118,8 @@ function tryHold(path: string, wait: boolean, signal?: AbortSignal): Promise<{ h
   return new Promise((done, fail) => {
     if (signal?.aborted) return fail(signal.reason ?? new Error('aborted'));
     const args = ['--exclusive', ...(wait ? [] : ['--nonblock']), '--conflict-exit-code', String(FLOCK_CONFLICT), '--', path, 'sh', '-c', HOLD_SCRIPT];
-    const child = spawn('flock', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Registered (children.ts): an interrupt stops it like every other child; the lock goes with it.
+    const child = trackChild(spawn('flock', args, { stdio: ['pipe', 'pipe', 'pipe'] }));
     let out = '';
     let err = '';
     let settled = false;

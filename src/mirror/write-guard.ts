@@ -9,6 +9,7 @@
  * daemon run) passes through it, and only the outermost guard stops the agent.
  */
 import { requireRoot } from '../errors.js';
+import { exitHooks } from '../exit-hooks.js';
 import type { MirrorContext } from './context.js';
 import { stopGpgAgent } from './keys.js';
 import { mirrorLayout } from './layout.js';
@@ -35,6 +36,8 @@ export async function withMirrorWrite<T>(ctx: MirrorContext, fn: () => Promise<T
   const lock = mirrorLayout(ctx.config).lock;
   // Under an outer guard (refresh inside a daemon run) the outer one owns the lock and the agent.
   if (holdsMirrorLock(lock)) return fn();
+  // The agent (gpg started it; it left our process tree) is stopped on an interrupt too (exit-hooks.ts).
+  const unregister = opts.stopAgent !== false ? exitHooks.register({ what: 'stopping the gpg-agent', cleanup: () => stopGpgAgent(ctx) }) : () => {};
   try {
     return await withMirrorLock(lock, fn, {
       wait: opts.wait ?? true,
@@ -42,6 +45,7 @@ export async function withMirrorWrite<T>(ctx: MirrorContext, fn: () => Promise<T
       onWait: opts.onWait ?? ((pid) => ctx.log?.(waitingLine(pid))),
     });
   } finally {
+    unregister();
     if (opts.stopAgent !== false) await stopGpgAgent(ctx).catch(() => undefined);
   }
 }

@@ -2,12 +2,13 @@
  * The entry point every zx task script calls: parses the common flags, loads
  * the configuration, runs the stages as one listr2 graph, prints a summary,
  * and maps errors to exit codes exactly like the CLI (exitCodeFor). It is an
- * entry point: while it runs, SIGINT/SIGTERM run the exit hooks (an open build
- * dir is removed) and end the process with 130 / 143.
+ * entry point: while it runs, SIGINT/SIGTERM/SIGHUP stop every child process
+ * and run the exit hooks (an open build dir is removed), and end the process
+ * with 130 / 143 / 129.
  */
 import { UsageError, exitCodeFor, formatError } from '../errors.js';
 import { logToStderr, writeLines } from '../escape.js';
-import { exitOnSignals } from '../exit-hooks.js';
+import { exitOnSignals, signalInProgress } from '../exit-hooks.js';
 import { loadConfig } from '../config/load.js';
 import { resolveRecipe } from '../config/recipes.js';
 import type { Config, Recipe } from '../config/types.js';
@@ -86,6 +87,8 @@ export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: S
     writeLines(process.stdout, ['', ...lines]);
     return 0;
   } catch (err) {
+    // Interrupted: the handler reports, stops every child and exits 128 + N.
+    if (signalInProgress()) return exitCodeFor(err);
     process.stderr.write(`\n${spec.title}: ${formatError(err)}\n`);
     return exitCodeFor(err);
   } finally {

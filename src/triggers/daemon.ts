@@ -6,6 +6,7 @@
  * finishes (a second signal aborts it; the staged publish then leaves the
  * previous publication intact). One log line per event and run.
  */
+import { claimSignals } from '../exit-hooks.js';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../config/types.js';
@@ -124,7 +125,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // First signal: finish the run in progress. Second: abort it.
     void stop({ abort: stopping !== undefined, reason: sig });
   };
+  // Claimed from the entry point, which would otherwise stop every child and exit at once (exit-hooks.ts).
+  let releaseSignals = (): void => {};
   const removeSignals = () => {
+    releaseSignals();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   };
@@ -147,6 +151,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 
   if (opts.handleSignals !== false) {
+    releaseSignals = claimSignals();
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
