@@ -11,11 +11,14 @@ import { summarizeImport } from '../dist/mirror/import.js';
 import { Shell } from '../dist/shell.js';
 import { sanitizeProcessPath } from '../dist/host/tool-path.js';
 import { stopGpgAgent } from '../dist/mirror/keys.js';
+import { exitOnSignals } from '../dist/exit-hooks.js';
 import { parseScriptArgv } from '../dist/tasks/script.js';
 import { reindex } from '../dist/triggers/daemon.js';
 
 // No tool is ever looked up in the working directory (dist/host/tool-path.js).
 sanitizeProcessPath();
+// An entry point: SIGINT/SIGTERM/SIGHUP stop every child process, run the exit hooks, exit 128 + N (dist/exit-hooks.js).
+const stopSignals = exitOnSignals();
 
 // Lines name files from archives and machines: neutralized (src/escape.ts).
 const log = logToStderr;
@@ -36,6 +39,7 @@ try {
   process.stderr.write(`reindex-on-deb: ${formatError(err)}\n`);
   process.exitCode = exitCodeFor(err);
 } finally {
+  stopSignals();
   // A one-shot hook leaves no gpg-agent running under stateDir/gnupg.
   if (config) await stopGpgAgent({ sh: new Shell(), config }).catch(() => {});
 }

@@ -22,6 +22,7 @@
  *   its container in order: --kill-signal) and a longer grace period, then
  *   they and their descendants are SIGKILLed.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { processTable, type ProcessRow } from './proc.js';
 
@@ -44,7 +45,25 @@ export function trackChild<T extends ChildProcess>(child: T, kind: ChildKind = '
  * group (setsid), registered until it exits. The Shell hands it to zx.
  */
 export function spawnBackground(command: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
-  return trackChild(nodeSpawn(command, [...args], { ...opts, detached: true }), 'background');
+  const child = trackChild(nodeSpawn(command, [...args], { ...opts, detached: true }), 'background');
+  // Started after the signal by the interrupted work (which goes on until the process exits: a caught
+  // error, a next step): killed at birth, so nothing new runs. The exit hooks' own cleanup is exempt.
+  // spawn() returns once exec succeeded, so setsid has run: the group is the child's alone.
+  if (closing && !exiting.getStore() && child.pid !== undefined) signal([-child.pid], 'SIGKILL');
+  return child;
+}
+
+let closing = false;
+const exiting = new AsyncLocalStorage<true>();
+
+/** The process is about to exit on a signal: a background child started from now on is killed at once (but see whileExiting). */
+export function closeChildren(): void {
+  closing = true;
+}
+
+/** Runs an exit hook's cleanup: the children it starts (kill, umount, rm, gpgconf) are let run. */
+export function whileExiting<T>(fn: () => Promise<T>): Promise<T> {
+  return exiting.run(true, fn);
 }
 
 /** PIDs and kinds of the registered children still running. */
@@ -98,27 +117,30 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * alive after that (none, unless a process ignores SIGKILL in the D state).
  */
 export async function stopChildren(opts: StopChildrenOptions = {}): Promise<number[]> {
-  const targets = liveChildren();
-  if (targets.length === 0) return [];
-  const start = Date.now();
   const grace = (kind: ChildKind) => (kind === 'foreground' ? (opts.foregroundGraceMs ?? 20_000) : (opts.graceMs ?? 3_000));
-  const killed = new Set<number>();
-  let first = true;
+  // Each target with the time it was first signalled; a child started meanwhile joins the next round.
+  const targets = new Map<number, { kind: ChildKind; since: number; killed: boolean }>();
   for (;;) {
+    const fresh = liveChildren().filter((c) => !targets.has(c.pid));
+    for (const c of fresh) targets.set(c.pid, { kind: c.kind, since: Date.now(), killed: false });
+    if (targets.size === 0) return [];
     const table = await processTable();
     const left: number[] = [];
-    for (const t of targets) {
-      const members = membersOf(table, t.pid, t.kind);
+    let overdue = true;
+    for (const [pid, t] of targets) {
+      const members = membersOf(table, pid, t.kind);
       left.push(...members);
-      if (first) signal(t.kind === 'foreground' ? members.filter((p) => p === t.pid) : members, 'SIGTERM');
-      else if (Date.now() - start >= grace(t.kind)) {
+      const waited = Date.now() - t.since;
+      if (fresh.some((c) => c.pid === pid)) signal(t.kind === 'foreground' ? members.filter((p) => p === pid) : members, 'SIGTERM');
+      else if (waited >= grace(t.kind)) {
         signal(members, 'SIGKILL');
-        killed.add(t.pid);
+        t.killed = true;
       }
+      if (!t.killed || waited < grace(t.kind) + 2_000) overdue = false;
     }
-    first = false;
-    if (left.length === 0) return [];
-    if (targets.every((t) => killed.has(t.pid)) && Date.now() - start >= Math.max(...targets.map((t) => grace(t.kind))) + 2_000) return left;
+    // Checked synchronously with the registry: nothing can have started since this round looked.
+    if (left.length === 0 && liveChildren().every((c) => targets.has(c.pid))) return [];
+    if (left.length > 0 && overdue) return left;
     await sleep(50);
   }
 }

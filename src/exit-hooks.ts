@@ -13,7 +13,7 @@
  * itself gracefully on a signal (the daemon, `mirror serve`) claims the
  * signals (claimSignals) while it runs; the entry point then leaves them to it.
  */
-import { stopChildren } from './children.js';
+import { closeChildren, stopChildren, whileExiting } from './children.js';
 import { OperationError } from './errors.js';
 import { logToStderr } from './escape.js';
 
@@ -59,7 +59,7 @@ export class ExitHooks {
     await between?.();
     for (const h of hooks) {
       try {
-        await h.cleanup();
+        await whileExiting(() => h.cleanup());
       } catch (err) {
         report(err instanceof Error ? err.message : String(err));
       }
@@ -127,6 +127,7 @@ export function exitOnSignals(opts: ExitOnSignalsOptions = {}): () => void {
   const log = opts.log ?? logToStderr;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const stop = opts.stopChildren ?? (() => stopChildren());
+  const close = opts.stopChildren ? () => undefined : closeChildren;
   const onSignal = (signal: ExitSignal): void => {
     if (claims > 0 || handling) return;
     handling = signal;
@@ -134,6 +135,8 @@ export function exitOnSignals(opts: ExitOnSignalsOptions = {}): () => void {
     log('');
     log(`nspawn-kit: ${signal}: ${what}`);
     const report = (line: string): void => log(`nspawn-kit: ${line}`);
+    // From now on the interrupted work starts no new tool (children.ts); the hooks' cleanup still may.
+    close();
     void hooks
       .runAll(new OperationError(`interrupted by ${signal}`), report, async () => void (await stop()))
       // A child started while the hooks ran (the interrupted work going on): stopped too.
