@@ -119,19 +119,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function stopChildren(opts: StopChildrenOptions = {}): Promise<number[]> {
   const grace = (kind: ChildKind) => (kind === 'foreground' ? (opts.foregroundGraceMs ?? 20_000) : (opts.graceMs ?? 3_000));
   // Each target with the time it was first signalled; a child started meanwhile joins the next round.
-  const targets = new Map<number, { kind: ChildKind; since: number; killed: boolean }>();
+  // `seen`: every member found so far; one whose parent exited (re-parented to PID 1) stays a member.
+  const targets = new Map<number, { kind: ChildKind; since: number; killed: boolean; seen: Set<number> }>();
   for (;;) {
     const fresh = liveChildren().filter((c) => !targets.has(c.pid));
-    for (const c of fresh) targets.set(c.pid, { kind: c.kind, since: Date.now(), killed: false });
+    for (const c of fresh) targets.set(c.pid, { kind: c.kind, since: Date.now(), killed: false, seen: new Set() });
     if (targets.size === 0) return [];
     const table = await processTable();
+    const running = new Set(table.filter((r) => !r.state.startsWith('Z')).map((r) => r.pid));
     const left: number[] = [];
     let overdue = true;
     for (const [pid, t] of targets) {
-      const members = membersOf(table, pid, t.kind);
+      for (const m of membersOf(table, pid, t.kind)) t.seen.add(m);
+      const members = [...t.seen].filter((m) => running.has(m));
       left.push(...members);
       const waited = Date.now() - t.since;
       if (fresh.some((c) => c.pid === pid)) signal(t.kind === 'foreground' ? members.filter((p) => p === pid) : members, 'SIGTERM');
+      // A foreground child that has exited had its chance to stop its own: what it left goes now.
+      else if (t.kind === 'foreground' && !running.has(pid)) signal(members, 'SIGKILL');
       else if (waited >= grace(t.kind)) {
         signal(members, 'SIGKILL');
         t.killed = true;
