@@ -67,10 +67,12 @@ export interface Interrupted {
 }
 
 export interface InterruptOptions {
-  /** The tool (a name in slowTools) whose start means "now interrupt". */
+  /** The tool (a name in slowTools) whose start means "now interrupt"; without `mark`: a process of the run whose argv names it. */
   waitFor: string;
-  mark: string;
-  bin: string;
+  /** slowTools' record of started tools (absent: the real tools run). */
+  mark?: string;
+  /** Put first on PATH (slowTools' bin). */
+  bin?: string;
   dir: string;
   signal: NodeJS.Signals;
   env?: Record<string, string>;
@@ -84,7 +86,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs the command in its own session, signals its node process once `waitFor` runs, reports what is left. */
 export async function interrupt(args: string[], o: InterruptOptions): Promise<Interrupted> {
   const token = `nk-interrupt-${randomBytes(8).toString('hex')}`;
-  const env = cliEnv({ ...o.env, PATH: `${o.bin}:${process.env.PATH ?? ''}`, NK_INTERRUPT_TOKEN: token, NO_COLOR: '1', CI: 'true' });
+  const env = cliEnv({ ...o.env, PATH: o.bin ? `${o.bin}:${process.env.PATH ?? ''}` : (process.env.PATH ?? ''), NK_INTERRUPT_TOKEN: token, NO_COLOR: '1', CI: 'true' });
   const argv = o.script ? [ZX, join(ROOT, o.script), ...args] : [...entry(), ...args];
   const child = spawn(process.execPath, argv, { cwd: o.dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -94,7 +96,11 @@ export async function interrupt(args: string[], o: InterruptOptions): Promise<In
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));
   const sid = child.pid as number;
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
-  const started = (): boolean => existsSync(o.mark) && readFileSync(o.mark, 'utf8').split('\n').some((l) => l.split(' ')[1] === o.waitFor);
+  const { mark } = o;
+  const started = (): boolean =>
+    mark
+      ? existsSync(mark) && readFileSync(mark, 'utf8').split('\n').some((l) => l.split(' ')[1] === o.waitFor)
+      : leftovers(sid, token, o.dir).some((p) => p.pid !== sid && p.cmdline.includes(o.waitFor));
   let done = false;
   void exited.then(() => (done = true));
   while (!started() && !done && Date.now() < deadline) await sleep(100);
@@ -103,9 +109,9 @@ export async function interrupt(args: string[], o: InterruptOptions): Promise<In
     await exited;
     throw new Error(`${o.waitFor} never started (exit ${child.exitCode}):\n${stderr}`);
   }
-  // The tool's grandchild is forked right after the mark line.
-  let before: Leftover[] = [];
-  for (let i = 0; i < 50 && !before.some((p) => p.cmdline.includes('-grandchild')); i++) {
+  // The fake tool's grandchild is forked right after the mark line.
+  let before: Leftover[] = leftovers(sid, token, o.dir).filter((p) => p.pid !== sid);
+  for (let i = 0; mark && i < 50 && !before.some((p) => p.cmdline.includes('-grandchild')); i++) {
     await sleep(100);
     before = leftovers(sid, token, o.dir).filter((p) => p.pid !== sid);
   }
