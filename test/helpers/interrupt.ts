@@ -103,8 +103,10 @@ export async function interrupt(args: string[], o: InterruptOptions): Promise<In
       : leftovers(sid, token, o.dir).some((p) => p.pid !== sid && p.cmdline.includes(o.waitFor));
   let done = false;
   void exited.then(() => (done = true));
-  while (!started() && !done && Date.now() < deadline) await sleep(100);
-  if (!started()) {
+  // Checked once per round: a short-lived process (dpkg-deb) may be gone by a second look.
+  let seen = false;
+  while (!(seen = started()) && !done && Date.now() < deadline) await sleep(100);
+  if (!seen) {
     if (!done) process.kill(sid, 'SIGKILL');
     await exited;
     throw new Error(`${o.waitFor} never started (exit ${child.exitCode}):\n${stderr}`);
