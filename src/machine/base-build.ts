@@ -37,16 +37,17 @@ export function notUpgraded(output: string): number {
 
 /**
  * An onLine for debootstrap, mmdebstrap or apt-get: counts into `counts`; a status line to `emit`
- * when the step changes (retrieve, extract, unpack, configure); how far along, with the total, to sh.progress.
+ * when a step starts (retrieve, extract, unpack, configure, done: apt-get's alternate per package);
+ * how far along, with the total, to sh.progress.
  */
 function countLines(ctx: MachineContext, stage: 'bootstrap' | 'packages', counts: BootstrapProgress, emit: (p: CreateProgress) => void): (line: string) => void {
-  let step: string | undefined;
+  const started = new Set<string>(['starting']);
   const report = progressLines(stage, counts, (event) => ctx.sh.progress(event));
   return (line) => {
     if (!report(line)) return;
-    const now = counts.stage === 'validating' ? 'retrieving' : counts.stage;
-    if (now !== step && now !== 'starting') emit({ stage, message: line, counts });
-    step = now;
+    const step = counts.stage === 'validating' ? 'retrieving' : counts.stage;
+    if (!started.has(step)) emit({ stage, message: line, counts });
+    started.add(step);
   };
 }
 

@@ -126,7 +126,12 @@ export function progressEvent(label: string, p: BootstrapProgress): ProgressEven
 export function progressLines(label: string, counts: BootstrapProgress, sink: ProgressSink): (line: string) => boolean {
   const last = new Map<string, number>();
   return (line) => {
+    const before = counts.stage;
     if (!parseProgressLine(counts, line)) return false;
+    // Retrieval over: its count is the total (its last count may have been throttled away).
+    if ((before === 'retrieving' || before === 'validating') && (counts.stage !== 'retrieving' && counts.stage !== 'validating')) {
+      sink({ stage: `${label} retrieve`, done: counts.retrieved, total: counts.retrieved, unit: 'packages' });
+    }
     const event = progressEvent(label, counts);
     if (event && last.get(event.stage) !== event.done) {
       last.set(event.stage, event.done);

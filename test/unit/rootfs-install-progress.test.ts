@@ -105,8 +105,11 @@ test('real debootstrap output: retrieval without a total, then extract, unpack a
   assert.is(p.validated, total);
   const by = (stage: string) => ev.filter((e) => e.stage === stage);
   // Retrieval: counts only (debootstrap names no package before fetching it), ending at every package.
-  assert.ok(by('bootstrap retrieve').every((e) => e.total === undefined));
-  assert.is(by('bootstrap retrieve').at(-1)?.done, total);
+  // Retrieval over, its count becomes its total: the last retrieve event is done === total.
+  const retrieve = by('bootstrap retrieve');
+  assert.ok(retrieve.slice(0, -1).every((e) => e.total === undefined));
+  assert.equal(retrieve.at(-1), { stage: 'bootstrap retrieve', done: total, total, unit: 'packages' });
+  assert.is(retrieve.length, total + 1);
   for (const step of ['extract', 'unpack', 'configure']) {
     const seen = by(`bootstrap ${step}`);
     assert.ok(seen.length > 0, step);
