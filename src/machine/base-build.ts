@@ -15,7 +15,7 @@ import type { Recipe } from '../config/types.js';
 import { OperationError, tail } from '../errors.js';
 import { mirrorLayout } from '../mirror/layout.js';
 import { exists } from '../shell.js';
-import { bootstrapCommand, bootstrapSpec, emptyProgress, parseProgressLine } from '../rootfs/backends.js';
+import { bootstrapCommand, bootstrapSpec, emptyProgress, finalEvents, progressLines, type BootstrapProgress } from '../rootfs/backends.js';
 import { cloneBase, resolveBaseOrPlan, storeBase, type BaseRef } from '../rootfs/base-cache.js';
 import { baseRecordOf, findParentBase, writeBaseRecord } from './base-refresh.js';
 import type { CreateProgress, MachineContext } from './create.js';
@@ -35,6 +35,22 @@ export function notUpgraded(output: string): number {
   return Number(all.at(-1)?.[1] ?? 0);
 }
 
+/**
+ * An onLine for debootstrap, mmdebstrap or apt-get: counts into `counts`; a status line to `emit`
+ * when a step starts (retrieve, extract, unpack, configure, done: apt-get's alternate per package);
+ * how far along, with the total, to sh.progress.
+ */
+function countLines(ctx: MachineContext, stage: 'bootstrap' | 'packages', counts: BootstrapProgress, emit: (p: CreateProgress) => void): (line: string) => void {
+  const started = new Set<string>(['starting']);
+  const report = progressLines(stage, counts, (event) => ctx.sh.progress(event));
+  return (line) => {
+    if (!report(line)) return;
+    const step = counts.stage === 'validating' ? 'retrieving' : counts.stage;
+    if (!started.has(step)) emit({ stage, message: line, counts });
+    started.add(step);
+  };
+}
+
 async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, signal: AbortSignal, emit: (p: CreateProgress) => void): Promise<void> {
   const layout = mirrorLayout(ctx.config);
   // A dry run on a fresh host plans the publish (and its key) before this: plan the bootstrap anyway.
@@ -47,11 +63,10 @@ async function bootstrap(ctx: MachineContext, recipe: Recipe, root: string, sign
   try {
     await ctx.sh.write(bootstrapCommand(spec), {
       signal,
-      onLine: (line) => {
-        if (parseProgressLine(counts, line)) emit({ stage: 'bootstrap', message: line, counts });
-      },
+      onLine: countLines(ctx, 'bootstrap', counts, emit),
       hint: `The local mirror may lack packages of ${recipe.codename}: warm the recipe (\`nspawn-kit mirror warm ${recipe.name}\`) and try again.`,
     });
+    for (const event of finalEvents('bootstrap', counts)) ctx.sh.progress(event);
   } catch (err) {
     // debootstrap says why in its own log, which is about to be removed with the build dir.
     const log = await fsp.readFile(join(root, 'debootstrap', 'debootstrap.log'), 'utf8').catch(() => '');
@@ -85,9 +100,7 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
   const res = await sh.write(installCommand(config, root, recipe.packages, unit), {
     signal,
     nothrow: true,
-    onLine: (line) => {
-      if (parseProgressLine(counts, line)) emit({ stage: 'packages', message: line, counts });
-    },
+    onLine: countLines(ctx, 'packages', counts, emit),
   });
   if (res.exitCode !== 0) {
     const errors = aptErrors(`${res.stdout}\n${res.stderr}`);
@@ -97,6 +110,7 @@ async function installPackages(ctx: MachineContext, recipe: Recipe, root: string
       `Check the package names in recipe ${recipe.name}, and warm it (\`nspawn-kit mirror warm ${recipe.name}\`) so the mirror holds them.`,
     );
   }
+  for (const event of finalEvents('packages', counts)) sh.progress(event);
   const held = notUpgraded(res.stdout);
   if (held > 0) emit({ stage: 'packages', message: `warning: ${held} package(s) kept back by apt-get upgrade (an upgrade would remove a package, or a phased update)` });
   // The base stays neutral: injection writes the final sources; lists name the build-time source.

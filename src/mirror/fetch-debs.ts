@@ -9,6 +9,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { aptGet, debSpec, type AptRoot, type NeededDeb } from './apt-root.js';
+import { downloadProgress } from './apt-status.js';
 import type { MirrorContext } from './context.js';
 import { sha256File } from './deb.js';
 import { importFiles, type ImportReport } from './import.js';
@@ -88,10 +89,16 @@ export async function fetchAndFile(ctx: MirrorContext, layout: MirrorLayout, roo
     await sh.mkdir(dl);
     try {
       const specs = [...new Set(missing.map((d) => debSpec(root, d)))];
+      // Totals from the verified lists (each .deb's Size), before the first byte; apt's status lines say how far along.
+      const bySpec = new Map(missing.map((d) => [debSpec(root, d), d.size] as const));
+      const totalBytes = [...bySpec.values()].reduce((a, n) => a + n, 0);
+      const progress = sh.dryRun ? undefined : downloadProgress(sh.progress, { stage: `download ${label}`, total: specs.length, totalBytes });
       const onLine = (line: string): void => {
+        if (progress?.onLine(line.trim())) return;
         if (line.trim()) ctx.log?.(`${label}: ${line.trim()}`);
       };
-      await aptGet(sh, root, ['-q', 'download', '--', ...specs], { write: true, cwd: sh.dryRun ? undefined : dl, signal: ctx.signal, onLine });
+      await aptGet(sh, root, ['-q', '-o', 'APT::Status-Fd=1', 'download', '--', ...specs], { write: true, cwd: sh.dryRun ? undefined : dl, signal: ctx.signal, onLine });
+      progress?.finish();
       if (!sh.dryRun) {
         const files = (await fsp.readdir(dl)).filter((n) => n.endsWith('.deb')).map((n) => join(dl, n));
         const wanted = new Map(missing.map((d) => [d.sha256, d] as const));
@@ -109,7 +116,7 @@ export async function fetchAndFile(ctx: MirrorContext, layout: MirrorLayout, roo
         }
         if (result.downloaded !== missing.length) result.warnings.push(`expected ${missing.length} downloads, got ${result.downloaded}`);
         if (imports.length) {
-          const report = await importFiles(ctx, imports, { noCache: true, importer: 'native' });
+          const report = await importFiles(ctx, imports, { noCache: true, importer: 'native', progressStage: `validate ${label}` });
           result.import = report;
           for (const n of Object.values(report.addedToSuites)) result.addedToSuite += n;
           for (const r of report.rejected) result.warnings.push(`downloaded file rejected: ${r.file}: ${r.reason}`);

@@ -37,6 +37,8 @@ export interface ImportOptions {
   afterListing?: (files: readonly ImportFile[]) => Promise<void>;
   /** Bytes of one machine's files copied per run at most (default MACHINE_RUN_BUDGET); the rest waits for the next run. */
   machineBudget?: number;
+  /** The progress stage of the validation (sh.progress), default "validate"; warm says whose downloads. */
+  progressStage?: string;
 }
 
 /** 4 GiB: a dist-upgrade's downloads, and a bound on what one container can make the host write per run. */
@@ -135,6 +137,9 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
   report.unchanged += plan.unchanged;
   const work = plan.work;
   if (work.length) ctx.log?.(`validating ${work.length} file(s)`);
+  const progressStage = opts.progressStage ?? 'validate';
+  const reportProgress = (n: number): void => sh.progress({ stage: progressStage, done: n, total: work.length, unit: 'files' });
+  if (work.length) reportProgress(0);
   await opts.afterListing?.(work);
 
   // 2. Validate in parallel (dpkg-deb reads every byte), bounded; a few files per shell.
@@ -166,7 +171,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
         await mapLimit(chunks, concurrency, async (chunk) => {
           const res = await validateChunk(chunk);
           done += chunk.length;
-          if (work.length >= 100 && done % (size * concurrency * 4) < size) ctx.log?.(`validated ${done}/${work.length}`);
+          reportProgress(done);
           return res;
         })
       ).flat();

@@ -178,7 +178,7 @@ export async function warmRecipes(ctx: MirrorContext, recipes: Recipe[], opts: W
   const codenames = [...new Set(recipes.flatMap((r) => r.suites))].filter((c) => existsSync(suiteListPath(layout, c)));
   if (opts.publish !== false && codenames.length) report.published = await publishMirror(ctx, { codenames });
   report.summary = summarizeWarm(report);
-  ctx.log?.(report.summary);
+  for (const line of report.summary.split('\n')) ctx.log?.(line);
   return report;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Bootstrap backends as data: the exact argv of debootstrap and mmdebstrap
- * for a recipe and a local signed mirror, and a parser that turns
- * debootstrap's "I: Retrieving X" lines into counts for the progress display.
+ * for a recipe and a local signed mirror (the parser of their progress lines:
+ * install-progress.ts).
  *
  * Recipe packages are NOT passed as --include: they are installed afterwards
  * with apt-get inside the new root (create.ts), so a missing package fails
@@ -115,68 +115,6 @@ export function bootstrapCommand(spec: BootstrapSpec): Command {
   return spec.backend === 'mmdebstrap' ? mmdebstrapCommand(spec) : debootstrapCommand(spec);
 }
 
-// ---- progress ----
+// ---- progress: rootfs/install-progress.ts ----
 
-export interface BootstrapProgress {
-  /** Last stage seen, e.g. "retrieving", "unpacking". */
-  stage: 'starting' | 'retrieving' | 'validating' | 'extracting' | 'unpacking' | 'configuring' | 'done';
-  retrieved: number;
-  validated: number;
-  extracted: number;
-  unpacked: number;
-  configured: number;
-  /** Package the last line was about. */
-  current?: string;
-}
-
-export function emptyProgress(): BootstrapProgress {
-  return { stage: 'starting', retrieved: 0, validated: 0, extracted: 0, unpacked: 0, configured: 0 };
-}
-
-// "I: Retrieving adduser 3.134" / "I: Validating adduser 3.134": a package name, then its version.
-const FETCH_LINE = /^I: (Retrieving|Validating) ([a-z0-9][a-z0-9+.-]+) \S/;
-// "I: Unpacking libc6:amd64..." (but not "I: Unpacking required packages...").
-const INSTALL_LINE = /^I: (Extracting|Unpacking|Configuring) ([a-z0-9][a-z0-9+.-]+)(?::[a-z0-9-]+)?\.\.\.$/;
-// mmdebstrap --verbose passes dpkg's own lines through.
-const DPKG_LINE = /^(Unpacking|Setting up) ([a-z0-9][a-z0-9+.-]+)/;
-
-const STAGE_OF = {
-  Retrieving: 'retrieving',
-  Validating: 'validating',
-  Extracting: 'extracting',
-  Unpacking: 'unpacking',
-  Configuring: 'configuring',
-  'Setting up': 'configuring',
-} as const;
-const COUNTER_OF = {
-  retrieving: 'retrieved',
-  validating: 'validated',
-  extracting: 'extracted',
-  unpacking: 'unpacked',
-  configuring: 'configured',
-} as const;
-
-/**
- * Folds one output line into the progress counts; returns true when the line
- * changed them. Index downloads ("I: Retrieving InRelease") and stage headers
- * ("I: Unpacking required packages...") are not packages and are not counted.
- */
-export function parseProgressLine(progress: BootstrapProgress, line: string): boolean {
-  if (line.startsWith('I: Base system installed successfully')) {
-    progress.stage = 'done';
-    return true;
-  }
-  const m = FETCH_LINE.exec(line) ?? INSTALL_LINE.exec(line) ?? DPKG_LINE.exec(line);
-  if (!m) return false;
-  const stage = STAGE_OF[m[1] as keyof typeof STAGE_OF];
-  progress.stage = stage;
-  progress[COUNTER_OF[stage]]++;
-  progress.current = m[2] as string;
-  return true;
-}
-
-/** One line for the progress display: "unpacking libc6 (retrieved 88, unpacked 40, configured 0)". */
-export function formatProgress(p: BootstrapProgress): string {
-  const what = p.current ? ` ${p.current}` : '';
-  return `${p.stage}${what} (retrieved ${p.retrieved}, unpacked ${p.unpacked}, configured ${p.configured})`;
-}
+export { emptyProgress, formatProgress, parseProgressLine, progressEvent, progressLines, progressTotal, finalEvents, type BootstrapProgress } from './install-progress.js';

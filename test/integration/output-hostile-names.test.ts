@@ -97,7 +97,11 @@ test('mirror import: every hostile name is one escaped line on stdout and stderr
   assert.ok(out.includes(`  rejected: ${ctlPath}: invalid Source field "src\\u001b[2J\\u009b31m\\u202eevil"`), r.stdout);
 
   const err = terminalLines(r.stderr, 'stderr', true);
-  assert.equal(err.filter((l) => !l.startsWith('rejected ')), [`${archives}: 3 .deb file(s) for bookworm`, 'validating 3 file(s)', out[0]]);
+  // Progress lines (issue 15): the first and the last of the validation, then the status lines.
+  const progress = err.filter((l) => l.startsWith('validate: '));
+  assert.is(progress[0], 'validate: 0/3 files');
+  assert.match(progress.at(-1) ?? '', /^validate: 3\/3 files(, \d+\.\d files\/s)?$/);
+  assert.equal(err.filter((l) => !l.startsWith('rejected ') && !l.startsWith('validate: ')), [`${archives}: 3 .deb file(s) for bookworm`, 'validating 3 file(s)', out[0]]);
   const rejected = err.filter((l) => l.startsWith('rejected '));
   assert.is(rejected.length, 2, r.stderr);
   // The progress line keeps backslashes (a sink cannot tell values apart) but no control character and no line break.
