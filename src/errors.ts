@@ -135,6 +135,10 @@ export function errorJson(err: unknown): { error: string; hint?: string; exitCod
   const exitCode = exitCodeFor(err);
   if (err instanceof ConfigError) return { error: err.message, hint: err.hint, exitCode, problems: err.problems };
   if (err instanceof NspawnKitError) return { error: err.message, hint: err.hint, exitCode };
-  if (err instanceof CommanderError) return { error: err.message.replace(/^error: /, ''), hint: 'Run with --help for usage.', exitCode };
+  if (err instanceof CommanderError) {
+    // help() shown for a missing command carries no message of its own.
+    const error = err.code === 'commander.help' ? 'no command given' : err.message.replace(/^error: /, '');
+    return { error, hint: 'Run with --help for usage.', exitCode };
+  }
   return { error: err instanceof Error ? String(err) : String(err), exitCode };
 }
