@@ -271,7 +271,7 @@ for (const [name, check] of Object.entries(cases)) test(`--json ${name}: stdout 
 
 test('--json errors: ours, a configuration error and commander\'s usage errors are one error event on stderr', () => {
   const usage = errorEvent(run('--json', 'mirror', 'import', '--from', archives), 2);
-  assert.is(usage.error, '--from and --codename go together');
+  assert.equal([usage.error, usage.hint], ['--from and --codename go together', 'Run with --help for usage.']);
   const config = errorEvent(cli(['--json', '--config', join(base, 'missing.json'), 'status']), 2);
   assert.equal(config.problems, [`${join(base, 'missing.json')}: no such configuration file`]);
   assert.is(errorEvent(run('--json', 'mirror', 'import', '--bogus'), 2).error, "unknown option '--bogus'");
