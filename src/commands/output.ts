@@ -31,7 +31,7 @@ export function printJsonLine(line: string): void {
 /**
  * An error on stderr: `nspawn-kit: MESSAGE` (hint on the next line), or under
  * --json the {"event":"error", error, hint, exitCode[, problems]} line
- * (errorJson). `extra` names what failed when the command goes on (upgrade --all).
+ * (errorJson). `about` names the machine and what failed when the command goes on (upgrade --all).
  */
 export function reportError(err: unknown, json: boolean | undefined, about: { machine?: string; failed?: string } = {}): void {
   if (json) writeEvent('error', { ...(about.machine !== undefined ? { machine: about.machine } : {}), ...errorJson(err) });
