@@ -13,13 +13,14 @@ import { tuneHeapFor } from './triggers/heap-tuning.js';
 // No tool is ever looked up in the working directory (host/tool-path.ts).
 sanitizeProcessPath();
 tuneHeapFor(process.argv.slice(2));
-const { main, formatError, exitCodeFor } = await import('./program.js');
+const { main, reportError, wantsJson, exitCodeFor } = await import('./program.js');
 main().then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`nspawn-kit: ${formatError(err)}\n`);
+    // "nspawn-kit: …", or the {"event":"error",…} line under --json, like every error main() reports.
+    reportError(err, wantsJson(process.argv.slice(2)));
     process.exitCode = exitCodeFor(err);
   },
 );

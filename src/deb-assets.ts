@@ -11,6 +11,7 @@ import { CONFIG_DIR_ENV, LOCAL_RECIPES, SEARCH_PLACES, SYSTEM_CONFIG_DIR } from 
 import { ConfigSchema } from './config/schema.js';
 import type { Config, HostFacts } from './config/types.js';
 import { writeLines } from './escape.js';
+import { EXIT_STATUS } from './commands/help.js';
 import { renderManPage } from './man.js';
 import { buildProgram } from './program.js';
 import { Shell } from './shell.js';
@@ -63,7 +64,8 @@ export function packageManPage(): string {
     sections: [
       {
         heading: 'exit status',
-        paragraphs: ['0 on success, 1 when a command fails, 2 for a usage or configuration error. `run` and `provision` pass on the exit status of the command or first-boot script inside the machine.'],
+        // The table every --help prints (commands/help.ts).
+        paragraphs: [...EXIT_STATUS.map(([code, what]) => `${code}: ${what}.`), '`run`, `provision` and a foreground `boot` pass on the exit status of the command, first-boot script or systemd-nspawn.'],
       },
       {
         heading: 'files',

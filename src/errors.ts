@@ -131,10 +131,18 @@ export function tail(text: string, lines = 15): string {
  * as the last event line): the message without terminal rendering (JSON
  * escapes it), the hint, the exit code, and a configuration's problems one by one.
  */
+const USAGE_HINT = 'Run with --help for usage.';
+
 export function errorJson(err: unknown): { error: string; hint?: string; exitCode: number; problems?: string[] } {
   const exitCode = exitCodeFor(err);
   if (err instanceof ConfigError) return { error: err.message, hint: err.hint, exitCode, problems: err.problems };
+  // A usage error without a hint of its own gets the one commander's usage errors have.
+  if (err instanceof UsageError) return { error: err.message, hint: err.hint ?? USAGE_HINT, exitCode };
   if (err instanceof NspawnKitError) return { error: err.message, hint: err.hint, exitCode };
-  if (err instanceof CommanderError) return { error: err.message.replace(/^error: /, ''), hint: 'Run with --help for usage.', exitCode };
+  if (err instanceof CommanderError) {
+    // help() shown for a missing command carries no message of its own.
+    const error = err.code === 'commander.help' ? 'no command given' : err.message.replace(/^error: /, '');
+    return { error, hint: USAGE_HINT, exitCode };
+  }
   return { error: err instanceof Error ? String(err) : String(err), exitCode };
 }

@@ -2,10 +2,12 @@
  * The man page nspawn-kit(1), rendered from the commander program that
  * `--help` prints: every command, argument and option comes from commander's
  * own Help (the same visibility rules, terms and descriptions, defaults
- * included), so the two cannot drift. Pure: the package build writes it
+ * included), so the two cannot drift; each command's examples come from the
+ * table its --help prints them from (commands/help.ts). Pure: the package build writes it
  * (deb-assets.ts); test/unit/man-page.test.ts checks it against --help.
  */
 import type { Command, Help } from 'commander';
+import { commandExamples } from './commands/help.js';
 
 export interface ManPageOptions {
   /** The date in the title line (YYYY-MM-DD); empty when none is given. */
@@ -53,6 +55,11 @@ function argumentList(cmd: Command, help: Help): string[] {
   return help.visibleArguments(cmd).flatMap((a) => ['.TP', `.I ${roffText(help.argumentTerm(a))}`, roffText(help.argumentDescription(a))]);
 }
 
+/** A command's examples: each command line in bold, what it does below it. */
+function exampleList(cmd: Command): string[] {
+  return commandExamples(cmd).flatMap(([line, what]) => ['.TP', `.B ${roffText(line)}`, roffText(what)]);
+}
+
 function commandSection(root: Command, cmd: Command, parent: Command): string[] {
   const help = cmd.createHelp();
   const own = help.commandUsage(cmd);
@@ -64,6 +71,8 @@ function commandSection(root: Command, cmd: Command, parent: Command): string[] 
   if (args.length) lines.push('.PP', 'Arguments:', '.RS', ...args, '.RE');
   const opts = optionList(cmd, help);
   if (opts.length) lines.push('.PP', 'Options:', '.RS', ...opts, '.RE');
+  const examples = exampleList(cmd);
+  if (examples.length) lines.push('.PP', 'Examples:', '.RS', ...examples, '.RE');
   const subs = help.visibleCommands(cmd).map((s) => `${commandPath(cmd)} ${help.subcommandTerm(s)}`);
   if (subs.length) lines.push('.PP', `Commands: ${roffText(subs.join(', '))}.`);
   return lines;
@@ -88,6 +97,7 @@ export function renderManPage(program: Command, opts: ManPageOptions = {}): stri
     '.SH OPTIONS',
     'Global options, given before the command:',
     ...optionList(program, help),
+    ...(commandExamples(program).length ? ['.SH EXAMPLES', ...exampleList(program)] : []),
     '.SH COMMANDS',
     ...commandsWithParent(program, help).flatMap(([cmd, parent]) => commandSection(program, cmd, parent)),
   ];

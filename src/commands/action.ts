@@ -11,10 +11,13 @@ export type ActionResult = number | void;
 
 export class ProgramCommand extends Command {
   outcome: { code?: number } = {};
+  /** How the program prints (shared like outcome): main() sets json from the command line before parsing. */
+  output: { json: boolean } = { json: false };
 
   override createCommand(name?: string): ProgramCommand {
     const cmd = new ProgramCommand(name);
     cmd.outcome = this.outcome;
+    cmd.output = this.output;
     return cmd;
   }
 

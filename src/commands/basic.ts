@@ -5,6 +5,7 @@ import { jsonText, neutralizeBlock } from '../escape.js';
 import { loadRecipeDefs, resolveAllRecipes, resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
 import { fixHost, formatDoctor, runDoctor } from '../host/doctor.js';
+import { outputSinks } from '../progress.js';
 import { Shell } from '../shell.js';
 
 export function registerBasic(program: ProgramCommand, globals: () => GlobalOptions): void {
@@ -43,7 +44,8 @@ export function registerBasic(program: ProgramCommand, globals: () => GlobalOpti
     .option('--required-only', 'with --fix: skip optional tools (mmdebstrap, apt-move, lz4)')
     .action(async (o: { fix?: boolean; requiredOnly?: boolean }) => {
       const g = globals();
-      const sh = new Shell({ dryRun: g.dryRun, verbose: g.verbose });
+      // No configuration is read (doctor runs before there is one): only the output sinks of --json.
+      const sh = new Shell({ dryRun: g.dryRun, verbose: g.verbose, ...outputSinks({ json: g.json }) });
       let report = await runDoctor(sh);
       if (o.fix) {
         const installed = await fixHost(sh, report, !o.requiredOnly);

@@ -2,7 +2,8 @@
 import type { ProgramCommand } from './action.js';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type GlobalOptions } from '../context.js';
-import { UsageError, formatError, requireRoot } from '../errors.js';
+import { UsageError, requireRoot } from '../errors.js';
+import { printResult, reportError } from './output.js';
 import { escapeFields, escapeText, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
 import { assertMachineName } from '../machine/create.js';
@@ -27,8 +28,11 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
       if (!app.sh.dryRun) requireRoot('create');
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
       await runGraph(ctx, [machineNameStage(), createStage(), ...(o.provision ? [provisionStage()] : [])]);
-      if (app.opts.json) process.stdout.write(`${jsonText(ctx.created ?? null, 2)}\n`);
-      else {
+      if (app.opts.json) {
+        // The machine built (null when nothing was: a dry run, or one already built), the plan of a dry run, the stage times.
+        const created = ctx.created ?? null;
+        printResult(app.opts, { name, recipe: recipe.name, created, existing: ctx.existing && 'reason' in ctx.existing ? ctx.existing.reason : null, planned: app.sh.dryRun ? app.sh.planned : [], timings: ctx.timings }, []);
+      } else {
         // Not created: a dry run, or a machine already built from the same recipe and package set.
         const existing = ctx.existing && ctx.existing.state !== 'absent' && ctx.existing.state !== 'stale' ? ctx.existing.reason : undefined;
         const what = ctx.created?.root ?? existing ?? '(dry run)';
@@ -52,8 +56,8 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
       if (app.opts.json) process.stdout.write(`${jsonText(report, 2)}\n`);
       else writeLines(process.stdout, `${safe`first boot of ${name}: ${report.result.status} (exit ${report.result.exitCode})`}${report.booted ? '' : ', already provisioned'}`);
       if (report.result.status !== 'success') {
-        // The machine wrote this log: its lines are kept, its control characters are not.
-        process.stderr.write(`first-boot log (tail):\n${neutralizeBlock(report.logTail)}\n`);
+        // The machine wrote this log: its lines are kept, its control characters are not (under --json it is in the report).
+        if (!app.opts.json) process.stderr.write(`first-boot log (tail):\n${neutralizeBlock(report.logTail)}\n`);
         return report.result.exitCode || 1;
       }
     });
@@ -68,6 +72,8 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
       if (!app.sh.dryRun) requireRoot('boot');
       const r = await bootMachine({ sh: app.sh, config: app.config }, name);
       if (r.how === 'machinectl') app.log(`started ${name} with machinectl; enter it with: machinectl shell ${name}`);
+      // Under --json a foreground boot still attaches the console (it is the machine's); our one document comes last.
+      if (app.opts.json) printResult(app.opts, { name, how: r.how, exitCode: r.exitCode, planned: app.sh.dryRun ? app.sh.planned : [] }, []);
       return r.exitCode;
     });
 
@@ -80,7 +86,9 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
       const app = await createContext(globals());
       assertMachineName(name);
       if (!app.sh.dryRun) requireRoot('run');
-      const r = await runInMachine({ sh: app.sh, config: app.config }, name, argv);
+      // Under --json the command's output is captured into the one document: {name, command, exitCode, stdout, stderr}.
+      const r = await runInMachine({ sh: app.sh, config: app.config }, name, argv, { stdio: app.opts.json ? 'pipe' : 'inherit' });
+      if (app.opts.json) printResult(app.opts, { name, command: argv, ...r, planned: app.sh.dryRun ? app.sh.planned : [] }, []);
       return r.exitCode;
     });
 
@@ -123,7 +131,8 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
           if (name !== undefined) throw err;
           failed++;
           reports.push({ name: n, error: err instanceof Error ? err.message : String(err) });
-          process.stderr.write(`${neutralizeBlock(`${n}: upgrade failed: ${formatError(err)}`)}\n`);
+          // "nspawn-kit: NAME: upgrade failed: …", or an error event naming the machine under --json.
+          reportError(err, app.opts.json, { machine: n, failed: 'upgrade failed' });
         }
       }
       if (app.opts.json) process.stdout.write(`${jsonText(reports, 2)}\n`);

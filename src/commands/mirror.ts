@@ -4,7 +4,8 @@ import type { ProgramCommand } from './action.js';
 import { resolveRecipe } from '../config/recipes.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
 import { OperationError, UsageError } from '../errors.js';
-import { jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
+import { safe } from '../escape.js';
+import { printEventLine, printResult } from './output.js';
 import { mirrorContext } from '../mirror/context.js';
 import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
@@ -19,10 +20,9 @@ import { CODENAME } from '../mirror/suites.js';
 import { withMirrorWrite } from '../mirror/write-guard.js';
 import { archiveOwner } from '../triggers/archive-owner.js';
 
-/** The one stdout sink of these commands: JSON safe for a terminal, or lines (an array item is one line, whatever it holds). */
+/** The one stdout sink of these commands (output.ts). */
 function print(app: AppContext, json: unknown, text: string | string[]): void {
-  if (app.opts.json) process.stdout.write(`${jsonText(json, 2)}\n`);
-  else writeLines(process.stdout, Array.isArray(text) ? text : neutralizeBlock(text).split('\n'));
+  printResult(app.opts, json, text);
 }
 
 export function registerMirror(program: ProgramCommand, globals: () => GlobalOptions): void {
@@ -128,7 +128,9 @@ export function registerMirror(program: ProgramCommand, globals: () => GlobalOpt
         if (err instanceof OperationError) throw err;
         throw new OperationError(`cannot listen on ${o.host}:${port}: ${err.message}`, 'Pick another --port or stop what listens there.');
       });
-      app.log(`serving ${app.config.mirror.root} at ${server.url} (Ctrl-C to stop)`);
+      // Under --json, JSON lines on stdout: listening, then stopped (request lines of --verbose are log events on stderr).
+      if (app.opts.json) printEventLine('listening', { url: server.url, root: app.config.mirror.root });
+      else app.log(`serving ${app.config.mirror.root} at ${server.url} (Ctrl-C to stop)`);
       await new Promise<void>((resolveStop) => {
         // serve stops itself gracefully: the entry point leaves the signals to it (exit-hooks.ts).
         const release = claimSignals();
@@ -136,6 +138,7 @@ export function registerMirror(program: ProgramCommand, globals: () => GlobalOpt
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      if (app.opts.json) printEventLine('stopped', { url: server.url });
     });
 
   program

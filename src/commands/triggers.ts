@@ -1,14 +1,16 @@
 /** `daemon`, `watch`, `schedule`, `install-units`: the mirror keeps itself current. */
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProgramCommand } from './action.js';
 import { createContext, type AppContext, type GlobalOptions } from '../context.js';
-import { requireRoot } from '../errors.js';
+import { OperationError, requireRoot } from '../errors.js';
 import { jsonText, writeLines } from '../escape.js';
 import { refreshMirror } from '../mirror/refresh.js';
 import { archiveOwner } from '../triggers/archive-owner.js';
 import { importAndPublish, runDaemon } from '../triggers/daemon.js';
 import { checkSchedule } from '../triggers/schedule.js';
+import { printJsonLine } from './output.js';
+import { safe } from '../escape.js';
 import { installUnits } from '../triggers/units.js';
 
 async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolean }): Promise<void> {
@@ -19,7 +21,8 @@ async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolea
     config: app.config,
     sh: app.sh,
     // One event per line, neutralized: file names from archives and machines are in them (escape.ts).
-    log: app.log,
+    // Under --json the events are the command's output: JSON lines on stdout (the mirror operations' lines stay log events on stderr).
+    log: app.opts.json ? printJsonLine : app.log,
     json: app.opts.json,
     watch: parts.watch,
     schedule: parts.schedule,
@@ -51,7 +54,10 @@ export function registerTriggers(program: ProgramCommand, globals: () => GlobalO
     .option('--no-enable', 'write the unit but do not enable or start it')
     .action(async (o: { unitDir?: string; enable: boolean }) => {
       const app = await createContext(globals());
-      const cliPath = realpathSync(fileURLToPath(new URL('../cli.js', import.meta.url)));
+      // The unit runs the built bin; a checkout run through tsx has none to point it at.
+      const built = fileURLToPath(new URL('../cli.js', import.meta.url));
+      if (!existsSync(built)) throw new OperationError(safe`install-units needs the built CLI: ${built} does not exist`, 'Run `npm run build` first, or use the installed nspawn-kit.');
+      const cliPath = realpathSync(built);
       const unitDir = o.unitDir ?? (app.config.host.systemdPid1 ? app.config.machines.unitDir : undefined);
       if (unitDir && !app.sh.dryRun) requireRoot('install-units');
       const r = await installUnits({ config: app.config, sh: app.sh, nodePath: process.execPath, cliPath, unitDir, enable: o.enable });

@@ -157,7 +157,7 @@ export async function gcMirror(ctx: MirrorContext, opts: GcOptions = {}): Promis
     await removeEmptyDirs(layout, [...doomed, ...report.cleanedTemps]);
   }
   if (!dryRun && (doomed.length || Object.keys(index.files).length !== indexSize)) await savePoolIndex(sh, layout, index);
-  ctx.log?.(summarizeGc(report));
+  // The caller prints the summary (the command on stdout, refresh in its log).
   return report;
 }
 

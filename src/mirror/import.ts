@@ -20,7 +20,7 @@ import { planImport, recordedImports, type ListedFile } from './import-plan.js';
 import { judge, settle, type Settlement } from './import-settle.js';
 import { addToSuite, readSuite } from './suites.js';
 import { ingestWithAptMove, type AptMoveOutcome } from './apt-move.js';
-import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, summarizeImport, type ImportReport, type QuarantineEntry } from './import-state.js';
+import { cacheKey, emptyReport, loadImportCache, loadQuarantine, saveImportCache, saveQuarantine, type ImportReport, type QuarantineEntry } from './import-state.js';
 
 export interface ImportOptions {
   /** Ignore the cache of already-processed files (re-validate everything). */
@@ -251,7 +251,7 @@ async function runImport(ctx: MirrorContext, files: ImportFile[], opts: ImportOp
     for (const c of work) if (c.staged) await fsp.rm(c.staged.tmp, { force: true });
     await validator.cleanup();
   }
-  ctx.log?.(summarizeImport(report));
+  // The caller prints the summary (the command on stdout, refresh in its log): logged here it was printed twice.
   return report;
 }
 

@@ -9,7 +9,7 @@
 import { resolveAllRecipes } from '../config/recipes.js';
 import { NspawnKitError, formatError } from '../errors.js';
 import type { MirrorContext } from './context.js';
-import { gcMirror } from './gc.js';
+import { gcMirror, summarizeGc } from './gc.js';
 import { importArchives, summarizeImport, type ArchiveOwnerOf, type ImportReport } from './import.js';
 import { publishMirror, type PublishReport } from './publish.js';
 import { printable } from './deb.js';
@@ -61,6 +61,7 @@ export async function refreshMirror(ctx: MirrorContext, ownerOf: ArchiveOwnerOf,
           warm.downloaded += w.downloaded;
           warm.bytesDownloaded += w.bytesDownloaded;
           for (const x of w.recipes) warm.listBytes += x.listBytes;
+          for (const line of w.summary.split('\n')) log(`refresh: ${line}`);
           warmed.push(recipe.name);
         } catch (err) {
           if (!(err instanceof NspawnKitError)) throw err;
@@ -77,7 +78,7 @@ export async function refreshMirror(ctx: MirrorContext, ownerOf: ArchiveOwnerOf,
         problems.push(`updates: ${formatError(err)}`);
       }
     }
-    await gcMirror(ctx, { dryRun: ctx.sh.dryRun });
+    log(`refresh: ${summarizeGc(await gcMirror(ctx, { dryRun: ctx.sh.dryRun }))}`);
     const published = await publishMirror(ctx);
     for (const s of published.suites) for (const q of s.quarantined) problems.push(`quarantined by publish (${s.codename}) ${printable(q.file)}: ${q.reason}`);
     const summary = [

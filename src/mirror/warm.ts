@@ -177,8 +177,8 @@ export async function warmRecipes(ctx: MirrorContext, recipes: Recipe[], opts: W
   const layout = mirrorLayout(ctx.config);
   const codenames = [...new Set(recipes.flatMap((r) => r.suites))].filter((c) => existsSync(suiteListPath(layout, c)));
   if (opts.publish !== false && codenames.length) report.published = await publishMirror(ctx, { codenames });
+  // The caller prints the summary, line by line (the command on stdout, refresh in its log).
   report.summary = summarizeWarm(report);
-  for (const line of report.summary.split('\n')) ctx.log?.(line);
   return report;
 }
 

@@ -87,6 +87,8 @@ export async function runGraph<C extends StageCtx>(ctx: C, tasks: ListrTask<C, L
     fallbackRenderer: 'simple',
     fallbackRendererOptions: { timestamp: undefined },
     fallbackRendererCondition: lineMode(ctx.app),
+    // --json: stdout is the command's one document; nothing of listr2's.
+    silentRendererCondition: Boolean(ctx.app.opts.json),
   });
   await list.run();
   return ctx;

@@ -114,8 +114,8 @@ test('a machine without provenance is refused, naming why; --all goes on past fa
   // (stray, without provenance, is no machine of nspawn-kit's: `list` and --all leave it out.)
   const all = run('upgrade', '--all');
   assert.is(all.code, 1, all.stderr);
-  assert.match(all.stderr, /^web: upgrade failed: .*systemd-nspawn .*--machine=web .*\n.*doesn't look like it has an OS tree/m);
-  assert.match(all.stderr, /^web2: upgrade failed: .*systemd-nspawn .*--machine=web2 /m);
+  assert.match(all.stderr, /^nspawn-kit: web: upgrade failed: .*systemd-nspawn .*--machine=web .*\n.*doesn't look like it has an OS tree/m);
+  assert.match(all.stderr, /^nspawn-kit: web2: upgrade failed: .*systemd-nspawn .*--machine=web2 /m);
   assert.not.match(all.stderr, /stray/);
   assert.is(readFileSync(join(config.machines.dir, 'web/var/lib/nspawn-kit/provenance.json'), 'utf8'), before, 'a failed upgrade records nothing');
   assert.not.ok(existsSync(join(config.machines.dir, 'web/var/lib/nspawn-kit/upgrade.sources')), 'the sources file is removed after a failure too');
