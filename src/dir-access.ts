@@ -28,17 +28,21 @@ export function unreadableError(path: string, command: string): PreflightError {
  * directory); a permission error is thrown as unreadableError.
  */
 export async function readableDir(dir: string, command: string): Promise<boolean> {
+  let isDir: boolean;
+  try {
+    isDir = (await fsp.stat(dir)).isDirectory();
+  } catch (err) {
+    if (isPermissionError(err)) throw unreadableError(dir, command);
+    return false;
+  }
+  if (!isDir) return false;
   try {
     await fsp.access(dir, constants.R_OK | constants.X_OK);
   } catch (err) {
     if (isPermissionError(err)) throw unreadableError(dir, command);
     return false;
   }
-  const st = await fsp.stat(dir).catch((err: unknown) => {
-    if (isPermissionError(err)) throw unreadableError(dir, command);
-    return undefined;
-  });
-  return st?.isDirectory() ?? false;
+  return true;
 }
 
 /** Every directory of `dirs` that exists must be readable (see readableDir); returns the ones that exist. */

@@ -136,23 +136,25 @@ export function formatStatus(s: MirrorStatus): string {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 
-/** "daemon: running (pid 4711 since …, watch and schedule)" and "last refresh: TIME, ok in 12 s" (or failed: the problem). */
+/** "daemon: running (pid 4711 since …, watch and schedule)" or "daemon: not running" and "last refresh: TIME, ok in 12 s" (or its problems, or FAILED: its error). */
 export function formatDaemonAndRefresh(s: Pick<MirrorStatus, 'daemon' | 'lastRefresh' | 'lastRefreshError'>): string[] {
   const d = s.daemon;
   const parts = [d.watch ? 'watch' : '', d.schedule ? 'schedule' : ''].filter(Boolean).join(' and ');
-  const how = d.how === 'systemd' ? 'systemctl is-active' : 'its pid file';
-  const daemon = d.running
-    ? `daemon: running (${d.pid !== undefined ? `pid ${d.pid}` : 'systemd'}${d.since ? ` since ${d.since}` : ''}${parts ? `, ${parts}` : ''}; from ${how})`
-    : `daemon: not running (from ${how})`;
+  const daemon = !d.running
+    ? 'daemon: not running'
+    : d.pid === undefined
+      ? 'daemon: running (systemd: nspawn-kit-daemon.service is active)'
+      : `daemon: running (pid ${d.pid}${d.since ? ` since ${d.since}` : ''}${parts ? `, ${parts}` : ''})`;
   const lines = [daemon];
   if (d.note) lines.push(`  ${neutralizeLine(d.note)}`);
   const r = s.lastRefresh;
   if (s.lastRefreshError) lines.push(`last refresh: unknown (${neutralizeLine(s.lastRefreshError)})`);
   else if (!r) lines.push('last refresh: none recorded yet (`nspawn-kit mirror refresh`, the daemon\'s schedule or the nightly job records it)');
-  else if (!r.ok) lines.push(`last refresh: ${r.at}, FAILED after ${seconds(r.durationMs)}: ${neutralizeLine((r.problem ?? 'no reason recorded').split('\n')[0] ?? '')}`);
+  else if (r.ok) lines.push(`last refresh: ${r.at}, ok in ${seconds(r.durationMs)}`);
   else {
-    const first = r.problem ? `, first: ${neutralizeLine(r.problem.split('\n')[0] ?? '')}` : '';
-    lines.push(`last refresh: ${r.at}, ok in ${seconds(r.durationMs)}${r.problems ? ` with ${r.problems} problem(s)${first}` : ''}`);
+    const first = neutralizeLine((r.problem ?? 'no reason recorded').split('\n')[0] ?? '');
+    if (r.finished) lines.push(`last refresh: ${r.at}, ended with ${r.problems} problem(s) after ${seconds(r.durationMs)}, first: ${first}`);
+    else lines.push(`last refresh: ${r.at}, FAILED after ${seconds(r.durationMs)}: ${first}`);
   }
   return lines;
 }
