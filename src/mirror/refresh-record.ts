@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
-import { formatError } from '../errors.js';
+import { NspawnKitError, formatError } from '../errors.js';
 import { openNoFollow, readBounded } from '../safe-file.js';
 import type { MirrorContext } from './context.js';
 import { mirrorLayout } from './layout.js';
@@ -53,7 +53,8 @@ export async function recordedRefresh<T extends { problems: string[] }>(ctx: Mir
   try {
     result = await run();
   } catch (err) {
-    await record({ finished: false, problems: 1, problem: formatError(err) });
+    // Ours: the message and its hint; anything else: its message (a stack trace is no outcome).
+    await record({ finished: false, problems: 1, problem: err instanceof NspawnKitError ? formatError(err) : err instanceof Error ? err.message : String(err) });
     throw err;
   }
   const first = result.problems[0];
