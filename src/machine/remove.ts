@@ -4,6 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { requireReadableDirs } from '../dir-access.js';
 import { OperationError } from '../errors.js';
 import { exists } from '../shell.js';
 import { sweepStaleBuilds, unmountAll } from '../rootfs/builddir.js';
@@ -73,6 +74,8 @@ async function baseOfRemoved(handle: MachineHandle): Promise<{ recipe: string; b
 export async function removeMachine(ctx: MachineContext, name: string, opts: RemoveOptions = {}): Promise<RemoveReport> {
   const { sh, config } = ctx;
   assertMachineName(name);
+  // A dry run as another user: a directory it cannot read is not "no machine" (dir-access.ts).
+  await requireReadableDirs([config.machines.dir, config.stateDir], 'rm');
   await sweepStaleBuilds(ctx);
   const root = join(config.machines.dir, name);
   const state = overlayPaths(config, name);

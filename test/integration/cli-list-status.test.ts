@@ -1,7 +1,7 @@
 /**
  * `list`, `status` and `rm` through the real CLI (issue 15):
  * - as uid 65534, directories of root's with mode 0700 (machines.dir,
- *   mirror.root, stateDir) are named as unreadable, exit 1, never "no
+ *   mirror.root, stateDir) are named as unreadable by list, status and a dry-run rm, exit 1, never "no
  *   machines" or "none yet"; absent directories are still an answer (exit 0);
  * - `list` shows the size of the base an overlay machine stands on ("-" for a copy);
  * - `--dry-run rm` says what it would remove (stdout), the Shell plans each
@@ -157,6 +157,12 @@ test('as uid 65534: list and status name the unreadable directory and need root,
   assert.match(list.stderr, `Run it again as root (e.g. \`sudo nspawn-kit list\`), or give this user read and search permission on ${p.machines}.`);
 
   assertJsonFailure(p.run(['--json', 'list'], NOBODY), `cannot read ${p.machines} (permission denied): \`nspawn-kit list\` needs root, or read permission on it`);
+
+  // A dry-run rm as that user: not "no machine web".
+  const rm = p.run(['--dry-run', 'rm', 'web'], NOBODY);
+  assert.is(rm.code, 1, rm.stderr);
+  assert.is(rm.stdout, '');
+  assert.match(rm.stderr, `nspawn-kit: cannot read ${p.machines} (permission denied): \`nspawn-kit rm\` needs root`);
 
   // machines.dir readable, stateDir not: the overlay records and bases under it are not taken for "none".
   chmodSync(p.machines, 0o755);
