@@ -7,7 +7,7 @@ import { printResult, reportError } from './output.js';
 import { escapeFields, escapeText, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
 import { assertMachineName } from '../machine/create.js';
-import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
+import { formatMachineTable, formatRemoveReport, listMachines, removeMachine } from '../machine/list.js';
 import { sweepStaleBuilds } from '../rootfs/builddir.js';
 import { runGraph, formatTimings } from '../tasks/runner.js';
 import { createStage, machineNameStage, provisionStage, type MachineStageCtx } from '../tasks/machine-stages.js';
@@ -150,8 +150,9 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
       if (!app.sh.dryRun) requireRoot('rm');
       await sweepStaleBuilds({ sh: app.sh, config: app.config });
       const r = await removeMachine({ sh: app.sh, config: app.config }, name);
+      // Without --json: "removed NAME", or under --dry-run "would remove NAME (what)" (the Shell planned each removal on stderr).
       if (app.opts.json) process.stdout.write(`${jsonText(r, 2)}\n`);
-      else writeLines(process.stdout, `removed ${name}${r.releasedBase ? safe` and its base ${r.releasedBase}, which nothing else used` : ''}`);
+      else writeLines(process.stdout, formatRemoveReport(r));
     });
 
   program

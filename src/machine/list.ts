@@ -5,23 +5,17 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { readableDir, unreadableError, isPermissionError } from '../dir-access.js';
 import { OperationError } from '../errors.js';
 import { exists } from '../shell.js';
-import { treeBytes } from '../rootfs/base-cache.js';
-import { sweepStaleBuilds, unmountAll } from '../rootfs/builddir.js';
+import { baseCacheDir, treeBytes } from '../rootfs/base-cache.js';
 import { nspawnPids } from './boot.js';
 import type { MachineContext } from './create.js';
-import { recordRoot, resolveMachine, type MachineHandle } from './handle.js';
-import { assertMachineName } from './name.js';
-import { besideRootSettingsFile } from './nspawn-file.js';
-import { unmountMachine } from './overlay-mount.js';
-import { overlayPaths } from './overlay-state.js';
-import { mountUnitName } from './overlay-units.js';
+import { recordRoot, resolveMachine } from './handle.js';
+import { overlayStateParent } from './overlay-state.js';
 import { readFirstBootResult, readProvenance } from './provenance.js';
 import { existsInRoot } from './inject.js';
 import { FIRSTBOOT } from './paths.js';
-import { releaseBase } from './storage.js';
-import { serviceDropInDir } from './nspawn-argv.js';
 import { MirrorOffers, machineUpdates, type UpdateCounts } from './upgradable.js';
 
 export type FirstBootState = 'pending' | 'success' | 'failure' | 'unknown';
@@ -44,6 +38,8 @@ export interface MachineInfo {
   mounted?: boolean;
   /** Bytes on disk of the machine's own files (du -sb, one file system): a copy's root, an overlay's upper directory. */
   sizeBytes: number;
+  /** Bytes on disk of the base it stands on (an overlay machine; measured once per base per listing); absent for a copy. */
+  baseBytes?: number;
   firstBoot: FirstBootState;
   firstBootExitCode?: number;
   running: boolean;
@@ -74,8 +70,11 @@ async function firstBootState(root: string): Promise<{ state: FirstBootState; ex
   return { state: (await existsInRoot(root, FIRSTBOOT.script)) ? 'pending' : 'unknown' };
 }
 
+/** Sizes measured during one listing: a base shared by several machines is measured once. */
+type BaseSizes = Map<string, Promise<number>>;
+
 /** One machine's row: records read from its root, or from an unmounted overlay's upper directory. */
-async function machineInfo(ctx: MachineContext, name: string, sizes: boolean, offers: MirrorOffers | undefined): Promise<MachineInfo | undefined> {
+async function machineInfo(ctx: MachineContext, name: string, sizes: BaseSizes | undefined, offers: MirrorOffers | undefined): Promise<MachineInfo | undefined> {
   const root = join(ctx.config.machines.dir, name);
   const running = async () => (await nspawnPids(root)).length > 0;
   let info: MachineInfo;
@@ -138,23 +137,41 @@ async function machineInfo(ctx: MachineContext, name: string, sizes: boolean, of
       problem: err instanceof Error ? err.message : String(err),
     };
   }
-  if (sizes) info.sizeBytes = await treeBytes(ctx.sh, sizeOf);
+  if (sizes) {
+    info.sizeBytes = await treeBytes(ctx.sh, sizeOf);
+    const { base } = info;
+    if (base !== undefined) {
+      if (!sizes.has(base)) sizes.set(base, exists(base).then((yes) => (yes ? treeBytes(ctx.sh, base) : 0)));
+      info.baseBytes = await sizes.get(base);
+    }
+  }
   return info;
 }
 
+/**
+ * Every machine under machines.dir, by name. No machines.dir: none. A
+ * directory this user may not read (machines.dir, the overlay records and
+ * bases under stateDir, the mirror whose offers are counted) stops the
+ * listing with unreadableError: it is not taken for "no machines".
+ */
 export async function listMachines(ctx: MachineContext, opts: ListOptions = {}): Promise<MachineInfo[]> {
+  const { config } = ctx;
+  if (!(await readableDir(config.machines.dir, 'list'))) return [];
   let entries: import('node:fs').Dirent[];
   try {
-    entries = await fsp.readdir(ctx.config.machines.dir, { withFileTypes: true });
-  } catch {
+    entries = await fsp.readdir(config.machines.dir, { withFileTypes: true });
+  } catch (err) {
+    if (isPermissionError(err)) throw unreadableError(config.machines.dir, 'list');
     return [];
   }
+  for (const dir of [config.stateDir, overlayStateParent(config), baseCacheDir(config), ...(opts.updates === false ? [] : [config.mirror.root])]) await readableDir(dir, 'list');
   const machines: MachineInfo[] = [];
   // One reading of the published indices for the whole listing.
-  const offers = opts.updates === false ? undefined : new MirrorOffers(ctx.config);
+  const offers = opts.updates === false ? undefined : new MirrorOffers(config);
+  const sizes: BaseSizes | undefined = opts.sizes === false ? undefined : new Map();
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const info = await machineInfo(ctx, entry.name, opts.sizes !== false, offers);
+    const info = await machineInfo(ctx, entry.name, sizes, offers);
     if (info) machines.push(info);
   }
   return machines;
@@ -167,6 +184,8 @@ export function updatesCell(m: Pick<MachineInfo, 'updates'>): string {
   return u.upgradable === 0 ? '0' : `${u.upgradable} (${u.security} security)`;
 }
 
+const mibCell = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
+
 /**
  * A table for the terminal, then one line per problem met counting a
  * machine's updates; `list --json` prints the MachineInfo[] instead.
@@ -174,14 +193,15 @@ export function updatesCell(m: Pick<MachineInfo, 'updates'>): string {
 export function formatMachineTable(machines: MachineInfo[]): string {
   if (machines.length === 0) return 'no machines';
   const rows = [
-    ['NAME', 'RECIPE', 'CODENAME', 'PUBLICATION', 'UPDATES', 'SIZE', 'STORAGE', 'FIRST BOOT', 'STATE'],
+    ['NAME', 'RECIPE', 'CODENAME', 'PUBLICATION', 'UPDATES', 'SIZE', 'BASE SIZE', 'STORAGE', 'FIRST BOOT', 'STATE'],
     ...machines.map((m) => [
       m.name,
       m.recipe,
       m.codename,
       m.inReleaseSha256 ? m.inReleaseSha256.slice(0, 12) : '-',
       updatesCell(m),
-      `${(m.sizeBytes / 1048576).toFixed(0)} MiB`,
+      mibCell(m.sizeBytes),
+      m.baseBytes === undefined ? '-' : mibCell(m.baseBytes),
       m.storage === 'copy' ? 'copy' : m.mounted ? 'overlay, mounted' : m.mounted === false ? 'overlay, not mounted' : 'overlay on base',
       m.firstBoot + (m.firstBoot === 'failure' ? ` (${m.firstBootExitCode})` : ''),
       m.problem ? `broken: ${m.problem.split('\n')[0]}` : m.running ? 'running' : 'stopped',
@@ -193,96 +213,4 @@ export function formatMachineTable(machines: MachineInfo[]): string {
   return [...table, ...notes].join('\n');
 }
 
-export interface RemoveOptions {
-  /** Where the .nspawn file was written (default config.machines.settingsDir). */
-  settingsDir?: string;
-  /** Where the unit drop-in was written (default config.machines.unitDir). */
-  unitDir?: string;
-}
-
-export interface RemoveReport {
-  name: string;
-  removed: string[];
-  unmounted: string[];
-  /** The base of an overlay machine, removed with it when nothing else uses it and a newer base exists. */
-  releasedBase?: string;
-}
-
-/**
- * What a killed systemd-nspawn leaves beside the machine's directory: its
- * image lock `.#<name>.lck` and, for an overlay machine, the overlay's work
- * directory `.#<name><16 hex>` (measured with systemd 252 after a SIGKILL).
- */
-async function nspawnLeftovers(machinesDir: string, name: string): Promise<string[]> {
-  const escaped = name.replace(/[.+]/g, '\\$&');
-  const own = new RegExp(`^\\.#${escaped}(\\.lck|[0-9a-f]{16})$`);
-  const entries = await fsp.readdir(machinesDir).catch(() => [] as string[]);
-  return entries.filter((e) => own.test(e)).map((e) => join(machinesDir, e));
-}
-
-/** What `rm` releases with the machine: the base of an overlay machine, from the host record (or an old-layout provenance). */
-async function baseOfRemoved(handle: MachineHandle): Promise<{ recipe: string; base?: string } | undefined> {
-  const { storage } = handle;
-  if (storage.kind === 'overlay') return { recipe: storage.recipe, base: storage.base };
-  if (storage.kind !== 'legacy-overlay') return undefined;
-  const prov = await readProvenance(handle.root).catch(() => undefined);
-  return prov ? { recipe: prov.recipe, base: storage.base } : undefined;
-}
-
-/**
- * `nspawn-kit rm NAME`: refuses a running machine; unmounts an overlay
- * machine (refusing when busy), then removes its record first (after a kill
- * midway the machine is no longer one), its upper and work directories, the
- * mount point, settings and units; never crosses file systems.
- */
-export async function removeMachine(ctx: MachineContext, name: string, opts: RemoveOptions = {}): Promise<RemoveReport> {
-  const { sh, config } = ctx;
-  assertMachineName(name);
-  await sweepStaleBuilds(ctx);
-  const root = join(config.machines.dir, name);
-  const state = overlayPaths(config, name);
-  // A broken record still lets the machine go: its state directory is removed all the same.
-  const handle = await resolveMachine(config, name).catch(() => ({ name, root, storage: { kind: 'copy' } as const }) as MachineHandle);
-  const removed: string[] = [];
-  let unmounted: string[] = [];
-  const pids = await nspawnPids(root);
-  if (pids.length > 0) {
-    throw new OperationError(
-      `machine ${name} is running (systemd-nspawn pid ${pids.join(', ')})`,
-      `Power it off first (\`kill -TERM ${pids[0]}\` halts it cleanly, or \`poweroff\` inside), then run \`nspawn-kit rm ${name}\` again.`,
-    );
-  }
-  const released = await baseOfRemoved(handle);
-  if (await exists(root)) unmounted = handle.storage.kind === 'overlay' ? await unmountMachine(sh, handle) : await unmountAll(sh, root);
-  if (await exists(state.state)) {
-    if (await exists(state.record)) await sh.remove(state.record);
-    await sh.remove(state.state);
-    removed.push(state.state);
-  }
-  // A half-removed machine (no etc/, no provenance) is still removable.
-  if (await exists(root)) {
-    await sh.remove(root);
-    removed.push(root);
-  }
-  // Only the configured directories: a library call never falls back to /etc.
-  const settingsDir = opts.settingsDir ?? config.machines.settingsDir;
-  const unitDir = opts.unitDir ?? config.machines.unitDir;
-  const leftovers = [
-    join(settingsDir, `${name}.nspawn`),
-    besideRootSettingsFile(config, name),
-    serviceDropInDir(unitDir, name),
-    join(unitDir, mountUnitName(root)),
-    ...(await nspawnLeftovers(config.machines.dir, name)),
-  ];
-  for (const file of [...new Set(leftovers)]) {
-    if (await exists(file)) {
-      await sh.remove(file);
-      removed.push(file);
-    }
-  }
-  if (removed.length === 0) {
-    throw new OperationError(`no machine ${name} under ${config.machines.dir}`, '`nspawn-kit list` shows the machines.');
-  }
-  const releasedBase = released && !sh.dryRun ? await releaseBase(sh, config, released) : undefined;
-  return releasedBase ? { name, removed, unmounted, releasedBase } : { name, removed, unmounted };
-}
+export { removeMachine, formatRemoveReport, type RemoveOptions, type RemoveReport } from './remove.js';

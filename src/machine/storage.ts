@@ -18,9 +18,9 @@ import { legacyStorageOf, resolveMachine } from './handle.js';
 import { listOverlayRecords, overlayPaths } from './overlay-state.js';
 import { readProvenance } from './provenance.js';
 
-/** Names of the bases that overlay machines stand on. */
-export async function basesInUse(config: Pick<Config, 'stateDir' | 'machines'>): Promise<Set<string>> {
-  const used = new Set((await listOverlayRecords(config)).map((r) => r.base));
+/** Names of the bases that overlay machines stand on (but machine `except`: one being removed). */
+export async function basesInUse(config: Pick<Config, 'stateDir' | 'machines'>, except?: string): Promise<Set<string>> {
+  const used = new Set((await listOverlayRecords(config)).filter((r) => r.machine !== except).map((r) => r.base));
   let entries: string[];
   try {
     entries = await fsp.readdir(config.machines.dir);
@@ -28,7 +28,7 @@ export async function basesInUse(config: Pick<Config, 'stateDir' | 'machines'>):
     return used;
   }
   for (const entry of entries) {
-    if (entry.startsWith('.') || (await fsp.lstat(overlayPaths(config, entry).record).catch(() => undefined))) continue;
+    if (entry.startsWith('.') || entry === except || (await fsp.lstat(overlayPaths(config, entry).record).catch(() => undefined))) continue;
     const legacy = legacyStorageOf(config, await readProvenance(join(config.machines.dir, entry)).catch(() => undefined));
     if (legacy) used.add(legacy.base);
   }
@@ -38,12 +38,13 @@ export async function basesInUse(config: Pick<Config, 'stateDir' | 'machines'>):
 /**
  * After an overlay machine is removed: its base goes too when no other
  * machine stands on it and it is not the newest base of its recipe (the one
- * the next create reuses). Returns the removed directory, if any.
+ * the next create reuses). Returns the removed directory, if any (in a dry
+ * run: the one it would remove; `machine`, the removed one, counts as gone).
  */
-export async function releaseBase(sh: Shell, config: Pick<Config, 'stateDir' | 'machines'>, removed: { recipe: string; base?: string }): Promise<string | undefined> {
+export async function releaseBase(sh: Shell, config: Pick<Config, 'stateDir' | 'machines'>, removed: { recipe: string; base?: string }, machine?: string): Promise<string | undefined> {
   const { base } = removed;
   if (base === undefined) return undefined;
-  if ((await basesInUse(config)).has(base)) return undefined;
+  if ((await basesInUse(config, machine)).has(base)) return undefined;
   const bases = await listBases(config, removed.recipe);
   if (!bases.includes(base)) return undefined;
   const mtimes = await Promise.all(bases.map(async (b) => ({ b, t: (await fsp.stat(join(baseCacheDir(config), b)).catch(() => undefined))?.mtimeMs ?? 0 })));

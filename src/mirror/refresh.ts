@@ -13,6 +13,7 @@ import { gcMirror, summarizeGc } from './gc.js';
 import { importArchives, summarizeImport, type ArchiveOwnerOf, type ImportReport } from './import.js';
 import { publishMirror, type PublishReport } from './publish.js';
 import { printable } from './deb.js';
+import { recordedRefresh } from './refresh-record.js';
 import { refreshUpdates, type UpdatesReport } from './updates.js';
 import { warmRecipes } from './warm.js';
 import { withMirrorWrite } from './write-guard.js';
@@ -91,5 +92,6 @@ export async function refreshMirror(ctx: MirrorContext, ownerOf: ArchiveOwnerOf,
     return { imported, warmed, warm, ...(updates ? { updates } : {}), published, problems, summary, durationMs: Date.now() - started };
   };
   // A one-shot refresh (the command, the nightly hook) stops the gpg-agent afterwards; inside a daemon run the daemon's guard owns it.
-  return withMirrorWrite(ctx, run, { wait: opts.wait ?? true, purpose: 'mirror refresh' });
+  // How it ended goes to <stateDir>/mirror/last-refresh.json for `status` (refresh-record.ts).
+  return withMirrorWrite(ctx, () => recordedRefresh(ctx, run), { wait: opts.wait ?? true, purpose: 'mirror refresh' });
 }

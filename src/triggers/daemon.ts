@@ -16,6 +16,7 @@ import { importFiles, type ImportReport } from '../mirror/import.js';
 import { mirrorLayout, suiteListPath } from '../mirror/layout.js';
 import { publishMirror, type PublishReport } from '../mirror/publish.js';
 import { withMirrorWrite } from '../mirror/write-guard.js';
+import { recordDaemon } from '../mirror/daemon-record.js';
 import type { Shell } from '../shell.js';
 import { createCoalescer } from './coalesce.js';
 import { collectBetweenRuns } from './heap-tuning.js';
@@ -118,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let watcher: ArchiveWatcher | undefined;
   let schedule: Schedule | undefined;
   let stopping: Promise<void> | undefined;
+  let forgetDaemon = async (): Promise<void> => undefined; // `status` reads the daemon's record (mirror/daemon-record.ts)
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
 
@@ -143,6 +145,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await watcher?.close();
       await schedule?.stop();
       await runner.close({ abort: o.abort ?? false });
+      await forgetDaemon();
       removeSignals();
       log('stopped');
       resolveDone();
@@ -177,6 +180,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await stop({ reason: 'start failed' });
     throw err;
   }
+  forgetDaemon = await recordDaemon(sh, config, { watch: watcher !== undefined, schedule: schedule !== undefined }, (error) => log('daemon-record', { error }));
   log('daemon-ready', { watch: watcher !== undefined, schedule: schedule !== undefined, dirs: watcher?.dirs().length ?? 0 });
   return { stop, done, trigger, idle: () => runner.idle(), watcher };
 }

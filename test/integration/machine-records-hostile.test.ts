@@ -102,9 +102,9 @@ test('nspawn-kit list: every machine listed, each hostile record named as that m
     all.slice(9),
     ['a-good', 'bad-exit', 'fifo-marker'].map((n) => `${n}: updates unknown: ${root(n)}/var/lib/dpkg/status does not exist`),
   );
-  assert.match(lines.find((l) => l.startsWith('fifo-marker '))!, /bookworm-minimal\s+bookworm\s+bbbbbbbbbbbb\s+\?\s+\d+ MiB\s+copy\s+unknown\s+broken: .*firstboot\.json is a FIFO; not read$/);
+  assert.match(lines.find((l) => l.startsWith('fifo-marker '))!, /bookworm-minimal\s+bookworm\s+bbbbbbbbbbbb\s+\?\s+\d+ MiB\s+-\s+copy\s+unknown\s+broken: .*firstboot\.json is a FIFO; not read$/);
   // The record's "\n" (already escaped by JSON) is escaped once more by the table: no raw newline either way.
-  assert.match(lines.find((l) => l.startsWith('bad-codename '))!, /\?\s+\?\s+-\s+\?\s+0 MiB\s+copy\s+unknown\s+broken: .*got "Bookworm\\\\nforged"$/);
+  assert.match(lines.find((l) => l.startsWith('bad-codename '))!, /\?\s+\?\s+-\s+\?\s+0 MiB\s+-\s+copy\s+unknown\s+broken: .*got "Bookworm\\\\nforged"$/);
   assert.match(lines.find((l) => l.startsWith('a-good '))!, /success\s+stopped$/);
 });
 

@@ -127,6 +127,8 @@ test('status lists the quarantined files by escaped name, one line each; --json 
     `mirror ${join(base, 'text', 'mirror')}`,
     'signing key (none yet: created by the first publish)',
     '  bookworm: 0 packages, 0.0 MiB [], 1 in the suite list; never published',
+    'daemon: not running',
+    "last refresh: none recorded yet (`nspawn-kit mirror refresh`, the daemon's schedule or the nightly job records it)",
     'quarantined (2):',
     // quarantine.json is sorted by file name: "bad..." before "ctl-evil...".
     `  ${shown(badPath)}: ${reasonShown(q(badPath).reason)} (${q(badPath).time})`,

@@ -50,7 +50,7 @@ test('list: only machines with provenance, with first-boot state and size; dot d
     ]);
     assert.ok(list.every((m) => m.sizeBytes >= 200_000 && !m.running && m.recipe === 'bookworm-minimal'));
     const table = formatMachineTable(list);
-    assert.match(table, /b-failed\s+bookworm-minimal\s+bookworm\s+bbbbbbbbbbbb\s+\?\s+\d+ MiB\s+copy\s+failure \(3\)\s+stopped/);
+    assert.match(table, /b-failed\s+bookworm-minimal\s+bookworm\s+bbbbbbbbbbbb\s+\?\s+\d+ MiB\s+-\s+copy\s+failure \(3\)\s+stopped/);
     // These fake roots have no dpkg status: the updates are unknown, and the table says why.
     assert.ok(table.split('\n').includes(`b-failed: updates unknown: ${join(config.machines.dir, 'b-failed')}/var/lib/dpkg/status does not exist`), table);
   } finally {
