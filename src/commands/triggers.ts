@@ -7,7 +7,7 @@ import { requireRoot } from '../errors.js';
 import { jsonText, writeLines } from '../escape.js';
 import { refreshMirror } from '../mirror/refresh.js';
 import { archiveOwner } from '../triggers/archive-owner.js';
-import { importAndPublish, runDaemon } from '../triggers/daemon.js';
+import { eventLineSink, importAndPublish, runDaemon } from '../triggers/daemon.js';
 import { checkSchedule } from '../triggers/schedule.js';
 import { installUnits } from '../triggers/units.js';
 
@@ -18,8 +18,8 @@ async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolea
   await runDaemon({
     config: app.config,
     sh: app.sh,
-    // One event per line, neutralized: file names from archives and machines are in them (escape.ts).
-    log: app.log,
+    // One event per line, neutralized: file names from archives and machines are in them (escape.ts); JSON lines on stdout under --json.
+    log: eventLineSink(app.opts.json, app.log),
     json: app.opts.json,
     watch: parts.watch,
     schedule: parts.schedule,
