@@ -8,7 +8,7 @@
  */
 import type { Config } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
-import { UsageError } from '../errors.js';
+import { OperationError, UsageError } from '../errors.js';
 import { safe, writeLines } from '../escape.js';
 import { sanitizeProcessPath } from '../host/tool-path.js';
 import { stopGpgAgent } from '../mirror/keys.js';
@@ -29,6 +29,8 @@ export interface HookResult {
   /** The summary lines otherwise. */
   lines: string[];
   exitCode: 0 | 1;
+  /** Why exit 1, printed as the error line (after the summary). */
+  failure?: OperationError;
 }
 
 export interface HookSpec {
@@ -41,7 +43,8 @@ export interface HookSpec {
 export async function runHook(spec: HookSpec, argv: ScriptArgv): Promise<number> {
   // No tool is ever looked up in the working directory (host/tool-path.ts).
   sanitizeProcessPath();
-  const json = argv.json === true;
+  // `--json FILE` is --json and an argument (parseScriptArgv).
+  const json = argv.json !== undefined && argv.json !== false;
   let config: Config | undefined;
   try {
     if (argv.help || argv.h) {
@@ -56,6 +59,7 @@ export async function runHook(spec: HookSpec, argv: ScriptArgv): Promise<number>
     const result = await spec.run({ sh, config, log }, flags, argv);
     if (flags.json) printJson({ hook: spec.title, dryRun: flags.dryRun, exitCode: result.exitCode, ...result.data });
     else writeLines(process.stdout, result.lines);
+    if (result.failure) reportScriptError(spec.title, flags.json, result.failure);
     return result.exitCode;
   } catch (err) {
     return reportScriptError(spec.title, json, err);
@@ -86,7 +90,9 @@ export const reindexOnDeb: HookSpec = {
     const result = await reindex(ctx, flags.args, codename as string | undefined);
     const suites = result.publish?.suites ?? [];
     const published = suites.map((s) => `${s.codename} (${s.packages} packages)`).join(', ');
-    const bad = result.import.rejected.length + result.import.conflicts.length + suites.reduce((n, s) => n + s.quarantined.length, 0);
+    const quarantined = suites.reduce((n, s) => n + s.quarantined.length, 0);
+    const { rejected, conflicts } = result.import;
+    const bad = rejected.length + conflicts.length + quarantined;
     return {
       data: { import: result.import, publish: result.publish ?? null },
       lines: [
@@ -95,6 +101,12 @@ export const reindexOnDeb: HookSpec = {
         ...formatImportReport(result.import).slice(1),
       ],
       exitCode: bad ? 1 : 0,
+      failure: bad
+        ? new OperationError(
+            `${rejected.length} file(s) rejected, ${conflicts.length} conflict(s), ${quarantined} quarantined by publish (listed above); the rest is published`,
+            'A rejected file is never indexed (its reason is above); replace or remove it. A conflict keeps the pool copy: rebuild the package with a new version.',
+          )
+        : undefined,
     };
   },
 };
@@ -113,6 +125,7 @@ export const nightlyRefresh: HookSpec = {
   },
   run: async (ctx, _flags, argv) => {
     const report = await refreshMirror(ctx, archiveOwner, { warm: argv.warm !== false });
-    return { data: { ...report }, lines: report.summary.split('\n'), exitCode: report.problems.length ? 1 : 0 };
+    const failure = report.problems.length ? new OperationError(`the refresh ended with ${report.problems.length} problem(s) (listed above); the rest is published`) : undefined;
+    return { data: { ...report }, lines: report.summary.split('\n'), exitCode: failure ? 1 : 0, failure };
   },
 };

@@ -99,7 +99,8 @@ export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: S
   // No tool is ever looked up in the working directory (host/tool-path.ts).
   sanitizeProcessPath();
   let loaded: Config | undefined;
-  const json = argv.json === true;
+  // `--json FILE` is --json and an argument (parseScriptArgv).
+  const json = argv.json !== undefined && argv.json !== false;
   const stopSignals = exitOnSignals();
   try {
     if (argv.help || argv.h) {
