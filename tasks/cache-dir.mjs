@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Stage "cache-dir" of the original recipe, alone. `npx zx tasks/cache-dir.mjs --help`
+// Stage "cache-dir" of the original recipe, alone; `--help` for its options (src/tasks/).
 import { argv } from 'zx';
 import { runScript } from '../dist/tasks/script.js';
 import { cacheDir } from '../dist/tasks/mirror-scripts.js';

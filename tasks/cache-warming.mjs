@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Stage "cache-warming" of the original recipe, alone. `npx zx tasks/cache-warming.mjs --help`
+// Stage "cache-warming" of the original recipe, alone; `--help` for its options (src/tasks/).
 import { argv } from 'zx';
 import { runScript } from '../dist/tasks/script.js';
 import { cacheWarming } from '../dist/tasks/mirror-scripts.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npx zx tasks/firstboot-injection.mjs --help`: see README.md
+// Task script; `--help` for what it does and its options (src/tasks/). See README.md.
 import { argv } from 'zx';
 import { runScript } from '../dist/tasks/script.js';
 import { firstbootInjection } from '../dist/tasks/container.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Stage "install-tools" of the original recipe, alone. `npx zx tasks/install-tools.mjs --help`
+// Stage "install-tools" of the original recipe, alone; `--help` for its options (src/tasks/).
 import { argv } from 'zx';
 import { runScript } from '../dist/tasks/script.js';
 import { installTools } from '../dist/tasks/mirror-scripts.js';

@@ -7,9 +7,8 @@ import { OperationError, requireRoot } from '../errors.js';
 import { jsonText, writeLines } from '../escape.js';
 import { refreshMirror } from '../mirror/refresh.js';
 import { archiveOwner } from '../triggers/archive-owner.js';
-import { importAndPublish, runDaemon } from '../triggers/daemon.js';
+import { eventLineSink, importAndPublish, runDaemon } from '../triggers/daemon.js';
 import { checkSchedule } from '../triggers/schedule.js';
-import { printJsonLine } from './output.js';
 import { safe } from '../escape.js';
 import { installUnits } from '../triggers/units.js';
 
@@ -20,9 +19,8 @@ async function daemon(app: AppContext, parts: { watch: boolean; schedule: boolea
   await runDaemon({
     config: app.config,
     sh: app.sh,
-    // One event per line, neutralized: file names from archives and machines are in them (escape.ts).
-    // Under --json the events are the command's output: JSON lines on stdout (the mirror operations' lines stay log events on stderr).
-    log: app.opts.json ? printJsonLine : app.log,
+    // One event per line, neutralized: file names from archives and machines are in them (escape.ts); JSON lines on stdout under --json.
+    log: eventLineSink(app.opts.json, app.log),
     json: app.opts.json,
     watch: parts.watch,
     schedule: parts.schedule,

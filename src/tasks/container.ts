@@ -11,6 +11,7 @@ import { exists, formatCommand } from '../shell.js';
 import { bootCommand } from '../machine/nspawn-argv.js';
 import { baseStage, checkStage, createStage, injectStage, machineNameStage, provisionStage, repositoryKeysStage, upToDate, type MachineStageCtx } from './machine-stages.js';
 import type { ScriptFlags, ScriptSpec } from './script.js';
+import type { UsageSpec } from './usage.js';
 import { indexStage, installToolsStage, mirrorDirsStage, warmStage } from './stages.js';
 import { UsageError } from '../errors.js';
 
@@ -59,13 +60,17 @@ function existingProvenance(ctx: MachineStageCtx) {
   return ctx.existing && ctx.existing.state !== 'absent' ? ctx.existing.provenance : undefined;
 }
 
-export function containerSpec(title: string, defaultRecipe: string | undefined, usage: string, opts: ContainerOptions = {}): ScriptSpec<MachineStageCtx> {
+const RECIPE_OPTION = (dflt: string | undefined): [string, string] => ['--recipe NAME', dflt ? `the recipe (default: ${dflt})` : 'the recipe (required)'];
+const NAME_OPTION: [string, string] = ['--name NAME', "the machine's name (default: the recipe's name)"];
+
+export function containerSpec(title: string, defaultRecipe: string | undefined, usage: UsageSpec, opts: ContainerOptions = {}): ScriptSpec<MachineStageCtx> {
   return {
     title,
     defaultRecipe,
-    usage,
+    extraFlags: ['recipe', 'name'],
+    usage: { ...usage, options: usage.options ?? [RECIPE_OPTION(defaultRecipe), NAME_OPTION] },
     makeCtx: (app: AppContext, flags: ScriptFlags, recipe: Recipe | undefined): MachineStageCtx => {
-      if (!recipe) throw new UsageError('--recipe NAME is required');
+      if (!recipe) throw new UsageError('--recipe NAME is required', 'Name a recipe: `nspawn-kit config --recipes` lists them.');
       return { app, timings: [], recipes: [recipe], recipe, name: flags.name ?? recipe.name, checks: [] };
     },
     tasks: () => [
@@ -89,16 +94,22 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
       ...enterHint(ctx.app.config, ctx.name),
       ...loginHint(ctx.recipe, ctx.name),
     ],
+    data: (ctx) => ({
+      machine: ctx.name,
+      root: ctx.created?.root ?? `${ctx.app.config.machines.dir}/${ctx.name}`,
+      recipe: ctx.recipe.name,
+      codename: ctx.recipe.codename,
+      inReleaseSha256: ctx.created?.inReleaseSha256 ?? existingProvenance(ctx)?.inReleaseSha256 ?? null,
+      base: ctx.created ? (ctx.created.fromBaseCache ? 'cache' : 'bootstrapped') : existingProvenance(ctx) ? (ctx.existing?.state === 'current' ? 'up-to-date' : 'provisioned-only') : null,
+      checks: ctx.checks.map((c) => ({ label: c.label, output: c.output })),
+    }),
   };
 }
 
-const FLAGS = '[--recipe NAME] [--name NAME] [--config FILE] [--dry-run] [--verbose]';
-
-export const container = containerSpec(
-  'container',
-  undefined,
-  `npx zx tasks/container.mjs --recipe NAME [--name NAME] [--config FILE] [--dry-run] [--verbose]\n  the whole graph: host tools, mirror, warm, index, base, machine, provisioning boot`,
-);
+export const container = containerSpec('container', undefined, {
+  file: 'tasks/container.mjs',
+  about: 'The whole graph for any recipe: host tools, mirror, warm, index, base, machine, provisioning boot.',
+});
 
 /** The QGIS check: headless, no display. */
 export const QGIS_CHECK = {
@@ -118,22 +129,40 @@ export const QGIS_CHECK = {
 export const qgisContainer = containerSpec(
   'qgis-container',
   'qgis',
-  `npx zx tasks/qgis-container.mjs ${FLAGS}\n  the main job: a container (recipe "qgis" by default) in which QGIS works, built from the local signed mirror`,
+  {
+    file: 'tasks/qgis-container.mjs',
+    about: 'The main job: a container in which QGIS works (checked headless), built from the local signed mirror.',
+  },
   { checks: [QGIS_CHECK] },
 );
 
-function stageSpec(title: string, usage: string, tasks: ScriptSpec<MachineStageCtx>['tasks']): ScriptSpec<MachineStageCtx> {
-  return { ...containerSpec(title, 'bookworm-minimal', usage), tasks, summary: undefined };
-}
+export const bootstrap: ScriptSpec<MachineStageCtx> = {
+  ...containerSpec('bootstrap', 'bookworm-minimal', {
+    file: 'tasks/bootstrap.mjs',
+    about: "Bootstraps the recipe's base root filesystem from the local mirror into the base cache.",
+    options: [RECIPE_OPTION('bookworm-minimal')],
+  }),
+  extraFlags: ['recipe'],
+  tasks: () => [baseStage()],
+  summary: undefined,
+  data: undefined,
+};
 
-export const bootstrap = stageSpec(
-  'bootstrap',
-  `npx zx tasks/bootstrap.mjs [--recipe NAME] [--config FILE] [--dry-run] [--verbose]\n  bootstrap the recipe's base root filesystem (default recipe: bookworm-minimal) from the local mirror into the base cache`,
-  () => [baseStage()],
-);
-
-export const firstbootInjection = stageSpec(
-  'firstboot-injection',
-  `npx zx tasks/firstboot-injection.mjs --name MACHINE [--recipe NAME] [--config FILE] [--dry-run] [--verbose]\n  (re)write sources, hostname, users and the run-once first-boot script into an existing machine`,
-  () => [injectStage()],
-);
+export const firstbootInjection: ScriptSpec<MachineStageCtx> = {
+  ...containerSpec('firstboot-injection', 'bookworm-minimal', {
+    file: 'tasks/firstboot-injection.mjs',
+    about: '(Re)writes sources, hostname, users and the run-once first-boot script into an existing machine.',
+    options: [
+      ['--name NAME', 'the machine to write into (required)'],
+      ['--recipe NAME', "the recipe whose settings are written (default: bookworm-minimal; use the machine's own recipe)"],
+    ],
+  }),
+  makeCtx: (app, flags, recipe) => {
+    if (!flags.name) throw new UsageError('--name NAME is required: the machine to write into', '`nspawn-kit list` shows the machines.');
+    if (!recipe) throw new UsageError('--recipe NAME is required');
+    return { app, timings: [], recipes: [recipe], recipe, name: flags.name, checks: [] };
+  },
+  tasks: () => [injectStage()],
+  summary: undefined,
+  data: undefined,
+};

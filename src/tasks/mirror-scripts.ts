@@ -9,25 +9,29 @@ function ctxFor(app: AppContext, _flags: ScriptFlags, recipe: Recipe | undefined
   return { app, timings: [], recipes: recipe ? [recipe] : [] };
 }
 
-const COMMON = '--config FILE  --dry-run  --verbose';
-
 export const installTools: ScriptSpec<MirrorStageCtx> = {
   title: 'install-tools',
-  usage: `npx zx tasks/install-tools.mjs [${COMMON}]\n  checks debootstrap, systemd-nspawn, apt-ftparchive, gpg, … and installs what is missing with apt-get`,
+  usage: {
+    file: 'tasks/install-tools.mjs',
+    about: 'Checks the host tools (debootstrap, systemd-nspawn, apt-ftparchive, gpg, …, and mmdebstrap when a\nrecipe uses it) and installs what is missing with apt-get.',
+  },
   makeCtx: (app) => ({ app, timings: [], recipes: resolveAllRecipes(app.config) }),
   tasks: () => [installToolsStage()],
 };
 
 export const cacheDir: ScriptSpec<MirrorStageCtx> = {
   title: 'cache-dir',
-  usage: `npx zx tasks/cache-dir.mjs [${COMMON}]\n  creates mirror.root, stateDir, machines.dir and the mirror signing key`,
+  usage: { file: 'tasks/cache-dir.mjs', about: 'Creates mirror.root, stateDir and machines.dir, and the mirror signing key when there is none.' },
   makeCtx: ctxFor,
   tasks: () => [mirrorDirsStage()],
 };
 
 export const configFiles: ScriptSpec<MirrorStageCtx> = {
   title: 'config-files',
-  usage: `npx zx tasks/config-files.mjs [${COMMON}]\n  writes apt-move.conf and the Release primer (importer "apt-move")`,
+  usage: {
+    file: 'tasks/config-files.mjs',
+    about: 'Writes apt-move.conf and the Release primer (only with mirror.importer "apt-move"; skipped, with\nthe reason, under the native importer).',
+  },
   makeCtx: ctxFor,
   tasks: () => [configFilesStage()],
 };
@@ -35,15 +39,21 @@ export const configFiles: ScriptSpec<MirrorStageCtx> = {
 export const cacheWarming: ScriptSpec<MirrorStageCtx> = {
   title: 'cache-warming',
   defaultRecipe: 'bookworm-minimal',
-  usage: `npx zx tasks/cache-warming.mjs [--recipe NAME] [${COMMON}]\n  downloads what the recipe needs into the mirror (default recipe: bookworm-minimal), then publishes`,
+  extraFlags: ['recipe'],
+  usage: {
+    file: 'tasks/cache-warming.mjs',
+    about: 'Downloads everything the recipe needs into the mirror, then publishes.',
+    options: [['--recipe NAME', 'the recipe to warm for (default: bookworm-minimal)']],
+  },
   makeCtx: ctxFor,
   tasks: () => [warmStage()],
 };
 
 export const index: ScriptSpec<MirrorStageCtx> = {
   title: 'index',
-  usage: `npx zx tasks/index.mjs [${COMMON}]\n  imports from mirror.archives, generates the indices, signs and publishes`,
+  usage: { file: 'tasks/index.mjs', about: 'Imports the .debs of mirror.archives, generates the indices, signs and publishes every suite.' },
   makeCtx: ctxFor,
   tasks: () => [indexStage()],
   summary: (ctx) => (ctx.published?.suites ?? []).map((s) => `${s.codename}: ${s.packages} packages, InRelease sha256 ${s.inReleaseSha256}`),
+  data: (ctx) => ({ suites: (ctx.published?.suites ?? []).map((s) => ({ codename: s.codename, packages: s.packages, inReleaseSha256: s.inReleaseSha256 })) }),
 };

@@ -1,14 +1,19 @@
 /**
  * listr2 plumbing shared by every task graph: a stage helper that gives each
- * task its own Shell logging into task.output and records its duration, and
- * a runner that falls back to line output on a non-TTY, in --verbose and in
- * --dry-run (so every planned command is printed, not just the last one).
+ * task its own Shell logging (and reporting progress) into task.output and
+ * records its duration, and a runner that draws on stderr only, falls back to
+ * line output on a non-TTY, in --verbose and in --dry-run (so every planned
+ * command is printed, not just the last one), and is silent under --json,
+ * where the stages report as event lines (listr-output.ts).
  */
 import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from 'listr2';
 import type { AppContext } from '../context.js';
 import { renderMessage } from '../errors.js';
 import { neutralizeLine } from '../escape.js';
 import type { Shell } from '../shell.js';
+import { lineMode, stageEvent, stageSinks, stderrLogger } from './listr-output.js';
+
+export { lineMode } from './listr-output.js';
 
 export interface StageCtx {
   app: AppContext;
@@ -41,18 +46,25 @@ export function stage<C extends StageCtx>(
     task: async (ctx, listrTask) => {
       const started = Date.now();
       const task = safeOutput(listrTask);
-      const sh = ctx.app.sh.withLog((line) => {
+      const sinks = stageSinks(ctx.app, title, (line) => {
         task.output = line;
       });
+      const sh = ctx.app.sh.withLog(sinks.log, sinks.progress);
+      stageEvent(ctx.app, title, 'started');
+      let state: 'completed' | 'failed' = 'failed';
+      let note: string | void = undefined;
       try {
-        const note = await fn(ctx, task, sh);
+        note = await fn(ctx, task, sh);
         if (note) task.title = `${title}: ${note}`;
+        state = 'completed';
       } catch (err) {
         // listr2 prints the message itself before the CLI does: no control character of a file name or tool in it.
         if (err instanceof Error) err.message = renderMessage(err.message);
         throw err;
       } finally {
-        ctx.timings.push({ stage: title, ms: Date.now() - started });
+        const ms = Date.now() - started;
+        ctx.timings.push({ stage: title, ms });
+        stageEvent(ctx.app, title, state, { ms, ...(note ? { note } : {}) });
       }
     },
   };
@@ -71,25 +83,39 @@ function safeOutput<T extends object>(task: T): T {
   });
 }
 
-export function lineMode(app: AppContext): boolean {
-  return !process.stdout.isTTY || Boolean(app.opts.verbose) || Boolean(app.opts.dryRun) || process.env.CI === 'true';
+/** Under --json, a skipped stage says so (listr2, silent there, would not). */
+function reportSkip<C extends StageCtx>(app: AppContext, t: ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>): ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer> {
+  const skip = t.skip;
+  if (!app.opts.json || skip === undefined) return t;
+  return {
+    ...t,
+    skip: async (ctx: C) => {
+      const reason = typeof skip === 'function' ? await skip(ctx) : skip;
+      if (reason) stageEvent(app, String(t.title ?? ''), 'skipped', typeof reason === 'string' ? { reason } : {});
+      return reason;
+    },
+  };
 }
 
 export async function runGraph<C extends StageCtx>(ctx: C, tasks: ListrTask<C, ListrDefaultRenderer, ListrSimpleRenderer>[]): Promise<C> {
-  const list = new Listr<C, 'default', 'simple'>(tasks, {
-    ctx,
-    concurrent: false,
-    exitOnError: true,
-    // The entry point (program.ts, script.ts) handles SIGINT/SIGTERM: it runs the exit hooks (exit-hooks.ts).
-    registerSignalListeners: false,
-    renderer: 'default',
-    rendererOptions: { collapseSubtasks: false, showErrorMessage: true },
-    fallbackRenderer: 'simple',
-    fallbackRendererOptions: { timestamp: undefined },
-    fallbackRendererCondition: lineMode(ctx.app),
-    // --json: stdout is the command's one document; nothing of listr2's.
-    silentRendererCondition: Boolean(ctx.app.opts.json),
-  });
+  const list = new Listr<C, 'default', 'simple'>(
+    tasks.map((t) => reportSkip(ctx.app, t)),
+    {
+      ctx,
+      concurrent: false,
+      exitOnError: true,
+      // The entry point (program.ts, script.ts) handles SIGINT/SIGTERM: it runs the exit hooks (exit-hooks.ts).
+      registerSignalListeners: false,
+      // stdout is the command's data: every renderer writes to stderr (listr-output.ts).
+      renderer: 'default',
+      rendererOptions: { collapseSubtasks: false, showErrorMessage: true, logger: stderrLogger(false) },
+      fallbackRenderer: 'simple',
+      fallbackRendererOptions: { timestamp: undefined, logger: stderrLogger(true) },
+      fallbackRendererCondition: lineMode(ctx.app),
+      // --json: the stages' own event lines instead (stage(), reportSkip).
+      silentRendererCondition: Boolean(ctx.app.opts.json),
+    },
+  );
   await list.run();
   return ctx;
 }

@@ -23,15 +23,24 @@ import { collectBetweenRuns } from './heap-tuning.js';
 import { startSchedule, type Schedule } from './schedule.js';
 import { discoverMachineArchives, startArchiveWatcher, type ArchiveWatcher, type WatchEvent, type WatchedFile } from './watch.js';
 import { UsageError } from '../errors.js';
-import { logToStderr } from '../escape.js';
+import { jsonText, logToStderr, writeLines } from '../escape.js';
 
 export type EventLog = (event: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * Where the event lines of `watch`/`daemon`/`schedule` go: under --json they
+ * are the command's output, one JSON object per line on stdout (status lines
+ * and progress stay on stderr as JSON events); otherwise the log sink (stderr).
+ */
+export function eventLineSink(json: boolean | undefined, log: (line: string) => void): (line: string) => void {
+  return json ? (line) => writeLines(process.stdout, line) : log;
+}
 
 /** One line per event: "TIME event key=value ..." or, with json, a JSON object. */
 export function createEventLog(write: (line: string) => void, json: boolean): EventLog {
   return (event, fields = {}) => {
     const time = new Date().toISOString();
-    if (json) return write(JSON.stringify({ time, event, ...fields }));
+    if (json) return write(jsonText({ time, event, ...fields }));
     // Quoted (JSON) when a value could be misread: a space, a quote, a backslash, a control or bidi character.
     const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"\\\p{Cc}\p{Bidi_Control}]/u.test(v) ? v : JSON.stringify(v)}`);
     write([time, event, ...parts].join(' '));

@@ -365,11 +365,12 @@ t('the container task twice with the same --name: the second run skips the up-to
 
   const second = zxScript('tasks/container.mjs', args, { env: { NO_COLOR: '1' } });
   assert.is(second.code, 0, second.stderr + second.stdout);
-  assert.match(second.stdout, /machine r1 is up to date \(built \S+ from the same recipe and package set\)/);
-  assert.match(second.stdout, /SKIPPED: machine r1 is up to date/);
-  assert.match(second.stdout, 'Machine: clone, first-boot injection, .nspawn, provenance [SKIPPED: machine r1 is up to date');
-  assert.match(second.stdout, 'Provisioning boot (first-boot script) [SKIPPED: machine r1 is up to date');
-  assert.not.match(second.stdout, /bootstrapped with|cp -a --reflink/);
+  // The stages are listr2's lines: stderr (stdout is the summary).
+  assert.match(second.stderr, /machine r1 is up to date \(built \S+ from the same recipe and package set\)/);
+  assert.match(second.stderr, /SKIPPED: machine r1 is up to date/);
+  assert.match(second.stderr, 'Machine: clone, first-boot injection, .nspawn, provenance [SKIPPED: machine r1 is up to date');
+  assert.match(second.stderr, 'Provisioning boot (first-boot script) [SKIPPED: machine r1 is up to date');
+  assert.not.match(second.stdout + second.stderr, /bootstrapped with|cp -a --reflink/);
   assert.is(await readFile(join(root, 'var/lib/nspawn-kit/provenance.json'), 'utf8'), `${JSON.stringify(prov, null, 2)}\n`, 'not rebuilt');
 
   // Another recipe under the taken name is refused before any work, saying what to do.
@@ -377,7 +378,7 @@ t('the container task twice with the same --name: the second run skips the up-to
   assert.is(other.code, 1, other.stderr + other.stdout);
   assert.match(other.stderr, /machine r1 already exists at \S+, but it was built from recipe bookworm-minimal/);
   assert.match(other.stderr, /nspawn-kit rm r1/);
-  assert.not.match(other.stdout, /Cache warming:/);
+  assert.not.match(other.stdout + other.stderr, /Cache warming:/);
 });
 
 /** Rebuilds a pool .deb with a higher version (same files and maintainer scripts: a genuine upgrade). */

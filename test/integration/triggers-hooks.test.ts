@@ -70,12 +70,15 @@ test('reindex-on-deb: given files and a machine archive end up in the signed ind
   // A hostile name among the files given on the command line.
   copyFileSync(join(archive, 'hookpkg_1.0-1_amd64.deb'), join(base, '$(touch pwned) --version.deb'));
 
+  // The planted file is rejected: exit 1, as `mirror import` (the one exit-code rule), the rest is still indexed.
   const dry = zx('reindex-on-deb.mjs', '--dry-run');
-  assert.is(dry.code, 0, dry.out);
+  assert.is(dry.code, 1, dry.out);
+  assert.match(dry.out, /\n  rejected: \S+\/plantedpkg_1\.0-1_amd64\.deb: not in any index nspawn-kit verified for trixie/);
   assert.equal(packages('bookworm'), [], 'dry run publishes nothing');
 
   const all = zx('reindex-on-deb.mjs');
-  assert.is(all.code, 0, all.out);
+  assert.is(all.code, 1, all.out);
+  assert.match(all.out, /\n  rejected: \S+\/plantedpkg_1\.0-1_amd64\.deb: /);
   assert.equal(packages('bookworm'), ['hookpkg']);
   assert.equal(packages('trixie'), ['boxpkg']);
   assert.match(readFileSync(mirrorLayout(config).quarantine, 'utf8'), /plantedpkg_1\.0-1_amd64\.deb",\n\s+"reason": "not in any index nspawn-kit verified for trixie \(machine box\)"/);
