@@ -5,7 +5,7 @@ import { createContext, type GlobalOptions } from '../context.js';
 import { UsageError, formatError, requireRoot } from '../errors.js';
 import { escapeFields, escapeText, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
-import { assertMachineName } from '../machine/create.js';
+import { assertMachineName, machineNameFor } from '../machine/create.js';
 import { formatMachineTable, listMachines, removeMachine } from '../machine/list.js';
 import { sweepStaleBuilds } from '../rootfs/builddir.js';
 import { runGraph, formatTimings } from '../tasks/runner.js';
@@ -22,8 +22,7 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
     .action(async (recipeName: string, o: { name?: string; provision?: boolean }) => {
       const app = await createContext(globals());
       const recipe = resolveRecipe(app.config, recipeName);
-      const name = o.name ?? recipe.name;
-      assertMachineName(name);
+      const name = machineNameFor(o.name, recipe.name);
       if (!app.sh.dryRun) requireRoot('create');
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
       await runGraph(ctx, [machineNameStage(), createStage(), ...(o.provision ? [provisionStage()] : [])]);

@@ -9,6 +9,7 @@ import { mirrorLayout } from '../mirror/layout.js';
 import { resolveBase } from '../rootfs/base-cache.js';
 import { exists, formatCommand } from '../shell.js';
 import { bootCommand } from '../machine/nspawn-argv.js';
+import { machineNameFor } from '../machine/name.js';
 import { baseStage, checkStage, createStage, injectStage, machineNameStage, provisionStage, repositoryKeysStage, upToDate, type MachineStageCtx } from './machine-stages.js';
 import type { ScriptFlags, ScriptSpec } from './script.js';
 import { indexStage, installToolsStage, mirrorDirsStage, warmStage } from './stages.js';
@@ -66,7 +67,7 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
     usage,
     makeCtx: (app: AppContext, flags: ScriptFlags, recipe: Recipe | undefined): MachineStageCtx => {
       if (!recipe) throw new UsageError('--recipe NAME is required');
-      return { app, timings: [], recipes: [recipe], recipe, name: flags.name ?? recipe.name, checks: [] };
+      return { app, timings: [], recipes: [recipe], recipe, name: machineNameFor(flags.name, recipe.name), checks: [] };
     },
     tasks: () => [
       repositoryKeysStage(),
