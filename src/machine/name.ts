@@ -8,6 +8,7 @@
  * single dots, no label starting or ending with "-", no leading or trailing
  * dot. Checked before anything runs, so systemd never refuses a name we built.
  */
+import { SAFE_NAME } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { quoteValue } from '../config/issues.js';
 
@@ -26,6 +27,20 @@ export function isMachineName(name: string): boolean {
 
 export function assertMachineName(name: string): void {
   if (!isMachineName(name)) throw new UsageError(`invalid machine name ${quoteValue(name)}: ${MACHINE_NAME_RULE}`, `Pick a valid name, e.g. ${suggestion(name)}.`);
+}
+
+/**
+ * The weaker rule of a name that is only used as a path component (the
+ * machine's directory under machines.dir, looked at by `list`): safe as a
+ * path component and an argv word. A directory there with a name systemd
+ * would refuse (made by hand or by an older version) is still listed with
+ * its problem, not an error; every command given a NAME checks the full
+ * rule above first.
+ */
+export function assertMachinePathName(name: string): void {
+  if (!SAFE_NAME.test(name) || name.includes('..')) {
+    throw new UsageError(`invalid machine name ${quoteValue(name)}`, 'Use letters, digits, ".", "_" and "-", not starting with "-" or ".".');
+  }
 }
 
 /** A valid machine name close to `name`, for a hint. */

@@ -6,7 +6,6 @@
  * and the watcher and the nightly refresh must not fail for it.
  */
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { quoteValue } from '../config/issues.js';
 
@@ -17,7 +16,7 @@ export function assertImportDir(dir: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
-    throw new UsageError(`--from ${quoteValue(dir)}: the directory ${why}`, `Give --from the directory that holds the .debs to import (e.g. /var/cache/apt/archives); ${resolve(dir)} is not one.`);
+    throw new UsageError(`--from ${quoteValue(dir)}: the directory ${why}`, 'Give --from the directory that holds the .debs to import (e.g. /var/cache/apt/archives).');
   }
   if (!st.isDirectory()) {
     throw new UsageError(`--from ${quoteValue(dir)}: not a directory`, 'Give --from the directory that holds the .debs to import (e.g. /var/cache/apt/archives), not a file.');

@@ -190,7 +190,7 @@ test('row 6: mirror import --from a missing directory, or a file, is a usage err
   const cases: Array<[string, string[]]> = [
     [
       '/missing',
-      ['nspawn-kit: --from "/missing": the directory does not exist', '  → Give --from the directory that holds the .debs to import (e.g. /var/cache/apt/archives); /missing is not one.'],
+      ['nspawn-kit: --from "/missing": the directory does not exist', '  → Give --from the directory that holds the .debs to import (e.g. /var/cache/apt/archives).'],
     ],
     [
       notDir,
