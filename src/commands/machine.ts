@@ -6,7 +6,7 @@ import { UsageError, requireRoot } from '../errors.js';
 import { printResult, reportError } from './output.js';
 import { escapeFields, escapeText, jsonText, neutralizeBlock, safe, writeLines } from '../escape.js';
 import { bootMachine, runInMachine } from '../machine/boot.js';
-import { assertMachineName } from '../machine/create.js';
+import { assertMachineName, machineNameFor } from '../machine/create.js';
 import { formatMachineTable, formatRemoveReport, listMachines, removeMachine } from '../machine/list.js';
 import { sweepStaleBuilds } from '../rootfs/builddir.js';
 import { runGraph, formatTimings } from '../tasks/runner.js';
@@ -23,8 +23,7 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
     .action(async (recipeName: string, o: { name?: string; provision?: boolean }) => {
       const app = await createContext(globals());
       const recipe = resolveRecipe(app.config, recipeName);
-      const name = o.name ?? recipe.name;
-      assertMachineName(name);
+      const name = machineNameFor(o.name, recipe.name);
       if (!app.sh.dryRun) requireRoot('create');
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
       await runGraph(ctx, [machineNameStage(), createStage(), ...(o.provision ? [provisionStage()] : [])]);

@@ -9,6 +9,7 @@ import { printEventLine, printResult } from './output.js';
 import { mirrorContext } from '../mirror/context.js';
 import { gcMirror, summarizeGc } from '../mirror/gc.js';
 import { formatImportReport, importArchives } from '../mirror/import.js';
+import { assertImportDir } from '../mirror/import-from.js';
 import { publishMirror } from '../mirror/publish.js';
 import { printable } from '../mirror/deb.js';
 import { refreshMirror } from '../mirror/refresh.js';
@@ -41,6 +42,7 @@ export function registerMirror(program: ProgramCommand, globals: () => GlobalOpt
     if (o.codename && !CODENAME.test(o.codename)) throw new UsageError(safe`--codename: "${o.codename}" is not a codename like "bookworm"`);
     const archives = o.from && o.codename ? [{ path: o.from, codename: o.codename }] : app.config.mirror.archives;
     if (o.from && o.codename) {
+      assertImportDir(o.from);
       // A directory under machines.dir is a machine's: imported as its files (trust check), under its own codename only.
       const owner = await archiveOwner(app.config.machines.dir, o.from);
       if ('refused' in owner) throw new UsageError(safe`--from ${owner.refused}`);

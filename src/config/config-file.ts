@@ -24,6 +24,8 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { moduleChainProblems } from './module-trust.js';
 import { listTrusted, readTrusted } from './strict-modes.js';
+import { syntaxReason } from './syntax-errors.js';
+import { throwIfUnreadable } from './unreadable.js';
 
 export const SYSTEM_CONFIG_DIR = '/etc/nspawn-kit';
 /** Environment variable naming another system configuration directory (tests, a second instance). */
@@ -47,8 +49,13 @@ export function systemConfigDir(given?: string): string {
   return dir;
 }
 
-function exists(path: string): boolean {
-  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+function exists(path: string, what: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch (err) {
+    throwIfUnreadable((err as NodeJS.ErrnoException).code, what, path);
+    throw err;
+  }
 }
 
 /**
@@ -57,8 +64,9 @@ function exists(path: string): boolean {
  * checked (as root) before anything in it is looked at.
  */
 export function findSystemConfig(dir: string): string | undefined {
-  if (!exists(dir)) return undefined;
+  if (!exists(dir, 'the configuration directory')) return undefined;
   const listed = listTrusted(dir, 'read the configuration from it');
+  if (!listed.ok) throwIfUnreadable(listed.code, 'the configuration directory', dir);
   if (!listed.ok) throw new ConfigError(listed.problems, 'Fix the ownership or mode of the configuration directory named above, then run again.');
   const found = SEARCH_PLACES.filter((p) => listed.names.includes(p));
   if (found.length > 1) {
@@ -70,7 +78,7 @@ export function findSystemConfig(dir: string): string | undefined {
 /** The local recipes' directory of the system configuration, when it exists. */
 export function localRecipeDir(dir: string): string | undefined {
   const d = join(dir, LOCAL_RECIPES);
-  return exists(d) ? d : undefined;
+  return exists(d, 'the local recipe directory') ? d : undefined;
 }
 
 /** cosmiconfig's parse errors start "JSON Error in FILE:" on a line of its own: the reason is the line after. */
@@ -93,6 +101,7 @@ export async function readConfigFile(file: string, shown: string): Promise<unkno
   const code = CODE_EXTENSIONS.includes(ext);
   const read = readTrusted(file, MAX_CONFIG_FILE, code ? 'run this JavaScript configuration' : 'load it');
   if (!read.ok && !read.refused) {
+    throwIfUnreadable(read.code, 'the configuration file', file);
     if (read.code === 'ENOENT') throw new ConfigError([`${shown}: no such configuration file`], 'Check the path given to --config.');
     throw new ConfigError(read.problems);
   }
@@ -113,7 +122,7 @@ export async function readConfigFile(file: string, shown: string): Promise<unkno
     const data = await loader(file, content);
     return data === undefined || data === null ? {} : data;
   } catch (err) {
-    throw new ConfigError([`${shown}: cannot be parsed: ${parseReason(err)}`], 'Fix the syntax error and run again.');
+    throw new ConfigError([`${shown}: cannot be parsed: ${syntaxReason(err, content, ext)}`], 'Fix the syntax error at that line and column, then run again.');
   }
 }
 

@@ -7,10 +7,11 @@
  * shipped directory is not checked: whoever can write it can write the
  * program next to it.
  */
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listTrusted, readTrusted } from './strict-modes.js';
+import { throwIfUnreadable } from './unreadable.js';
 
 /** The recipes/ directory shipped with the package. */
 export const BUNDLED_RECIPES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'recipes');
@@ -34,10 +35,16 @@ export function recipeLayers(recipeDirs: readonly string[]): string[] {
  * that is a problem).
  */
 export function readRecipeDir(dir: string, problems: string[]): RecipeText[] {
-  if (!existsSync(dir)) return [];
+  try {
+    if (!lstatSync(dir, { throwIfNoEntry: false })) return [];
+  } catch (err) {
+    throwIfUnreadable((err as NodeJS.ErrnoException).code, 'the recipe directory', dir);
+    throw err;
+  }
   const check = dir === BUNDLED_RECIPES ? false : undefined;
   const listed = listTrusted(dir, 'read recipes from it', check);
   if (!listed.ok) {
+    throwIfUnreadable(listed.code, 'the recipe directory', dir);
     problems.push(...listed.problems);
     return [];
   }
@@ -45,6 +52,7 @@ export function readRecipeDir(dir: string, problems: string[]): RecipeText[] {
   for (const name of listed.names.filter((n) => n.endsWith('.json'))) {
     const file = join(dir, name);
     const read = readTrusted(file, MAX_RECIPE_FILE, 'load this recipe', check);
+    if (!read.ok) throwIfUnreadable(read.code, 'the recipe file', file);
     if (!read.ok) problems.push(...read.problems);
     else if (read.over) problems.push(`${file}: is larger than ${MAX_RECIPE_FILE} bytes: not a recipe`);
     else out.push({ file, text: read.bytes.toString('utf8') });

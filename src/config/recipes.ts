@@ -11,6 +11,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { didYouMean, formatIssues } from './issues.js';
 import { ownValue } from './own-keys.js';
+import { jsonSyntaxError } from './syntax-errors.js';
 import { RecipeInputSchema, SAFE_NAME, type RecipeInput } from './schema.js';
 import { fieldLocator, recipePolicyProblems } from './recipe-policy.js';
 import { RecipeBodySchema, RecipeSchema, type Recipe } from './recipe-schema.js';
@@ -37,7 +38,7 @@ function parseRecipeFile(file: string, text: string, problems: string[]): Recipe
   try {
     data = JSON.parse(text);
   } catch (err) {
-    problems.push(`${file}: cannot be parsed: ${(err as Error).message}`);
+    problems.push(`${file}: cannot be parsed: ${jsonSyntaxError(text) ?? (err as Error).message}`);
     return undefined;
   }
   const parsed = RecipeInputSchema.safeParse(data);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import * as fmt from './formats.js';
+import { cronExpression, timeZone } from './schedule-format.js';
 
 /** A string that passes a format check of formats.ts (the message says why not). */
 function checked(check: fmt.Check, base: z.ZodString = z.string()) {
@@ -189,8 +190,8 @@ export const ConfigSchema = z
       .prefault({}),
     schedule: z
       .strictObject({
-        refresh: oneLine.default('17 3 * * *').describe('Cron expression of the nightly mirror refresh.'),
-        timezone: oneLine.optional().describe('IANA time zone of the schedule; default: the host\'s.'),
+        refresh: checked(cronExpression).default('17 3 * * *').describe('Cron expression of the nightly mirror refresh.'),
+        timezone: checked(timeZone).optional().describe('IANA time zone of the schedule; default: the host\'s.'),
       })
       .prefault({}),
     watch: z

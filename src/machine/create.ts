@@ -76,7 +76,7 @@ export interface CreateReport {
 export { bindArg, directNspawnFlags, installCommand as installPackagesCommand } from './nspawn-argv.js';
 
 export { aptErrors, ensureBase, type EnsuredBase } from './base-build.js';
-export { assertMachineName } from './name.js';
+export { assertMachineName, machineNameFor } from './name.js';
 
 export async function createMachine(ctx: MachineContext, recipe: Recipe, name: string, opts: CreateOptions = {}): Promise<CreateReport> {
   const { sh, config } = ctx;

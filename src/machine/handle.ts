@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { OperationError } from '../errors.js';
 import { exists } from '../shell.js';
-import { assertMachineName } from './name.js';
+import { assertMachinePathName } from './name.js';
 import { effectiveSettingsFile } from './nspawn-argv.js';
 import { overlayPaths, readOverlayRecord, recordLower, type OverlayPaths } from './overlay-state.js';
 import { readProvenance } from './provenance.js';
@@ -46,7 +46,7 @@ export function legacyStorageOf(config: Pick<Config, 'stateDir'>, prov: Provenan
 }
 
 export function machineRoot(config: Pick<Config, 'machines'>, name: string): string {
-  assertMachineName(name);
+  assertMachinePathName(name);
   return join(config.machines.dir, name);
 }
 

@@ -25,6 +25,7 @@ import { mirrorLayout, suiteListPath } from './layout.js';
 import { publishMirror, type PublishReport } from './publish.js';
 import { trustKey } from './trusted-index.js';
 import { readSuiteLists, suitesByBytes } from './upstream-lists.js';
+import { assertUpstreamsReachable, unreachableFromApt } from './upstream-reach.js';
 import { baseSet, codenameKeyring } from './warm-base.js';
 import { extraRepositorySources } from './warm-keys.js';
 
@@ -119,7 +120,11 @@ async function warmOne(ctx: MirrorContext, recipe: Recipe, opts: WarmOptions): P
   };
 
   ctx.log?.(`${recipe.name}: updating the private package lists of ${recipe.suites.join(', ')}`);
-  const update = await updateRecipeLists(sh, root, recipe, keyring, { signal: ctx.signal, onLine });
+  // A dry run fetches no lists: it asks the upstreams whether they answer instead.
+  if (sh.dryRun) await assertUpstreamsReachable(recipe, ctx.signal, ctx.log);
+  const update = await updateRecipeLists(sh, root, recipe, keyring, { signal: ctx.signal, onLine }).catch((err: unknown) => {
+    throw unreachableFromApt(err, recipe);
+  });
 
   result.listBytes = parseFetched(`${update.stdout}\n${update.stderr}`);
   const base = await baseSet(ctx, layout, recipe, root, keyring);

@@ -9,6 +9,7 @@ import { mirrorLayout } from '../mirror/layout.js';
 import { resolveBase } from '../rootfs/base-cache.js';
 import { exists, formatCommand } from '../shell.js';
 import { bootCommand } from '../machine/nspawn-argv.js';
+import { machineNameFor } from '../machine/name.js';
 import { baseStage, checkStage, createStage, injectStage, machineNameStage, provisionStage, repositoryKeysStage, upToDate, type MachineStageCtx } from './machine-stages.js';
 import type { ScriptFlags, ScriptSpec } from './script.js';
 import type { UsageSpec } from './usage.js';
@@ -71,7 +72,7 @@ export function containerSpec(title: string, defaultRecipe: string | undefined, 
     usage: { ...usage, options: usage.options ?? [RECIPE_OPTION(defaultRecipe), NAME_OPTION] },
     makeCtx: (app: AppContext, flags: ScriptFlags, recipe: Recipe | undefined): MachineStageCtx => {
       if (!recipe) throw new UsageError('--recipe NAME is required', 'Name a recipe: `nspawn-kit config --recipes` lists them.');
-      return { app, timings: [], recipes: [recipe], recipe, name: flags.name ?? recipe.name, checks: [] };
+      return { app, timings: [], recipes: [recipe], recipe, name: machineNameFor(flags.name, recipe.name), checks: [] };
     },
     tasks: () => [
       repositoryKeysStage(),

@@ -12,6 +12,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cronExpression, timeZone } from '../config/schedule-format.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Shell } from '../shell.js';
@@ -34,17 +35,17 @@ export function scheduleStatePath(config: Pick<Config, 'stateDir'>): string {
   return join(config.stateDir, 'schedule.json');
 }
 
-/** Throws a ConfigError for a bad expression or time zone (both at once). */
+/**
+ * Throws a ConfigError for a bad expression or time zone (both at once): the
+ * same checks the schema applies at load (config/schedule-format.ts), again
+ * for a schedule that did not come through it.
+ */
 export function checkSchedule(schedule: Config['schedule']): void {
   const problems: string[] = [];
-  if (!cron.validate(schedule.refresh)) problems.push(`schedule.refresh: not a valid cron expression: ${JSON.stringify(schedule.refresh)}`);
-  if (schedule.timezone !== undefined) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: schedule.timezone });
-    } catch {
-      problems.push(`schedule.timezone: unknown time zone ${JSON.stringify(schedule.timezone)} (use an IANA name like "Europe/Berlin")`);
-    }
-  }
+  const badRefresh = cronExpression(schedule.refresh);
+  if (badRefresh) problems.push(`schedule.refresh: ${badRefresh} (got ${JSON.stringify(schedule.refresh)})`);
+  const badZone = schedule.timezone === undefined ? undefined : timeZone(schedule.timezone);
+  if (badZone) problems.push(`schedule.timezone: ${badZone} (got ${JSON.stringify(schedule.timezone)})`);
   if (problems.length) throw new ConfigError(problems);
 }
 

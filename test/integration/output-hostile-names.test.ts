@@ -167,14 +167,15 @@ test('errors quote hostile arguments escaped, on one line', () => {
   assert.equal(terminalLines(opt.stderr, 'unknown option', true), ["nspawn-kit: unknown option '--evil", "  [ok] imported evil\\u001b[2J'", '(run with --help for usage)']);
 });
 
-test('a missing archive directory with a hostile name is one escaped warning line', () => {
+test('a missing --from directory with a hostile name is one escaped error line (a usage error, exit 2)', () => {
   const dir = join(base, `gone${FORGED}\x1b[2J`);
   const r = cli(['--config', jsonCfg, 'mirror', 'import', '--from', dir, '--codename', 'bookworm'], { cwd: base });
-  expectCode(r, 0);
-  const summary = 'import: 0 imported, 0 already present, 0 unchanged, 0 conflict(s), 0 rejected';
-  assert.equal(terminalLines(r.stdout, 'stdout', true), [summary, `  warning: ${base}/gone\\n[ok] imported evil\\u001b[2J: cannot list (ENOENT); skipped`]);
-  // The summary is the result: on stdout only.
-  assert.equal(terminalLines(r.stderr, 'stderr', true), []);
+  expectCode(r, 2);
+  assert.equal(terminalLines(r.stdout, 'stdout', true), []);
+  assert.equal(terminalLines(r.stderr, 'stderr'), [
+    `nspawn-kit: --from "${base}/gone\\n[ok] imported evil\\u001b[2J": the directory does not exist`,
+    '  → Give --from the directory that holds the .debs to import (e.g. /var/cache/apt/archives).',
+  ]);
 });
 
 test('--json watch: every event is one JSON line on stdout that gives back the hostile names; stderr is JSON events too', async () => {
