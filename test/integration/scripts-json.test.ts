@@ -191,7 +191,8 @@ test('an error under --json: nothing on stdout, the last stderr line is {"event"
   const h = zxScript('hooks/reindex-on-deb.mjs', ['--config', cfg, '--json', join(base, 'nope.deb')]);
   assert.is(h.code, 2);
   assert.is(h.stdout, '');
-  assert.equal(events(h.stderr), [{ event: 'error', script: 'reindex-on-deb', error: `${join(base, 'nope.deb')}: no such file or directory`, exitCode: 2 }]);
+  // A usage error without a hint of its own gets the CLI's (errorJson).
+  assert.equal(events(h.stderr), [{ event: 'error', script: 'reindex-on-deb', error: `${join(base, 'nope.deb')}: no such file or directory`, hint: 'Run with --help for usage.', exitCode: 2 }]);
   const plain = zxScript('hooks/reindex-on-deb.mjs', ['--config', cfg, join(base, 'nope.deb')]);
   assert.is(plain.stderr, `nspawn-kit: reindex-on-deb: ${join(base, 'nope.deb')}: no such file or directory\n`);
 });
