@@ -117,3 +117,32 @@ export async function* readChunks(fh: FileHandle, opts: ChunkOptions): AsyncGene
     yield buf.subarray(0, bytesRead);
   }
 }
+
+/**
+ * A small JSON record of ours that others could have replaced (daemon.json,
+ * last-refresh.json): opened without following a link or blocking, a regular
+ * file on the descriptor, at most `max` bytes, parsed, then validated by
+ * `parse` (a string is why it is refused). Absent: `{}`; anything else wrong:
+ * `{ error }` naming the file, never a record.
+ */
+export async function readJsonRecord<T>(path: string, max: number, parse: (value: unknown) => T | string): Promise<{ record?: T; error?: string }> {
+  const opened = await openNoFollow(path, 'file');
+  if (!opened.ok) {
+    if (opened.failed === 'open' && opened.code === 'ENOENT') return {};
+    return { error: `${path}: ${opened.failed === 'kind' ? 'not a regular file' : opened.code}` };
+  }
+  try {
+    const { bytes, over } = await readBounded(opened.fh, max);
+    if (over) return { error: `${path}: larger than ${max} bytes` };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return { error: `${path}: not valid JSON` };
+    }
+    const rec = parse(parsed);
+    return typeof rec === 'string' ? { error: `${path}: ${rec}` } : { record: rec };
+  } finally {
+    await opened.fh.close().catch(() => undefined);
+  }
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { formatError } from '../errors.js';
 import { processIsZombie, processStartTime } from '../proc.js';
-import { openNoFollow, readBounded } from '../safe-file.js';
+import { readJsonRecord } from '../safe-file.js';
 import type { Shell } from '../shell.js';
 import { mirrorLayout } from './layout.js';
 
@@ -92,25 +92,7 @@ export function parseDaemonRecord(value: unknown): DaemonRecord | string {
 
 export async function readDaemonRecord(config: Pick<Config, 'stateDir' | 'mirror'>): Promise<{ record?: DaemonRecord; error?: string }> {
   const path = daemonRecordPath(config);
-  const opened = await openNoFollow(path, 'file');
-  if (!opened.ok) {
-    if (opened.failed === 'open' && opened.code === 'ENOENT') return {};
-    return { error: `${path}: ${opened.failed === 'kind' ? 'not a regular file' : opened.code}` };
-  }
-  try {
-    const { bytes, over } = await readBounded(opened.fh, MAX_BYTES);
-    if (over) return { error: `${path}: larger than ${MAX_BYTES} bytes` };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      return { error: `${path}: not valid JSON` };
-    }
-    const rec = parseDaemonRecord(parsed);
-    return typeof rec === 'string' ? { error: `${path}: ${rec}` } : { record: rec };
-  } finally {
-    await opened.fh.close().catch(() => undefined);
-  }
+  return readJsonRecord(path, MAX_BYTES, parseDaemonRecord);
 }
 
 /** True when the recorded process is alive and is the very one recorded (same start time, not a zombie). */

@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { NspawnKitError, formatError } from '../errors.js';
-import { openNoFollow, readBounded } from '../safe-file.js';
+import { readJsonRecord } from '../safe-file.js';
 import type { MirrorContext } from './context.js';
 import { mirrorLayout } from './layout.js';
 
@@ -119,24 +119,5 @@ export function parseRefreshRecord(value: unknown): RefreshRecord | string {
 /** The last refresh: its record, none (never recorded), or why the file cannot be believed. */
 export async function readRefreshRecord(config: Pick<Config, 'stateDir' | 'mirror'>): Promise<{ record?: RefreshRecord; error?: string }> {
   const path = refreshRecordPath(config);
-  const opened = await openNoFollow(path, 'file');
-  if (!opened.ok) {
-    if (opened.failed === 'open' && opened.code === 'ENOENT') return {};
-    const why = opened.failed === 'kind' ? 'not a regular file' : opened.code;
-    return { error: `${path}: ${why}` };
-  }
-  try {
-    const { bytes, over } = await readBounded(opened.fh, MAX_BYTES);
-    if (over) return { error: `${path}: larger than ${MAX_BYTES} bytes` };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      return { error: `${path}: not valid JSON` };
-    }
-    const rec = parseRefreshRecord(parsed);
-    return typeof rec === 'string' ? { error: `${path}: ${rec}` } : { record: rec };
-  } finally {
-    await opened.fh.close().catch(() => undefined);
-  }
+  return readJsonRecord(path, MAX_BYTES, parseRefreshRecord);
 }
