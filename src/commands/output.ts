@@ -23,11 +23,6 @@ export function printEventLine(event: string, fields: Record<string, unknown> = 
   process.stdout.write(`${jsonText({ event, ...fields })}\n`);
 }
 
-/** A line that is already one JSON object (the daemon's event log) to stdout, terminal-safe. */
-export function printJsonLine(line: string): void {
-  writeLines(process.stdout, line);
-}
-
 /**
  * An error on stderr: `nspawn-kit: MESSAGE` (hint on the next line), or under
  * --json the {"event":"error", error, hint, exitCode[, problems]} line
