@@ -8,9 +8,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { closeChildren, liveChildren, spawnBackground, stopChildren, trackChild, whileExiting } from '../../src/children.js';
+import { liveChildren, spawnBackground, stopChildren, trackChild } from '../../src/children.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,16 +77,22 @@ test('a foreground child stays in our process group; it alone gets SIGTERM first
   assert.is(stat(sleeper), undefined, 'its child, re-parented when it exited, is gone too');
 });
 
-test('after closeChildren a new background child dies at birth; an exit hook cleanup (whileExiting) may run tools', async () => {
-  closeChildren();
-  const killed = spawnBackground('sleep', ['300']);
-  const code = await new Promise<string | null>((r) => killed.on('exit', (_c, sig) => r(sig)));
-  assert.is(code, 'SIGKILL');
-  const allowed = await whileExiting(async () => {
-    const c = spawnBackground('sh', ['-c', 'exit 7']);
-    return new Promise<number | null>((r) => c.on('exit', (c2) => r(c2)));
-  });
-  assert.is(allowed, 7);
+test('after closeChildren a new background child dies at birth; an exit hook cleanup (whileExiting) may run tools', () => {
+  // In a process of its own: closeChildren is for good, and the test runner loads every file into one process.
+  const script = `
+    const { closeChildren, spawnBackground, whileExiting } = await import(${JSON.stringify(join(ROOT, 'src', 'children.ts'))});
+    closeChildren();
+    const killed = spawnBackground('sleep', ['300']);
+    const signal = await new Promise((r) => killed.on('exit', (_c, sig) => r(sig)));
+    const allowed = await whileExiting(async () => {
+      const c = spawnBackground('sh', ['-c', 'exit 7']);
+      return new Promise((r) => c.on('exit', (c2) => r(c2)));
+    });
+    process.stdout.write(JSON.stringify({ signal, allowed }));
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { signal: 'SIGKILL', allowed: 7 });
 });
 
 test.run();
