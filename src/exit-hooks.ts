@@ -16,6 +16,7 @@
 import { closeChildren, stopChildren, whileExiting } from './children.js';
 import { OperationError } from './errors.js';
 import { logToStderr } from './escape.js';
+import { writeEvent } from './progress.js';
 
 export interface ExitHook {
   /** What the hook does, for the line printed on the signal ("removing unfinished builds"). */
@@ -115,6 +116,8 @@ export interface ExitOnSignalsOptions {
   exit?: (code: number) => void;
   /** Stops the command's children (default: children.ts stopChildren; tests pass their own). */
   stopChildren?: () => Promise<unknown>;
+  /** --json: the notice and cleanup errors are {"event":"log"} lines, and the last line is the {"event":"error"} of the signal (progress.ts). */
+  json?: boolean;
 }
 
 /**
@@ -124,7 +127,7 @@ export interface ExitOnSignalsOptions {
  */
 export function exitOnSignals(opts: ExitOnSignalsOptions = {}): () => void {
   const hooks = opts.hooks ?? exitHooks;
-  const log = opts.log ?? logToStderr;
+  const log = opts.log ?? (opts.json ? (message: string) => writeEvent('log', { message }) : logToStderr);
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const stop = opts.stopChildren ?? (() => stopChildren());
   const close = opts.stopChildren ? () => undefined : closeChildren;
@@ -132,7 +135,7 @@ export function exitOnSignals(opts: ExitOnSignalsOptions = {}): () => void {
     if (claims > 0 || handling) return;
     handling = signal;
     const what = ['stopping child processes', ...(hooks.size ? [hooks.describe()] : [])].join(', ');
-    log('');
+    if (!opts.json) log('');
     log(`nspawn-kit: ${signal}: ${what}`);
     const report = (line: string): void => log(`nspawn-kit: ${line}`);
     // From now on the interrupted work starts no new tool (children.ts); the hooks' cleanup still may.
@@ -143,6 +146,7 @@ export function exitOnSignals(opts: ExitOnSignalsOptions = {}): () => void {
       .then(async () => void (await stop()))
       .catch((err: unknown) => report(err instanceof Error ? err.message : String(err)))
       .finally(() => {
+        if (opts.json) writeEvent('error', { error: `interrupted by ${signal}`, exitCode: SIGNAL_EXIT_CODES[signal] });
         exit(SIGNAL_EXIT_CODES[signal]);
         handling = undefined; // reached only when `exit` returns (tests)
       });

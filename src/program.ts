@@ -69,7 +69,7 @@ export async function main(argv = process.argv): Promise<number> {
   const program = buildProgram();
   // Known before commander parses anything, so that its own usage errors are JSON too.
   program.output.json = wantsJson(argv.slice(2));
-  const stopSignals = exitOnSignals();
+  const stopSignals = exitOnSignals({ json: program.output.json });
   try {
     await program.parseAsync(argv);
     return program.outcome.code ?? 0;

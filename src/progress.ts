@@ -74,14 +74,18 @@ export function formatProgress(r: ProgressReport): string {
  * always pass.
  */
 export function throttledProgress(write: (r: ProgressReport) => void, intervalMs = 2000, now: () => number = Date.now): ProgressSink {
-  const stages = new Map<string, { startedAt: number; lastAt?: number }>();
+  const stages = new Map<string, { startedAt: number; lastAt?: number; lastDone: number; finished: boolean }>();
   return (event) => {
     const t = now();
     let s = stages.get(event.stage);
-    if (!s) stages.set(event.stage, (s = { startedAt: t }));
+    // A stage name seen again (the daemon's next import, a second warm) is a new run once the last one
+    // finished or the count starts over: its rate and time left are measured from now.
+    if (!s || s.finished || event.done < s.lastDone) stages.set(event.stage, (s = { startedAt: t, lastDone: 0, finished: false }));
+    s.lastDone = event.done;
     const last = event.total !== undefined && event.done >= event.total;
     if (!last && s.lastAt !== undefined && t - s.lastAt < intervalMs) return;
     s.lastAt = t;
+    s.finished = last;
     write(measure(event, s.startedAt, t));
   };
 }

@@ -114,7 +114,7 @@ export const EXIT_STATUS: [string, string][] = [
   ['0', 'success'],
   ['1', 'failure (a failed command or check, a rejected file)'],
   ['2', 'usage or configuration error'],
-  ['130, 143', 'interrupted by SIGINT (Ctrl-C) or SIGTERM (128 + the signal number)'],
+  ['129, 130, 143', 'interrupted by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + the signal number); every child process is stopped first'],
 ];
 
 const PASSES_ON: Record<string, string> = {

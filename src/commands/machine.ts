@@ -28,13 +28,13 @@ export function registerMachine(program: ProgramCommand, globals: () => GlobalOp
       const ctx: MachineStageCtx = { app, timings: [], recipes: [recipe], recipe, name, checks: [] };
       await runGraph(ctx, [machineNameStage(), createStage(), ...(o.provision ? [provisionStage()] : [])]);
       if (app.opts.json) {
-        // The machine built (null when nothing was: a dry run, or one already built), the plan of a dry run, the stage times.
+        // The machine built (null when one was already built; in a dry run, what would be built), the plan of a dry run, the stage times.
         const created = ctx.created ?? null;
-        printResult(app.opts, { name, recipe: recipe.name, created, existing: ctx.existing && 'reason' in ctx.existing ? ctx.existing.reason : null, planned: app.sh.dryRun ? app.sh.planned : [], timings: ctx.timings }, []);
+        printResult(app.opts, { name, recipe: recipe.name, dryRun: app.sh.dryRun, created, existing: ctx.existing && 'reason' in ctx.existing ? ctx.existing.reason : null, planned: app.sh.dryRun ? app.sh.planned : [], timings: ctx.timings }, []);
       } else {
         // Not created: a dry run, or a machine already built from the same recipe and package set.
         const existing = ctx.existing && ctx.existing.state !== 'absent' && ctx.existing.state !== 'stale' ? ctx.existing.reason : undefined;
-        const what = ctx.created?.root ?? existing ?? '(dry run)';
+        const what = app.sh.dryRun ? `(dry run) would be created at ${ctx.created?.root ?? `${app.config.machines.dir}/${name}`}` : (ctx.created?.root ?? existing ?? '?');
         writeLines(process.stdout, [`machine ${name}: ${what}`, ...enterHint(app.config, name), 'time per stage:', ...formatTimings(ctx.timings)]);
       }
     });

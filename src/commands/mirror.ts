@@ -137,8 +137,7 @@ export function registerMirror(program: ProgramCommand, globals: () => GlobalOpt
         // serve stops itself gracefully: the entry point leaves the signals to it (exit-hooks.ts).
         const release = claimSignals();
         const stop = () => void server.close().then(resolveStop).finally(release);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, stop);
       });
       if (app.opts.json) printEventLine('stopped', { url: server.url });
     });

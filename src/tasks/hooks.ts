@@ -47,7 +47,7 @@ export async function runHook(spec: HookSpec, argv: ScriptArgv): Promise<number>
   // `--json FILE` is --json and an argument (parseScriptArgv).
   const json = argv.json !== undefined && argv.json !== false;
   // An entry point: SIGINT/SIGTERM/SIGHUP stop every child process, run the exit hooks, exit 128 + N (exit-hooks.ts).
-  const stopSignals = exitOnSignals();
+  const stopSignals = exitOnSignals({ json });
   let config: Config | undefined;
   try {
     if (argv.help || argv.h) {

@@ -46,7 +46,7 @@ function progressLine(p: CreateProgress): string {
 /** Bootstrap + recipe packages + upgrade into the base cache, or an older base brought up to date (nothing else): tasks/bootstrap.mjs. */
 export function baseStage<C extends MachineStageCtx>(): Task<C> {
   return stage<C>('Base root filesystem (bootstrap from the local mirror, or the cache)', async (ctx, task, sh) => {
-    const base = await ensureBase({ sh, config: ctx.app.config }, ctx.recipe, (p) => (task.output = progressLine(p)));
+    const base = await ensureBase({ sh, config: ctx.app.config }, ctx.recipe, (p) => sh.log(progressLine(p)));
     const { ref, hit, derivedFrom } = base;
     ctx.baseHit = hit;
     ctx.base = base;
@@ -101,7 +101,7 @@ export function createStage<C extends MachineStageCtx>(): Task<C> {
       // Before the base is built or anything downloaded: a missing key would only fail at injection.
       assertRepositoryKeys(ctx.recipe);
       const report = await createMachine({ sh, config: ctx.app.config }, ctx.recipe, ctx.name, {
-        onProgress: (p) => (task.output = progressLine(p)),
+        onProgress: (p) => sh.log(progressLine(p)),
         settingsDir: machines.settingsDir,
         unitDir: machines.unitDir,
         // A real run resolves again (a cache hit): the base may have been replaced since.
@@ -125,8 +125,8 @@ export function provisionStage<C extends MachineStageCtx>(): Task<C> {
       sh.log(`[dry-run] ${formatCommand(provisionCommand(ctx.app.config, root, ctx.name, 'file'))}   (until the first-boot marker appears)`);
       return 'dry run';
     }
-    task.output = 'booting; waiting for the first-boot result…';
-    const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.created?.handle ?? ctx.name, { onLine: ctx.app.opts.verbose ? (l) => (task.output = l) : undefined });
+    sh.log('booting; waiting for the first-boot result…');
+    const report = await provisionMachine({ sh, config: ctx.app.config }, ctx.created?.handle ?? ctx.name, { onLine: ctx.app.opts.verbose ? (l) => sh.log(l) : undefined });
     ctx.provisioned = report;
     if (report.result.status !== 'success') {
       throw new OperationError(

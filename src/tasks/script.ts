@@ -102,7 +102,7 @@ export async function runScript<C extends StageCtx>(spec: ScriptSpec<C>, argv: S
   let loaded: Config | undefined;
   // `--json FILE` is --json and an argument (parseScriptArgv).
   const json = argv.json !== undefined && argv.json !== false;
-  const stopSignals = exitOnSignals();
+  const stopSignals = exitOnSignals({ json });
   try {
     if (argv.help || argv.h) {
       writeLines(process.stdout, usageText(spec.usage).split('\n'));

@@ -43,7 +43,7 @@ export function installToolsStage<C extends MirrorStageCtx>(): Task<C> {
       return `all present${report.systemdPid1 ? '' : ' (systemd is not PID 1: direct systemd-nspawn, no machinectl)'}`;
     }
     assertOnPath(report, needed);
-    task.output = `installing ${needed.map((t) => t.pkg).join(' ')}`;
+    sh.log(`installing ${needed.map((t) => t.pkg).join(' ')}`);
     const narrowed = { ...report, tools: report.tools.filter((t) => t.found || needed.includes(t)) };
     const installed = await fixHost(sh, narrowed, true);
     ctx.doctor = sh.dryRun ? report : await runDoctor(sh);
@@ -64,7 +64,7 @@ export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
     await sh.mkdir(layout.dists, 0o755);
     await sh.mkdir(config.machines.dir, 0o700);
     // Under the mirror lock: two first runs (a script and the daemon) must not make two keys.
-    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
+    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => sh.log(l) };
     const fpr = await withMirrorWrite(mctx, () => ensureSigningKey(mctx));
     return `${layout.root}, key ${/^[0-9A-F]{40}$/.test(fpr) ? fpr.slice(-16) : fpr}`;
   });
@@ -73,7 +73,7 @@ export function mirrorDirsStage<C extends MirrorStageCtx>(): Task<C> {
 /** Cache warming: everything the recipes need, downloaded once into the mirror. */
 export function warmStage<C extends MirrorStageCtx>(): Task<C> {
   return stage<C>('Cache warming', async (ctx, task, sh) => {
-    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
+    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => sh.log(l) };
     const report = await withMirrorWrite(mctx, () => warmRecipes(mctx, ctx.recipes));
     return summarizeWarm(report);
   });
@@ -88,10 +88,10 @@ export function warmStage<C extends MirrorStageCtx>(): Task<C> {
 export function indexStage<C extends MirrorStageCtx>(opts: { importArchives: boolean } = { importArchives: true }): Task<C> {
   const title = opts.importArchives ? 'Import from the apt archives, index, sign, publish' : 'Index, sign, publish';
   return stage<C>(title, async (ctx, task, sh) => {
-    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => (task.output = l) };
+    const mctx = { ...mirrorContext(ctx.app), sh, log: (l: string) => sh.log(l) };
     const { imported, published } = await withMirrorWrite(mctx, async () => {
       const imp = opts.importArchives ? await importArchives(mctx, ctx.app.config.mirror.archives, archiveOwner) : undefined;
-      if (imp) task.output = summarizeImport(imp);
+      if (imp) sh.log(summarizeImport(imp));
       return { imported: imp, published: await publishMirror(mctx) };
     });
     ctx.published = published;

@@ -49,7 +49,7 @@ export function usageText(u: UsageSpec, argv: readonly string[] = process.argv):
     'options:',
     ...options.map(([o, d]) => `  ${o.padEnd(width)}  ${d}`),
     '',
-    `exit codes: 0 done; 1 ${u.failure ?? 'a stage failed'}; 2 usage or configuration error; 130/143 interrupted (SIGINT/SIGTERM)`,
+    `exit codes: 0 done; 1 ${u.failure ?? 'a stage failed'}; 2 usage or configuration error; 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM)`,
     'errors: one line on stderr starting with "nspawn-kit: ", or {"event":"error","error","hint","exitCode"} under --json',
     '',
     'run it:',

@@ -7,6 +7,10 @@
  * previous publication intact). One log line per event and run.
  */
 import { claimSignals } from '../exit-hooks.js';
+import { stopChildren } from '../children.js';
+
+/** What stops the daemon (the first cleanly, the second aborting the run): every signal the entry points handle. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../config/types.js';
@@ -140,8 +144,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let releaseSignals = (): void => {};
   const removeSignals = () => {
     releaseSignals();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   };
 
   const stop = (o: { abort?: boolean; reason?: string } = {}): Promise<void> => {
@@ -154,6 +157,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await watcher?.close();
       await schedule?.stop();
       await runner.close({ abort: o.abort ?? false });
+      // The process is ending (the signals are ours): no tool of a run outlives it (children.ts).
+      if (opts.handleSignals !== false) await stopChildren();
       await forgetDaemon();
       removeSignals();
       log('stopped');
@@ -164,8 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   if (opts.handleSignals !== false) {
     releaseSignals = claimSignals();
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   }
 
   try {

@@ -79,6 +79,8 @@ export interface InterruptOptions {
   /** Run a zx script (tasks/*.mjs, hooks/*.mjs) instead of the CLI. */
   script?: string;
   timeoutMs?: number;
+  /** Once the command's output shows `text` (a daemon's "daemon-ready"), call `then` (drop a file for it to work on). */
+  when?: { text: string; then: () => void };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -105,7 +107,14 @@ export async function interrupt(args: string[], o: InterruptOptions): Promise<In
   void exited.then(() => (done = true));
   // Checked once per round: a short-lived process (dpkg-deb) may be gone by a second look.
   let seen = false;
-  while (!(seen = started()) && !done && Date.now() < deadline) await sleep(100);
+  let kicked = false;
+  while (!(seen = started()) && !done && Date.now() < deadline) {
+    if (o.when && !kicked && (stdout + stderr).includes(o.when.text)) {
+      kicked = true;
+      o.when.then();
+    }
+    await sleep(100);
+  }
   if (!seen) {
     if (!done) process.kill(sid, 'SIGKILL');
     await exited;

@@ -102,4 +102,34 @@ for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
   });
 }
 
+// The long-running commands stop themselves gracefully (they claim the signals), and still leave no child:
+// a watch validating a .deb with a dpkg-deb that hangs, stopped by SIGTERM or SIGHUP (the reviewer's finding).
+const watchTools = slowTools(join(base, 'watch'), ['dpkg-deb']);
+let dropped = 0;
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`watch, ${signal}: it stops gracefully (exit 0) and the dpkg-deb validating a new .deb, with its grandchild, is stopped`, async () => {
+    const r = await interrupt(['--config', cfg, 'watch'], {
+      ...watchTools,
+      dir: base,
+      signal,
+      waitFor: 'dpkg-deb',
+      when: { text: 'daemon-ready', then: () => makeDeb(archives, { name: `dropped${++dropped}`, version: '1.0' }) },
+    });
+    const ctx = `stderr:\n${r.stderr}`;
+    assert.ok(r.before.some((p) => p.cmdline.includes(`${watchTools.bin}/dpkg-deb-grandchild`)), `the grandchild ran before the signal\n${ctx}`);
+    assert.equal(r.after, [], `nothing left running\n${ctx}`);
+    assert.is(r.code, 0, ctx);
+    assert.match(r.stderr, `stopping reason=${signal}`);
+  });
+}
+
+test('mirror warm --json, SIGTERM: every stderr line is a JSON event, the last the error with exit code 143', async () => {
+  const r = await interrupt(['--config', cfg, '--json', 'mirror', 'warm', 'slowpoke'], { ...tools, dir: base, signal: 'SIGTERM', waitFor: 'apt-get' });
+  assertStoppedEverything(r, 143, 'apt-get');
+  const events = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { event: string; message?: string; exitCode?: number });
+  assert.ok(events.some((e) => e.event === 'log' && e.message?.startsWith('nspawn-kit: SIGTERM: stopping child processes')), r.stderr);
+  assert.equal(events.at(-1), { event: 'error', error: 'interrupted by SIGTERM', exitCode: 143 });
+  assert.is(r.stdout, '');
+});
+
 test.run();

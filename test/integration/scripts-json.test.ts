@@ -101,7 +101,7 @@ test('--help of every script: what it does, --json among its options, the exit c
     assert.ok(lines[1]?.startsWith('  ') && lines[1].trim().length > 20, `${script}: says what it does: ${lines[1]}`);
     assert.ok(lines.some((l) => /^ {2}--json +stdout: one JSON document/.test(l)), `${script}: --json`);
     assert.ok(lines.some((l) => /^ {2}--config FILE, -c FILE +configuration file/.test(l)), `${script}: --config`);
-    assert.ok(lines.some((l) => l.startsWith('exit codes: 0 done; 1 ') && l.includes('; 2 usage or configuration error; 130/143 interrupted')), `${script}: exit codes`);
+    assert.ok(lines.some((l) => l.startsWith('exit codes: 0 done; 1 ') && l.includes('; 2 usage or configuration error; 129/130/143 interrupted')), `${script}: exit codes`);
     assert.ok(lines.includes(`  from a checkout:    npx zx ${script} ${lines[0]!.slice(`usage: ${join(ROOT, script)} `.length)}`), `${script}: checkout form`);
     assert.ok(lines.some((l) => l.startsWith(`  installed (.deb):   /usr/share/nspawn-kit/${script} [OPTIONS]`)), `${script}: installed form`);
     for (const option of RUNS[script]!.args.filter((a) => a.startsWith('--'))) assert.ok(lines.some((l) => l.startsWith(`  ${option}`)), `${script}: lists ${option}`);

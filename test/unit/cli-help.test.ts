@@ -47,7 +47,7 @@ test('every --help: global options, 2 or 3 examples of that very command, the ex
     for (const e of examples) assert.match(e, new RegExp(`^  \\$ nspawn-kit(?: -\\S+(?: \\S+\\.json)?)*${words.replace(/ /g, ' ')}(?: |$)`), `${path}: ${e}`);
     const exit = help.slice(help.indexOf('Exit status:'));
     assert.ok(sections.includes('Exit status:'), `${path}`);
-    for (const code of [/^ {2}0 +success$/m, /^ {2}1 +failure/m, /^ {2}2 +usage or configuration error$/m, /^ {2}130, 143 +interrupted by SIGINT \(Ctrl-C\) or SIGTERM/m]) {
+    for (const code of [/^ {2}0 +success$/m, /^ {2}1 +failure/m, /^ {2}2 +usage or configuration error$/m, /^ {2}129, 130, 143 +interrupted by SIGHUP, SIGINT \(Ctrl-C\) or SIGTERM/m]) {
       assert.match(exit, code, `${path}:\n${exit}`);
     }
   }

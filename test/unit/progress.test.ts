@@ -33,6 +33,27 @@ test('throttled: a stage\'s first event, then at most one per interval, and alwa
   );
 });
 
+test('a stage name seen again is a new run: measured from its own start, its first event shown', () => {
+  let now = 0;
+  const seen: ProgressReport[] = [];
+  const sink = throttledProgress((r) => seen.push(r), 1000, () => now);
+  for (let done = 0; done <= 10; done++) {
+    now = done * 500;
+    sink({ stage: 'validate', done, total: 10, unit: 'files' });
+  }
+  seen.length = 0;
+  now = 3_600_000;
+  sink({ stage: 'validate', done: 0, total: 100, unit: 'files' });
+  now += 4000;
+  sink({ stage: 'validate', done: 50, total: 100, unit: 'files' });
+  assert.equal(seen.map((r) => formatProgress(r)), ['validate: 0/100 files', 'validate: 50/100 files, 12.5 files/s, 4 s left']);
+  // A count that goes back without the last run finishing starts over too.
+  now += 500;
+  sink({ stage: 'validate', done: 3, total: 100, unit: 'files' });
+  assert.is(seen.at(-1)?.done, 3);
+  assert.is(seen.at(-1)?.elapsedMs, 0);
+});
+
 test('errorJson: message, hint, exit code; a configuration error lists its problems', () => {
   assert.equal(errorJson(new UsageError('bad', 'do this')), { error: 'bad', hint: 'do this', exitCode: 2 });
   const c = errorJson(new ConfigError(['a: x', 'b: y']));
