@@ -111,7 +111,7 @@ test('row 3: machine names follow systemd (a valid host name), checked before an
   // The same recipe with a valid --name (dots separate labels) gets past the name: a dry run plans the machine.
   const ok = cli(['--config', file, '-n', 'create', 'my_box', '--name', 'box.1']);
   assert.is(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, `machine box.1: ${join(dir, 'machines', 'box.1')}`);
+  assert.match(ok.stdout, `machine box.1: (dry run) would be created at ${join(dir, 'machines', 'box.1')}`);
 });
 
 test('row 4: a non-root user who cannot read the configuration (file, directory, or a HOME above it) is told which and that it needs root, exit 1', () => {

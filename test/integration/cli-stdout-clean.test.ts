@@ -86,7 +86,7 @@ test('create -n, piped: stdout is the result (machine, how to enter, time per st
   assert.is(r.code, 0, r.stderr);
   const out = lines(r.stdout);
   // A dry run plans the machine's root: its path is the result line.
-  assert.is(out[0], `machine clean: ${join(base, 'machines', 'clean')}`);
+  assert.is(out[0], `machine clean: (dry run) would be created at ${join(base, 'machines', 'clean')}`);
   const timings = out.indexOf('time per stage:');
   assert.ok(timings > 0, r.stdout);
   assert.ok(out.slice(timings + 1).every((l) => /^ {2}\S.* +\d+\.\d s$/.test(l)), r.stdout);
