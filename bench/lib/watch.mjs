@@ -23,13 +23,13 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /**
  * `nspawn-kit --json watch` in its own process; its event log (JSON lines on
- * stderr; the importer's progress lines there are plain text and skipped).
+ * stdout since issue 15; stderr carries the runs' log and progress events, kept as the tail).
  */
 function startWatchCli(config, dir) {
   const configFile = join(dir, 'nspawnrc.json');
   const { file: _file, ...onDisk } = config;
   writeFileSync(configFile, JSON.stringify(onDisk));
-  const p = spawn(process.execPath, [CLI, '--config', configFile, '--json', 'watch'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, '--config', configFile, '--json', 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const events = [];
   const counts = new Map();
   const waiters = [];
@@ -37,6 +37,9 @@ function startWatchCli(config, dir) {
   let tail = '';
   const exited = new Promise((r) => p.on('close', r));
   p.stderr.on('data', (d) => {
+    tail = `${tail}${d}`.slice(-2000);
+  });
+  p.stdout.on('data', (d) => {
     buf += d;
     const lines = buf.split('\n');
     buf = lines.pop() ?? '';
