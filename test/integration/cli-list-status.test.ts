@@ -84,18 +84,15 @@ test.after(() => {
 });
 
 /**
- * A --json run that failed with `message`: exit 1, nothing on stdout, and the
- * message on stderr; once the CLI prints --json errors as JSON (its last
- * stderr line), that object must carry the message and exit code 1 too.
+ * A --json run that failed with `message`: exit 1, nothing on stdout, every
+ * stderr line a JSON event, the last one the error with the message and exit code 1.
  */
 function assertJsonFailure(r: { code: number | null; stdout: string; stderr: string }, message: string): void {
   assert.is(r.code, 1, r.stderr);
   assert.is(r.stdout, '');
-  assert.ok(r.stderr.includes(message), r.stderr);
-  const last = r.stderr.trim().split('\n').at(-1) ?? '';
-  if (!last.startsWith('{')) return;
-  const e = JSON.parse(last) as { event?: string; error: string; exitCode: number };
-  assert.equal([e.event, e.error, e.exitCode], ['error', message, 1]);
+  const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; error?: string; exitCode?: number });
+  const e = events.at(-1);
+  assert.equal([e?.event, e?.error, e?.exitCode], ['error', message, 1], r.stderr);
 }
 
 const du = (dir: string) => Number(execFileSync('du', ['-sb', '--one-file-system', '--', dir], { encoding: 'utf8' }).split('\t')[0]);
